@@ -1,0 +1,275 @@
+"""The `haven` command: argument parsing only; the work is done by the services."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from app import logs, migrate
+from app.config import Settings
+from app.crypto import Crypto, CryptoError
+from app.errors import HavenError
+
+cli = typer.Typer(
+    help="Haven: secure case management for people at risk of refoulement.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+db_cli = typer.Typer(help="Database schema.", no_args_is_help=True)
+users_cli = typer.Typer(help="Staff accounts.", no_args_is_help=True)
+keys_cli = typer.Typer(help="Encryption keys.", no_args_is_help=True)
+audit_cli = typer.Typer(help="The audit trail.", no_args_is_help=True)
+cli.add_typer(db_cli, name="db")
+cli.add_typer(users_cli, name="users")
+cli.add_typer(keys_cli, name="keys")
+cli.add_typer(audit_cli, name="audit")
+
+
+class Abort(Exception):
+    """A one-line error for the operator."""
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    crypto: Crypto
+    sessions: sessionmaker[Session]
+
+
+def _runtime(*, upgrade: bool = False, create_keyring: bool = True) -> Runtime:
+    from app.db import make_engine, make_sessionmaker
+    from app.main import prepare
+
+    settings = Settings()
+    logs.configure(json_logs=settings.json_logs, level="WARNING")
+    crypto = prepare(settings, create_keyring=create_keyring)
+    engine = make_engine(settings)
+    if upgrade:
+        migrate.upgrade(engine)
+    elif not migrate.at_head(engine):
+        raise Abort("the database schema is not up to date: run `haven db upgrade` first")
+    return Runtime(settings, engine, crypto, make_sessionmaker(engine, crypto))
+
+
+@cli.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="API processes.")] = 1,
+) -> None:
+    """Run the API, the web client and the alert engine in one process."""
+    import uvicorn
+
+    from app.db import make_engine
+    from app.main import prepare
+
+    settings = Settings()
+    logs.configure(json_logs=settings.json_logs, level=settings.log_level)
+    prepare(settings)
+    engine = make_engine(settings)
+    if settings.auto_migrate:
+        migrate.upgrade(engine)
+    elif not migrate.at_head(engine):
+        raise Abort("the database schema is not up to date: run `haven db upgrade`")
+    engine.dispose()
+    typer.echo(f"Haven listening on http://{host}:{port} ({settings.env})", err=True)
+    uvicorn.run(
+        "app.main:factory",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=False,
+        log_config=None,
+        server_header=False,
+        proxy_headers=True,
+    )
+
+
+@cli.command()
+def worker(
+    interval: Annotated[float, typer.Option(help="Seconds between engine ticks.")] = 1.0,
+) -> None:
+    """Run only the alert engine and notification delivery."""
+    from app.engine import Engine as AlertEngine
+
+    runtime = _runtime()
+    stop = threading.Event()
+
+    def _stop(signum: int, _frame: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    engine = AlertEngine(runtime.sessions, runtime.settings)
+    typer.echo("haven worker started", err=True)
+    while not stop.is_set():
+        engine.tick()
+        stop.wait(interval)
+    runtime.engine.dispose()
+    typer.echo("haven worker stopped", err=True)
+
+
+@db_cli.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every pending migration."""
+    from app.db import make_engine
+
+    settings = Settings()
+    engine = make_engine(settings)
+    migrate.upgrade(engine)
+    typer.echo(f"database at {', '.join(sorted(migrate.current_revisions(engine)))}")
+
+
+@users_cli.command("create")
+def users_create(
+    username: Annotated[str, typer.Option(help="Sign-in name.")],
+    role: Annotated[str, typer.Option(help="admin, supervisor, caseworker, lawyer, …")],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+    organisation: Annotated[
+        str | None, typer.Option(help="Organisation name or id; a new name creates it.")
+    ] = None,
+) -> None:
+    """Create a user and print its id."""
+    from app import organisations
+    from app.auth.users import create_user
+    from app.db import transaction
+
+    if not password_stdin:
+        raise Abort("give the password on standard input with --password-stdin")
+    password = sys.stdin.readline().rstrip("\r\n")
+    runtime = _runtime()
+    with transaction(runtime.sessions) as session:
+        org, created = organisations.resolve(session, organisation, create=True)
+        if created:
+            typer.echo(f"created organisation {org.name} ({org.id})", err=True)
+        user = create_user(
+            session, username=username, role=role, password=password, organisation=org
+        )
+        user_id = user.id
+    typer.echo(str(user_id))
+
+
+@keys_cli.command("init")
+def keys_init(
+    passphrase_stdin: Annotated[
+        bool,
+        typer.Option("--passphrase-stdin", help="Seal the keyring under a passphrase."),
+    ] = False,
+    development: Annotated[
+        bool, typer.Option(help="Mark it a development keyring (refused in production).")
+    ] = False,
+) -> None:
+    """Create a new keyring at HAVEN_MASTER_KEY_FILE (mode 0600)."""
+    from app.crypto.keyring import FileKeyProvider
+
+    settings = Settings()
+    passphrase = sys.stdin.readline().rstrip("\r\n") if passphrase_stdin else None
+    if passphrase_stdin and len(passphrase or "") < 12:
+        raise Abort("a keyring passphrase needs at least 12 characters")
+    path: Path = settings.key_file
+    FileKeyProvider.create(path, development=development, passphrase=passphrase)
+    kind = "development" if development else "production"
+    typer.echo(f"created a {kind} keyring at {path}; keep an offline copy of it")
+
+
+@keys_cli.command("rotate")
+def keys_rotate(
+    batch_size: Annotated[int, typer.Option(min=1, help="Keys per transaction.")] = 5000,
+) -> None:
+    """Make a new key-encryption key current and re-wrap every data key (resumable)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from app.crypto.rotation import rotate
+
+    runtime = _runtime()
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        transient=False,
+    ) as progress:
+        task = progress.add_task("re-wrapping data keys", total=None)
+
+        def start(version: int, total: int, resumed: bool) -> None:
+            verb = "resuming rotation to" if resumed else "rotating to"
+            progress.update(task, total=total, description=f"{verb} KEK v{version}")
+
+        report = rotate(
+            runtime.sessions,
+            runtime.crypto.provider,
+            batch_size=batch_size,
+            start=start,
+            advance=lambda n: progress.advance(task, n),
+        )
+    typer.echo(
+        f"KEK version {report.version} is current; {report.rewrapped} data keys re-wrapped"
+        + (" (resumed)" if report.resumed else "")
+    )
+
+
+@audit_cli.command("verify")
+def audit_verify() -> None:
+    """Check the whole audit chain; exit 1 naming the first bad entry."""
+    from app.audit.verify import verify_all
+
+    runtime = _runtime()
+    with runtime.sessions() as session:
+        result = verify_all(session, runtime.settings, runtime.crypto)
+    typer.echo(result.summary())
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+@cli.command()
+def demo(
+    people: Annotated[int, typer.Option(min=0, help="Also add N synthetic people.")] = 0,
+) -> None:
+    """Load the fictional demonstration data set into the configured database."""
+    from app.demo import load
+
+    runtime = _runtime(upgrade=True)
+    load(runtime.sessions, people=people)
+
+
+def main() -> None:
+    try:
+        code = cli(standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
+    except (Abort, HavenError, CryptoError) as exc:
+        typer.echo(f"haven: {exc}", err=True)
+        sys.exit(1)
+    except SQLAlchemyError as exc:
+        typer.echo(
+            f"haven: database error ({type(exc).__name__}); is the database reachable?", err=True
+        )
+        sys.exit(1)
+    except OSError as exc:
+        typer.echo(f"haven: {exc.strerror or exc} ({getattr(exc, 'filename', '') or ''})", err=True)
+        sys.exit(1)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        typer.echo("haven: interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:
+        # Typer's own usage errors (unknown command, missing option) know how to print.
+        if hasattr(exc, "show") and hasattr(exc, "exit_code"):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise

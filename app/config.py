@@ -1,0 +1,146 @@
+"""One typed Settings for the whole service, validated at start-up."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Annotated, Literal
+
+from fastapi import Depends, Request
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+
+from app.errors import ConfigurationError
+
+
+class Settings(BaseSettings):
+    """Configuration from HAVEN_* environment variables (and a .env file)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="HAVEN_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    # The contract of shared/API.md.
+    database_url: str = "sqlite:///./haven-data/haven.db"
+    data_dir: Path = Path("./haven-data")
+    master_key_file: Path | None = None  # default: $HAVEN_DATA_DIR/master.key
+    secret_key: str | None = None  # default: generated into the data dir on first start
+    smtp_url: str | None = None
+    webhook_allow_hosts: str = ""
+    env: Literal["development", "production"] = "development"
+
+    # Beyond the contract.
+    auto_migrate: bool = True
+    debug: bool = False
+    key_provider: Literal["file", "passphrase"] = "file"
+    keyring_passphrase: str | None = Field(default=None, repr=False)
+    log_format: Literal["auto", "json", "text"] = "auto"
+    log_level: str = "INFO"
+    data_key_cache_size: int = 4096
+    data_key_cache_seconds: float = 300.0
+    max_body_bytes: int = 1_048_576
+    max_attachment_bytes: int = 25 * 1_048_576
+
+    @field_validator("smtp_url", "secret_key", "keyring_passphrase", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def key_file(self) -> Path:
+        return (self.master_key_file or self.data_dir / "master.key").absolute()
+
+    @property
+    def dialect(self) -> str:
+        return make_url(self.database_url).get_backend_name()
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The embedded database file, or None on a server database."""
+        url = make_url(self.database_url)
+        if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+            return None
+        return Path(url.database).absolute()
+
+    @property
+    def allowed_webhook_hosts(self) -> frozenset[str]:
+        return frozenset(
+            h.strip().lower() for h in self.webhook_allow_hosts.split(",") if h.strip()
+        )
+
+    @property
+    def json_logs(self) -> bool:
+        return self.log_format == "json" or (self.log_format == "auto" and self.production)
+
+    def resolved_secret_key(self) -> str:
+        """HAVEN_SECRET_KEY, or in development one generated into the data dir and kept."""
+        if self.secret_key:
+            return self.secret_key
+        if self.production:
+            raise ConfigurationError("HAVEN_SECRET_KEY must be set in production")
+        path = self.data_dir / "secret.key"
+        if path.exists():
+            return path.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        value = secrets.token_urlsafe(48)
+        _write_private(path, value + "\n")
+        return value
+
+
+def _write_private(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+
+
+def production_problems(settings: Settings) -> list[str]:
+    """Every reason this configuration is unsafe for production (empty when fine)."""
+    from app.crypto.keyring import inspect_keyring
+
+    problems: list[str] = []
+    if settings.debug:
+        problems.append("debug is on (HAVEN_DEBUG)")
+    if not settings.secret_key:
+        problems.append("HAVEN_SECRET_KEY is not set")
+    key_file = settings.key_file
+    info = inspect_keyring(key_file)
+    if info is None:
+        problems.append(f"the keyring {key_file} does not exist; create one with `haven keys init`")
+    elif info.development:
+        problems.append(
+            f"the keyring {key_file} is a development keyring; "
+            "create a production one with `haven keys init`"
+        )
+    db_path = settings.sqlite_path
+    if db_path is not None and key_file.is_relative_to(db_path.parent):
+        problems.append(
+            f"the key file {key_file} is inside the database directory {db_path.parent}"
+        )
+    if info is not None and info.mode & 0o077:
+        problems.append(f"the key file {key_file} is readable by other users (chmod 600)")
+    if settings.key_provider == "file" and info is not None and info.protected:
+        problems.append("the keyring is passphrase-protected; set HAVEN_KEY_PROVIDER=passphrase")
+    return problems
+
+
+def check_production(settings: Settings) -> None:
+    """Refuse to start in production with an unsafe configuration, naming every reason."""
+    if not settings.production:
+        return
+    problems = production_problems(settings)
+    if problems:
+        raise ConfigurationError("refusing to start in production: " + "; ".join(problems))
+
+
+def get_settings(request: Request) -> Settings:
+    """The settings the running app was built with (see app.main.create_app)."""
+    return request.app.state.settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]

@@ -1,0 +1,131 @@
+"""Per-owner data keys: created, unwrapped through a bounded cache, destroyed on erasure."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import uuid
+from collections import OrderedDict
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from app.crypto.envelope import DataKey, UnknownKeyError
+from app.crypto.keyring import KeyProvider, wrap_aad
+from app.models.base import utcnow
+from app.models.keys import RecordKey
+
+
+class DataKeyCache:
+    """A small LRU of unwrapped data keys with a time-to-live, safe across threads."""
+
+    def __init__(self, size: int, ttl_seconds: float) -> None:
+        self.size, self.ttl = size, ttl_seconds
+        self._items: OrderedDict[int, tuple[float, DataKey]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.unwraps = 0  # unwrap volume is watched: mass exfiltration shows up as many unwraps
+
+    def get(self, key_id: int) -> DataKey | None:
+        with self._lock:
+            item = self._items.get(key_id)
+            if item is None:
+                return None
+            if item[0] < time.monotonic():
+                del self._items[key_id]
+                return None
+            self._items.move_to_end(key_id)
+            return item[1]
+
+    def put(self, key: DataKey) -> None:
+        with self._lock:
+            self._items[key.key_id] = (time.monotonic() + self.ttl, key)
+            self._items.move_to_end(key.key_id)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def forget(self, key_ids: list[int]) -> None:
+        with self._lock:
+            for key_id in key_ids:
+                self._items.pop(key_id, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+class DataKeys:
+    """The data keys of every owner, wrapped by the provider's current KEK."""
+
+    def __init__(self, provider: KeyProvider, cache: DataKeyCache) -> None:
+        self.provider = provider
+        self.cache = cache
+
+    def create(self, session: Session, owner_id: uuid.UUID, owner_type: str) -> DataKey:
+        """A new random key for an owner; its id is assigned by the database."""
+        row = RecordKey(owner_id=owner_id, owner_type=owner_type, kek_version=0, wrapped=None)
+        session.add(row)
+        session.flush()  # the id goes into the wrap AAD and every ciphertext header
+        material = os.urandom(32)
+        version = self.provider.current_kek_version()
+        row.kek_version = version
+        row.wrapped = self.provider.wrap(version, material, wrap_aad(owner_id, row.id, version))
+        session.flush()
+        key = DataKey.from_bytes(row.id, owner_id, material)
+        self.cache.put(key)
+        return key
+
+    def current(self, session: Session, owner_id: uuid.UUID) -> DataKey:
+        """The owner's newest live key (raises UnknownKeyError if it has none)."""
+        row = session.execute(
+            select(RecordKey.id, RecordKey.kek_version, RecordKey.wrapped)
+            .where(RecordKey.owner_id == owner_id, RecordKey.wrapped.is_not(None))
+            .order_by(RecordKey.id.desc())
+            .limit(1)
+        ).first()
+        if row is None:
+            raise UnknownKeyError("this record has no live data key")
+        cached = self.cache.get(row.id)
+        return cached or self._unwrap(row.id, owner_id, row.kek_version, row.wrapped)
+
+    def current_or_create(self, session: Session, owner_id: uuid.UUID, owner_type: str) -> DataKey:
+        try:
+            return self.current(session, owner_id)
+        except UnknownKeyError:
+            return self.create(session, owner_id, owner_type)
+
+    def by_id(self, session: Session, key_id: int, owner_id: uuid.UUID) -> DataKey:
+        """The key a ciphertext header names, which must belong to the expected owner."""
+        cached = self.cache.get(key_id)
+        if cached is not None and cached.subject_id == owner_id:
+            return cached
+        row = session.execute(
+            select(RecordKey.owner_id, RecordKey.kek_version, RecordKey.wrapped).where(
+                RecordKey.id == key_id
+            )
+        ).first()
+        if row is None or row.wrapped is None or row.owner_id != owner_id:
+            raise UnknownKeyError(f"data key {key_id} is unknown, destroyed or not this record's")
+        return self._unwrap(key_id, owner_id, row.kek_version, row.wrapped)
+
+    def _unwrap(self, key_id: int, owner_id: uuid.UUID, version: int, wrapped: bytes) -> DataKey:
+        material = self.provider.unwrap(version, wrapped, wrap_aad(owner_id, key_id, version))
+        self.cache.unwraps += 1
+        key = DataKey.from_bytes(key_id, owner_id, material)
+        self.cache.put(key)
+        return key
+
+    def destroy(self, session: Session, owner_id: uuid.UUID) -> int:
+        """Crypto-shredding: every key of the owner is gone, so its ciphertext is noise."""
+        ids = list(session.scalars(select(RecordKey.id).where(RecordKey.owner_id == owner_id)))
+        if not ids:
+            return 0
+        # The row stays as a tombstone (id, owner, when) so the key id is never reused.
+        session.execute(
+            update(RecordKey)
+            .where(RecordKey.id.in_(ids))
+            .values(wrapped=None, destroyed_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+        self.cache.forget(ids)
+        return len(ids)

@@ -1,0 +1,90 @@
+"""Engine and sessions: one transaction per request, committed before the response leaves."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.config import Settings
+
+
+def make_engine(settings: Settings, **overrides: Any) -> Engine:
+    if settings.dialect == "sqlite":
+        path = settings.sqlite_path
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        engine = create_engine(
+            settings.database_url,
+            connect_args={"timeout": 30, "check_same_thread": False},
+            **overrides,
+        )
+        _configure_sqlite(engine)
+        return engine
+    return create_engine(
+        settings.database_url,
+        pool_pre_ping=True,  # recover by itself after the database restarts
+        pool_size=10,
+        max_overflow=20,
+        **overrides,
+    )
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take transactions out of the driver's hands so BEGIN IMMEDIATE can be issued.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        for pragma in (
+            "journal_mode=WAL",
+            "foreign_keys=ON",
+            "secure_delete=ON",
+            "synchronous=FULL",
+            "busy_timeout=30000",
+        ):
+            cursor.execute(f"PRAGMA {pragma}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        # Nearly every request writes (an audit row per read), so take the write lock up
+        # front: a deferred transaction that upgrades to a writer fails at once when busy.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_sessionmaker(engine: Engine, crypto: Any | None) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False, info={"crypto": crypto})
+
+
+@contextmanager
+def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A session for a job or a command: commit on success, roll back on error.
+
+    Callbacks queued in ``session.info["after_commit"]`` run once the commit has succeeded.
+    """
+    session = factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        callbacks = session.info.pop("after_commit", [])
+        session.close()
+    for callback in callbacks:
+        callback(session)
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    with transaction(request.app.state.sessionmaker) as session:
+        yield session
+
+
+# scope="function": commit (or fail) before the response is sent, never after.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]

@@ -1,0 +1,119 @@
+"""Typed domain errors carrying their status, and the one place that renders them."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger("haven.errors")
+
+
+class HavenError(Exception):
+    """An error whose message is safe to show to the caller."""
+
+    status_code = 400
+
+    def __init__(self, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extra = extra
+
+    def headers(self) -> dict[str, str] | None:
+        return None
+
+
+class ConfigurationError(HavenError):
+    """The service cannot start with this configuration."""
+
+
+class BadRequest(HavenError):
+    status_code = 400
+
+
+class NotAuthenticated(HavenError):
+    status_code = 401
+
+    def headers(self) -> dict[str, str] | None:
+        return {"WWW-Authenticate": "Bearer"}
+
+
+class Forbidden(HavenError):
+    status_code = 403
+
+
+class NotFound(HavenError):
+    """Unknown, or outside the caller's scope: the two must look alike."""
+
+    status_code = 404
+
+    def __init__(self, detail: str = "not found", **extra: Any) -> None:
+        super().__init__(detail, **extra)
+
+
+class Conflict(HavenError):
+    status_code = 409
+
+
+class PayloadTooLarge(HavenError):
+    status_code = 413
+
+
+class Unprocessable(HavenError):
+    status_code = 422
+
+
+class RateLimited(HavenError):
+    status_code = 429
+
+    def __init__(self, detail: str, *, retry_after: int, **extra: Any) -> None:
+        super().__init__(detail, **extra)
+        self.retry_after = max(1, int(retry_after))
+
+    def headers(self) -> dict[str, str] | None:
+        return {"Retry-After": str(self.retry_after)}
+
+
+def _safe_validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    """Validation errors without the submitted values, which may be personal data."""
+    return [
+        {"loc": list(err.get("loc", ())), "msg": err.get("msg", ""), "type": err.get("type", "")}
+        for err in exc.errors()
+    ]
+
+
+def install_handlers(app: FastAPI) -> None:
+    @app.exception_handler(HavenError)
+    async def _haven_error(_: Request, exc: HavenError) -> JSONResponse:
+        body: dict[str, Any] = {"detail": exc.detail, **exc.extra}
+        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers())
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": _safe_validation_errors(exc)}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse(
+            {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # Only the type goes to the log: messages of driver errors can quote stored values.
+        log.error(
+            "unhandled %s on %s", type(exc).__name__, _route_template(request), exc_info=False
+        )
+        return JSONResponse(
+            {"detail": "internal error", "request_id": getattr(request.state, "request_id", None)},
+            status_code=500,
+        )
+
+
+def _route_template(request: Request) -> str:
+    route = request.scope.get("route")
+    return getattr(route, "path", "<unmatched>")

@@ -1,0 +1,75 @@
+"""The app factory: settings in, a FastAPI application out."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from app import __version__, logs, migrate
+from app.config import Settings, check_production
+from app.crypto import Crypto
+from app.crypto.keyring import open_provider
+from app.db import make_engine, make_sessionmaker
+from app.errors import install_handlers
+from app.ops import Metrics, RequestContextMiddleware
+from app.ops import router as ops_router
+
+log = logging.getLogger("haven")
+
+
+def prepare(settings: Settings, *, create_keyring: bool = True) -> Crypto:
+    """Checks that must pass before serving: production refusals, data dir, keyring, secret."""
+    check_production(settings)
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    provider = open_provider(settings, create=create_keyring)
+    settings.resolved_secret_key()
+    return Crypto(
+        provider,
+        cache_size=settings.data_key_cache_size,
+        cache_seconds=settings.data_key_cache_seconds,
+    )
+
+
+def create_app(
+    settings: Settings | None = None, *, migrate_on_start: bool | None = None
+) -> FastAPI:
+    settings = settings or Settings()
+    crypto = prepare(settings)
+    engine = make_engine(settings)
+    if migrate_on_start if migrate_on_start is not None else settings.auto_migrate:
+        migrate.upgrade(engine)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        log.info("haven %s started (%s, %s)", __version__, settings.env, engine.dialect.name)
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="Haven",
+        version=__version__,
+        debug=settings.debug,
+        lifespan=lifespan,
+        openapi_url="/openapi.json",
+        docs_url="/docs" if not settings.production else None,
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.crypto = crypto
+    app.state.sessionmaker = make_sessionmaker(engine, crypto)
+    app.state.metrics = Metrics()
+    install_handlers(app)
+    app.include_router(ops_router)
+    app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
+    return app
+
+
+def factory() -> FastAPI:
+    """Entry point for `uvicorn --factory app.main:factory` (several worker processes)."""
+    settings = Settings()
+    logs.configure(json_logs=settings.json_logs, level=settings.log_level)
+    return create_app(settings, migrate_on_start=False)

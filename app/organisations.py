@@ -1,0 +1,43 @@
+"""Organisations: found by name or id, the deployment's default created on demand."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.errors import BadRequest
+from app.models.organisation import DEFAULT_ORGANISATION, Organisation
+
+
+def default_organisation(session: Session) -> Organisation:
+    org = session.scalar(select(Organisation).where(Organisation.is_default.is_(True)))
+    if org is None:
+        org = Organisation(name=DEFAULT_ORGANISATION, is_default=True)
+        session.add(org)
+        session.flush()
+    return org
+
+
+def resolve(session: Session, name_or_id: str | None, *, create: bool) -> tuple[Organisation, bool]:
+    """The organisation named (by id or name); a new name creates it when ``create``."""
+    if name_or_id is None:
+        return default_organisation(session), False
+    text = name_or_id.strip()
+    if not text or len(text) > 200:
+        raise BadRequest("an organisation name is 1 to 200 characters")
+    try:
+        org = session.get(Organisation, uuid.UUID(text))
+    except ValueError:
+        org = None
+    if org is None:
+        org = session.scalar(select(Organisation).where(Organisation.name == text))
+    if org is not None:
+        return org, False
+    if not create:
+        raise BadRequest("no such organisation")
+    org = Organisation(name=text)
+    session.add(org)
+    session.flush()
+    return org, True
