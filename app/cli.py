@@ -229,7 +229,7 @@ def audit_verify() -> None:
 
     runtime = _runtime()
     with runtime.sessions() as session:
-        result = verify_all(session, runtime.settings, runtime.crypto)
+        result = verify_all(session, runtime.crypto.provider, runtime.settings.data_dir)
     typer.echo(result.summary())
     if not result.ok:
         raise typer.Exit(1)

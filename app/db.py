@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
 
@@ -58,21 +58,46 @@ def _configure_sqlite(engine: Engine) -> None:
 
 
 def make_sessionmaker(engine: Engine, crypto: Any | None) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False, info={"crypto": crypto})
+    from app.audit import service as audit
+
+    factory = sessionmaker(engine, expire_on_commit=False, info={"crypto": crypto})
+    event.listen(factory, "before_commit", audit.flush)
+    return factory
+
+
+ON_ROLLBACK = "on_rollback"
+
+
+def on_rollback(session: Session, job: Callable[[Session], None]) -> None:
+    """Run ``job`` in a transaction of its own if this one fails (e.g. a failed sign-in's
+    counter, which must count although the request answers 401)."""
+    session.info.setdefault(ON_ROLLBACK, []).append(job)
 
 
 @contextmanager
 def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """A session for a job or a command: commit on success, roll back on error.
 
-    Callbacks queued in ``session.info["after_commit"]`` run once the commit has succeeded.
+    Callbacks queued in ``session.info["after_commit"]`` run once the commit has succeeded;
+    durable audit entries (denials) are written in a transaction of their own on failure.
     """
+    from app.audit import service as audit
+
     session = factory()
     try:
         yield session
         session.commit()
     except BaseException:
+        durable = audit.take_durable(session)
+        jobs = session.info.pop(ON_ROLLBACK, [])
         session.rollback()
+        session.close()
+        if durable or jobs:  # denials, failed sign-ins and their counters outlive the request
+            with transaction(factory) as separate:
+                for job in jobs:
+                    job(separate)
+                if durable:
+                    audit.append(separate, durable)
         raise
     finally:
         callbacks = session.info.pop("after_commit", [])

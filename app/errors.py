@@ -108,12 +108,17 @@ def install_handlers(app: FastAPI) -> None:
         log.error(
             "unhandled %s on %s", type(exc).__name__, _route_template(request), exc_info=False
         )
+        request_id = getattr(request.state, "request_id", None)
+        # This response leaves from the outermost middleware, past the one that adds the
+        # header to every other response.
         return JSONResponse(
-            {"detail": "internal error", "request_id": getattr(request.state, "request_id", None)},
+            {"detail": "internal error", "request_id": request_id},
             status_code=500,
+            headers={"X-Request-ID": request_id} if request_id else None,
         )
 
 
 def _route_template(request: Request) -> str:
-    route = request.scope.get("route")
-    return getattr(route, "path", "<unmatched>")
+    from app.ops import route_template
+
+    return route_template(request.scope)

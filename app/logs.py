@@ -19,6 +19,10 @@ from typing import Any
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "haven_request_id", default=None
 )
+# The caller's address, for throttling and (as a keyed hash) for the audit trail.
+client_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "haven_client", default=None
+)
 
 _REDACTIONS = (
     (re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"), r"\1[redacted]"),

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from app import __version__, logs, migrate
+from app.api import build_router
 from app.config import Settings, check_production
 from app.crypto import Crypto
 from app.crypto.keyring import open_provider
@@ -64,6 +65,7 @@ def create_app(
     app.state.metrics = Metrics()
     install_handlers(app)
     app.include_router(ops_router)
+    app.include_router(build_router())
     app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
     return app
 

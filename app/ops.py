@@ -25,7 +25,7 @@ from sqlalchemy import text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import migrate
-from app.logs import request_id_var
+from app.logs import client_var, request_id_var
 
 router = APIRouter(tags=["operations"])
 access_log = logging.getLogger("haven.access")
@@ -49,6 +49,15 @@ class Metrics:
         )
 
 
+def route_template(scope: Scope) -> str:
+    """The matched route's template with its full prefix, never the raw path."""
+    effective = (scope.get("fastapi") or {}).get("effective_route_context")
+    template = getattr(effective, "path", None)  # routers included by newer FastAPI
+    if not template:
+        template = getattr(scope.get("route"), "path", None)
+    return template or "<unmatched>"
+
+
 class RequestContextMiddleware:
     """Request id, access log line and metrics, all keyed by the route template."""
 
@@ -63,6 +72,8 @@ class RequestContextMiddleware:
         incoming = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
         request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
         token = request_id_var.set(request_id)
+        client = scope.get("client")
+        client_token = client_var.set(client[0] if client else None)
         scope.setdefault("state", {})["request_id"] = request_id
         status = 500
         started = time.perf_counter()
@@ -79,7 +90,7 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send_wrapper)
         finally:
             elapsed = time.perf_counter() - started
-            route = getattr(scope.get("route"), "path", None) or "<unmatched>"
+            route = route_template(scope)
             method = scope["method"]
             self.metrics.requests.labels(method, route, str(status)).inc()
             self.metrics.latency.labels(method, route).observe(elapsed)
@@ -97,6 +108,7 @@ class RequestContextMiddleware:
                 },
             )
             request_id_var.reset(token)
+            client_var.reset(client_token)
 
 
 @router.get("/healthz")

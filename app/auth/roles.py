@@ -1,4 +1,9 @@
-"""Roles and what each may do, as data."""
+"""Roles and what each may do, as data: one table from role to actions.
+
+A route declares the one action it performs with ``require(Action.X)``; whether the caller's
+role includes it is decided here and nowhere else (403). Which records the caller may touch is
+a separate question, answered by ``app.auth.scope`` inside every query (404).
+"""
 
 from __future__ import annotations
 
@@ -13,3 +18,122 @@ class Role(enum.StrEnum):
     ANALYST = "analyst"
     AUDITOR = "auditor"
     SERVICE = "service"
+
+
+class Action(enum.StrEnum):
+    # Every signed-in caller
+    SESSION = "session"  # who am I, sign out, two-factor enrolment
+    # Administration: no case content
+    USERS_MANAGE = "users.manage"
+    API_KEYS_MANAGE = "api_keys.manage"
+    ORGANISATIONS_MANAGE = "organisations.manage"
+    WEBHOOKS_MANAGE = "webhooks.manage"
+    REFERENCE_MANAGE = "reference.manage"
+    # People and cases
+    INDIVIDUALS_READ = "individuals.read"
+    INDIVIDUALS_WRITE = "individuals.write"
+    INDIVIDUALS_ERASE = "individuals.erase"
+    DOCUMENTS_WRITE = "documents.write"
+    REVOCATIONS_APPLY = "revocations.apply"
+    UNHCR_WRITE = "unhcr.write"
+    INCIDENTS_READ = "incidents.read"
+    INCIDENTS_WRITE = "incidents.write"
+    CASES_READ = "cases.read"
+    CASES_WRITE = "cases.write"
+    CASES_ASSIGN = "cases.assign"
+    NOTES_WRITE = "notes.write"
+    LEGAL_NOTES_WRITE = "legal_notes.write"
+    ATTACHMENTS_WRITE = "attachments.write"
+    HISTORY_READ = "history.read"
+    EXPORT = "export"
+    BREAK_GLASS = "break_glass"
+    CONSENT_WRITE = "consent.write"
+    REFERRALS_WRITE = "referrals.write"
+    REFERRALS_DECIDE = "referrals.decide"
+    LISTS_MATCH = "lists.match"
+    CHECK_INS_WRITE = "check_ins.write"
+    # Risk and alerts
+    RISK_READ = "risk.read"
+    RISK_OVERRIDE = "risk.override"
+    COUNTRY_EVENTS_WRITE = "country_events.write"
+    ALERTS_READ = "alerts.read"
+    ALERTS_HANDLE = "alerts.handle"
+    # Oversight
+    STATS_READ = "stats.read"
+    AUDIT_READ = "audit.read"
+
+
+_CASE_WORK = {
+    Action.INDIVIDUALS_READ,
+    Action.INDIVIDUALS_WRITE,
+    Action.DOCUMENTS_WRITE,
+    Action.UNHCR_WRITE,
+    Action.INCIDENTS_READ,
+    Action.INCIDENTS_WRITE,
+    Action.CASES_READ,
+    Action.CASES_WRITE,
+    Action.CASES_ASSIGN,
+    Action.NOTES_WRITE,
+    Action.ATTACHMENTS_WRITE,
+    Action.HISTORY_READ,
+    Action.EXPORT,
+    Action.BREAK_GLASS,
+    Action.CONSENT_WRITE,
+    Action.REFERRALS_WRITE,
+    Action.LISTS_MATCH,
+    Action.CHECK_INS_WRITE,
+    Action.RISK_READ,
+    Action.ALERTS_READ,
+    Action.ALERTS_HANDLE,
+}
+
+ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
+    Role.ADMIN: frozenset(
+        {
+            Action.SESSION,
+            Action.USERS_MANAGE,
+            Action.API_KEYS_MANAGE,
+            Action.ORGANISATIONS_MANAGE,
+            Action.WEBHOOKS_MANAGE,
+            Action.REFERENCE_MANAGE,
+        }
+    ),
+    Role.SUPERVISOR: frozenset(
+        _CASE_WORK
+        | {
+            Action.SESSION,
+            Action.INDIVIDUALS_ERASE,
+            Action.REVOCATIONS_APPLY,
+            Action.RISK_OVERRIDE,
+            Action.COUNTRY_EVENTS_WRITE,
+            Action.REFERRALS_DECIDE,
+        }
+    ),
+    Role.CASEWORKER: frozenset(_CASE_WORK | {Action.SESSION}),
+    Role.LAWYER: frozenset(
+        {
+            Action.SESSION,
+            Action.INDIVIDUALS_READ,
+            Action.INCIDENTS_READ,
+            Action.CASES_READ,
+            Action.HISTORY_READ,
+            Action.EXPORT,
+            Action.LEGAL_NOTES_WRITE,
+            Action.RISK_READ,
+            Action.ALERTS_READ,
+        }
+    ),
+    Role.ANALYST: frozenset({Action.SESSION, Action.STATS_READ}),
+    Role.AUDITOR: frozenset({Action.SESSION, Action.AUDIT_READ}),
+    Role.SERVICE: frozenset({Action.INCIDENTS_WRITE, Action.ALERTS_READ}),
+}
+
+# Roles an API key may carry: automated systems never act as a person.
+API_KEY_ROLES = frozenset({Role.SERVICE})
+
+
+def allows(role: str, action: Action) -> bool:
+    try:
+        return action in ROLE_ACTIONS[Role(role)]
+    except ValueError:
+        return False

@@ -82,6 +82,11 @@ class Crypto:
     def blind_index(self, spec: IndexSpec, value: str) -> int | None:
         return self.index.value(spec, value)
 
+    def client_tag(self, address: str) -> str:
+        """A keyed hash of a client address: lets the audit trail link requests from one
+        address without storing the address."""
+        return self.index.tag("client-address", address)
+
 
 def crypto_of(session: Session) -> Crypto:
     """The Crypto of the app that opened this session (see app.db)."""

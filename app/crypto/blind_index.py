@@ -88,16 +88,23 @@ class BlindIndexer:
         self._root = root_key
 
     def _subkey(self, spec: IndexSpec) -> bytes:
-        key = self._subkeys.get((spec.name, spec.version))
+        return self._derive(spec.name, spec.version)
+
+    def _derive(self, name: str, version: int) -> bytes:
+        key = self._subkeys.get((name, version))
         if key is None:
             key = HKDF(
                 algorithm=hashes.SHA256(),
                 length=32,
                 salt=b"haven-blind-index-v1",
-                info=f"{spec.name}/v{spec.version}".encode(),
+                info=f"{name}/v{version}".encode(),
             ).derive(self._root)
-            self._subkeys[(spec.name, spec.version)] = key
+            self._subkeys[(name, version)] = key
         return key
+
+    def tag(self, purpose: str, value: str) -> str:
+        """A full-length keyed hash (hex, 128 bits) for linking without revealing."""
+        return hmac.digest(self._derive(purpose, 1), value.encode(), hashlib.sha256)[:16].hex()
 
     def value(self, spec: IndexSpec, plaintext: str) -> int | None:
         """The truncated index value, or None when nothing is left after normalising."""

@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import BigInteger, Integer, LargeBinary, bindparam, func, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.crypto.keyring import KeyProvider, wrap_aad
@@ -72,6 +73,27 @@ def rotate(
         )
         .values(wrapped=bindparam("b_wrapped"), kek_version=version)
     )
+    # On PostgreSQL an executemany is one statement per row (about 40 µs each, most of a
+    # rotation); one UPDATE ... FROM unnest(arrays) per batch does the same work, with the same
+    # guard on every row, several times faster.
+    batch = (
+        func.unnest(
+            bindparam("b_ids", type_=ARRAY(BigInteger)),
+            bindparam("b_olds", type_=ARRAY(Integer)),
+            bindparam("b_wrapped", type_=ARRAY(LargeBinary)),
+        )
+        .table_valued("id", "old", "wrapped")
+        .render_derived(name="batch")
+    )
+    batch_statement = (
+        update(RecordKey)
+        .where(
+            RecordKey.id == batch.c.id,
+            RecordKey.kek_version == batch.c.old,
+            RecordKey.wrapped.is_not(None),
+        )
+        .values(wrapped=batch.c.wrapped, kek_version=version)
+    )
     done, last_id = 0, -1
     while True:
         with factory.begin() as session:
@@ -95,7 +117,18 @@ def rotate(
                         ),
                     }
                 )
-            session.connection().execute(statement, params)
+            connection = session.connection()
+            if connection.dialect.name == "postgresql":
+                connection.execute(
+                    batch_statement,
+                    {
+                        "b_ids": [p["b_id"] for p in params],
+                        "b_olds": [p["b_old"] for p in params],
+                        "b_wrapped": [p["b_wrapped"] for p in params],
+                    },
+                )
+            else:
+                connection.execute(statement, params)
             last_id = rows[-1].id
         done += len(rows)
         if advance:

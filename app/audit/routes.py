@@ -1,0 +1,104 @@
+"""/audit and /audit/verify (auditors)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel
+from sqlalchemy import select
+
+from app.audit import service as audit
+from app.audit.verify import verify_all
+from app.auth.deps import require
+from app.auth.roles import Action
+from app.auth.service import Actor
+from app.db import SessionDep
+from app.models.audit import AuditEntry
+
+router = APIRouter(tags=["audit"])
+
+
+class AuditEntryRead(BaseModel):
+    seq: int
+    at: dt.datetime
+    actor_id: uuid.UUID | None
+    actor: str | None
+    actor_role: str | None
+    action: str
+    subject_type: str | None
+    subject_id: uuid.UUID | None
+    outcome: str
+    request_id: str | None
+    details: dict[str, Any] | None
+    entry_hash: str
+
+
+class AuditPage(BaseModel):
+    items: list[AuditEntryRead]
+    next_cursor: int | None = None
+
+
+class VerifyRead(BaseModel):
+    ok: bool
+    entries: int
+    head: str | None
+    first_bad: int | None = None
+    reason: str | None = None
+
+
+@router.get("/audit", response_model=AuditPage)
+def list_audit(
+    actor: Annotated[Actor, require(Action.AUDIT_READ)],
+    session: SessionDep,
+    actor_id: Annotated[uuid.UUID | None, Query(alias="actor")] = None,
+    subject: uuid.UUID | None = None,
+    action: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    cursor: Annotated[int | None, Query(ge=0)] = None,
+) -> AuditPage:
+    query = select(AuditEntry).order_by(AuditEntry.seq).limit(limit + 1)
+    if actor_id is not None:
+        query = query.where(AuditEntry.actor_id == actor_id)
+    if subject is not None:
+        query = query.where(AuditEntry.subject_id == subject)
+    if action is not None:
+        query = query.where(AuditEntry.action == action)
+    if cursor is not None:
+        query = query.where(AuditEntry.seq > cursor)
+    rows = list(session.scalars(query))
+    page = rows[:limit]
+    audit.record(session, actor=actor, action="audit.read", details={"count": len(page)})
+    return AuditPage(
+        items=[
+            AuditEntryRead(
+                seq=r.seq,
+                at=r.at,
+                actor_id=r.actor_id,
+                actor=r.actor_label,
+                actor_role=r.actor_role,
+                action=r.action,
+                subject_type=r.subject_type,
+                subject_id=r.subject_id,
+                outcome=r.outcome,
+                request_id=r.request_id,
+                details=json.loads(r.details) if r.details else None,
+                entry_hash=r.entry_hash.hex(),
+            )
+            for r in page
+        ],
+        next_cursor=page[-1].seq if len(rows) > limit else None,
+    )
+
+
+@router.get("/audit/verify", response_model=VerifyRead)
+def verify_audit(
+    request: Request, actor: Annotated[Actor, require(Action.AUDIT_READ)], session: SessionDep
+) -> dict[str, Any]:
+    state = request.app.state
+    result = verify_all(session, state.crypto.provider, state.settings.data_dir)
+    audit.record(session, actor=actor, action="audit.verify", details={"ok": result.ok})
+    return result.as_json()

@@ -1,0 +1,106 @@
+"""Recording audit entries, in the same transaction as what they record.
+
+``record`` queues an entry on the session; a ``before_commit`` hook appends everything queued
+in one go, under the head row's lock, just before the transaction commits. The lock is
+therefore held only for the last moment of a request, and an entry exists exactly when the
+change it records does. Entries marked ``durable`` (denials, failed sign-ins) are written even
+when the request's own transaction rolls back: ``app.db.transaction`` writes them afterwards in
+a transaction of their own.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from app.audit.chain import entry_hash
+from app.logs import client_var, request_id_var
+from app.models.audit import AuditEntry, AuditHead
+from app.models.base import utcnow
+
+PENDING = "audit_pending"
+DURABLE = "audit_durable"
+HIGH_RISK = "audit_checkpoint_due"
+
+
+class ActorLike(Protocol):
+    id: uuid.UUID
+    username: str
+    role: str
+
+
+@dataclass(frozen=True)
+class _Queued:
+    fields: dict[str, Any]
+
+
+def record(
+    session: Session,
+    *,
+    actor: ActorLike | None,
+    action: str,
+    subject_type: str | None = None,
+    subject_id: uuid.UUID | None = None,
+    outcome: str = "ok",
+    details: dict[str, Any] | None = None,
+    durable: bool = False,
+    high_risk: bool = False,
+) -> None:
+    """Queue an audit entry. ``details`` holds ids, counts and field names, never values."""
+    client = client_var.get()
+    fields = {
+        "at": utcnow(),
+        "actor_id": actor.id if actor else None,
+        "actor_label": actor.username if actor else None,
+        "actor_role": actor.role if actor else None,
+        "action": action,
+        "subject_type": subject_type,
+        "subject_id": subject_id,
+        "outcome": outcome,
+        "request_id": request_id_var.get(),
+        "client": _client_tag(session, client) if client else None,
+        "details": json.dumps(details, sort_keys=True, separators=(",", ":")) if details else None,
+    }
+    session.info.setdefault(DURABLE if durable else PENDING, []).append(_Queued(fields))
+    if high_risk:
+        session.info[HIGH_RISK] = True
+
+
+def _client_tag(session: Session, address: str) -> str | None:
+    crypto = session.info.get("crypto")
+    return crypto.client_tag(address) if crypto is not None else None
+
+
+def flush(session: Session) -> None:
+    """Append every queued entry (the before_commit hook)."""
+    queued: list[_Queued] = session.info.pop(PENDING, []) + session.info.pop(DURABLE, [])
+    if queued:
+        append(session, [q.fields for q in queued])
+
+
+def take_durable(session: Session) -> list[dict[str, Any]]:
+    """Entries that must survive a rollback (taken by app.db.transaction)."""
+    session.info.pop(PENDING, None)
+    return [q.fields for q in session.info.pop(DURABLE, [])]
+
+
+def append(session: Session, entries: list[dict[str, Any]]) -> None:
+    """Chain and insert entries under the head row's lock (FOR UPDATE; BEGIN IMMEDIATE on
+    SQLite), which also makes ``seq`` gapless."""
+    head = session.execute(
+        select(AuditHead.seq, AuditHead.head_hash).where(AuditHead.id == 1).with_for_update()
+    ).one()
+    seq, prev = head.seq, head.head_hash
+    rows = []
+    for fields in entries:
+        seq += 1
+        row = {**fields, "seq": seq, "prev_hash": prev}
+        row["entry_hash"] = prev = entry_hash(prev, row)
+        rows.append(row)
+    session.execute(insert(AuditEntry), rows)
+    session.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=seq, head_hash=prev))

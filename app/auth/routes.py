@@ -1,0 +1,237 @@
+"""/auth, /users and /api-keys."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+import segno
+from fastapi import APIRouter, Query, Response
+from sqlalchemy import select
+
+from app import organisations
+from app.audit import service as audit
+from app.auth import schemas, service, users
+from app.auth.deps import require
+from app.auth.roles import Action
+from app.auth.service import Actor
+from app.db import SessionDep
+from app.errors import NotFound
+from app.logs import client_var
+from app.models.user import ApiKey, User
+
+public = APIRouter(tags=["authentication"])
+router = APIRouter()
+
+
+@public.post("/auth/login", response_model=schemas.TokenResponse)
+def login(body: schemas.LoginRequest, session: SessionDep) -> schemas.TokenResponse:
+    issued = service.login(
+        session,
+        username=body.username,
+        password=body.password,
+        code=body.totp,
+        recovery_code=body.recovery_code,
+        client=client_var.get(),
+    )
+    return schemas.TokenResponse(access_token=issued.token, expires_in=issued.expires_in)
+
+
+@router.post("/auth/logout", status_code=204, tags=["authentication"])
+def logout(actor: Annotated[Actor, require(Action.SESSION)], session: SessionDep) -> Response:
+    service.logout(session, actor)
+    return Response(status_code=204)
+
+
+@router.get("/auth/me", response_model=schemas.MeRead, tags=["authentication"])
+def me(actor: Annotated[Actor, require(Action.SESSION)], session: SessionDep) -> schemas.MeRead:
+    user = session.get(User, actor.id)
+    return schemas.MeRead(
+        id=actor.id,
+        username=actor.username,
+        role=actor.role,
+        organisation=actor.organisation_id,
+        kind=actor.kind,
+        mfa_enabled=user.totp_enabled if user else None,
+    )
+
+
+@router.post("/auth/mfa/enroll", response_model=schemas.MfaEnrollment, tags=["authentication"])
+def mfa_enroll(
+    actor: Annotated[Actor, require(Action.SESSION)], session: SessionDep
+) -> schemas.MfaEnrollment:
+    seed, uri = service.enroll_mfa(session, actor)
+    qr = segno.make(uri, error="m").svg_data_uri(scale=4)
+    return schemas.MfaEnrollment(secret=seed, otpauth_uri=uri, qr_svg=qr)
+
+
+@router.post("/auth/mfa/confirm", response_model=schemas.MfaConfirmed, tags=["authentication"])
+def mfa_confirm(
+    body: schemas.MfaConfirm,
+    actor: Annotated[Actor, require(Action.SESSION)],
+    session: SessionDep,
+) -> schemas.MfaConfirmed:
+    codes = service.confirm_mfa(session, actor, body.totp)
+    return schemas.MfaConfirmed(enabled=True, recovery_codes=codes)
+
+
+@router.post("/auth/password", status_code=204, tags=["authentication"])
+def change_password(
+    body: schemas.PasswordChange,
+    actor: Annotated[Actor, require(Action.SESSION)],
+    session: SessionDep,
+) -> Response:
+    service.change_password(session, actor, body.current_password, body.new_password)
+    return Response(status_code=204)
+
+
+# Users ----------------------------------------------------------------------------------------
+def _user(session: SessionDep, user_id: uuid.UUID) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound()
+    return user
+
+
+@router.post("/users", status_code=201, response_model=schemas.UserRead, tags=["users"])
+def create_user(
+    body: schemas.UserCreate,
+    actor: Annotated[Actor, require(Action.USERS_MANAGE)],
+    session: SessionDep,
+) -> dict[str, object]:
+    org, _ = organisations.resolve(session, body.organisation, create=False)
+    user = users.create_user(
+        session,
+        username=body.username,
+        role=body.role.value,
+        password=body.password,
+        organisation=org,
+        full_name=body.full_name,
+        email=body.email,
+    )
+    audit.record(
+        session,
+        actor=actor,
+        action="user.create",
+        subject_type="user",
+        subject_id=user.id,
+        details={"role": user.role},
+        high_risk=True,
+    )
+    return users.read_user(session, user)
+
+
+@router.get("/users", response_model=schemas.UserPage, tags=["users"])
+def list_users(
+    actor: Annotated[Actor, require(Action.USERS_MANAGE)],
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=64)] = None,
+) -> dict[str, object]:
+    query = select(User).order_by(User.username).limit(limit + 1)
+    if cursor:
+        query = query.where(User.username > cursor)
+    rows = list(session.scalars(query))
+    page = rows[:limit]
+    audit.record(session, actor=actor, action="user.list", details={"count": len(page)})
+    return {
+        "items": [users.read_user(session, u) for u in page],
+        "next_cursor": page[-1].username if len(rows) > limit else None,
+    }
+
+
+@router.get("/users/{user_id}", response_model=schemas.UserRead, tags=["users"])
+def get_user(
+    user_id: uuid.UUID,
+    actor: Annotated[Actor, require(Action.USERS_MANAGE)],
+    session: SessionDep,
+) -> dict[str, object]:
+    user = _user(session, user_id)
+    audit.record(session, actor=actor, action="user.read", subject_type="user", subject_id=user.id)
+    return users.read_user(session, user)
+
+
+@router.patch("/users/{user_id}", response_model=schemas.UserRead, tags=["users"])
+def update_user(
+    user_id: uuid.UUID,
+    body: schemas.UserUpdate,
+    actor: Annotated[Actor, require(Action.USERS_MANAGE)],
+    session: SessionDep,
+) -> dict[str, object]:
+    user = _user(session, user_id)
+    changed = users.update_user(session, user, body.model_dump(exclude_unset=True))
+    audit.record(
+        session,
+        actor=actor,
+        action="user.update",
+        subject_type="user",
+        subject_id=user.id,
+        details={"fields": sorted(changed)},
+        high_risk="role" in changed or "disabled" in changed,
+    )
+    return users.read_user(session, user)
+
+
+@router.delete("/users/{user_id}", response_model=schemas.UserRead, tags=["users"])
+def disable_user(
+    user_id: uuid.UUID,
+    actor: Annotated[Actor, require(Action.USERS_MANAGE)],
+    session: SessionDep,
+) -> dict[str, object]:
+    user = _user(session, user_id)
+    users.update_user(session, user, {"disabled": True})
+    audit.record(
+        session,
+        actor=actor,
+        action="user.disable",
+        subject_type="user",
+        subject_id=user.id,
+        high_risk=True,
+    )
+    return users.read_user(session, user)
+
+
+# API keys -------------------------------------------------------------------------------------
+@router.post("/api-keys", status_code=201, response_model=schemas.ApiKeyCreated, tags=["api keys"])
+def create_api_key(
+    body: schemas.ApiKeyCreate,
+    actor: Annotated[Actor, require(Action.API_KEYS_MANAGE)],
+    session: SessionDep,
+) -> schemas.ApiKeyCreated:
+    if body.organisation is None:
+        org_id = actor.organisation_id
+    else:
+        org_id = organisations.resolve(session, body.organisation, create=False)[0].id
+    row, key = service.create_api_key(
+        session, actor, name=body.name, role=body.role.value, organisation_id=org_id
+    )
+    return schemas.ApiKeyCreated(id=row.id, key=key, name=row.name, role=row.role)
+
+
+@router.get("/api-keys", response_model=list[schemas.ApiKeyRead], tags=["api keys"])
+def list_api_keys(
+    actor: Annotated[Actor, require(Action.API_KEYS_MANAGE)], session: SessionDep
+) -> list[schemas.ApiKeyRead]:
+    rows = session.scalars(select(ApiKey).order_by(ApiKey.created_at))
+    return [_api_key_read(row) for row in rows]
+
+
+@router.delete("/api-keys/{key_id}", response_model=schemas.ApiKeyRead, tags=["api keys"])
+def revoke_api_key(
+    key_id: uuid.UUID,
+    actor: Annotated[Actor, require(Action.API_KEYS_MANAGE)],
+    session: SessionDep,
+) -> schemas.ApiKeyRead:
+    return _api_key_read(service.revoke_api_key(session, actor, key_id))
+
+
+def _api_key_read(row: ApiKey) -> schemas.ApiKeyRead:
+    return schemas.ApiKeyRead(
+        id=row.id,
+        name=row.name,
+        role=row.role,
+        organisation=row.organisation_id,
+        created_at=row.created_at,
+        last_used_at=row.last_used_at,
+        revoked_at=row.revoked_at,
+    )

@@ -1,0 +1,113 @@
+"""Request and response bodies for sign-in, users and API keys."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
+
+from app.auth.roles import Role
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+class LoginRequest(Strict):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=1024)
+    totp: str | None = Field(default=None, max_length=16)
+    recovery_code: str | None = Field(default=None, max_length=32)
+
+
+class TokenResponse(BaseModel):
+    access_token: str
+    token_type: str = "bearer"  # noqa: S105 - the OAuth token type, not a secret
+    expires_in: int
+
+
+class MeRead(BaseModel):
+    id: uuid.UUID
+    username: str
+    role: str
+    organisation: uuid.UUID
+    kind: str
+    mfa_enabled: bool | None = None
+
+
+class MfaEnrollment(BaseModel):
+    secret: str
+    otpauth_uri: str
+    qr_svg: str = Field(description="The otpauth URI as an SVG data URI, for a QR code")
+
+
+class MfaConfirm(Strict):
+    totp: str = Field(min_length=6, max_length=16)
+
+
+class MfaConfirmed(BaseModel):
+    enabled: bool
+    recovery_codes: list[str]
+
+
+class PasswordChange(Strict):
+    current_password: str = Field(min_length=1, max_length=1024)
+    new_password: str = Field(min_length=1, max_length=1024)
+
+
+class UserCreate(Strict):
+    username: str = Field(min_length=2, max_length=64)
+    password: str = Field(min_length=1, max_length=1024)
+    role: Role
+    full_name: str | None = Field(default=None, max_length=200)
+    email: EmailStr | None = None
+    organisation: str | None = Field(default=None, max_length=200)
+
+
+class UserUpdate(Strict):
+    role: Role | None = None
+    disabled: bool | None = None
+    full_name: str | None = Field(default=None, max_length=200)
+    email: EmailStr | None = None
+
+
+class UserRead(BaseModel):
+    id: uuid.UUID
+    username: str
+    role: str
+    organisation: uuid.UUID
+    disabled: bool
+    mfa_enabled: bool
+    full_name: str | None = None
+    email: str | None = None
+    created_at: dt.datetime
+    last_login_at: dt.datetime | None = None
+
+
+class UserPage(BaseModel):
+    items: list[UserRead]
+    next_cursor: str | None = None
+
+
+class ApiKeyCreate(Strict):
+    name: str = Field(min_length=1, max_length=100)
+    role: Role = Role.SERVICE
+    organisation: str | None = Field(default=None, max_length=200)
+
+
+class ApiKeyCreated(BaseModel):
+    id: uuid.UUID
+    key: str
+    name: str
+    role: str
+
+
+class ApiKeyRead(BaseModel):
+    id: uuid.UUID
+    name: str
+    role: str
+    organisation: uuid.UUID
+    created_at: dt.datetime
+    last_used_at: dt.datetime | None
+    revoked_at: dt.datetime | None

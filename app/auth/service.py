@@ -1,0 +1,402 @@
+"""Signing in and out: passwords, two-factor, bearer tokens, API keys, throttling."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.audit import service as audit
+from app.auth import passwords, totp
+from app.auth.roles import API_KEY_ROLES, Role
+from app.crypto import FieldSlot, Pad, crypto_of
+from app.db import on_rollback
+from app.errors import BadRequest, Conflict, NotAuthenticated, RateLimited
+from app.models.base import utcnow
+from app.models.user import ApiKey, AuthToken, LoginThrottle, RecoveryCode, User
+
+IDLE_TIMEOUT = dt.timedelta(minutes=30)
+ABSOLUTE_TIMEOUT = dt.timedelta(hours=12)
+TOUCH_EVERY = dt.timedelta(seconds=60)
+ACCOUNT_MAX_FAILURES, ACCOUNT_WINDOW, ACCOUNT_LOCKOUT = (
+    5,
+    dt.timedelta(minutes=15),
+    dt.timedelta(minutes=15),
+)
+# An office shares one address: the per-address limit is much looser.
+CLIENT_MAX_FAILURES, CLIENT_WINDOW = 50, dt.timedelta(minutes=15)
+SESSION_PREFIX, API_KEY_PREFIX = "hvn_s_", "hvn_k_"
+TOTP_SEED = FieldSlot("user", "totp_seed")
+RECOVERY_CODES = 10
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The authenticated caller: a signed-in user or an automated system's API key."""
+
+    id: uuid.UUID
+    username: str
+    role: str
+    organisation_id: uuid.UUID
+    kind: str = "user"
+    token_id: uuid.UUID | None = None
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: str
+    expires_in: int
+
+
+def digest(secret: str) -> bytes:
+    return hashlib.sha256(secret.encode()).digest()
+
+
+# Tokens ---------------------------------------------------------------------------------------
+def issue_token(session: Session, user: User, *, channel: str = "api") -> IssuedToken:
+    token = SESSION_PREFIX + secrets.token_urlsafe(32)
+    now = utcnow()
+    session.add(
+        AuthToken(
+            token_hash=digest(token),
+            user_id=user.id,
+            last_used_at=now,
+            expires_at=now + ABSOLUTE_TIMEOUT,
+            channel=channel,
+        )
+    )
+    session.flush()
+    return IssuedToken(token, int(IDLE_TIMEOUT.total_seconds()))
+
+
+def revoke_tokens(session: Session, user_id: uuid.UUID, *, keep: uuid.UUID | None = None) -> None:
+    statement = (
+        update(AuthToken)
+        .where(AuthToken.user_id == user_id, AuthToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+    if keep is not None:
+        statement = statement.where(AuthToken.id != keep)
+    session.execute(statement.execution_options(synchronize_session=False))
+
+
+def authenticate_token(session: Session, presented: str) -> Actor:
+    """The actor behind a bearer token or API key; 401 for anything not currently valid."""
+    if presented.startswith(API_KEY_PREFIX):
+        return _authenticate_api_key(session, presented)
+    if not presented.startswith(SESSION_PREFIX):
+        raise NotAuthenticated("invalid or expired token")
+    row = session.execute(
+        select(AuthToken, User)
+        .join(User, User.id == AuthToken.user_id)
+        .where(AuthToken.token_hash == digest(presented))
+    ).first()
+    now = utcnow()
+    if row is None:
+        raise NotAuthenticated("invalid or expired token")
+    token, user = row
+    if (
+        token.revoked_at is not None
+        or token.expires_at <= now
+        or token.last_used_at + IDLE_TIMEOUT <= now
+        or user.disabled
+    ):
+        raise NotAuthenticated("invalid or expired token")
+    if now - token.last_used_at >= TOUCH_EVERY:
+        token.last_used_at = now
+    return Actor(user.id, user.username, user.role, user.organisation_id, "user", token.id)
+
+
+def _authenticate_api_key(session: Session, presented: str) -> Actor:
+    key = session.scalar(select(ApiKey).where(ApiKey.key_hash == digest(presented)))
+    if key is None or key.revoked_at is not None:
+        raise NotAuthenticated("invalid or revoked API key")
+    now = utcnow()
+    if key.last_used_at is None or now - key.last_used_at >= TOUCH_EVERY:
+        key.last_used_at = now
+    return Actor(key.id, f"api-key:{key.name}", key.role, key.organisation_id, "api_key", None)
+
+
+def logout(session: Session, actor: Actor) -> None:
+    if actor.token_id is not None:
+        session.execute(
+            update(AuthToken).where(AuthToken.id == actor.token_id).values(revoked_at=utcnow())
+        )
+    audit.record(session, actor=actor, action="auth.logout")
+
+
+# Signing in -----------------------------------------------------------------------------------
+def _throttle_keys(session: Session, username: str, client: str | None) -> list[tuple[bytes, str]]:
+    crypto = crypto_of(session)
+    keys = [(bytes.fromhex(crypto.index.tag("login-account", username.casefold())), "account")]
+    if client:
+        keys.append((bytes.fromhex(crypto.index.tag("login-client", client)), "client"))
+    return keys
+
+
+def _check_throttle(session: Session, keys: list[tuple[bytes, str]]) -> None:
+    now = utcnow()
+    for key, kind in keys:
+        row = session.get(LoginThrottle, key)
+        if row is None:
+            continue
+        if row.locked_until is not None and row.locked_until > now:
+            wait = int((row.locked_until - now).total_seconds()) + 1
+            what = "this account" if kind == "account" else "this address"
+            raise RateLimited(
+                f"too many failed sign-ins for {what}; try again later", retry_after=wait
+            )
+
+
+def _count_failure(keys: list[tuple[bytes, str]]):  # type: ignore[no-untyped-def]
+    def job(session: Session) -> None:
+        now = utcnow()
+        for key, kind in keys:
+            limit, window = (
+                (ACCOUNT_MAX_FAILURES, ACCOUNT_WINDOW)
+                if kind == "account"
+                else (CLIENT_MAX_FAILURES, CLIENT_WINDOW)
+            )
+            row = session.get(LoginThrottle, key, with_for_update=True)
+            if row is None:
+                try:
+                    with session.begin_nested():
+                        row = LoginThrottle(key=key, failures=0, window_started_at=now)
+                        session.add(row)
+                except IntegrityError:  # a concurrent failure created it first
+                    row = session.get_one(LoginThrottle, key, with_for_update=True)
+            if row.window_started_at + window <= now:
+                row.failures, row.window_started_at = 0, now
+            row.failures += 1
+            if row.failures >= limit:
+                lock = ACCOUNT_LOCKOUT if kind == "account" else window
+                row.locked_until = now + lock
+                row.failures, row.window_started_at = 0, now
+
+    return job
+
+
+def _clear_throttle(session: Session, keys: list[tuple[bytes, str]]) -> None:
+    account_key = keys[0][0]
+    row = session.get(LoginThrottle, account_key)
+    if row is not None:
+        session.delete(row)
+
+
+def login(
+    session: Session,
+    *,
+    username: str,
+    password: str,
+    code: str | None = None,
+    recovery_code: str | None = None,
+    client: str | None = None,
+    channel: str = "api",
+) -> IssuedToken:
+    keys = _throttle_keys(session, username, client)
+    try:
+        _check_throttle(session, keys)
+    except RateLimited:
+        audit.record(
+            session, actor=None, action="auth.login_throttled", outcome="denied", durable=True
+        )
+        raise
+    user = session.scalar(select(User).where(User.username == username))
+    ok, new_hash = passwords.verify_and_update(password, user.password_hash if user else None)
+    if user is None or not ok or user.disabled:
+        _fail(session, keys, user, "wrong credentials")
+        raise NotAuthenticated("invalid username or password")
+    assert user is not None
+    if user.totp_enabled:
+        if not code and not recovery_code:
+            raise NotAuthenticated("two-factor code required", mfa_required=True)
+        if not _second_factor_ok(session, user, code, recovery_code):
+            _fail(session, keys, user, "wrong two-factor code")
+            raise NotAuthenticated("invalid two-factor code", mfa_required=True)
+    if new_hash:
+        user.password_hash = new_hash  # parameters were raised since this hash was made
+    _clear_throttle(session, keys)
+    user.last_login_at = utcnow()
+    issued = issue_token(session, user, channel=channel)
+    audit.record(
+        session, actor=_actor(user), action="auth.login", subject_type="user", subject_id=user.id
+    )
+    return issued
+
+
+def _fail(session: Session, keys: list[tuple[bytes, str]], user: User | None, why: str) -> None:
+    on_rollback(session, _count_failure(keys))
+    audit.record(
+        session,
+        actor=_actor(user) if user else None,
+        action="auth.login_failed",
+        subject_type="user" if user else None,
+        subject_id=user.id if user else None,
+        outcome="failed",
+        details={"reason": why},
+        durable=True,
+    )
+
+
+def _actor(user: User) -> Actor:
+    return Actor(user.id, user.username, user.role, user.organisation_id)
+
+
+def _second_factor_ok(
+    session: Session, user: User, code: str | None, recovery_code: str | None
+) -> bool:
+    if code:
+        seed = _seed(session, user)
+        step = totp.accept(seed, code, user.totp_last_step)
+        if step is None:
+            return False
+        # Conditional on the old value, so two concurrent sign-ins cannot both use one code.
+        claimed = session.execute(
+            update(User)
+            .where(User.id == user.id, _step_is(user.totp_last_step))
+            .values(totp_last_step=step)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        user.totp_last_step = step
+        return claimed == 1
+    if recovery_code:
+        row = session.scalar(
+            select(RecoveryCode).where(
+                RecoveryCode.user_id == user.id,
+                RecoveryCode.code_hash == digest(_normal_recovery(recovery_code)),
+                RecoveryCode.used_at.is_(None),
+            )
+        )
+        if row is None:
+            return False
+        row.used_at = utcnow()
+        audit.record(session, actor=_actor(user), action="auth.recovery_code_used")
+        return True
+    return False
+
+
+def _step_is(last: int | None):  # type: ignore[no-untyped-def]
+    return User.totp_last_step.is_(None) if last is None else User.totp_last_step == last
+
+
+def _seed(session: Session, user: User) -> str:
+    if user.totp_seed_ct is None:
+        raise BadRequest("two-factor is not set up for this account")
+    return crypto_of(session).open(
+        session, TOTP_SEED, user.id, user.id, user.totp_seed_ct, pad=Pad.SHORT
+    )
+
+
+def _normal_recovery(code: str) -> str:
+    return code.strip().replace("-", "").replace(" ", "").lower()
+
+
+# Two-factor enrolment -------------------------------------------------------------------------
+def enroll_mfa(session: Session, actor: Actor) -> tuple[str, str]:
+    user = session.get_one(User, actor.id)
+    if user.totp_enabled:
+        raise Conflict("two-factor is already on for this account")
+    seed = totp.new_seed()
+    crypto = crypto_of(session)
+    key = crypto.keys.current_or_create(session, user.id, "user")
+    user.totp_seed_ct = crypto.seal(key, TOTP_SEED, user.id, seed, pad=Pad.SHORT)
+    user.totp_last_step = None
+    audit.record(
+        session, actor=actor, action="auth.mfa_enroll", subject_type="user", subject_id=user.id
+    )
+    return seed, totp.provisioning_uri(seed, user.username)
+
+
+def confirm_mfa(session: Session, actor: Actor, code: str) -> list[str]:
+    """Turn two-factor on; returns recovery codes, shown once."""
+    user = session.get_one(User, actor.id)
+    if user.totp_enabled:
+        raise Conflict("two-factor is already on for this account")
+    if user.totp_seed_ct is None:
+        raise Conflict("start with /auth/mfa/enroll")
+    step = totp.accept(_seed(session, user), code, user.totp_last_step)
+    if step is None:
+        raise BadRequest("that code is not valid; check the authenticator's clock")
+    user.totp_last_step, user.totp_enabled = step, True
+    # 80 random bits each: a plain hash suffices, a slow one would add nothing.
+    codes = [secrets.token_hex(5) for _ in range(RECOVERY_CODES)]
+    session.execute(
+        update(RecoveryCode)
+        .where(RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None))
+        .values(used_at=utcnow())
+    )
+    for c in codes:
+        session.add(RecoveryCode(user_id=user.id, code_hash=digest(c)))
+    revoke_tokens(session, user.id, keep=actor.token_id)
+    audit.record(
+        session, actor=actor, action="auth.mfa_confirm", subject_type="user", subject_id=user.id
+    )
+    return [f"{c[:5]}-{c[5:]}" for c in codes]
+
+
+def change_password(session: Session, actor: Actor, current: str, new: str) -> None:
+    from app.auth.users import check_password
+
+    user = session.get_one(User, actor.id)
+    ok, _ = passwords.verify_and_update(current, user.password_hash)
+    if not ok:
+        raise BadRequest("the current password is wrong")
+    check_password(new, username=user.username)
+    user.password_hash = passwords.hash_password(new)
+    user.password_changed_at = utcnow()
+    revoke_tokens(session, user.id)
+    audit.record(
+        session, actor=actor, action="auth.password_change", subject_type="user", subject_id=user.id
+    )
+
+
+# API keys -------------------------------------------------------------------------------------
+def create_api_key(
+    session: Session, actor: Actor, *, name: str, role: str, organisation_id: uuid.UUID
+) -> tuple[ApiKey, str]:
+    if role not in {r.value for r in API_KEY_ROLES}:
+        raise BadRequest(f"API keys carry the role {Role.SERVICE.value} only")
+    key = API_KEY_PREFIX + secrets.token_urlsafe(32)
+    row = ApiKey(
+        name=name,
+        role=role,
+        organisation_id=organisation_id,
+        key_hash=digest(key),
+        created_by=actor.id if actor.kind == "user" else None,
+    )
+    session.add(row)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="api_key.create",
+        subject_type="api_key",
+        subject_id=row.id,
+        high_risk=True,
+    )
+    return row, key
+
+
+def revoke_api_key(session: Session, actor: Actor, key_id: uuid.UUID) -> ApiKey:
+    from app.errors import NotFound
+
+    row = session.get(ApiKey, key_id)
+    if row is None:
+        raise NotFound()
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+    audit.record(
+        session,
+        actor=actor,
+        action="api_key.revoke",
+        subject_type="api_key",
+        subject_id=row.id,
+        high_risk=True,
+    )
+    return row
