@@ -2,21 +2,40 @@
 
 from app.models.audit import AuditCheckpoint, AuditEntry, AuditHead
 from app.models.base import Base
+from app.models.case import Attachment, BreakGlassGrant, Case, CaseAssignment, CaseNote
+from app.models.document import DocumentStatusChange, TravelDocument
+from app.models.history import HistoryEntry
+from app.models.incident import Incident, IncidentSubject
+from app.models.individual import Individual, IndividualNameIndex
 from app.models.keys import KeyEncryptionKey, RecordKey
 from app.models.organisation import Organisation
+from app.models.unhcr import UnhcrStatus
 from app.models.user import ApiKey, AuthToken, LoginThrottle, RecoveryCode, User
 
 __all__ = [
     "ApiKey",
+    "Attachment",
     "AuditCheckpoint",
     "AuditEntry",
     "AuditHead",
     "AuthToken",
     "Base",
+    "BreakGlassGrant",
+    "Case",
+    "CaseAssignment",
+    "CaseNote",
+    "DocumentStatusChange",
+    "HistoryEntry",
+    "Incident",
+    "IncidentSubject",
+    "Individual",
+    "IndividualNameIndex",
     "KeyEncryptionKey",
     "LoginThrottle",
     "Organisation",
     "RecordKey",
     "RecoveryCode",
+    "TravelDocument",
+    "UnhcrStatus",
     "User",
 ]

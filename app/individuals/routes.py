@@ -1,0 +1,82 @@
+"""/individuals: register, read, update, search, erase."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response
+
+from app.auth.deps import require
+from app.auth.roles import Action
+from app.auth.service import Actor
+from app.db import SessionDep
+from app.individuals import schemas, service
+from app.individuals.schemas import RiskLevel
+from app.validation import CountryCode
+
+router = APIRouter(tags=["individuals"])
+
+
+@router.post("/individuals", status_code=201, response_model=schemas.IndividualRead)
+def create_individual(
+    body: schemas.IndividualCreate,
+    actor: Annotated[Actor, require(Action.INDIVIDUALS_WRITE)],
+    session: SessionDep,
+) -> dict[str, Any]:
+    person = service.create(session, actor, body.model_dump())
+    return service.present(session, actor, person)
+
+
+@router.get("/individuals", response_model=schemas.IndividualPage)
+def list_individuals(
+    actor: Annotated[Actor, require(Action.INDIVIDUALS_READ)],
+    session: SessionDep,
+    name: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    document_number: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    country: Annotated[CountryCode | None, Query()] = None,
+    risk_level: RiskLevel | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: uuid.UUID | None = None,
+) -> dict[str, Any]:
+    items, next_cursor = service.search(
+        session,
+        actor,
+        name=name,
+        document_number=document_number,
+        country=country,
+        risk_level=risk_level.value if risk_level else None,
+        limit=limit,
+        cursor=cursor,
+    )
+    return {"items": items, "next_cursor": str(next_cursor) if next_cursor else None}
+
+
+@router.get("/individuals/{individual_id}", response_model=schemas.IndividualRead)
+def get_individual(
+    individual_id: uuid.UUID,
+    actor: Annotated[Actor, require(Action.INDIVIDUALS_READ)],
+    session: SessionDep,
+) -> dict[str, Any]:
+    return service.read(session, actor, individual_id)
+
+
+@router.patch("/individuals/{individual_id}", response_model=schemas.IndividualRead)
+def update_individual(
+    individual_id: uuid.UUID,
+    body: schemas.IndividualUpdate,
+    actor: Annotated[Actor, require(Action.INDIVIDUALS_WRITE)],
+    session: SessionDep,
+) -> dict[str, Any]:
+    return service.update_person(session, actor, individual_id, body.model_dump(exclude_unset=True))
+
+
+@router.delete("/individuals/{individual_id}", status_code=204)
+def erase_individual(
+    individual_id: uuid.UUID,
+    body: schemas.Erasure,
+    actor: Annotated[Actor, require(Action.INDIVIDUALS_ERASE)],
+    session: SessionDep,
+) -> Response:
+    service.erase(session, actor, individual_id, body.reason)
+    return Response(status_code=204)

@@ -1,0 +1,71 @@
+"""/individuals/{id}/unhcr-status: a history, never overwritten."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.audit import service as audit
+from app.auth.deps import require
+from app.auth.roles import Action
+from app.auth.service import Actor
+from app.db import SessionDep
+from app.individuals.service import get_visible
+from app.unhcr import service
+from app.unhcr.service import Status
+from app.validation import LongText, PlausibleDate, ShortText
+
+router = APIRouter(tags=["unhcr status"])
+
+
+class UnhcrStatusCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    status: Status
+    effective_date: PlausibleDate
+    unhcr_reference: ShortText | None = Field(default=None, max_length=64)
+    expires_on: PlausibleDate | None = None
+    note: LongText | None = None
+
+
+class UnhcrStatusRead(BaseModel):
+    id: uuid.UUID
+    status: str
+    effective_date: dt.date
+    unhcr_reference: str | None
+    expires_on: dt.date | None
+    note: str | None
+    recorded_at: dt.datetime
+
+
+@router.post(
+    "/individuals/{individual_id}/unhcr-status", status_code=201, response_model=UnhcrStatusRead
+)
+def add_unhcr_status(
+    individual_id: uuid.UUID,
+    body: UnhcrStatusCreate,
+    actor: Annotated[Actor, require(Action.UNHCR_WRITE)],
+    session: SessionDep,
+) -> dict[str, Any]:
+    person = get_visible(session, actor, individual_id)
+    return service.add_status(session, actor, person, body.model_dump())
+
+
+@router.get("/individuals/{individual_id}/unhcr-status", response_model=list[UnhcrStatusRead])
+def list_unhcr_status(
+    individual_id: uuid.UUID,
+    actor: Annotated[Actor, require(Action.INDIVIDUALS_READ)],
+    session: SessionDep,
+) -> list[dict[str, Any]]:
+    person = get_visible(session, actor, individual_id)
+    audit.record(
+        session,
+        actor=actor,
+        action="unhcr_status.read",
+        subject_type="individual",
+        subject_id=person.id,
+    )
+    return service.status_history(session, person)

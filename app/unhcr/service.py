@@ -1,0 +1,116 @@
+"""UNHCR status: appended, never overwritten; the newest by effective date governs."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.audit import service as audit
+from app.cases import history
+from app.crypto import FieldSlot, Pad, crypto_of
+from app.models.individual import Individual
+from app.models.unhcr import UnhcrStatus
+
+
+class Status(enum.StrEnum):
+    NONE = "none"
+    ASYLUM_SEEKER = "asylum_seeker"
+    PERSON_OF_CONCERN = "person_of_concern"
+    REFUGEE = "refugee"
+    REJECTED = "rejected"
+    RESETTLEMENT_SUBMITTED = "resettlement_submitted"
+    RESETTLED = "resettled"
+    CLOSED = "closed"
+
+
+STATUS = FieldSlot("unhcr_status", "status")
+REFERENCE = FieldSlot("unhcr_status", "unhcr_reference")
+NOTE = FieldSlot("unhcr_status", "note")
+
+
+def _ordered(individual_id: uuid.UUID):  # type: ignore[no-untyped-def]
+    return (
+        select(UnhcrStatus)
+        .where(UnhcrStatus.individual_id == individual_id)
+        .order_by(UnhcrStatus.effective_date.desc(), UnhcrStatus.recorded_at.desc())
+    )
+
+
+def _present(session: Session, row: UnhcrStatus) -> dict[str, Any]:
+    crypto = crypto_of(session)
+    owner = row.individual_id
+
+    def opened(slot: FieldSlot, sealed: bytes | None, pad: Pad) -> Any:
+        return (
+            None if sealed is None else crypto.open(session, slot, row.id, owner, sealed, pad=pad)
+        )
+
+    return {
+        "id": row.id,
+        "status": opened(STATUS, row.status_ct, Pad.CATEGORY),
+        "effective_date": row.effective_date,
+        "unhcr_reference": opened(REFERENCE, row.unhcr_reference_ct, Pad.SHORT),
+        "expires_on": row.expires_on,
+        "note": opened(NOTE, row.note_ct, Pad.TEXT),
+        "recorded_at": row.recorded_at,
+    }
+
+
+def current_status(session: Session, person: Individual) -> dict[str, Any] | None:
+    row = session.scalar(_ordered(person.id).limit(1))
+    return _present(session, row) if row is not None else None
+
+
+def status_history(session: Session, person: Individual) -> list[dict[str, Any]]:
+    return [_present(session, row) for row in session.scalars(_ordered(person.id))]
+
+
+def add_status(
+    session: Session, actor: Any, person: Individual, data: dict[str, Any]
+) -> dict[str, Any]:
+    crypto = crypto_of(session)
+    key = crypto.keys.current(session, person.id)
+    row = UnhcrStatus(
+        id=uuid.uuid4(),
+        individual_id=person.id,
+        effective_date=data["effective_date"],
+        expires_on=data.get("expires_on"),
+        recorded_by=actor.id,
+    )
+    status = Status(data["status"]).value
+    row.status_ct = crypto.seal(key, STATUS, row.id, status, pad=Pad.CATEGORY)
+    if data.get("unhcr_reference"):
+        row.unhcr_reference_ct = crypto.seal(
+            key, REFERENCE, row.id, data["unhcr_reference"], pad=Pad.SHORT
+        )
+    if data.get("note"):
+        row.note_ct = crypto.seal(key, NOTE, row.id, data["note"], pad=Pad.TEXT)
+    previous = current_status(session, person)
+    session.add(row)
+    session.flush()
+    history.record(
+        session,
+        actor=actor,
+        individual_id=person.id,
+        kind="unhcr_status.added",
+        summary="UNHCR status recorded",
+        subject_type="unhcr_status",
+        subject_id=row.id,
+        changes={
+            "status": {"from": previous["status"] if previous else None, "to": status},
+            "effective_date": data["effective_date"],
+            "expires_on": data.get("expires_on"),
+        },
+    )
+    audit.record(
+        session,
+        actor=actor,
+        action="unhcr_status.add",
+        subject_type="individual",
+        subject_id=person.id,
+    )
+    return _present(session, row)

@@ -1,0 +1,60 @@
+"""Input types shared by every domain: bounded, control-character-free text, ISO codes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Annotated
+
+import pycountry
+from pydantic import AfterValidator, Field
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u2028\u2029]")
+_CONTROL_STRICT = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
+EARLIEST = dt.date(1900, 1, 1)
+
+
+def _line(value: str) -> str:
+    if _CONTROL_STRICT.search(value):
+        raise ValueError("control characters are not allowed")
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value.strip()
+
+
+def _text(value: str) -> str:
+    if _CONTROL.search(value):
+        raise ValueError("control characters are not allowed")
+    return value
+
+
+def _country(value: str) -> str:
+    code = value.strip().upper()
+    if len(code) != 3 or pycountry.countries.get(alpha_3=code) is None:
+        raise ValueError("not an ISO 3166-1 alpha-3 country code")
+    return code
+
+
+def _past_date(value: dt.date) -> dt.date:
+    if value < EARLIEST or value > dt.date.today() + dt.timedelta(days=1):
+        raise ValueError(f"must be between {EARLIEST.isoformat()} and today")
+    return value
+
+
+def _plausible_date(value: dt.date) -> dt.date:
+    if value < EARLIEST or value > dt.date(2100, 12, 31):
+        raise ValueError("must be between 1900-01-01 and 2100-12-31")
+    return value
+
+
+Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_line)]
+ShortText = Annotated[str, Field(min_length=1, max_length=500), AfterValidator(_line)]
+LongText = Annotated[str, Field(max_length=20_000), AfterValidator(_text)]
+CountryCode = Annotated[str, Field(min_length=3, max_length=3), AfterValidator(_country)]
+PastDate = Annotated[dt.date, AfterValidator(_past_date)]
+PlausibleDate = Annotated[dt.date, AfterValidator(_plausible_date)]
+
+
+def country_name(code: str) -> str:
+    country = pycountry.countries.get(alpha_3=code)
+    return country.name if country else code
