@@ -94,7 +94,10 @@ def install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse({"detail": _safe_validation_errors(exc)}, status_code=422)
+        errors = _safe_validation_errors(exc)
+        if any(err["type"] == "json_invalid" for err in errors):
+            return JSONResponse({"detail": "malformed JSON body"}, status_code=400)
+        return JSONResponse({"detail": errors}, status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -15,6 +15,7 @@ from app.crypto import Crypto
 from app.crypto.keyring import open_provider
 from app.db import make_engine, make_sessionmaker
 from app.errors import install_handlers
+from app.limits import BodyLimitMiddleware
 from app.ops import Metrics, RequestContextMiddleware
 from app.ops import router as ops_router
 
@@ -66,6 +67,11 @@ def create_app(
     install_handlers(app)
     app.include_router(ops_router)
     app.include_router(build_router())
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_body=settings.max_body_bytes,
+        max_upload=settings.max_attachment_bytes,
+    )
     app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
     return app
 

@@ -1,0 +1,278 @@
+"""People at risk through the API: registration, encrypted storage, search, scope, erasure."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from app.db import transaction
+from app.models.individual import Individual, IndividualNameIndex
+from app.models.keys import RecordKey
+from tests.factories import login, make_organisation, make_user, unique
+
+API = "/api/v1/individuals"
+
+
+def register(client: TestClient, headers: dict[str, str], **fields: object) -> dict:
+    body = {"full_name": unique("Sok Dara"), "nationalities": ["KHM"], "current_country": "THA"}
+    body.update(fields)
+    response = client.post(API, json=body, headers=headers)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+@pytest.fixture
+def caseworker(app: FastAPI, client: TestClient) -> dict[str, str]:
+    return login(client, make_user(app, "caseworker"))
+
+
+class TestCreateIndividual:
+    def test_anonymous(self, client: TestClient) -> None:
+        assert client.post(API, json={"full_name": "x"}).status_code == 401
+
+    def test_analyst_is_forbidden(self, app: FastAPI, client: TestClient) -> None:
+        headers = login(client, make_user(app, "analyst"))
+        assert client.post(API, json={"full_name": "x"}, headers=headers).status_code == 403
+
+    def test_every_field_round_trips(self, client: TestClient, caseworker: dict[str, str]) -> None:
+        person = register(
+            client,
+            caseworker,
+            full_name="Ratanak Dara",
+            aliases=["R. Dara", "Dara Ratanak"],
+            native_name="រតនៈ ដារា",
+            date_of_birth="1985-03-15",
+            sex="male",
+            nationalities=["KHM", "USA"],
+            affiliation="Opposition party",
+            affiliation_role="Deputy",
+            current_location="Bangkok, Lat Phrao",
+            contact="+66 80 000 0000",
+            notes="Fled after the party was dissolved.",
+            check_in_every_hours=48,
+        )
+        read = client.get(f"{API}/{person['id']}", headers=caseworker).json()
+        assert read["native_name"] == "រតនៈ ដារា"
+        assert read["aliases"] == ["R. Dara", "Dara Ratanak"]
+        assert read["date_of_birth"] == "1985-03-15"
+        assert read["nationalities"] == ["KHM", "USA"]
+        assert read["current_location"] == "Bangkok, Lat Phrao"
+        assert read["check_in_every_hours"] == 48
+        assert read["risk"] == {"level": None, "score": None}
+
+    def test_fields_are_ciphertext_in_the_database(
+        self, app: FastAPI, client: TestClient, caseworker: dict[str, str]
+    ) -> None:
+        secret = unique("Chanthou Veasna")
+        person = register(client, caseworker, full_name=secret, current_location="Soi 7 house 12")
+        with transaction(app.state.sessionmaker) as session:
+            row = session.get_one(Individual, uuid.UUID(person["id"]))
+            blobs = [
+                getattr(row, c.key) for c in Individual.__table__.columns if c.key.endswith("_ct")
+            ]
+        raw = b"".join(b for b in blobs if b)
+        assert secret.encode() not in raw and b"Soi 7" not in raw
+        assert row.full_name_ct is not None and len(row.full_name_ct) > len(secret)
+
+
+class TestSearch:
+    def test_name_search_folds_case_accents_and_spacing(
+        self, client: TestClient, caseworker: dict[str, str]
+    ) -> None:
+        suffix = uuid.uuid4().hex[:6]
+        person = register(
+            client, caseworker, full_name=f"Sók Dàra {suffix}", aliases=[f"Kim {suffix}"]
+        )
+        for query in (f"sok  dara {suffix}", f"SÓK DARA {suffix.upper()}", f"kim {suffix}"):
+            found = client.get(API, params={"name": query}, headers=caseworker).json()["items"]
+            assert [p["id"] for p in found] == [person["id"]], query
+
+    def test_a_near_miss_is_not_a_match(
+        self, client: TestClient, caseworker: dict[str, str]
+    ) -> None:
+        name = unique("Vannak")
+        register(client, caseworker, full_name=name)
+        found = client.get(API, params={"name": name + "x"}, headers=caseworker).json()["items"]
+        assert found == []
+
+    def test_out_of_scope_people_are_never_found(self, app: FastAPI, client: TestClient) -> None:
+        mine = login(client, make_user(app, "caseworker"))
+        theirs = login(client, make_user(app, "caseworker"))
+        name = unique("Bopha")
+        register(client, theirs, full_name=name)
+        assert client.get(API, params={"name": name}, headers=mine).json()["items"] == []
+
+    def test_other_organisation_invisible_even_to_its_supervisor(
+        self, app: FastAPI, client: TestClient
+    ) -> None:
+        org = make_organisation(app)
+        supervisor = login(client, make_user(app, "supervisor", organisation=org))
+        name = unique("Sophal")
+        person = register(client, login(client, make_user(app, "caseworker")), full_name=name)
+        assert client.get(API, params={"name": name}, headers=supervisor).json()["items"] == []
+        assert client.get(f"{API}/{person['id']}", headers=supervisor).status_code == 404
+
+    def test_filters_by_country_and_pagination_is_stable(
+        self, client: TestClient, caseworker: dict[str, str]
+    ) -> None:
+        for country in ("MYS", "MYS", "MYS", "IDN"):
+            register(client, caseworker, current_country=country)
+        seen: list[str] = []
+        cursor = None
+        while True:
+            params = {"country": "MYS", "limit": 2} | ({"cursor": cursor} if cursor else {})
+            page = client.get(API, params=params, headers=caseworker).json()
+            assert all(p["current_country"] == "MYS" for p in page["items"])
+            seen += [p["id"] for p in page["items"]]
+            cursor = page["next_cursor"]
+            if not cursor:
+                break
+        assert len(seen) == 3 and len(set(seen)) == 3
+
+    def test_searches_and_reads_are_audited(
+        self, app: FastAPI, client: TestClient, caseworker: dict[str, str]
+    ) -> None:
+        from app.models.audit import AuditEntry
+
+        person = register(client, caseworker)
+        client.get(f"{API}/{person['id']}", headers=caseworker)
+        with transaction(app.state.sessionmaker) as session:
+            actions = set(
+                session.scalars(
+                    select(AuditEntry.action).where(
+                        AuditEntry.subject_id == uuid.UUID(person["id"])
+                    )
+                )
+            )
+        assert {"individual.create", "individual.read"} <= actions
+
+
+class TestFieldLevelAccess:
+    def test_location_and_contact_hidden_from_a_lawyer_on_the_case(
+        self, app: FastAPI, client: TestClient, caseworker: dict[str, str]
+    ) -> None:
+        person = register(client, caseworker, current_location="Safe house 3", contact="+60 1")
+        lawyer = make_user(app, "lawyer")
+        case = client.post(
+            "/api/v1/cases", json={"individual_id": person["id"]}, headers=caseworker
+        )
+        if case.status_code != 201:
+            pytest.skip("cases routes are not available")
+        client.post(
+            f"/api/v1/cases/{case.json()['id']}/assignments",
+            json={"user_id": str(lawyer.id), "role": "lawyer"},
+            headers=caseworker,
+        )
+        read = client.get(f"{API}/{person['id']}", headers=login(client, lawyer)).json()
+        assert read["full_name"] == person["full_name"]
+        assert read["current_location"] is None and read["contact"] is None
+
+
+class TestErasure:
+    def test_erasure_destroys_keys_and_indexes(
+        self, app: FastAPI, client: TestClient, caseworker: dict[str, str]
+    ) -> None:
+        name = unique("Sreymom")
+        person = register(client, caseworker, full_name=name)
+        supervisor = login(client, make_user(app, "supervisor"))
+        response = client.request(
+            "DELETE",
+            f"{API}/{person['id']}",
+            json={"reason": "consent withdrawn"},
+            headers=supervisor,
+        )
+        assert response.status_code == 204
+        assert client.get(f"{API}/{person['id']}", headers=supervisor).status_code == 404
+        assert client.get(API, params={"name": name}, headers=supervisor).json()["items"] == []
+        pid = uuid.UUID(person["id"])
+        with transaction(app.state.sessionmaker) as session:
+            keys = session.scalars(select(RecordKey).where(RecordKey.owner_id == pid)).all()
+            assert keys and all(k.wrapped is None for k in keys)
+            tokens = session.scalars(
+                select(IndividualNameIndex.value).where(IndividualNameIndex.individual_id == pid)
+            ).all()
+            assert all(t is None for t in tokens)
+
+    def test_reason_is_required_and_caseworkers_cannot_erase(
+        self, app: FastAPI, client: TestClient, caseworker: dict[str, str]
+    ) -> None:
+        person = register(client, caseworker)
+        supervisor = login(client, make_user(app, "supervisor"))
+        url = f"{API}/{person['id']}"
+        assert client.request("DELETE", url, json={}, headers=supervisor).status_code == 422
+        assert (
+            client.request("DELETE", url, json={"reason": "x"}, headers=caseworker).status_code
+            == 403
+        )
+
+
+class TestBadInput:
+    @pytest.mark.parametrize(
+        ("body", "status"),
+        [
+            ({"full_name": "a" * 201}, 422),
+            ({"full_name": "tab\tinside"}, 422),
+            ({"full_name": "nul\x00inside"}, 422),
+            ({"full_name": "   "}, 422),
+            ({"full_name": 12}, 422),
+            ({"full_name": "x", "nationalities": ["XYZ"]}, 422),
+            ({"full_name": "x", "current_country": "th"}, 422),
+            ({"full_name": "x", "date_of_birth": "1850-01-01"}, 422),
+            ({"full_name": "x", "date_of_birth": "2999-01-01"}, 422),
+            ({"full_name": "x", "date_of_birth": "not a date"}, 422),
+            ({"full_name": "x", "sex": "robot"}, 422),
+            ({"full_name": "x", "unknown_field": 1}, 422),
+            ({"full_name": "x", "check_in_every_hours": 0}, 422),
+        ],
+    )
+    def test_clear_4xx(
+        self, client: TestClient, caseworker: dict[str, str], body: dict, status: int
+    ) -> None:
+        response = client.post(API, json=body, headers=caseworker)
+        assert response.status_code == status, response.text
+        assert "detail" in response.json()
+
+    def test_malformed_json_is_400(self, client: TestClient, caseworker: dict[str, str]) -> None:
+        response = client.post(
+            API,
+            content=b'{"full_name": ',
+            headers={**caseworker, "content-type": "application/json"},
+        )
+        assert response.status_code == 400
+
+    def test_ten_megabyte_name_is_413(self, client: TestClient, caseworker: dict[str, str]) -> None:
+        body = b'{"full_name": "' + b"a" * 10_000_000 + b'"}'
+        response = client.post(
+            API, content=body, headers={**caseworker, "content-type": "application/json"}
+        )
+        assert response.status_code == 413
+
+    def test_streamed_oversize_body_is_413(
+        self, client: TestClient, caseworker: dict[str, str]
+    ) -> None:
+        def chunks():  # no Content-Length: counted as it arrives
+            yield b'{"full_name": "'
+            for _ in range(20):
+                yield b"a" * 100_000
+            yield b'"}'
+
+        response = client.post(
+            API, content=chunks(), headers={**caseworker, "content-type": "application/json"}
+        )
+        assert response.status_code == 413
+
+    def test_validation_errors_do_not_echo_input(
+        self, client: TestClient, caseworker: dict[str, str]
+    ) -> None:
+        response = client.post(API, json={"full_name": "Secret Name\x01"}, headers=caseworker)
+        assert response.status_code == 422 and "Secret Name" not in response.text
+
+    def test_unknown_and_malformed_ids(
+        self, client: TestClient, caseworker: dict[str, str]
+    ) -> None:
+        assert client.get(f"{API}/{uuid.uuid4()}", headers=caseworker).status_code == 404
+        assert client.get(f"{API}/not-a-uuid", headers=caseworker).status_code == 422
