@@ -1,0 +1,149 @@
+"""Who works a case: supervisors and the case's caseworker assign caseworkers and lawyers of
+the case's organisation; removal keeps the row (``removed_at``) for the record."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.audit import service as audit
+from app.auth.roles import Role
+from app.cases import history
+from app.cases.service import get_visible_case
+from app.errors import Forbidden, NotFound, Unprocessable
+from app.models.base import utcnow
+from app.models.case import Case, CaseAssignment
+from app.models.user import User
+
+ROLE_LABEL = {"caseworker": "Caseworker", "lawyer": "Lawyer"}
+
+
+def _may_assign(session: Session, actor: Any, case: Case) -> bool:
+    """A supervisor of the case's organisation, or a caseworker assigned to the case."""
+    if actor.organisation_id != case.organisation_id:
+        return False
+    if actor.role == Role.SUPERVISOR:
+        return True
+    return (
+        actor.role == Role.CASEWORKER
+        and _active(session, case.id, actor.id, "caseworker") is not None
+    )
+
+
+def _active(
+    session: Session, case_id: uuid.UUID, user_id: uuid.UUID, role: str | None = None
+) -> CaseAssignment | None:
+    query = select(CaseAssignment).where(
+        CaseAssignment.case_id == case_id,
+        CaseAssignment.user_id == user_id,
+        CaseAssignment.removed_at.is_(None),
+    )
+    if role is not None:
+        query = query.where(CaseAssignment.role == role)
+    return session.scalars(query.limit(1)).first()
+
+
+def _check_assigner(session: Session, actor: Any, case: Case, action: str) -> None:
+    if not _may_assign(session, actor, case):
+        audit.record(
+            session,
+            actor=actor,
+            action=action,
+            subject_type="case",
+            subject_id=case.id,
+            outcome="denied",
+            durable=True,
+        )
+        raise Forbidden("only a supervisor or the case's caseworker may change its assignments")
+
+
+def assign(
+    session: Session, actor: Any, case_id: uuid.UUID, user_id: uuid.UUID, role: str
+) -> tuple[dict[str, Any], bool]:
+    """Assign a caseworker or lawyer; returns the assignment and whether it is new."""
+    case = get_visible_case(session, actor, case_id)
+    _check_assigner(session, actor, case, "case.assign")
+    user = session.get(User, user_id)
+    if (
+        user is None
+        or user.disabled
+        or user.organisation_id != case.organisation_id
+        or user.role != role
+    ):
+        raise Unprocessable(f"user_id: no active {role} of this case's organisation has this id")
+    existing = _active(session, case.id, user.id, role)
+    created = existing is None
+    if existing is None:
+        existing = CaseAssignment(
+            case_id=case.id, user_id=user.id, role=role, assigned_by=actor.id, assigned_at=utcnow()
+        )
+        session.add(existing)
+        session.flush()
+        history.record(
+            session,
+            actor=actor,
+            individual_id=case.individual_id,
+            case_id=case.id,
+            kind="case.assigned",
+            summary=f"{ROLE_LABEL[role]} assigned",
+            subject_type="user",
+            subject_id=user.id,
+            changes={"user": user.username, "role": role},
+        )
+    audit.record(
+        session,
+        actor=actor,
+        action="case.assign",
+        subject_type="case",
+        subject_id=case.id,
+        details={"user_id": str(user.id), "role": role, "new": created},
+    )
+    item = {
+        "user_id": user.id,
+        "username": user.username,
+        "role": existing.role,
+        "assigned_at": existing.assigned_at,
+    }
+    return item, created
+
+
+def unassign(session: Session, actor: Any, case_id: uuid.UUID, user_id: uuid.UUID) -> None:
+    case = get_visible_case(session, actor, case_id)
+    _check_assigner(session, actor, case, "case.unassign")
+    rows = list(
+        session.scalars(
+            select(CaseAssignment).where(
+                CaseAssignment.case_id == case.id,
+                CaseAssignment.user_id == user_id,
+                CaseAssignment.removed_at.is_(None),
+            )
+        )
+    )
+    if not rows:
+        raise NotFound()
+    username = session.scalar(select(User.username).where(User.id == user_id))
+    now = utcnow()
+    for row in rows:
+        row.removed_at = now
+        history.record(
+            session,
+            actor=actor,
+            individual_id=case.individual_id,
+            case_id=case.id,
+            kind="case.unassigned",
+            summary=f"{ROLE_LABEL.get(row.role, 'Assignee')} removed",
+            subject_type="user",
+            subject_id=user_id,
+            changes={"user": username, "role": row.role},
+        )
+    audit.record(
+        session,
+        actor=actor,
+        action="case.unassign",
+        subject_type="case",
+        subject_id=case.id,
+        details={"user_id": str(user_id), "roles": sorted(r.role for r in rows)},
+    )

@@ -1,0 +1,270 @@
+"""Cases: open, read, list and change them, within scope.
+
+A case's title is sealed with its person's key (FieldSlot("case", "title")), like every other
+value about the person, so erasing the person erases it too. Assignments live in
+``assignments.py``, notes in ``notes.py``, emergency access in ``break_glass.py``, reading the
+timeline in ``timeline.py``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+from app.audit import service as audit
+from app.auth.roles import Role
+from app.auth.scope import visible_cases
+from app.cases import history
+from app.crypto import CryptoError, FieldSlot, Pad, crypto_of
+from app.errors import NotFound, Unprocessable
+from app.individuals.service import get_visible
+from app.models.base import utcnow
+from app.models.case import Case, CaseAssignment
+from app.models.user import User
+
+TITLE = FieldSlot("case", "title")
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def get_visible_case(session: Session, actor: Any, case_id: uuid.UUID) -> Case:
+    """The case if the actor's scope includes it; 404 otherwise, whatever the reason."""
+    case = session.scalar(select(Case).where(Case.id == case_id, Case.id.in_(visible_cases(actor))))
+    if case is None:
+        raise NotFound()
+    return case
+
+
+def open_sealed(
+    session: Session, slot: FieldSlot, row_id: uuid.UUID, case: Case, sealed: bytes | None, pad: Pad
+) -> Any:
+    """A value sealed with the case's person's key; None once the person is erased."""
+    if sealed is None:
+        return None
+    try:
+        return crypto_of(session).open(session, slot, row_id, case.individual_id, sealed, pad=pad)
+    except CryptoError:
+        return None
+
+
+def seal_for(
+    session: Session, case: Case, slot: FieldSlot, row_id: uuid.UUID, value: Any, pad: Pad
+) -> bytes:
+    crypto = crypto_of(session)
+    key = crypto.keys.current(session, case.individual_id)
+    return crypto.seal(key, slot, row_id, value, pad=pad)
+
+
+# Presenting -----------------------------------------------------------------------------------
+def _assignments(
+    session: Session, case_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, list[dict[str, Any]]]:
+    found: dict[uuid.UUID, list[dict[str, Any]]] = defaultdict(list)
+    if not case_ids:
+        return found
+    rows = session.execute(
+        select(CaseAssignment, User.username)
+        .join(User, User.id == CaseAssignment.user_id)
+        .where(CaseAssignment.case_id.in_(case_ids), CaseAssignment.removed_at.is_(None))
+        .order_by(CaseAssignment.assigned_at, CaseAssignment.id)
+    )
+    for assignment, username in rows:
+        found[assignment.case_id].append(
+            {
+                "user_id": assignment.user_id,
+                "username": username,
+                "role": assignment.role,
+                "assigned_at": assignment.assigned_at,
+            }
+        )
+    return found
+
+
+def _access(actor: Any, case: Case, assignments: list[dict[str, Any]]) -> str:
+    """Why a case in scope is visible: assignment, organisation-wide role, or emergency."""
+    if case.opened_by == actor.id or any(a["user_id"] == actor.id for a in assignments):
+        return "assigned"
+    if actor.role == Role.SUPERVISOR:
+        return "organisation"
+    return "break_glass"
+
+
+def present(
+    session: Session, actor: Any, case: Case, assignments: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    if assignments is None:
+        assignments = _assignments(session, [case.id])[case.id]
+    return {
+        "id": case.id,
+        "individual_id": case.individual_id,
+        "title": open_sealed(session, TITLE, case.id, case, case.title_ct, Pad.SHORT),
+        "priority": case.priority,
+        "status": case.status,
+        "assignments": assignments,
+        "access": _access(actor, case, assignments),
+        "opened_by": case.opened_by,
+        "created_at": case.created_at,
+        "updated_at": case.updated_at,
+        "closed_at": case.closed_at,
+    }
+
+
+# Opening, reading, listing, changing ----------------------------------------------------------
+def open_case(session: Session, actor: Any, data: dict[str, Any]) -> dict[str, Any]:
+    person = get_visible(session, actor, data["individual_id"])
+    priority = data.get("priority") or "normal"
+    case = Case(
+        id=uuid.uuid4(),
+        organisation_id=person.organisation_id,
+        individual_id=person.id,
+        priority=str(priority),
+        status="open",
+        opened_by=actor.id,
+    )
+    if data.get("title"):
+        case.title_ct = seal_for(session, case, TITLE, case.id, data["title"], Pad.SHORT)
+    session.add(case)
+    session.flush()
+    if actor.role == Role.CASEWORKER:
+        session.add(
+            CaseAssignment(
+                case_id=case.id, user_id=actor.id, role="caseworker", assigned_by=actor.id
+            )
+        )
+        session.flush()
+    history.record(
+        session,
+        actor=actor,
+        individual_id=person.id,
+        case_id=case.id,
+        kind="case.opened",
+        summary="Case opened",
+        subject_type="case",
+        subject_id=case.id,
+        changes={"title": data.get("title"), "priority": case.priority},
+    )
+    audit.record(
+        session, actor=actor, action="case.create", subject_type="case", subject_id=case.id
+    )
+    return present(session, actor, case)
+
+
+def read_case(session: Session, actor: Any, case_id: uuid.UUID) -> dict[str, Any]:
+    case = get_visible_case(session, actor, case_id)
+    audit.record(session, actor=actor, action="case.read", subject_type="case", subject_id=case.id)
+    return present(session, actor, case)
+
+
+def list_cases(
+    session: Session,
+    actor: Any,
+    *,
+    status: str | None = None,
+    priority: str | None = None,
+    individual_id: uuid.UUID | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Cases in scope, newest first (by opening time, then id)."""
+    query = select(Case).where(Case.id.in_(visible_cases(actor)))
+    if status:
+        query = query.where(Case.status == status)
+    if priority:
+        query = query.where(Case.priority == priority)
+    if individual_id:
+        query = query.where(Case.individual_id == individual_id)
+    if cursor is not None:
+        at, last_id = _parse_cursor(cursor)
+        query = query.where(
+            or_(Case.created_at < at, and_(Case.created_at == at, Case.id < last_id))
+        )
+    rows = list(
+        session.scalars(query.order_by(Case.created_at.desc(), Case.id.desc()).limit(limit + 1))
+    )
+    more, rows = len(rows) > limit, rows[:limit]
+    assignments = _assignments(session, [c.id for c in rows])
+    items = [present(session, actor, c, assignments[c.id]) for c in rows]
+    audit.record(session, actor=actor, action="case.list", details={"results": len(items)})
+    for case in rows:
+        audit.record(
+            session,
+            actor=actor,
+            action="case.read",
+            subject_type="case",
+            subject_id=case.id,
+            details={"via": "list"},
+        )
+    return items, (_cursor(rows[-1]) if more and rows else None)
+
+
+def _cursor(case: Case) -> str:
+    return f"{(case.created_at - EPOCH) // dt.timedelta(microseconds=1)}_{case.id}"
+
+
+def _parse_cursor(cursor: str) -> tuple[dt.datetime, uuid.UUID]:
+    try:
+        micros, _, last = cursor.partition("_")
+        return EPOCH + dt.timedelta(microseconds=int(micros)), uuid.UUID(last)
+    except (ValueError, OverflowError):
+        raise Unprocessable("malformed cursor") from None
+
+
+def update_case(
+    session: Session, actor: Any, case_id: uuid.UUID, changes: dict[str, Any]
+) -> dict[str, Any]:
+    case = get_visible_case(session, actor, case_id)
+    diff: dict[str, Any] = {}
+    if "title" in changes:
+        current = open_sealed(session, TITLE, case.id, case, case.title_ct, Pad.SHORT)
+        if changes["title"] != current:
+            diff["title"] = {"from": current, "to": changes["title"]}
+            case.title_ct = (
+                seal_for(session, case, TITLE, case.id, changes["title"], Pad.SHORT)
+                if changes["title"]
+                else None
+            )
+    for name in ("priority", "status"):
+        value = changes.get(name)
+        if value is not None and str(value) != getattr(case, name):
+            diff[name] = {"from": getattr(case, name), "to": str(value)}
+            setattr(case, name, str(value))
+    if "status" in diff:
+        case.closed_at = utcnow() if case.status == "closed" else None
+    if diff:
+        case.updated_at = utcnow()
+        history.record(
+            session,
+            actor=actor,
+            individual_id=case.individual_id,
+            case_id=case.id,
+            kind="case.updated",
+            summary=_change_summary(diff),
+            subject_type="case",
+            subject_id=case.id,
+            changes=diff,
+        )
+    audit.record(
+        session,
+        actor=actor,
+        action="case.update",
+        subject_type="case",
+        subject_id=case.id,
+        details={"fields": sorted(diff)},
+    )
+    return present(session, actor, case)
+
+
+def _change_summary(diff: dict[str, Any]) -> str:
+    parts = []
+    if "status" in diff:
+        parts.append("case closed" if diff["status"]["to"] == "closed" else "case reopened")
+    if "priority" in diff:
+        parts.append(f"priority {diff['priority']['from']} → {diff['priority']['to']}")
+    if "title" in diff:
+        parts.append("title changed")
+    text = "; ".join(parts)
+    return text[:1].upper() + text[1:]

@@ -1,0 +1,52 @@
+"""Reading a case's history: the person's whole timeline plus the case's own entries."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from app.audit import service as audit
+from app.cases import history
+from app.cases.service import get_visible_case
+from app.errors import NotFound, Unprocessable
+from app.individuals.service import hidden_fields
+from app.models.base import utcnow
+from app.models.individual import Individual
+
+
+def case_history(
+    session: Session, actor: Any, case_id: uuid.UUID, *, as_of: dt.datetime | None = None
+) -> list[dict[str, Any]]:
+    """Oldest first. Entries of the person's other cases are left out; values the reader may
+    not see (current location, contact) are withheld."""
+    case = get_visible_case(session, actor, case_id)
+    if as_of is not None:
+        if as_of.tzinfo is None:
+            as_of = as_of.replace(tzinfo=dt.UTC)
+        if as_of > utcnow():
+            raise Unprocessable("as_of must not be in the future")
+    person = session.get(Individual, case.individual_id)
+    if person is None:
+        raise NotFound()
+    entries = [
+        entry
+        for entry in history.timeline(
+            session,
+            case.individual_id,
+            as_of=as_of,
+            hidden_fields=hidden_fields(session, actor, person),
+        )
+        if entry["case_id"] in (None, case.id)
+    ]
+    audit.record(
+        session,
+        actor=actor,
+        action="case.history.read",
+        subject_type="case",
+        subject_id=case.id,
+        details={"entries": len(entries), "as_of": as_of is not None},
+    )
+    return entries
