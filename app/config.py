@@ -39,7 +39,8 @@ class Settings(BaseSettings):
     log_format: Literal["auto", "json", "text"] = "auto"
     log_level: str = "INFO"
     data_key_cache_size: int = 4096
-    data_key_cache_seconds: float = 300.0
+    # Short, because another process's erasure only reaches this cache when an entry expires.
+    data_key_cache_seconds: float = 60.0
     max_body_bytes: int = 1_048_576
     max_attachment_bytes: int = 25 * 1_048_576
 

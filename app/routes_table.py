@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
-from app.auth.deps import route_action
+from app.auth.deps import route_actions
 from app.auth.roles import Action
 
 
@@ -18,14 +18,13 @@ class RouteInfo:
     path: str
     methods: frozenset[str]
     endpoint: Callable[..., Any]
-    action: Action | None
+    actions: tuple[Action, ...]  # the role needs any one of these; empty means public
 
 
 def _actions(dependant: Any) -> Iterator[Action]:
     for dep in getattr(dependant, "dependencies", []):
-        action = route_action(dep.call) if dep.call else None
-        if action is not None:
-            yield action
+        if dep.call:
+            yield from route_actions(dep.call)
         yield from _actions(dep)
 
 
@@ -48,13 +47,6 @@ def _walk_effective(candidates: list[Any]) -> Iterator[tuple[str, APIRoute]]:
 def api_routes(app: FastAPI) -> list[RouteInfo]:
     found = []
     for path, route in _walk(list(app.router.routes)):
-        actions = list(_actions(route.dependant))
-        found.append(
-            RouteInfo(
-                path,
-                frozenset(route.methods or ()),
-                route.endpoint,
-                actions[0] if actions else None,
-            )
-        )
+        actions = tuple(dict.fromkeys(_actions(route.dependant)))
+        found.append(RouteInfo(path, frozenset(route.methods or ()), route.endpoint, actions))
     return found

@@ -31,25 +31,26 @@ def current_actor(request: Request, session: SessionDep) -> Actor:
 ActorDep = Annotated[Actor, Depends(current_actor)]
 
 
-def require(action: Action) -> Any:
-    """``actor: Annotated[Actor, require(Action.X)]``: 403 unless the role includes X."""
+def require(*actions: Action) -> Any:
+    """``actor: Annotated[Actor, require(Action.X)]``: 403 unless the role includes X (or, given
+    several, any of them: a route whose effect depends on the role, like notes)."""
 
     def dependency(actor: ActorDep, session: SessionDep) -> Actor:
-        if not roles.allows(actor.role, action):
+        if not any(roles.allows(actor.role, action) for action in actions):
             audit.record(
                 session,
                 actor=actor,
                 action="permission.denied",
                 outcome="denied",
-                details={"action": action.value},
+                details={"action": "|".join(a.value for a in actions)},
                 durable=True,
             )
             raise Forbidden("your role may not do this")
         return actor
 
-    dependency.haven_action = action  # type: ignore[attr-defined]  # read by the route-table test
+    dependency.haven_actions = actions  # type: ignore[attr-defined]  # read by the route table
     return Depends(dependency)
 
 
-def route_action(call: Callable[..., Any]) -> Action | None:
-    return getattr(call, "haven_action", None)
+def route_actions(call: Callable[..., Any]) -> tuple[Action, ...]:
+    return getattr(call, "haven_actions", ())

@@ -39,7 +39,10 @@ def _break_glass(actor: Any) -> Select[tuple[uuid.UUID]]:
 
 def visible_cases(actor: Any) -> Select[tuple[uuid.UUID]]:
     """Ids of the cases the actor may see."""
-    live = Case.organisation_id == actor.organisation_id
+    # A case of an erased person is gone too (its person's key no longer exists).
+    live = (Case.organisation_id == actor.organisation_id) & Case.individual_id.in_(
+        select(Individual.id).where(Individual.erased_at.is_(None))
+    )
     if actor.role == Role.SUPERVISOR:
         return select(Case.id).where(live)
     if actor.role == Role.CASEWORKER:

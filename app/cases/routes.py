@@ -6,39 +6,15 @@ import datetime as dt
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Query, Response
 
-from app.audit import service as audit
-from app.auth import roles
-from app.auth.deps import ActorDep, require
+from app.auth.deps import require
 from app.auth.roles import Action
 from app.auth.service import Actor
 from app.cases import assignments, break_glass, notes, schemas, service, timeline
 from app.db import SessionDep
-from app.errors import Forbidden
 
 router = APIRouter(tags=["cases"])
-
-
-def require_any(*actions: Action) -> Any:
-    """Like ``require``, for a route that performs whichever of ``actions`` the role has."""
-
-    def dependency(actor: ActorDep, session: SessionDep) -> Actor:
-        if not any(roles.allows(actor.role, action) for action in actions):
-            audit.record(
-                session,
-                actor=actor,
-                action="permission.denied",
-                outcome="denied",
-                details={"action": "|".join(a.value for a in actions)},
-                durable=True,
-            )
-            raise Forbidden("your role may not do this")
-        return actor
-
-    dependency.haven_action = actions[0]  # type: ignore[attr-defined]  # read by the route table
-    dependency.haven_actions = actions  # type: ignore[attr-defined]
-    return Depends(dependency)
 
 
 @router.post("/cases", status_code=201, response_model=schemas.CaseRead)
@@ -120,7 +96,7 @@ def unassign_from_case(
 def add_note(
     case_id: uuid.UUID,
     body: schemas.NoteCreate,
-    actor: Annotated[Actor, require_any(Action.NOTES_WRITE, Action.LEGAL_NOTES_WRITE)],
+    actor: Annotated[Actor, require(Action.NOTES_WRITE, Action.LEGAL_NOTES_WRITE)],
     session: SessionDep,
 ) -> dict[str, Any]:
     return notes.add_note(session, actor, case_id, body.body)
