@@ -1,0 +1,434 @@
+"""The authorization matrix, generated from the app's own route table.
+
+Every route, every role, and a record in the caller's scope and one outside it:
+401 without a token, 403 when the role may not perform the route's action at all, 2xx in
+scope and 404 outside it. A route missing from SAMPLES, or without an authorization
+dependency, fails the suite, so no route can be added without a place in this matrix.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from app.api import PUBLIC_PATHS
+from app.auth import roles
+from app.auth.roles import Role
+from app.models.organisation import Organisation
+from app.routes_table import api_routes
+from tests.factories import UserHandle, login, make_organisation, make_user, unique
+
+API = "/api/v1"
+ROLES = [r.value for r in Role]
+
+
+@dataclass
+class Org:
+    """One organisation's people, records and signed-in callers."""
+
+    organisation: Organisation | None = None
+    users: dict[str, UserHandle] = field(default_factory=dict)
+    headers: dict[str, dict[str, str]] = field(default_factory=dict)
+    ids: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class World:
+    app: FastAPI
+    client: TestClient
+    a: Org
+    b: Org
+
+    def fresh_person(self, org: Org, *, by: str = "caseworker") -> str:
+        body = {"full_name": unique("Matrix Person"), "current_country": "THA"}
+        response = self.client.post(f"{API}/individuals", json=body, headers=org.headers[by])
+        assert response.status_code == 201, response.text
+        return response.json()["id"]
+
+    def fresh_case(self, org: Org, *, lawyer: str | None = None, by: str = "caseworker") -> str:
+        person = self.fresh_person(org, by=by)
+        response = self.client.post(
+            f"{API}/cases", json={"individual_id": person}, headers=org.headers[by]
+        )
+        assert response.status_code == 201, response.text
+        case_id = response.json()["id"]
+        if lawyer:
+            assign = self.client.post(
+                f"{API}/cases/{case_id}/assignments",
+                json={"user_id": lawyer, "role": "lawyer"},
+                headers=org.headers["supervisor"],
+            )
+            assert assign.status_code in (200, 201), assign.text
+        return case_id
+
+
+def _build_org(app: FastAPI, client: TestClient) -> Org:
+    organisation = make_organisation(app)
+    org = Org(organisation=organisation)
+    for role in ROLES:
+        if role == Role.SERVICE:
+            continue
+        org.users[role] = make_user(app, role, organisation=organisation)
+        org.headers[role] = login(client, org.users[role])
+    org.users["lawyer_other"] = make_user(app, "lawyer", organisation=organisation)
+    org.users["caseworker_other"] = make_user(app, "caseworker", organisation=organisation)
+    org.headers["caseworker_other"] = login(client, org.users["caseworker_other"])
+    admin = org.headers["admin"]
+    key = client.post(
+        f"{API}/api-keys",
+        json={"name": unique("monitor"), "role": "service", "organisation": str(organisation.id)},
+        headers=admin,
+    )
+    assert key.status_code == 201, key.text
+    org.headers["service"] = {"Authorization": f"Bearer {key.json()['key']}"}
+    cw = org.headers["caseworker"]
+    person = client.post(
+        f"{API}/individuals",
+        json={"full_name": unique("Sok Dara"), "current_country": "THA"},
+        headers=cw,
+    ).json()["id"]
+    case = client.post(f"{API}/cases", json={"individual_id": person}, headers=cw).json()["id"]
+    lawyer = str(org.users["lawyer"].id)
+    assert client.post(
+        f"{API}/cases/{case}/assignments", json={"user_id": lawyer, "role": "lawyer"}, headers=cw
+    ).status_code in (200, 201)
+    document = client.post(
+        f"{API}/individuals/{person}/documents",
+        json={
+            "type": "passport",
+            "number": unique("N").upper(),
+            "issuing_country": "KHM",
+            "status": "valid",
+        },
+        headers=cw,
+    )
+    assert document.status_code == 201, document.text
+    incident = client.post(
+        f"{API}/incidents",
+        json={
+            "type": "surveillance",
+            "occurred_on": dt.date.today().isoformat(),
+            "country": "THA",
+            "description": "Followed home.",
+            "individual_ids": [person],
+            "source": {"name": "monitor", "reliability": "B", "credibility": 2},
+        },
+        headers=cw,
+    )
+    assert incident.status_code == 201, incident.text
+    attachment = client.post(
+        f"{API}/cases/{case}/attachments",
+        files={"file": ("statement.txt", b"A witness statement.", "text/plain")},
+        headers=cw,
+    )
+    assert attachment.status_code == 201, attachment.text
+    org.ids = {
+        "individual": person,
+        "case": case,
+        "document": document.json()["id"],
+        "incident": incident.json()["id"],
+        "attachment": attachment.json()["id"],
+        "organisation": str(organisation.id),
+    }
+    return org
+
+
+@pytest.fixture(scope="module")
+def world(app: FastAPI) -> World:
+    with TestClient(app) as client:
+        return World(app, client, _build_org(app, client), _build_org(app, client))
+
+
+@dataclass(frozen=True)
+class Call:
+    path: str
+    json: dict[str, Any] | None = None
+    files: dict[str, Any] | None = None
+    params: dict[str, Any] | None = None
+
+
+# For each route: how to call it for (world, the caller's org, the target org, role).
+Sample = Callable[[World, Org, Org, str], Call]
+
+
+def _today() -> str:
+    return dt.date.today().isoformat()
+
+
+SAMPLES: dict[tuple[str, str], Sample] = {
+    ("POST", "/auth/logout"): lambda w, me, t, r: Call("/auth/logout"),
+    ("GET", "/auth/me"): lambda w, me, t, r: Call("/auth/me"),
+    ("POST", "/auth/mfa/enroll"): lambda w, me, t, r: Call("/auth/mfa/enroll"),
+    ("POST", "/auth/mfa/confirm"): lambda w, me, t, r: Call(
+        "/auth/mfa/confirm", {"totp": "000000"}
+    ),
+    ("POST", "/auth/password"): lambda w, me, t, r: Call(
+        "/auth/password",
+        {
+            "current_password": "a long enough test passphrase",
+            "new_password": unique("another passphrase"),
+        },
+    ),
+    ("POST", "/users"): lambda w, me, t, r: Call(
+        "/users",
+        {"username": unique("u"), "password": unique("a passphrase"), "role": "caseworker"},
+    ),
+    ("GET", "/users"): lambda w, me, t, r: Call("/users"),
+    ("GET", "/users/{user_id}"): lambda w, me, t, r: Call(f"/users/{_user_target(w, me, t)}"),
+    ("PATCH", "/users/{user_id}"): lambda w, me, t, r: Call(
+        f"/users/{_user_target(w, me, t)}", {"role": "caseworker"}
+    ),
+    ("DELETE", "/users/{user_id}"): lambda w, me, t, r: Call(f"/users/{_user_target(w, me, t)}"),
+    ("POST", "/api-keys"): lambda w, me, t, r: Call(
+        "/api-keys", {"name": unique("k"), "role": "service"}
+    ),
+    ("GET", "/api-keys"): lambda w, me, t, r: Call("/api-keys"),
+    ("DELETE", "/api-keys/{key_id}"): lambda w, me, t, r: Call(
+        f"/api-keys/{_key_target(w, me, t)}"
+    ),
+    ("POST", "/individuals"): lambda w, me, t, r: Call(
+        "/individuals", {"full_name": unique("New Person")}
+    ),
+    ("GET", "/individuals"): lambda w, me, t, r: Call("/individuals"),
+    ("GET", "/individuals/{individual_id}"): lambda w, me, t, r: Call(
+        f"/individuals/{t.ids['individual']}"
+    ),
+    ("PATCH", "/individuals/{individual_id}"): lambda w, me, t, r: Call(
+        f"/individuals/{t.ids['individual']}", {"notes": "Updated."}
+    ),
+    ("DELETE", "/individuals/{individual_id}"): lambda w, me, t, r: Call(
+        f"/individuals/{w.fresh_person(t) if t is me else t.ids['individual']}",
+        {"reason": "Consent withdrawn."},
+    ),
+    ("POST", "/individuals/{individual_id}/documents"): lambda w, me, t, r: Call(
+        f"/individuals/{t.ids['individual']}/documents",
+        {
+            "type": "passport",
+            "number": unique("N").upper(),
+            "issuing_country": "KHM",
+            "status": "valid",
+        },
+    ),
+    ("GET", "/individuals/{individual_id}/documents"): lambda w, me, t, r: Call(
+        f"/individuals/{t.ids['individual']}/documents"
+    ),
+    ("POST", "/documents/revocations"): lambda w, me, t, r: Call(
+        "/documents/revocations",
+        {
+            "issuing_country": "KHM",
+            "numbers": [unique("N").upper()],
+            "effective_date": _today(),
+            "source": "Decree",
+        },
+    ),
+    ("GET", "/documents/{document_id}"): lambda w, me, t, r: Call(
+        f"/documents/{t.ids['document']}"
+    ),
+    ("PATCH", "/documents/{document_id}"): lambda w, me, t, r: Call(
+        f"/documents/{t.ids['document']}", {"status": "valid", "status_date": _today()}
+    ),
+    ("POST", "/individuals/{individual_id}/unhcr-status"): lambda w, me, t, r: Call(
+        f"/individuals/{t.ids['individual']}/unhcr-status",
+        {"status": "asylum_seeker", "effective_date": _today()},
+    ),
+    ("GET", "/individuals/{individual_id}/unhcr-status"): lambda w, me, t, r: Call(
+        f"/individuals/{t.ids['individual']}/unhcr-status"
+    ),
+    ("POST", "/incidents"): lambda w, me, t, r: Call(
+        "/incidents",
+        {
+            "type": "threat",
+            "occurred_on": _today(),
+            "country": "THA",
+            "description": "A threat by telephone.",
+            "individual_ids": [t.ids["individual"]],
+            "source": {"name": "monitor", "reliability": "C", "credibility": 3},
+        },
+    ),
+    ("GET", "/incidents"): lambda w, me, t, r: Call("/incidents"),
+    ("GET", "/incidents/{incident_id}"): lambda w, me, t, r: Call(
+        f"/incidents/{t.ids['incident']}"
+    ),
+    ("POST", "/cases"): lambda w, me, t, r: Call("/cases", {"individual_id": t.ids["individual"]}),
+    ("GET", "/cases"): lambda w, me, t, r: Call("/cases"),
+    ("GET", "/cases/{case_id}"): lambda w, me, t, r: Call(f"/cases/{t.ids['case']}"),
+    ("PATCH", "/cases/{case_id}"): lambda w, me, t, r: Call(
+        f"/cases/{t.ids['case']}", {"priority": "high"}
+    ),
+    ("POST", "/cases/{case_id}/assignments"): lambda w, me, t, r: Call(
+        f"/cases/{t.ids['case']}/assignments",
+        {"user_id": str(t.users["lawyer_other"].id), "role": "lawyer"},
+    ),
+    ("DELETE", "/cases/{case_id}/assignments/{user_id}"): lambda w, me, t, r: _unassign(w, me, t),
+    ("POST", "/cases/{case_id}/notes"): lambda w, me, t, r: Call(
+        f"/cases/{t.ids['case']}/notes", {"body": "Called the family."}
+    ),
+    ("GET", "/cases/{case_id}/notes"): lambda w, me, t, r: Call(f"/cases/{t.ids['case']}/notes"),
+    ("POST", "/cases/{case_id}/break-glass"): lambda w, me, t, r: Call(
+        f"/cases/{_unseen_case(w, me, t)}/break-glass",
+        {"reason": "Detained at the airport tonight; the assigned caseworker cannot be reached."},
+    ),
+    ("GET", "/cases/{case_id}/history"): lambda w, me, t, r: Call(
+        f"/cases/{t.ids['case']}/history"
+    ),
+    ("POST", "/cases/{case_id}/attachments"): lambda w, me, t, r: Call(
+        f"/cases/{t.ids['case']}/attachments", files={"file": ("note.txt", b"hello", "text/plain")}
+    ),
+    ("GET", "/cases/{case_id}/attachments"): lambda w, me, t, r: Call(
+        f"/cases/{t.ids['case']}/attachments"
+    ),
+    ("GET", "/attachments/{attachment_id}"): lambda w, me, t, r: Call(
+        f"/attachments/{t.ids['attachment']}"
+    ),
+    ("GET", "/cases/{case_id}/export"): lambda w, me, t, r: Call(
+        f"/cases/{t.ids['case']}/export", params={"format": "json"}
+    ),
+    ("GET", "/stats"): lambda w, me, t, r: Call("/stats", params={"by": "country"}),
+    ("GET", "/audit"): lambda w, me, t, r: Call("/audit", params={"limit": 5}),
+    ("GET", "/audit/verify"): lambda w, me, t, r: Call("/audit/verify"),
+}
+
+# Routes about the caller itself or the whole deployment: there is no "other organisation" form.
+UNSCOPED = {
+    ("POST", "/auth/logout"),
+    ("GET", "/auth/me"),
+    ("POST", "/auth/mfa/enroll"),
+    ("POST", "/auth/mfa/confirm"),
+    ("POST", "/auth/password"),
+    ("POST", "/users"),
+    ("GET", "/users"),
+    ("POST", "/api-keys"),
+    ("GET", "/api-keys"),
+    ("POST", "/individuals"),
+    ("GET", "/individuals"),
+    ("POST", "/documents/revocations"),
+    ("GET", "/incidents"),
+    ("GET", "/cases"),
+    ("GET", "/stats"),
+    ("GET", "/audit"),
+    ("GET", "/audit/verify"),
+}
+# Routes that end the caller's own session: they get a fresh sign-in of their own.
+OWN_SESSION = {("POST", "/auth/logout"), ("POST", "/auth/password")}
+# In-scope answers other than plain success, with the reason.
+IN_SCOPE_STATUS: dict[tuple[str, str], dict[str, int]] = {
+    # A wrong code is the only code a matrix can send; the route is reached, not refused.
+    ("POST", "/auth/mfa/confirm"): {role: 400 for role in ROLES},
+    # A supervisor already sees every case of the organisation: nothing to break into.
+    ("POST", "/cases/{case_id}/break-glass"): {"supervisor": 409},
+}
+
+
+def _unseen_case(w: World, me: Org, t: Org) -> str:
+    return w.fresh_case(t, by="caseworker_other") if t is me else t.ids["case"]
+
+
+def _user_target(w: World, me: Org, t: Org) -> str:
+    # Administrators manage accounts deployment-wide: "out of scope" is an unknown account.
+    return str(make_user(w.app, "caseworker").id) if t is me else str(uuid.uuid4())
+
+
+def _key_target(w: World, me: Org, t: Org) -> str:
+    if t is not me:
+        return str(uuid.uuid4())
+    response = w.client.post(
+        f"{API}/api-keys",
+        json={"name": unique("k"), "role": "service"},
+        headers=me.headers["admin"],
+    )
+    return response.json()["id"]
+
+
+def _unassign(w: World, me: Org, t: Org) -> Call:
+    if t is me:
+        lawyer = str(t.users["lawyer_other"].id)
+        case = w.fresh_case(t, lawyer=lawyer)
+        return Call(f"/cases/{case}/assignments/{lawyer}")
+    return Call(f"/cases/{t.ids['case']}/assignments/{t.users['lawyer'].id}")
+
+
+def _route_key(path: str) -> str:
+    return path.removeprefix(API)
+
+
+def _api_routes(app: FastAPI) -> list[tuple[str, str, tuple]]:
+    found = []
+    for route in api_routes(app):
+        if route.path in PUBLIC_PATHS:
+            continue
+        for method in sorted(route.methods - {"HEAD", "OPTIONS"}):
+            found.append((method, _route_key(route.path), route.actions))
+    return found
+
+
+def _send(client: TestClient, method: str, call: Call, headers: dict[str, str] | None) -> int:
+    return client.request(
+        method,
+        API + call.path,
+        json=call.json,
+        files=call.files,
+        params=call.params,
+        headers=headers,
+    ).status_code
+
+
+def _headers(w: World, org: Org, role: str, key: tuple[str, str]) -> dict[str, str]:
+    if key in OWN_SESSION and role != Role.SERVICE:
+        return login(w.client, make_user(w.app, role, organisation=org.organisation))
+    return org.headers[role]
+
+
+def test_every_route_has_an_authorization_dependency(app: FastAPI) -> None:
+    missing = [f"{m} {p}" for m, p, actions in _api_routes(app) if not actions]
+    assert missing == []
+
+
+def test_every_route_is_in_the_matrix(app: FastAPI) -> None:
+    routes = {(m, p) for m, p, _ in _api_routes(app)}
+    assert routes - SAMPLES.keys() == set(), "add the new route to SAMPLES"
+    assert SAMPLES.keys() - routes == set(), "SAMPLES names a route that no longer exists"
+
+
+def test_anonymous_callers_get_401(app: FastAPI, world: World) -> None:
+    failures = []
+    for method, path, _ in _api_routes(app):
+        call = SAMPLES[(method, path)](world, world.a, world.a, "caseworker")
+        status = _send(world.client, method, call, None)
+        if status != 401:
+            failures.append(f"{method} {path}: {status}")
+    assert failures == []
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_role_matrix(app: FastAPI, world: World, role: str) -> None:
+    failures = []
+    for method, path, actions in _api_routes(app):
+        key = (method, path)
+        allowed = any(roles.allows(role, action) for action in actions)
+        me = world.a
+        headers = _headers(world, me, role, key)
+        in_scope = _send(world.client, method, SAMPLES[key](world, me, me, role), headers)
+        if not allowed:
+            if in_scope != 403:
+                failures.append(f"{role} {method} {path}: {in_scope}, expected 403")
+            continue
+        expected = IN_SCOPE_STATUS.get(key, {}).get(role)
+        ok = in_scope == expected if expected else 200 <= in_scope < 300
+        if not ok:
+            failures.append(
+                f"{role} {method} {path} in scope: {in_scope}, expected {expected or '2xx'}"
+            )
+        if key in UNSCOPED:
+            continue
+        headers = _headers(world, me, role, key)
+        outside = _send(world.client, method, SAMPLES[key](world, me, world.b, role), headers)
+        if outside != 404:
+            failures.append(f"{role} {method} {path} out of scope: {outside}, expected 404")
+    assert failures == []
