@@ -59,7 +59,7 @@ def _runtime(*, upgrade: bool = False, create_keyring: bool = True) -> Runtime:
         migrate.upgrade(engine)
     elif not migrate.at_head(engine):
         raise Abort("the database schema is not up to date: run `haven db upgrade` first")
-    return Runtime(settings, engine, crypto, make_sessionmaker(engine, crypto))
+    return Runtime(settings, engine, crypto, make_sessionmaker(engine, crypto, settings))
 
 
 @cli.command()
@@ -242,8 +242,10 @@ def demo(
     """Load the fictional demonstration data set into the configured database."""
     from app.demo import load
 
+    if Settings().production:
+        raise Abort("haven demo loads invented people and is refused in production")
     runtime = _runtime(upgrade=True)
-    load(runtime.sessions, people=people)
+    load(runtime.sessions, runtime.settings, people=people)
 
 
 def main() -> None:

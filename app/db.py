@@ -57,10 +57,15 @@ def _configure_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def make_sessionmaker(engine: Engine, crypto: Any | None) -> sessionmaker[Session]:
+def make_sessionmaker(
+    engine: Engine, crypto: Any | None, settings: Settings | None = None
+) -> sessionmaker[Session]:
+    """Sessions that carry the app's Crypto and Settings (reached by services via .info)."""
     from app.audit import service as audit
 
-    factory = sessionmaker(engine, expire_on_commit=False, info={"crypto": crypto})
+    factory = sessionmaker(
+        engine, expire_on_commit=False, info={"crypto": crypto, "settings": settings}
+    )
     event.listen(factory, "before_commit", audit.flush)
     return factory
 

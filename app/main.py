@@ -62,7 +62,7 @@ def create_app(
     app.state.settings = settings
     app.state.engine = engine
     app.state.crypto = crypto
-    app.state.sessionmaker = make_sessionmaker(engine, crypto)
+    app.state.sessionmaker = make_sessionmaker(engine, crypto, settings)
     app.state.metrics = Metrics()
     install_handlers(app)
     app.include_router(ops_router)

@@ -1,11 +1,375 @@
-"""Encrypted attachments (being built)."""
+"""Attachments: files stored encrypted in the data dir, streamed back decrypted.
+
+A file is sealed in 64 KiB chunks with the case's person's data key, in the STREAM
+construction (Hoang, Reyhanitabar, Rogaway, Vizár 2015): each chunk is an ordinary sealed value
+of SECURITY.md §10.3 whose AAD also binds the attachment id, the chunk's index and whether it is
+the last one. Reordering, dropping, duplicating or moving chunks, cutting the file short at any
+point, or appending to it therefore fails authentication. On disk::
+
+    b"HVNATT01" | chunk 0 | chunk 1 | ... | last chunk (flagged final; may be empty)
+
+where every chunk but the last holds exactly 64 KiB of plaintext. A file is written to a
+temporary name, synced and renamed into place, and its row is added only then: a killed upload
+leaves no file under a stored key. Erasing the person destroys the key, so the files are noise
+even before they are deleted.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import logging
+import os
+import secrets
+import struct
+import unicodedata
 import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
+
+from app.audit import service as audit
+from app.cases import history
+from app.cases.content_types import OCTET_STREAM, sniff
+from app.cases.service import get_visible_case
+from app.crypto import CryptoError, DataKey, DecryptionError, FieldSlot, Pad, crypto_of
+from app.crypto.envelope import OVERHEAD, header_key_id
+from app.db import on_rollback
+from app.errors import NotFound, PayloadTooLarge
+from app.individuals.service import get_visible
+from app.models.base import utcnow
+from app.models.case import Attachment, Case
+
+log = logging.getLogger("haven.attachments")
+
+CHUNK = 64 * 1024
+SEALED_CHUNK = CHUNK + OVERHEAD
+FILE_MAGIC = b"HVNATT01"
+CONTENT = FieldSlot("attachment", "content")
+FILENAME = FieldSlot("attachment", "filename")
+_CHUNK_POSITION = struct.Struct(">QB")  # chunk index, final flag
+
+
+class DamagedAttachment(DecryptionError):
+    """A stored file failed authentication: altered, truncated, reordered or misplaced."""
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file as it arrives: the name the client gave and its bytes in pieces of any size."""
+
+    filename: str
+    chunks: Iterable[bytes]
+
+
+# Where files live ------------------------------------------------------------------------------
+def storage_dir(session: Session) -> Path:
+    """$data_dir/attachments, from the settings the session was opened with."""
+    settings = session.info.get("settings")
+    if settings is None:
+        raise RuntimeError("this session was opened without settings (see app.db)")
+    return Path(settings.data_dir) / "attachments"
+
+
+def _max_bytes(session: Session) -> int:
+    return int(session.info["settings"].max_attachment_bytes)
+
+
+def _unlink(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+
+
+def _sync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def clean_filename(name: str) -> str:
+    """The last path segment, without control characters, at most 200 characters."""
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C").strip(" .")
+    return name[:200] or "attachment"
+
+
+# Sealing ----------------------------------------------------------------------------------------
+def _context(key: DataKey, attachment_id: uuid.UUID, index: int, final: bool) -> bytes:
+    return CONTENT.context(attachment_id, key.subject_id) + _CHUNK_POSITION.pack(index, final)
+
+
+def _pieces(chunks: Iterable[bytes], limit: int) -> Iterator[tuple[bytes, bool]]:
+    """64 KiB plaintext chunks with their final flag; at least one (empty if the file is)."""
+    buffer = bytearray()
+    size = 0
+    for piece in chunks:
+        size += len(piece)
+        if size > limit:
+            raise PayloadTooLarge(f"attachments may be at most {limit} bytes")
+        buffer += piece
+        # Strictly more than a chunk: the last full chunk must wait to learn whether it is final.
+        while len(buffer) > CHUNK:
+            yield bytes(buffer[:CHUNK]), False
+            del buffer[:CHUNK]
+    yield bytes(buffer), True
+
+
+@dataclass
+class _Written:
+    size: int
+    sha256: str
+    content_type: str
+
+
+def _write_sealed(
+    handle: BinaryIO, key: DataKey, attachment_id: uuid.UUID, chunks: Iterable[bytes], limit: int
+) -> _Written:
+    digest = hashlib.sha256()
+    size = 0
+    content_type = OCTET_STREAM
+    handle.write(FILE_MAGIC)
+    for index, (plaintext, final) in enumerate(_pieces(chunks, limit)):
+        if index == 0:
+            content_type = sniff(plaintext, complete=final)
+        digest.update(plaintext)
+        size += len(plaintext)
+        handle.write(key.seal(_context(key, attachment_id, index, final), plaintext))
+    return _Written(size, digest.hexdigest(), content_type)
+
+
+def _decrypt(
+    handle: BinaryIO, key: DataKey, attachment_id: uuid.UUID, size: int, sha256: str
+) -> Iterator[bytes]:
+    """Authenticated plaintext chunks; the final one is held back until size and digest match."""
+    with handle:
+        if handle.read(len(FILE_MAGIC)) != FILE_MAGIC:
+            raise DamagedAttachment("not an attachment file")
+        digest = hashlib.sha256()
+        seen = 0
+        block = handle.read(SEALED_CHUNK)
+        index = 0
+        while True:
+            following = handle.read(SEALED_CHUNK) if len(block) == SEALED_CHUNK else b""
+            final = not following
+            try:
+                plaintext = key.open(_context(key, attachment_id, index, final), block)
+            except CryptoError:
+                raise DamagedAttachment(f"chunk {index} failed authentication") from None
+            digest.update(plaintext)
+            seen += len(plaintext)
+            if final:
+                if seen != size or digest.hexdigest() != sha256:
+                    raise DamagedAttachment("size or digest differs from the stored one")
+                yield plaintext
+                return
+            yield plaintext
+            block, index = following, index + 1
+
+
+# Use cases --------------------------------------------------------------------------------------
+def store(session: Session, actor: Any, case: Case, upload: Upload) -> Attachment:
+    """Encrypt an upload into the data dir and record it (413 past the size limit)."""
+    person = get_visible(session, actor, case.individual_id)  # an erased person takes no files
+    crypto = crypto_of(session)
+    key = crypto.keys.current(session, person.id)
+    directory = storage_dir(session)
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    attachment_id = uuid.uuid4()
+    storage_key = secrets.token_hex(32)
+    final_path = directory / storage_key
+    temporary = directory / f".{storage_key}.part"
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            written = _write_sealed(handle, key, attachment_id, upload.chunks, _max_bytes(session))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, final_path)
+        _sync_dir(directory)
+    except BaseException:
+        _unlink(temporary)
+        raise
+    # The file is in place before the transaction commits; if it then fails, remove the file.
+    on_rollback(session, lambda _session: _unlink(final_path))
+    filename = clean_filename(upload.filename)
+    attachment = Attachment(
+        id=attachment_id,
+        case_id=case.id,
+        filename_ct=crypto.seal(key, FILENAME, attachment_id, filename, pad=Pad.SHORT),
+        content_type=written.content_type,
+        size=written.size,
+        sha256=written.sha256,
+        storage_key=storage_key,
+        uploaded_by=actor.id,
+    )
+    session.add(attachment)
+    session.flush()
+    history.record(
+        session,
+        actor=actor,
+        individual_id=person.id,
+        case_id=case.id,
+        kind="attachment.added",
+        summary="Attachment added",
+        subject_type="attachment",
+        subject_id=attachment.id,
+        changes={
+            "filename": filename,
+            "content_type": written.content_type,
+            "size": written.size,
+            "sha256": written.sha256,
+        },
+    )
+    audit.record(
+        session,
+        actor=actor,
+        action="attachment.upload",
+        subject_type="case",
+        subject_id=case.id,
+        details={"attachment_id": str(attachment.id), "bytes": written.size},
+    )
+    return attachment
+
+
+def get_visible_attachment(
+    session: Session, actor: Any, attachment_id: uuid.UUID
+) -> tuple[Attachment, Case]:
+    """The attachment and its case, if the case is in the actor's scope; 404 otherwise."""
+    attachment = session.get(Attachment, attachment_id)
+    if attachment is None or attachment.deleted_at is not None:
+        raise NotFound()
+    return attachment, get_visible_case(session, actor, attachment.case_id)
+
+
+def _key_of(session: Session, case: Case, attachment: Attachment) -> DataKey:
+    # The filename was sealed with the same key as the file, so its header names that key.
+    return crypto_of(session).keys.by_id(
+        session, header_key_id(attachment.filename_ct), case.individual_id
+    )
+
+
+def present(session: Session, case: Case, attachment: Attachment) -> dict[str, Any]:
+    key = _key_of(session, case, attachment)
+    return {
+        "id": attachment.id,
+        "case_id": attachment.case_id,
+        "filename": crypto_of(session).open_with(
+            key, FILENAME, attachment.id, attachment.filename_ct, pad=Pad.SHORT
+        ),
+        "content_type": attachment.content_type,
+        "size": attachment.size,
+        "sha256": attachment.sha256,
+        "uploaded_by": attachment.uploaded_by,
+        "created_at": attachment.created_at,
+    }
+
+
+def list_for_case(session: Session, case: Case) -> list[dict[str, Any]]:
+    """The case's live attachments, oldest first (no audit: callers record their own read)."""
+    rows = session.scalars(
+        select(Attachment)
+        .where(Attachment.case_id == case.id, Attachment.deleted_at.is_(None))
+        .order_by(Attachment.created_at, Attachment.id)
+    )
+    return [present(session, case, row) for row in rows]
+
+
+def list_attachments(session: Session, actor: Any, case: Case) -> list[dict[str, Any]]:
+    get_visible(session, actor, case.individual_id)
+    items = list_for_case(session, case)
+    audit.record(
+        session,
+        actor=actor,
+        action="attachment.list",
+        subject_type="case",
+        subject_id=case.id,
+        details={"results": len(items)},
+    )
+    return items
+
+
+def stream(session: Session, actor: Any, attachment: Attachment, case: Case) -> Iterator[bytes]:
+    """Audit the download and return its decrypted chunks.
+
+    Everything that needs the database happens here, before the response starts; the returned
+    generator only reads the already open file and decrypts with the already unwrapped key.
+    The first chunk is checked at once, so a damaged small file fails before any byte is sent.
+    """
+    get_visible(session, actor, case.individual_id)
+    key = _key_of(session, case, attachment)
+    try:
+        handle = (storage_dir(session) / attachment.storage_key).open("rb")
+    except FileNotFoundError:
+        log.error("attachment %s: stored file is missing", attachment.id)
+        raise NotFound() from None
+    chunks = _decrypt(handle, key, attachment.id, attachment.size, attachment.sha256)
+    try:
+        first = next(chunks)
+    except DamagedAttachment:
+        log.error("attachment %s: stored file failed authentication", attachment.id)
+        audit.record(
+            session,
+            actor=actor,
+            action="attachment.download",
+            subject_type="case",
+            subject_id=case.id,
+            outcome="failed",
+            details={"attachment_id": str(attachment.id), "reason": "integrity"},
+            durable=True,
+        )
+        raise
+    audit.record(
+        session,
+        actor=actor,
+        action="attachment.download",
+        subject_type="case",
+        subject_id=case.id,
+        details={"attachment_id": str(attachment.id)},
+    )
+    return _chained(first, chunks, attachment.id)
+
+
+def _chained(first: bytes, rest: Iterator[bytes], attachment_id: uuid.UUID) -> Iterator[bytes]:
+    yield first
+    try:
+        yield from rest
+    except DamagedAttachment:
+        log.error("attachment %s: stored file failed authentication mid-stream", attachment_id)
+        raise
 
 
 def delete_files_of(session: Session, individual_id: uuid.UUID) -> None:
-    """Delete every stored attachment file of the person's cases."""
+    """Delete every stored attachment file of the person's cases and mark the rows deleted.
+
+    The rows change in this transaction; the files go once it has committed, so a failed
+    erasure keeps them. (They are sealed with the person's key, which the erasure destroys.)
+    """
+    rows = list(
+        session.scalars(
+            select(Attachment).where(
+                Attachment.case_id.in_(select(Case.id).where(Case.individual_id == individual_id)),
+                Attachment.deleted_at.is_(None),
+            )
+        )
+    )
+    if not rows:
+        return
+    now = utcnow()
+    for row in rows:
+        row.deleted_at = now
+    if session.info.get("settings") is None:
+        log.error("attachment files of an erased person left in place: no data dir known")
+        return
+    paths = [storage_dir(session) / row.storage_key for row in rows]
+
+    def remove(_session: Session) -> None:
+        for path in paths:
+            _unlink(path)
+
+    session.info.setdefault("after_commit", []).append(remove)

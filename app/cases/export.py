@@ -1,0 +1,181 @@
+"""The lawyer's bundle: everything about a case and its person, as JSON or PDF, with its hash.
+
+The bundle is what the caller may see, opened for them: the case, the person (restricted fields
+withheld as in the API), travel documents with their status histories, the UNHCR status
+history, incidents, notes, attachment metadata and the case's timeline. The export itself is
+audited (with the SHA-256 of the exact bytes handed out) and recorded on the timeline.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import hashlib
+import json
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app import __version__
+from app.audit import service as audit
+from app.auth.scope import visible_individuals
+from app.cases import attachments, history, notes
+from app.cases import service as cases
+from app.documents import service as documents
+from app.incidents import service as incidents
+from app.individuals import service as individuals
+from app.models.base import utcnow
+from app.models.case import Case, CaseNote
+from app.models.document import TravelDocument
+from app.models.incident import Incident, IncidentSubject
+from app.unhcr import service as unhcr
+
+FORMAT = "haven.case-export"
+FORMAT_VERSION = 1
+Format = Literal["json", "pdf"]
+MEDIA_TYPES: dict[str, str] = {"json": "application/json", "pdf": "application/pdf"}
+
+
+@dataclass(frozen=True)
+class Export:
+    body: bytes
+    media_type: str
+    filename: str
+    sha256: str
+
+
+def build_bundle(session: Session, actor: Any, case: Case) -> dict[str, Any]:
+    """The bundle as plain data (ids, dates and enums still typed)."""
+    person = individuals.get_visible(session, actor, case.individual_id)
+    case_data = cases.present(session, actor, case)
+    del case_data["access"]  # how the exporter reached the case says nothing about it
+    hidden = individuals.hidden_fields(session, actor, person)
+    # As GET /cases/{id}/history: the person's timeline without their other cases' entries.
+    timeline = [
+        entry
+        for entry in history.timeline(session, person.id, hidden_fields=hidden)
+        if entry["case_id"] in (None, case.id)
+    ]
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "haven_version": __version__,
+        "generated_at": utcnow(),
+        "generated_by": {"id": actor.id, "username": actor.username, "role": actor.role},
+        "case": case_data,
+        "person": individuals.present(session, actor, person),
+        "withheld_fields": sorted(hidden),
+        "documents": _documents(session, person.id),
+        "unhcr_status_history": unhcr.status_history(session, person),
+        "incidents": _incidents(session, actor, person.id),
+        "notes": _notes(session, case),
+        "attachments": attachments.list_for_case(session, case),
+        "timeline": timeline,
+    }
+
+
+def _documents(session: Session, individual_id: uuid.UUID) -> list[dict[str, Any]]:
+    rows = session.scalars(
+        select(TravelDocument)
+        .where(TravelDocument.individual_id == individual_id)
+        .order_by(TravelDocument.created_at, TravelDocument.id)
+    )
+    return [documents.present(session, row, with_history=True) for row in rows]
+
+
+def _incidents(session: Session, actor: Any, individual_id: uuid.UUID) -> list[dict[str, Any]]:
+    """The person's incidents, oldest first; other people named only when in scope."""
+    ids = select(IncidentSubject.incident_id).where(IncidentSubject.individual_id == individual_id)
+    rows = list(
+        session.scalars(
+            select(Incident)
+            .where(Incident.id.in_(ids))
+            .order_by(Incident.occurred_on, Incident.created_at, Incident.id)
+        )
+    )
+    subjects: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
+    if rows:
+        pairs = session.execute(
+            select(IncidentSubject.incident_id, IncidentSubject.individual_id)
+            .where(
+                IncidentSubject.incident_id.in_([row.id for row in rows]),
+                IncidentSubject.individual_id.in_(visible_individuals(actor)),
+            )
+            .order_by(IncidentSubject.individual_id)
+        )
+        for incident_id, subject_id in pairs:
+            subjects[incident_id].append(subject_id)
+    return [incidents.present(session, row, subjects[row.id]) for row in rows]
+
+
+def _notes(session: Session, case: Case) -> list[dict[str, Any]]:
+    rows = session.scalars(
+        select(CaseNote)
+        .where(CaseNote.case_id == case.id)
+        .order_by(CaseNote.created_at, CaseNote.id)
+    )
+    return [notes.present(session, case, row) for row in rows]
+
+
+# JSON -------------------------------------------------------------------------------------------
+def _plain(value: Any) -> Any:
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, bytes):
+        return value.hex()
+    raise TypeError(f"cannot export values of type {type(value).__name__}")
+
+
+def plain(bundle: Any) -> Any:
+    """The bundle with every value JSON can carry (dates as ISO 8601, ids as strings)."""
+    return json.loads(canonical_json(bundle))
+
+
+def canonical_json(bundle: Any) -> bytes:
+    """Sorted keys, no insignificant whitespace, UTF-8: one body for one bundle."""
+    return json.dumps(
+        bundle, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_plain
+    ).encode()
+
+
+# The use case -----------------------------------------------------------------------------------
+def export_case(session: Session, actor: Any, case_id: uuid.UUID, fmt: Format) -> Export:
+    case = cases.get_visible_case(session, actor, case_id)
+    bundle = build_bundle(session, actor, case)
+    if fmt == "pdf":
+        from app.cases.export_pdf import render_pdf
+
+        body = render_pdf(plain(bundle))
+    else:
+        body = canonical_json(bundle)
+    digest = hashlib.sha256(body).hexdigest()
+    history.record(
+        session,
+        actor=actor,
+        individual_id=case.individual_id,
+        case_id=case.id,
+        kind="case.exported",
+        summary=f"Export generated ({fmt})",
+        subject_type="case",
+        subject_id=case.id,
+        changes={"format": fmt, "sha256": digest},
+    )
+    audit.record(
+        session,
+        actor=actor,
+        action="case.export",
+        subject_type="case",
+        subject_id=case.id,
+        details={"format": fmt, "sha256": digest, "bytes": len(body)},
+        high_risk=True,
+    )
+    stamp = bundle["generated_at"].strftime("%Y%m%dT%H%M%SZ")
+    return Export(body, MEDIA_TYPES[fmt], f"haven-case-{case.id}-{stamp}.{fmt}", digest)
