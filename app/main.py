@@ -70,7 +70,7 @@ def create_app(
     app.add_middleware(
         BodyLimitMiddleware,
         max_body=settings.max_body_bytes,
-        max_upload=settings.max_attachment_bytes,
+        max_upload=settings.max_attachment_bytes + 65_536,  # room for the multipart framing
     )
     app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
     return app
