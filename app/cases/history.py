@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.crypto import CryptoError, FieldSlot, Pad, crypto_of
+from app.crypto import CryptoError, DataKey, FieldSlot, Pad, crypto_of
 from app.models.base import utcnow
 from app.models.history import HistoryEntry
 
@@ -33,7 +33,9 @@ def record(
     subject_id: uuid.UUID | None = None,
     changes: dict[str, Any] | None = None,
     at: dt.datetime | None = None,
+    key: DataKey | None = None,
 ) -> HistoryEntry:
+    """Add an entry; ``key`` (the person's data key) saves a lookup when the caller has it."""
     entry = HistoryEntry(
         at=at or utcnow(),
         individual_id=individual_id,
@@ -49,7 +51,7 @@ def record(
     if changes:
         session.flush()  # the id goes into the encryption context
         crypto = crypto_of(session)
-        key = crypto.keys.current(session, individual_id)
+        key = key or crypto.keys.current(session, individual_id)
         entry.changes_ct = crypto.seal(
             key, CHANGES, _row_id(entry.id), _jsonable(changes), pad=Pad.TEXT
         )

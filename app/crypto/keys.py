@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -11,7 +12,7 @@ from collections import OrderedDict
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from app.crypto.envelope import DataKey, UnknownKeyError
+from app.crypto.envelope import CryptoError, DataKey, UnknownKeyError
 from app.crypto.keyring import KeyProvider, wrap_aad
 from app.models.base import utcnow
 from app.models.keys import RecordKey
@@ -107,6 +108,23 @@ class DataKeys:
         if row is None or row.wrapped is None or row.owner_id != owner_id:
             raise UnknownKeyError(f"data key {key_id} is unknown, destroyed or not this record's")
         return self._unwrap(key_id, owner_id, row.kek_version, row.wrapped)
+
+    def load_many(self, session: Session, owners: dict[int, uuid.UUID]) -> None:
+        """Unwrap into the cache, with one query, the keys (id -> owner) it lacks: for work
+        over many people at once, where a lookup per key would be a round trip each."""
+        missing = [key_id for key_id in owners if self.cache.get(key_id) is None]
+        for start in range(0, len(missing), 1000):
+            rows = session.execute(
+                select(RecordKey.id, RecordKey.owner_id, RecordKey.kek_version, RecordKey.wrapped)
+                .where(RecordKey.id.in_(missing[start : start + 1000]))
+                .where(RecordKey.wrapped.is_not(None))
+            )
+            for key_id, owner_id, version, wrapped in rows:
+                if owners[key_id] != owner_id:
+                    continue
+                # One bad key must not stop the batch; opening its values fails on its own.
+                with contextlib.suppress(CryptoError):
+                    self._unwrap(key_id, owner_id, version, wrapped)
 
     def _unwrap(self, key_id: int, owner_id: uuid.UUID, version: int, wrapped: bytes) -> DataKey:
         material = self.provider.unwrap(version, wrapped, wrap_aad(owner_id, key_id, version))

@@ -1,19 +1,393 @@
-"""Travel documents (being built)."""
+"""Travel documents: add one (with its MRZ checked), read them, change their status.
+
+Number, issuing country, issue date, MRZ and status sources are sealed with the holder's key;
+the number is also kept as a blind index so a search or a government list finds it. Every
+status, the first included, is a ``DocumentStatusChange`` row and a history entry.
+Government revocation lists are applied in ``app.documents.revocations``.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import uuid
 from typing import Any
 
-from sqlalchemy import Select, select
+import pycountry
+from sqlalchemy import ColumnElement, Select, false, select
 from sqlalchemy.orm import Session
 
-from app.models.document import TravelDocument
+from app.audit import service as audit
+from app.auth.scope import visible_individuals
+from app.cases import history
+from app.crypto import CryptoError, DataKey, FieldSlot, Pad, crypto_of
+from app.crypto.blind_index import DOCUMENT_NUMBER, fold_document_number
+from app.documents import mrz
+from app.errors import NotFound, Unprocessable
+from app.models.base import utcnow
+from app.models.document import DocumentStatusChange, TravelDocument
+from app.models.individual import Individual
+
+NUMBER = FieldSlot("travel_document", "number")
+ISSUING_COUNTRY = FieldSlot("travel_document", "issuing_country")
+ISSUED_ON = FieldSlot("travel_document", "issued_on")
+MRZ_TEXT = FieldSlot("travel_document", "mrz")
+STATUS_SOURCE = FieldSlot("travel_document", "status_source")
+CHANGE_SOURCE = FieldSlot("document_status_change", "source")
 
 
 def holders_of(session: Session, actor: Any, number: str) -> Select[Any]:
-    """Ids of people holding a document with this number (blind-index candidates)."""
-    from app.crypto import crypto_of
-    from app.crypto.blind_index import DOCUMENT_NUMBER
+    """Ids of the people in the actor's scope holding a document with this number.
 
-    token = crypto_of(session).blind_index(DOCUMENT_NUMBER, number)
-    return select(TravelDocument.individual_id).where(TravelDocument.number_index == token)
+    The blind index gives candidates; their numbers are opened and compared, so index
+    coincidences never reach the search results.
+    """
+    crypto = crypto_of(session)
+    token = crypto.blind_index(DOCUMENT_NUMBER, number)
+    if token is None:
+        return select(TravelDocument.individual_id).where(false())
+    wanted = fold_document_number(number)
+    rows = session.execute(
+        select(TravelDocument.id, TravelDocument.individual_id, TravelDocument.number_ct).where(
+            TravelDocument.number_index == token, held_in_scope(actor)
+        )
+    )
+    found = [
+        row.id
+        for row in rows
+        if row.number_ct is not None
+        and _opened_number(session, row.id, row.individual_id, row.number_ct) == wanted
+    ]
+    return select(TravelDocument.individual_id).where(TravelDocument.id.in_(found))
+
+
+def held_in_scope(actor: Any) -> ColumnElement[bool]:
+    """The document's holder is in the actor's scope, as a condition per document.
+
+    Correlated, so the planner starts from the number index; a plain ``IN`` over the scope
+    lets SQLite walk every person of the organisation instead.
+    """
+    return visible_individuals(actor).where(Individual.id == TravelDocument.individual_id).exists()
+
+
+def _opened_number(
+    session: Session, document_id: uuid.UUID, owner_id: uuid.UUID, sealed: bytes
+) -> str | None:
+    try:
+        number = crypto_of(session).open(
+            session, NUMBER, document_id, owner_id, sealed, pad=Pad.SHORT
+        )
+    except CryptoError:
+        return None  # the holder was erased: their documents can no longer be read
+    return fold_document_number(number)
+
+
+def get_visible(session: Session, actor: Any, document_id: uuid.UUID) -> TravelDocument:
+    """The document if its holder is in the actor's scope; 404 otherwise, whatever the reason."""
+    document = session.scalar(
+        select(TravelDocument).where(
+            TravelDocument.id == document_id,
+            TravelDocument.individual_id.in_(visible_individuals(actor)),
+        )
+    )
+    if document is None:
+        raise NotFound()
+    return document
+
+
+def parse_mrz(text: str) -> mrz.MRZ:
+    """The MRZ, or 422 naming the field at fault."""
+    try:
+        return mrz.parse(text)
+    except mrz.MRZError as exc:
+        raise Unprocessable(f"mrz: {exc}", field=exc.field) from None
+
+
+def _is_country(code: str) -> bool:
+    return mrz.is_icao_only(code) or pycountry.countries.get(alpha_3=code) is not None
+
+
+def add_document(
+    session: Session, actor: Any, person: Individual, data: dict[str, Any]
+) -> dict[str, Any]:
+    """Register a document; an MRZ that disagrees with the typed fields gives warnings."""
+    parsed = parse_mrz(data["mrz"]) if data.get("mrz") else None
+    number = data.get("number")
+    country = data.get("issuing_country")
+    expires_on = data.get("expires_on")
+    warnings: list[dict[str, str]] = []
+    if parsed is not None:
+        if country is None and not _is_country(parsed.issuing_state):
+            raise Unprocessable(
+                "mrz: issuing_state is not a known country code", field="mrz.issuing_state"
+            )
+        warnings = _mismatches(session, person, parsed, number, country, expires_on)
+        number = number or parsed.document_number
+        country = country or parsed.issuing_state
+        expires_on = expires_on or parsed.expires_on
+    crypto = crypto_of(session)
+    key = crypto.keys.current(session, person.id)
+    status = _plain(data.get("status") or "valid")
+    document = TravelDocument(
+        id=uuid.uuid4(),
+        individual_id=person.id,
+        organisation_id=person.organisation_id,
+        type=_plain(data["type"]),
+        number_index=crypto.blind_index(DOCUMENT_NUMBER, number),
+        expires_on=expires_on,
+        status=status,
+        status_date=data.get("status_date"),
+        updated_at=utcnow(),
+    )
+    sealed = {
+        "number_ct": (NUMBER, number, Pad.SHORT),
+        "issuing_country_ct": (ISSUING_COUNTRY, country, Pad.CATEGORY),
+        "issued_on_ct": (ISSUED_ON, data.get("issued_on"), Pad.CATEGORY),
+        "mrz_ct": (MRZ_TEXT, parsed.text if parsed else None, Pad.SHORT),
+        "status_source_ct": (STATUS_SOURCE, data.get("status_source"), Pad.SHORT),
+    }
+    for column, (slot, value, pad) in sealed.items():
+        if value is not None:
+            setattr(document, column, crypto.seal(key, slot, document.id, value, pad=pad))
+    session.add(document)
+    session.flush()
+    record_change(session, actor, document, key, source=data.get("status_source"))
+    history.record(
+        session,
+        actor=actor,
+        individual_id=person.id,
+        kind="document.added",
+        summary=f"Travel document added ({document.type}, {status})",
+        subject_type="travel_document",
+        subject_id=document.id,
+        changes={
+            "type": document.type,
+            "number": number,
+            "issuing_country": country,
+            "issued_on": data.get("issued_on"),
+            "expires_on": expires_on,
+            "status": status,
+            "status_date": document.status_date,
+            "status_source": data.get("status_source"),
+            "mrz": bool(parsed),
+        },
+    )
+    _audit(session, actor, "document.create", document)
+    return {**present(session, document), "warnings": warnings}
+
+
+def _mismatches(
+    session: Session,
+    person: Individual,
+    parsed: mrz.MRZ,
+    number: str | None,
+    country: str | None,
+    expires_on: dt.date | None,
+) -> list[dict[str, str]]:
+    """Where the MRZ and the typed fields disagree: flagged, not refused (typing errors
+    happen on either side, and the MRZ may be the truth)."""
+    from app.individuals.service import open_fields
+
+    found = []
+    if number and fold_document_number(number) != parsed.document_number:
+        found.append(("number", "differs from the MRZ document number"))
+    if country and country != parsed.issuing_state:
+        found.append(("issuing_country", "differs from the MRZ issuing state"))
+    if expires_on and expires_on != parsed.expires_on:
+        found.append(("expires_on", "differs from the MRZ date of expiry"))
+    held = open_fields(session, person, frozenset({"date_of_birth", "nationalities"}))
+    born = held.get("date_of_birth")
+    if born and parsed.date_of_birth and born != parsed.date_of_birth:
+        found.append(("mrz.date_of_birth", "differs from the person's date of birth"))
+    nationalities = held.get("nationalities") or []
+    if (
+        nationalities
+        and parsed.nationality not in nationalities
+        and not mrz.is_icao_only(parsed.nationality)
+    ):
+        found.append(("mrz.nationality", "is not among the person's nationalities"))
+    return [{"field": field, "detail": detail} for field, detail in found]
+
+
+def record_change(
+    session: Session,
+    actor: Any,
+    document: TravelDocument,
+    key: DataKey,
+    *,
+    source: str | None,
+    list_id: uuid.UUID | None = None,
+) -> DocumentStatusChange:
+    """The document's current status as a row of its status history."""
+    change = DocumentStatusChange(
+        id=uuid.uuid4(),
+        document_id=document.id,
+        status=document.status,
+        status_date=document.status_date,
+        changed_by=actor.id if actor else None,
+        changed_at=utcnow(),
+        revocation_list_id=list_id,
+    )
+    if source is not None:
+        change.source_ct = crypto_of(session).seal(
+            key, CHANGE_SOURCE, change.id, source, pad=Pad.SHORT
+        )
+    session.add(change)
+    return change
+
+
+def change_status(
+    session: Session, actor: Any, document_id: uuid.UUID, data: dict[str, Any]
+) -> dict[str, Any]:
+    document = get_visible(session, actor, document_id)
+    crypto = crypto_of(session)
+    status, status_date = _plain(data["status"]), data["status_date"]
+    source = data.get("status_source")
+    before = {
+        "status": document.status,
+        "status_date": document.status_date,
+        "status_source": _open(session, document, STATUS_SOURCE, "status_source_ct"),
+    }
+    after = {"status": status, "status_date": status_date, "status_source": source}
+    diff = {k: {"from": before[k], "to": after[k]} for k in after if before[k] != after[k]}
+    if diff:
+        key = crypto.keys.current(session, document.individual_id)
+        document.status, document.status_date = status, status_date
+        document.status_source_ct = (
+            None
+            if source is None
+            else crypto.seal(key, STATUS_SOURCE, document.id, source, pad=Pad.SHORT)
+        )
+        document.updated_at = utcnow()
+        record_change(session, actor, document, key, source=source)
+        history.record(
+            session,
+            actor=actor,
+            individual_id=document.individual_id,
+            kind="document.status_changed",
+            summary=f"Document status changed to {status}",
+            subject_type="travel_document",
+            subject_id=document.id,
+            changes=diff,
+        )
+    _audit(session, actor, "document.status_change", document, fields=sorted(diff))
+    return present(session, document, with_history=True)
+
+
+def after_revocation(
+    session: Session, actor: Any, person_ids: list[uuid.UUID], list_id: uuid.UUID
+) -> None:
+    """Risk reassessment and alerts for people whose document a list just revoked attach here."""
+
+
+def read_document(session: Session, actor: Any, document_id: uuid.UUID) -> dict[str, Any]:
+    document = get_visible(session, actor, document_id)
+    _audit(session, actor, "document.read", document)
+    return present(session, document, with_history=True)
+
+
+def list_documents(session: Session, actor: Any, person: Individual) -> list[dict[str, Any]]:
+    documents = session.scalars(
+        select(TravelDocument)
+        .where(TravelDocument.individual_id == person.id)
+        .order_by(TravelDocument.created_at, TravelDocument.id)
+    ).all()
+    audit.record(
+        session,
+        actor=actor,
+        action="document.list",
+        subject_type="individual",
+        subject_id=person.id,
+        details={"results": len(documents)},
+    )
+    return [present(session, document) for document in documents]
+
+
+def present(
+    session: Session, document: TravelDocument, *, with_history: bool = False
+) -> dict[str, Any]:
+    """The document with its sealed fields opened."""
+    item: dict[str, Any] = {
+        "id": document.id,
+        "individual_id": document.individual_id,
+        "type": document.type,
+        "number": _open(session, document, NUMBER, "number_ct"),
+        "issuing_country": _open(session, document, ISSUING_COUNTRY, "issuing_country_ct"),
+        "issued_on": _open(session, document, ISSUED_ON, "issued_on_ct"),
+        "expires_on": document.expires_on,
+        "status": document.status,
+        "status_date": document.status_date,
+        "status_source": _open(session, document, STATUS_SOURCE, "status_source_ct"),
+        "mrz": _open(session, document, MRZ_TEXT, "mrz_ct"),
+        "created_at": document.created_at,
+        "updated_at": document.updated_at,
+    }
+    if with_history:
+        item["status_history"] = status_history(session, document)
+    return item
+
+
+def status_history(session: Session, document: TravelDocument) -> list[dict[str, Any]]:
+    """Every status the document has had, oldest first."""
+    crypto = crypto_of(session)
+    changes = session.scalars(
+        select(DocumentStatusChange)
+        .where(DocumentStatusChange.document_id == document.id)
+        .order_by(DocumentStatusChange.changed_at, DocumentStatusChange.id)
+    )
+    return [
+        {
+            "status": change.status,
+            "status_date": change.status_date,
+            "status_source": None
+            if change.source_ct is None
+            else crypto.open(
+                session,
+                CHANGE_SOURCE,
+                change.id,
+                document.individual_id,
+                change.source_ct,
+                pad=Pad.SHORT,
+            ),
+            "changed_at": change.changed_at,
+            "changed_by": change.changed_by,
+            "revocation_list_id": change.revocation_list_id,
+        }
+        for change in changes
+    ]
+
+
+_PADS = {NUMBER: Pad.SHORT, ISSUING_COUNTRY: Pad.CATEGORY, ISSUED_ON: Pad.CATEGORY}
+
+
+def _open(session: Session, document: TravelDocument, slot: FieldSlot, column: str) -> Any:
+    sealed = getattr(document, column)
+    if sealed is None:
+        return None
+    pad = _PADS.get(slot, Pad.SHORT)
+    return crypto_of(session).open(
+        session, slot, document.id, document.individual_id, sealed, pad=pad
+    )
+
+
+def _audit(
+    session: Session,
+    actor: Any,
+    action: str,
+    document: TravelDocument,
+    fields: list[str] | None = None,
+) -> None:
+    details: dict[str, Any] = {"document_id": str(document.id)}
+    if fields is not None:
+        details["fields"] = fields
+    audit.record(
+        session,
+        actor=actor,
+        action=action,
+        subject_type="individual",
+        subject_id=document.individual_id,
+        details=details,
+    )
+
+
+def _plain(value: Any) -> Any:
+    return value.value if hasattr(value, "value") else value
