@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import secrets
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import select, update
@@ -110,6 +111,7 @@ def authenticate_token(session: Session, presented: str) -> Actor:
         raise NotAuthenticated("invalid or expired token")
     if now - token.last_used_at >= TOUCH_EVERY:
         token.last_used_at = now
+        on_rollback(session, _touch(AuthToken, token.id, now))
     return Actor(user.id, user.username, user.role, user.organisation_id, "user", token.id)
 
 
@@ -120,7 +122,19 @@ def _authenticate_api_key(session: Session, presented: str) -> Actor:
     now = utcnow()
     if key.last_used_at is None or now - key.last_used_at >= TOUCH_EVERY:
         key.last_used_at = now
+        on_rollback(session, _touch(ApiKey, key.id, now))
     return Actor(key.id, f"api-key:{key.name}", key.role, key.organisation_id, "api_key", None)
+
+
+def _touch(
+    model: type[AuthToken] | type[ApiKey], row_id: uuid.UUID, now: dt.datetime
+) -> Callable[[Session], None]:
+    """A use counts even when the request then fails (a denied call, a 404)."""
+
+    def job(session: Session) -> None:
+        session.execute(update(model).where(model.id == row_id).values(last_used_at=now))
+
+    return job
 
 
 def logout(session: Session, actor: Actor) -> None:
