@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     data_key_cache_size: int = 4096
     # Short, because another process's erasure only reaches this cache when an entry expires.
     data_key_cache_seconds: float = 60.0
+    public_url: str = "http://127.0.0.1:8000"  # links in webhooks and e-mail point here
+    escalation_minutes: float = 15.0  # critical alert not acknowledged → organisation's supervisors
+    engine_interval_seconds: float = 1.0
+    run_engine_in_serve: bool = True  # `haven serve` also runs the alert engine
     max_body_bytes: int = 1_048_576
     max_attachment_bytes: int = 25 * 1_048_576
 

@@ -1,5 +1,14 @@
 """Every table of Haven; importing this package gives Alembic its target metadata."""
 
+from app.models.alert import (
+    Alert,
+    CheckIn,
+    CountryEvent,
+    ListMatch,
+    OutboxMessage,
+    PublishedList,
+    Webhook,
+)
 from app.models.audit import AuditCheckpoint, AuditEntry, AuditHead
 from app.models.base import Base
 from app.models.case import Attachment, BreakGlassGrant, Case, CaseAssignment, CaseNote
@@ -9,10 +18,12 @@ from app.models.incident import Incident, IncidentSubject
 from app.models.individual import Individual, IndividualNameIndex
 from app.models.keys import KeyEncryptionKey, RecordKey
 from app.models.organisation import Organisation
+from app.models.risk import CountryProfileOverride, RiskAssessment, RiskOverride
 from app.models.unhcr import UnhcrStatus
 from app.models.user import ApiKey, AuthToken, LoginThrottle, RecoveryCode, User
 
 __all__ = [
+    "Alert",
     "ApiKey",
     "Attachment",
     "AuditCheckpoint",
@@ -24,6 +35,9 @@ __all__ = [
     "Case",
     "CaseAssignment",
     "CaseNote",
+    "CheckIn",
+    "CountryEvent",
+    "CountryProfileOverride",
     "DocumentStatusChange",
     "HistoryEntry",
     "Incident",
@@ -31,11 +45,17 @@ __all__ = [
     "Individual",
     "IndividualNameIndex",
     "KeyEncryptionKey",
+    "ListMatch",
     "LoginThrottle",
     "Organisation",
+    "OutboxMessage",
+    "PublishedList",
     "RecordKey",
     "RecoveryCode",
+    "RiskAssessment",
+    "RiskOverride",
     "TravelDocument",
     "UnhcrStatus",
     "User",
+    "Webhook",
 ]
