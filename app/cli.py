@@ -226,9 +226,11 @@ def keys_rotate(
 def audit_verify() -> None:
     """Check the whole audit chain; exit 1 naming the first bad entry."""
     from app.audit.verify import verify_all
+    from app.db import read_only
 
     runtime = _runtime()
     with runtime.sessions() as session:
+        read_only(session)
         result = verify_all(session, runtime.crypto.provider, runtime.settings.data_dir)
     typer.echo(result.summary())
     if not result.ok:

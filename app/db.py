@@ -12,6 +12,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
 
+READ_ONLY = "haven_read_only"
+
+
+def read_only(session: Session) -> Session:
+    """Mark a session that will only read, before its first statement (SQLite: no write lock)."""
+    session.connection(execution_options={READ_ONLY: True})
+    return session
+
 
 def make_engine(settings: Settings, **overrides: Any) -> Engine:
     if settings.dialect == "sqlite":
@@ -54,7 +62,9 @@ def _configure_sqlite(engine: Engine) -> None:
     def _on_begin(connection: Any) -> None:
         # Nearly every request writes (an audit row per read), so take the write lock up
         # front: a deferred transaction that upgrades to a writer fails at once when busy.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Long read-only work (verifying the audit chain) asks for a deferred one instead.
+        deferred = connection.get_execution_options().get(READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
 
 
 def make_sessionmaker(

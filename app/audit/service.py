@@ -77,10 +77,23 @@ def _client_tag(session: Session, address: str) -> str | None:
 
 
 def flush(session: Session) -> None:
-    """Append every queued entry (the before_commit hook)."""
+    """Append every queued entry (the before_commit hook); after a high-risk action, sign a
+    checkpoint as soon as the transaction has committed."""
     queued: list[_Queued] = session.info.pop(PENDING, []) + session.info.pop(DURABLE, [])
     if queued:
         append(session, [q.fields for q in queued])
+    if session.info.pop(HIGH_RISK, False):
+        session.info.setdefault("after_commit", []).append(_checkpoint_now)
+
+
+def _checkpoint_now(session: Session) -> None:
+    from app.audit import checkpoints
+
+    crypto, settings = session.info.get("crypto"), session.info.get("settings")
+    if crypto is None or settings is None:
+        return
+    with Session(bind=session.get_bind()) as fresh, fresh.begin():
+        checkpoints.write(fresh, crypto.provider, settings.data_dir)
 
 
 def take_durable(session: Session) -> list[dict[str, Any]]:

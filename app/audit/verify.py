@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from app.audit import chain, checkpoints
 from app.crypto.keyring import KeyProvider
-from app.models.audit import AuditEntry
+from app.models.audit import AuditEntry, AuditHead
 
 _COLUMNS = [AuditEntry.__table__.c[name] for name in (*chain.FIELDS, "prev_hash", "entry_hash")]
 
@@ -59,6 +59,16 @@ def verify_all(session: Session, provider: KeyProvider, data_dir: Path) -> Verif
     head = replay.head.hex() if replay.entries else None
     if not replay.ok:
         return Verification(False, replay.entries, head, replay.first_bad, replay.reason)
+    recorded = session.scalar(select(AuditHead.seq).where(AuditHead.id == 1)) or 0
+    if recorded > replay.entries:
+        return Verification(
+            False,
+            replay.entries,
+            head,
+            replay.entries + 1,
+            f"entries {replay.entries + 1} to {recorded} are missing (the head row counts "
+            f"{recorded})",
+        )
     hashes = replay.hashes or {}
     for cp in known:
         if not checkpoints.signature_ok(cp, public_key):

@@ -11,13 +11,26 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import BigInteger, Integer, LargeBinary, bindparam, func, select, update
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.crypto.keyring import KeyProvider, wrap_aad
 from app.models.base import utcnow
 from app.models.keys import KeyEncryptionKey, RecordKey
+
+# PostgreSQL: one statement per batch. An executemany is one UPDATE per row there, and most of
+# a rotation's time; here the batch travels as three arrays in binary format (``%b``: text
+# arrays of bytea cost ~15 µs a key to escape), with the same guard on every row. The id range
+# lets the planner read only the batch's rows by primary key instead of the whole table.
+_PG_REWRAP = """
+UPDATE record_key SET wrapped = batch.wrapped, kek_version = %(version)s
+FROM unnest(%(ids)b::bigint[], %(olds)b::integer[], %(wrapped)b::bytea[])
+    AS batch(id, old, wrapped)
+WHERE record_key.id = batch.id
+  AND record_key.kek_version = batch.old
+  AND record_key.wrapped IS NOT NULL
+  AND record_key.id BETWEEN %(first)s AND %(last)s
+"""
 
 
 @dataclass
@@ -73,27 +86,6 @@ def rotate(
         )
         .values(wrapped=bindparam("b_wrapped"), kek_version=version)
     )
-    # On PostgreSQL an executemany is one statement per row (about 40 µs each, most of a
-    # rotation); one UPDATE ... FROM unnest(arrays) per batch does the same work, with the same
-    # guard on every row, several times faster.
-    batch = (
-        func.unnest(
-            bindparam("b_ids", type_=ARRAY(BigInteger)),
-            bindparam("b_olds", type_=ARRAY(Integer)),
-            bindparam("b_wrapped", type_=ARRAY(LargeBinary)),
-        )
-        .table_valued("id", "old", "wrapped")
-        .render_derived(name="batch")
-    )
-    batch_statement = (
-        update(RecordKey)
-        .where(
-            RecordKey.id == batch.c.id,
-            RecordKey.kek_version == batch.c.old,
-            RecordKey.wrapped.is_not(None),
-        )
-        .values(wrapped=batch.c.wrapped, kek_version=version)
-    )
     done, last_id = 0, -1
     while True:
         with factory.begin() as session:
@@ -119,12 +111,15 @@ def rotate(
                 )
             connection = session.connection()
             if connection.dialect.name == "postgresql":
-                connection.execute(
-                    batch_statement,
+                connection.exec_driver_sql(
+                    _PG_REWRAP,
                     {
-                        "b_ids": [p["b_id"] for p in params],
-                        "b_olds": [p["b_old"] for p in params],
-                        "b_wrapped": [p["b_wrapped"] for p in params],
+                        "version": version,
+                        "ids": [p["b_id"] for p in params],
+                        "olds": [p["b_old"] for p in params],
+                        "wrapped": [p["b_wrapped"] for p in params],
+                        "first": rows[0].id,
+                        "last": rows[-1].id,
                     },
                 )
             else:
