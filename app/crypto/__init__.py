@@ -77,7 +77,7 @@ class Crypto:
         self, key: DataKey, slot: FieldSlot, row_id: uuid.UUID, sealed: bytes, *, pad: Pad
     ) -> Any:
         plaintext = key.open(slot.context(row_id, key.subject_id), sealed)
-        return codec.decode(codec.unpad(plaintext, pad))
+        return codec.decode(plaintext if pad is Pad.NONE else codec.unpad(plaintext, pad))
 
     def blind_index(self, spec: IndexSpec, value: str) -> int | None:
         return self.index.value(spec, value)

@@ -87,7 +87,7 @@ def pad(data: bytes, bucket: Pad) -> bytes:
 def unpad(data: bytes, bucket: Pad) -> bytes:
     if bucket is Pad.NONE:
         return data
-    end = data.rfind(b"\x80")
-    if end < 0 or data[end + 1 :].strip(b"\x00"):
+    end = len(data.rstrip(b"\x00")) - 1
+    if end < 0 or data[end] != 0x80:
         raise CryptoError("bad padding")
     return data[:end]

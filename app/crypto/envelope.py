@@ -22,11 +22,12 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 FORMAT_V1 = 0x01
 ALG_AES256GCM = 0x01
-HEADER = struct.Struct(">BBI")
+HEADER = struct.Struct(">BBI")  # 6 bytes, then the 12-byte nonce at [6:18]
 NONCE_BYTES = 12
 TAG_BYTES = 16
 OVERHEAD = HEADER.size + NONCE_BYTES + TAG_BYTES
 _CONTEXT_MAGIC = b"haven-field-v1"
+_UUID_LEN = struct.pack(">I", 16)  # the length prefix of every UUID in a context
 
 
 class CryptoError(Exception):
@@ -63,7 +64,7 @@ class FieldSlot:
 
     def context(self, row_id: uuid.UUID, subject_id: uuid.UUID) -> bytes:
         """Canonical, unambiguous encoding of (table, column, row id, subject id)."""
-        return self.prefix + _lp(row_id.bytes) + _lp(subject_id.bytes)
+        return b"".join((self.prefix, _UUID_LEN, row_id.bytes, _UUID_LEN, subject_id.bytes))
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +74,10 @@ class DataKey:
     key_id: int
     subject_id: uuid.UUID
     aead: AESGCM = field(repr=False)
+    header: bytes = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "header", HEADER.pack(FORMAT_V1, ALG_AES256GCM, self.key_id))
 
     @classmethod
     def from_bytes(cls, key_id: int, subject_id: uuid.UUID, material: bytes) -> DataKey:
@@ -81,18 +86,17 @@ class DataKey:
         return cls(key_id, subject_id, AESGCM(material))
 
     def seal(self, context: bytes, plaintext: bytes, *, nonce: bytes | None = None) -> bytes:
-        header = HEADER.pack(FORMAT_V1, ALG_AES256GCM, self.key_id)
+        header = self.header
         nonce = os.urandom(NONCE_BYTES) if nonce is None else nonce
         return header + nonce + self.aead.encrypt(nonce, plaintext, header + context)
 
     def open(self, context: bytes, sealed: bytes) -> bytes:
-        key_id = header_key_id(sealed)
-        if key_id != self.key_id:
+        header = sealed[:6]
+        if header != self.header:
+            header_key_id(sealed)  # names the problem: format, algorithm or length
             raise DecryptionError("sealed under another key")
-        header = sealed[: HEADER.size]
-        nonce = sealed[HEADER.size : HEADER.size + NONCE_BYTES]
         try:
-            return self.aead.decrypt(nonce, sealed[HEADER.size + NONCE_BYTES :], header + context)
+            return self.aead.decrypt(sealed[6:18], sealed[18:], header + context)
         except InvalidTag:
             raise DecryptionError("ciphertext failed authentication") from None
 
