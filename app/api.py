@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
+from app.alerts.webhook_routes import router as webhooks_router
 from app.audit.routes import router as audit_router
 from app.auth.deps import current_actor
 from app.auth.routes import public as auth_public
@@ -14,6 +15,7 @@ from app.cases.routes import router as cases_router
 from app.documents.routes import router as documents_router
 from app.incidents.routes import router as incidents_router
 from app.individuals.routes import router as individuals_router
+from app.monitoring.routes import router as monitoring_router
 from app.stats.routes import router as stats_router
 from app.unhcr.routes import router as unhcr_router
 
@@ -35,8 +37,10 @@ def build_router() -> APIRouter:
         cases_router,
         attachments_router,
         export_router,
+        monitoring_router,
         stats_router,
         audit_router,
+        webhooks_router,
     ):
         authenticated.include_router(router)
     api.include_router(authenticated)

@@ -291,12 +291,40 @@ SAMPLES: dict[tuple[str, str], Sample] = {
         f"/cases/{t.ids['case']}/export", params={"format": "json"}
     ),
     ("GET", "/stats"): lambda w, me, t, r: Call("/stats", params={"by": "country"}),
+    ("POST", "/individuals/{individual_id}/check-ins"): lambda w, me, t, r: Call(
+        f"/individuals/{t.ids['individual']}/check-ins", {"channel": "phone"}
+    ),
+    ("POST", "/lists/match"): lambda w, me, t, r: Call(
+        "/lists/match",
+        {"names": [unique("Nobody")], "source": "State TV", "published_on": _today()},
+    ),
+    ("POST", "/country-events"): lambda w, me, t, r: Call(
+        "/country-events",
+        {
+            "country": "KHM",
+            "kind": "crackdown",
+            "occurred_on": _today(),
+            "description": "Order against a planned return.",
+            "affects": {"nationality": "LAO"},
+        },
+    ),
     ("GET", "/audit"): lambda w, me, t, r: Call("/audit", params={"limit": 5}),
     ("GET", "/audit/verify"): lambda w, me, t, r: Call("/audit/verify"),
+    # example.org names resolve nowhere: registration accepts a name that does not resolve
+    # (every delivery vets the addresses again), so the matrix needs no network.
+    ("POST", "/webhooks"): lambda w, me, t, r: Call(
+        "/webhooks", {"url": "https://hooks.example.org/haven", "events": ["alert.created"]}
+    ),
+    ("GET", "/webhooks"): lambda w, me, t, r: Call("/webhooks"),
+    ("DELETE", "/webhooks/{webhook_id}"): lambda w, me, t, r: Call(
+        f"/webhooks/{_webhook_target(w, t)}"
+    ),
 }
 
 # Routes about the caller itself or the whole deployment: there is no "other organisation" form.
 UNSCOPED = {
+    ("POST", "/webhooks"),
+    ("GET", "/webhooks"),
     ("POST", "/auth/logout"),
     ("GET", "/auth/me"),
     ("POST", "/auth/mfa/enroll"),
@@ -314,6 +342,8 @@ UNSCOPED = {
     ("GET", "/stats"),
     ("GET", "/audit"),
     ("GET", "/audit/verify"),
+    ("POST", "/lists/match"),
+    ("POST", "/country-events"),
 }
 # Routes that end the caller's own session: they get a fresh sign-in of their own.
 OWN_SESSION = {("POST", "/auth/logout"), ("POST", "/auth/password")}
@@ -343,6 +373,17 @@ def _key_target(w: World, me: Org, t: Org) -> str:
         json={"name": unique("k"), "role": "service"},
         headers=me.headers["admin"],
     )
+    return response.json()["id"]
+
+
+def _webhook_target(w: World, t: Org) -> str:
+    """A fresh endpoint of the target organisation, registered by its administrator."""
+    response = w.client.post(
+        f"{API}/webhooks",
+        json={"url": "https://hooks.example.org/haven", "events": ["*"]},
+        headers=t.headers["admin"],
+    )
+    assert response.status_code == 201, response.text
     return response.json()["id"]
 
 

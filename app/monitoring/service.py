@@ -1,0 +1,230 @@
+"""Welfare check-ins, published lists and country events: the signals that are not incidents."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.alerts import service as alerts
+from app.audit import service as audit
+from app.auth.scope import visible_individuals
+from app.cases import history
+from app.crypto import FieldSlot, Pad, crypto_of
+from app.crypto.blind_index import PERSON_NAME, fold_name
+from app.individuals.service import get_visible, open_fields
+from app.models.alert import CheckIn, CountryEvent, ListMatch, PublishedList
+from app.models.base import utcnow
+from app.models.individual import Individual, IndividualNameIndex
+from app.risk import service as risk
+
+CHECK_IN_NOTE = FieldSlot("check_in", "note")
+LIST_SOURCE = FieldSlot("published_list", "source")
+EVENT_DESCRIPTION = FieldSlot("country_event", "description")
+EVENT_AFFECTS = FieldSlot("country_event", "affects")
+
+
+def record_check_in(
+    session: Session, actor: Any, individual_id: uuid.UUID, data: dict[str, Any]
+) -> dict[str, Any]:
+    person = get_visible(session, actor, individual_id)
+    row = CheckIn(
+        id=uuid.uuid4(), individual_id=person.id, channel=data.get("channel"), recorded_by=actor.id
+    )
+    if data.get("note"):
+        crypto = crypto_of(session)
+        key = crypto.keys.current(session, person.id)
+        row.note_ct = crypto.seal(key, CHECK_IN_NOTE, row.id, data["note"], pad=Pad.TEXT)
+    session.add(row)
+    person.last_check_in_at = row.at = utcnow()
+    history.record(
+        session,
+        actor=actor,
+        individual_id=person.id,
+        kind="check_in.recorded",
+        summary="Welfare check-in recorded",
+        subject_type="check_in",
+        subject_id=row.id,
+    )
+    audit.record(
+        session,
+        actor=actor,
+        action="check_in.create",
+        subject_type="individual",
+        subject_id=person.id,
+    )
+    return {"id": row.id, "individual_id": person.id, "at": row.at, "channel": row.channel}
+
+
+def match_list(session: Session, actor: Any, data: dict[str, Any]) -> dict[str, Any]:
+    """Match a published list against the caller's scope through the name blind index.
+
+    Only matches are kept (as links to the people matched); names that matched nobody are
+    compared in memory and dropped, never written anywhere.
+    """
+    crypto = crypto_of(session)
+    wanted: dict[int, set[str]] = {}
+    for name in data["names"]:
+        token = crypto.blind_index(PERSON_NAME, name)
+        if token is not None:
+            wanted.setdefault(token, set()).add(fold_name(name))
+    candidates = (
+        session.scalars(
+            select(Individual)
+            .join(IndividualNameIndex, IndividualNameIndex.individual_id == Individual.id)
+            .where(
+                IndividualNameIndex.value.in_(list(wanted)),
+                Individual.id.in_(visible_individuals(actor)),
+            )
+            .distinct()
+        )
+        if wanted
+        else []
+    )
+    folded = set().union(*wanted.values()) if wanted else set()
+    matched: list[dict[str, Any]] = []
+    for person in candidates:
+        values = open_fields(session, person, frozenset({"full_name", "native_name", "aliases"}))
+        names = [values["full_name"], values["native_name"], *values["aliases"]]
+        hit = next((n for n in names if n and fold_name(n) in folded), None)
+        if hit is not None:
+            matched.append(
+                {"individual_id": person.id, "name": values["full_name"], "person": person}
+            )
+    listed = PublishedList(
+        id=uuid.uuid4(),
+        organisation_id=actor.organisation_id,
+        published_on=data["published_on"],
+        names_submitted=len(data["names"]),
+        created_by=actor.id,
+    )
+    session.add(listed)
+    session.flush()
+    list_key = crypto.keys.create(session, listed.id, "published_list")
+    listed.source_ct = crypto.seal(list_key, LIST_SOURCE, listed.id, data["source"], pad=Pad.SHORT)
+    for item in matched:
+        person = item.pop("person")
+        session.add(ListMatch(list_id=listed.id, individual_id=person.id))
+        history.record(
+            session,
+            actor=actor,
+            individual_id=person.id,
+            kind="list.matched",
+            summary="Name found on a published list",
+            subject_type="published_list",
+            subject_id=listed.id,
+            changes={"source": data["source"], "published_on": data["published_on"]},
+        )
+        alerts.raise_alert(
+            session,
+            rule="list_match",
+            severity="high",
+            organisation_id=person.organisation_id,
+            individual_id=person.id,
+            subject_id=listed.id,
+            group_key=str(listed.id),
+            summary="Name on a published list",
+            actor=actor,
+        )
+        risk.reassess(session, person.id, trigger="list.matched", actor=actor)
+    audit.record(
+        session,
+        actor=actor,
+        action="list.match",
+        subject_type="published_list",
+        subject_id=listed.id,
+        details={"names": len(data["names"]), "matched": len(matched)},
+    )
+    return {"list_id": listed.id, "matched": matched}
+
+
+def record_country_event(session: Session, actor: Any, data: dict[str, Any]) -> dict[str, Any]:
+    """Record the event and reassess everyone of its profile in the caller's organisation."""
+    affects = {k: v for k, v in (data.get("affects") or {}).items() if v}
+    event = CountryEvent(
+        id=uuid.uuid4(),
+        organisation_id=actor.organisation_id,
+        country=data["country"],
+        kind=data["kind"],
+        occurred_on=data["occurred_on"],
+        created_by=actor.id,
+        affects_country=affects.get("current_country"),
+        affects_nationality=affects.get("nationality"),
+    )
+    crypto = crypto_of(session)
+    key = crypto.keys.create(session, event.id, "country_event")
+    event.description_ct = crypto.seal(
+        key, EVENT_DESCRIPTION, event.id, data["description"], pad=Pad.TEXT
+    )
+    event.affects_ct = crypto.seal(key, EVENT_AFFECTS, event.id, json.dumps(affects), pad=Pad.SHORT)
+    session.add(event)
+    session.flush()
+    people = list(
+        session.scalars(
+            select(Individual).where(
+                Individual.organisation_id == actor.organisation_id, Individual.erased_at.is_(None)
+            )
+        )
+    )
+    # The profile fields are sealed per person: unwrap the keys in bulk, then compare in memory.
+    crypto.keys.load_many(session, {_key_of(p): p.id for p in people if _key_of(p) is not None})
+    affected = [p for p in people if _affected(session, p, affects)]
+    for person in affected:
+        history.record(
+            session,
+            actor=actor,
+            individual_id=person.id,
+            kind="country_event.affects",
+            summary=f"Country event ({event.kind}) affects this person",
+            subject_type="country_event",
+            subject_id=event.id,
+        )
+        risk.reassess(session, person.id, trigger="country_event", actor=actor)
+        alerts.raise_alert(
+            session,
+            rule="country_event",
+            severity="high",
+            organisation_id=actor.organisation_id,
+            individual_id=person.id,
+            subject_id=event.id,
+            group_key=str(event.id),
+            summary=f"Country event: {event.kind}",
+            actor=actor,
+        )
+    event.reassessed = len(affected)
+    audit.record(
+        session,
+        actor=actor,
+        action="country_event.create",
+        subject_type="country_event",
+        subject_id=event.id,
+        details={"reassessed": len(affected)},
+    )
+    return {"id": event.id, "reassessed": len(affected)}
+
+
+def _key_of(person: Individual) -> int | None:
+    from app.crypto.envelope import header_key_id
+
+    sealed = person.full_name_ct
+    return header_key_id(sealed) if sealed is not None else None
+
+
+def _affected(session: Session, person: Individual, affects: dict[str, str]) -> bool:
+    if not affects:
+        return False
+    values = open_fields(
+        session, person, frozenset({"nationalities", "current_country", "affiliation"})
+    )
+    if "nationality" in affects and affects["nationality"] not in (values["nationalities"] or []):
+        return False
+    if "current_country" in affects and values["current_country"] != affects["current_country"]:
+        return False
+    if "affiliation" in affects:
+        return bool(values["affiliation"]) and fold_name(affects["affiliation"]) in fold_name(
+            values["affiliation"]
+        )
+    return True

@@ -1,0 +1,163 @@
+"""Check-ins, published lists (scenario 7's storage rule) and country events."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import select, text
+
+from app.db import transaction
+from app.models.alert import CountryEvent, ListMatch, PublishedList
+from app.models.individual import Individual
+from tests.factories import login, make_organisation, make_user, unique
+
+API = "/api/v1"
+
+
+@pytest.fixture
+def office(app: FastAPI, client: TestClient) -> dict:
+    org = make_organisation(app)
+    return {
+        "org": org,
+        "cw": login(client, make_user(app, "caseworker", organisation=org)),
+        "sup": login(client, make_user(app, "supervisor", organisation=org)),
+    }
+
+
+def person(client: TestClient, headers: dict, **fields: object) -> str:
+    body = {
+        "full_name": unique("Person"),
+        "nationalities": ["KHM"],
+        "current_country": "THA",
+    } | fields
+    response = client.post(f"{API}/individuals", json=body, headers=headers)
+    assert response.status_code == 201, response.text
+    return response.json()["id"]
+
+
+class TestCheckIns:
+    def test_a_check_in_moves_the_clock(
+        self, app: FastAPI, client: TestClient, office: dict
+    ) -> None:
+        pid = person(client, office["cw"], check_in_every_hours=48)
+        response = client.post(
+            f"{API}/individuals/{pid}/check-ins",
+            json={"channel": "signal", "note": "Safe."},
+            headers=office["cw"],
+        )
+        assert response.status_code == 201
+        with transaction(app.state.sessionmaker) as session:
+            row = session.get_one(Individual, uuid.UUID(pid))
+            assert row.last_check_in_at is not None
+            assert abs((row.last_check_in_at - dt.datetime.now(dt.UTC)).total_seconds()) < 60
+
+    def test_out_of_scope_is_404(self, app: FastAPI, client: TestClient, office: dict) -> None:
+        pid = person(client, office["cw"])
+        stranger = login(client, make_user(app, "caseworker"))
+        response = client.post(f"{API}/individuals/{pid}/check-ins", json={}, headers=stranger)
+        assert response.status_code == 404
+
+
+class TestListMatch:
+    def test_scenario_7_matches_without_storing_other_names(
+        self, app: FastAPI, client: TestClient, office: dict
+    ) -> None:
+        suffix = uuid.uuid4().hex[:6]
+        listed = [
+            person(client, office["cw"], full_name=f"Sam Rainsy-Listed {suffix} {i}")
+            for i in range(3)
+        ]
+        strangers = [f"Unregistered Exile {suffix} {i}" for i in range(15)]
+        names = [f"sam rainsy-listed {suffix} {i}" for i in range(3)] + strangers
+        assert len(names) == 18
+        response = client.post(
+            f"{API}/lists/match",
+            headers=office["sup"],
+            json={"names": names, "source": "State television", "published_on": "2019-11-20"},
+        )
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert sorted(m["individual_id"] for m in body["matched"]) == sorted(listed)
+        with transaction(app.state.sessionmaker) as session:
+            row = session.get_one(PublishedList, uuid.UUID(body["list_id"]))
+            assert row.names_submitted == 18
+            matches = session.scalars(
+                select(ListMatch.individual_id).where(ListMatch.list_id == row.id)
+            ).all()
+            assert sorted(map(str, matches)) == sorted(listed)
+        if app.state.settings.dialect == "sqlite":
+            with transaction(app.state.sessionmaker) as session:
+                session.execute(text("SELECT 1"))
+            app.state.engine.dispose()
+            db = app.state.settings.sqlite_path
+            raw = b"".join(p.read_bytes() for p in db.parent.glob(db.name + "*"))
+            assert raw.count(f"Unregistered Exile {suffix}".encode()) == 0
+            assert b"State television" not in raw
+
+    def test_only_the_callers_scope_is_matched(
+        self, app: FastAPI, client: TestClient, office: dict
+    ) -> None:
+        name = unique("Hidden Person")
+        person(client, login(client, make_user(app, "caseworker")), full_name=name)
+        response = client.post(
+            f"{API}/lists/match",
+            headers=office["sup"],
+            json={"names": [name], "source": "x", "published_on": "2019-11-20"},
+        )
+        assert response.json()["matched"] == []
+
+    def test_bad_input(self, client: TestClient, office: dict) -> None:
+        for body in (
+            {"names": [], "source": "x", "published_on": "2019-11-20"},
+            {"names": ["a\x00b"], "source": "x", "published_on": "2019-11-20"},
+            {"names": ["a"], "source": "x", "published_on": "2999-01-01"},
+        ):
+            assert (
+                client.post(f"{API}/lists/match", json=body, headers=office["sup"]).status_code
+                == 422
+            )
+
+
+class TestCountryEvents:
+    def test_everyone_of_the_profile_is_reassessed(
+        self, app: FastAPI, client: TestClient, office: dict
+    ) -> None:
+        affiliation = f"Party {uuid.uuid4().hex[:6]}"
+        members = [person(client, office["cw"], affiliation=affiliation) for _ in range(3)]
+        person(client, office["cw"], affiliation="Someone else entirely")
+        person(client, office["cw"], nationalities=["LAO"], affiliation=affiliation)
+        response = client.post(
+            f"{API}/country-events",
+            headers=office["sup"],
+            json={
+                "country": "KHM",
+                "kind": "death_in_custody",
+                "occurred_on": dt.date.today().isoformat(),
+                "description": "A death in custody; troops ordered against a planned return.",
+                "affects": {"nationality": "KHM", "affiliation": affiliation},
+            },
+        )
+        assert response.status_code == 201, response.text
+        assert response.json()["reassessed"] == 3
+        with transaction(app.state.sessionmaker) as session:
+            event = session.get_one(CountryEvent, uuid.UUID(response.json()["id"]))
+            assert affiliation.encode() not in (event.affects_ct or b"")
+        del members
+
+    def test_caseworkers_may_not(self, client: TestClient, office: dict) -> None:
+        response = client.post(
+            f"{API}/country-events",
+            headers=office["cw"],
+            json={
+                "country": "KHM",
+                "kind": "crackdown",
+                "occurred_on": "2019-11-20",
+                "description": "x",
+                "affects": {"nationality": "KHM"},
+            },
+        )
+        assert response.status_code == 403
