@@ -364,7 +364,6 @@ def upgrade() -> None:
         )
 
 
-
 def downgrade() -> None:
     with op.batch_alter_table("history_entry", schema=None) as batch_op:
         batch_op.drop_index("ix_history_entry_individual_id_id")

@@ -257,7 +257,6 @@ def upgrade() -> None:
         )
 
 
-
 def downgrade() -> None:
     with op.batch_alter_table("outbox_message", schema=None) as batch_op:
         batch_op.drop_index("ix_outbox_message_status_next_attempt_at")
