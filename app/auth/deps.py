@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from sqlalchemy.orm import Session
 
 from app.audit import service as audit
 from app.auth import roles
@@ -16,6 +17,9 @@ from app.errors import Forbidden, NotAuthenticated
 
 
 def current_actor(request: Request, session: SessionDep) -> Actor:
+    """The bearer token's (or API key's) actor. The web client's GET requests to the API carry
+    the session cookie instead, turned into this header by ``app.web.cookies.ApiCookieBridge``
+    (safe methods only; a bearer token always wins)."""
     cached = getattr(request.state, "actor", None)
     if cached is not None:
         return cached
@@ -36,20 +40,26 @@ def require(*actions: Action) -> Any:
     several, any of them: a route whose effect depends on the role, like notes)."""
 
     def dependency(actor: ActorDep, session: SessionDep) -> Actor:
-        if not any(roles.allows(actor.role, action) for action in actions):
-            audit.record(
-                session,
-                actor=actor,
-                action="permission.denied",
-                outcome="denied",
-                details={"action": "|".join(a.value for a in actions)},
-                durable=True,
-            )
-            raise Forbidden("your role may not do this")
-        return actor
+        return check_role(session, actor, *actions)
 
     dependency.haven_actions = actions  # type: ignore[attr-defined]  # read by the route table
     return Depends(dependency)
+
+
+def check_role(session: Session, actor: Actor, *actions: Action) -> Actor:
+    """403 (and a durable audit entry) unless the actor's role includes one of ``actions``;
+    shared by the API's ``require`` and the web client's pages."""
+    if not any(roles.allows(actor.role, action) for action in actions):
+        audit.record(
+            session,
+            actor=actor,
+            action="permission.denied",
+            outcome="denied",
+            details={"action": "|".join(a.value for a in actions)},
+            durable=True,
+        )
+        raise Forbidden("your role may not do this")
+    return actor
 
 
 def route_actions(call: Callable[..., Any]) -> tuple[Action, ...]:

@@ -33,6 +33,34 @@ def _may_assign(session: Session, actor: Any, case: Case) -> bool:
     )
 
 
+def may_assign(session: Session, actor: Any, case: Case) -> bool:
+    return _may_assign(session, actor, case)
+
+
+def candidates(session: Session, actor: Any, case: Case) -> list[dict[str, Any]]:
+    """Who ``assign`` would accept for the case and does not already hold the role: active
+    caseworkers and lawyers of its organisation, by username (empty for anyone who may not
+    assign)."""
+    if not _may_assign(session, actor, case):
+        return []
+    taken = select(CaseAssignment.user_id).where(
+        CaseAssignment.case_id == case.id,
+        CaseAssignment.role == User.role,
+        CaseAssignment.removed_at.is_(None),
+    )
+    rows = session.execute(
+        select(User.id, User.username, User.role)
+        .where(
+            User.organisation_id == case.organisation_id,
+            User.role.in_(tuple(ROLE_LABEL)),
+            User.disabled.is_(False),
+            User.id.not_in(taken),
+        )
+        .order_by(User.role, User.username)
+    )
+    return [{"user_id": r.id, "username": r.username, "role": r.role} for r in rows]
+
+
 def _active(
     session: Session, case_id: uuid.UUID, user_id: uuid.UUID, role: str | None = None
 ) -> CaseAssignment | None:

@@ -1,0 +1,36 @@
+"""The caseworker's web client: server-rendered pages on the same services as the API.
+
+``install(app)`` adds the pages (outside /api/v1), the static files at /static, the security
+headers on every response, and the bridge that lets the browser's GET requests reach the API
+with the session cookie (``app.web.cookies``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from app.web import alerts, cases, cookies, individuals, records, session, supervisor
+from app.web.headers import SecurityHeadersMiddleware
+
+STATIC = Path(__file__).parent / "static"
+# Pages anyone may open; every other page of the web client needs a signed-in session.
+PUBLIC_PAGES = frozenset({"/login"})
+
+
+def build_router() -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+    for module in (session, alerts, individuals, records, cases, supervisor):
+        router.include_router(module.router)
+    return router
+
+
+def install(app: FastAPI) -> None:
+    settings = app.state.settings
+    app.state.web_secret = settings.resolved_secret_key()
+    app.include_router(build_router())
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.add_middleware(cookies.ApiCookieBridge, production=settings.production)
+    app.add_middleware(SecurityHeadersMiddleware, production=settings.production)

@@ -1,0 +1,185 @@
+"""Cases: the list (a lawyer's "my cases"), a case's page with its whole timeline, notes,
+attachments and assignments, and the forms that add to them.
+
+Exports and attachment downloads are links to the API itself (GET, with the session cookie;
+see ``app.web.cookies.ApiCookieBridge``): one implementation of each, with its audit and its
+hash header.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Request
+from python_multipart.multipart import parse_options_header
+from sqlalchemy.orm import Session
+from starlette.responses import Response
+
+from app.auth import roles
+from app.auth.roles import Action
+from app.auth.service import Actor
+from app.cases import assignments, attachments, notes, schemas, timeline
+from app.cases import service as cases
+from app.cases.attachment_routes import _body, _events, _filename, _part_data
+from app.individuals import service as individuals
+from app.web import cookies
+from app.web.render import CsrfRefused, FormError, WebRoute, render, see_other
+from app.web.session import SessionForm, signed_in, text, values_of
+
+router = APIRouter(route_class=WebRoute)
+LIST_LIMIT = 100
+
+
+@router.get("/cases")
+def case_list(request: Request) -> Response:
+    with signed_in(request, Action.CASES_READ) as (session, actor):
+        items, _ = cases.list_cases(session, actor, limit=LIST_LIMIT)
+        return render(request, "cases/list.html", actor=actor, cases=items, limit=LIST_LIMIT)
+
+
+@router.post("/cases")
+def open_case(request: Request, form: SessionForm) -> Response:
+    values = values_of(form, ("individual_id", "title", "priority"))
+    with signed_in(request, Action.CASES_WRITE) as (session, actor):
+        data = {k: v for k, v in values.items() if v}
+        body = schemas.CaseCreate.model_validate(data)
+        case = cases.open_case(session, actor, body.model_dump())
+    return see_other(f"/cases/{case['id']}", done="case")
+
+
+def case_context(session: Session, actor: Actor, case_id: uuid.UUID) -> dict[str, Any]:
+    """Everything the case's page shows, each part read through its own service."""
+    case = cases.read_case(session, actor, case_id)
+    row = cases.get_visible_case(session, actor, case_id)
+    person = individuals.read(session, actor, case["individual_id"])
+    context: dict[str, Any] = {
+        "case": case,
+        "person": person,
+        "entries": [],
+        "notes": notes.list_notes(session, actor, case_id),
+        "attachments": attachments.list_attachments(session, actor, row),
+        "candidates": [],
+        "may_assign": roles.allows(actor.role, Action.CASES_ASSIGN)
+        and assignments.may_assign(session, actor, row),
+    }
+    if roles.allows(actor.role, Action.HISTORY_READ):
+        context["entries"] = timeline.case_history(session, actor, case_id)
+    if context["may_assign"]:
+        context["candidates"] = assignments.candidates(session, actor, row)
+    return context
+
+
+def _case_page(
+    request: Request, session: Session, actor: Actor, case_id: uuid.UUID, **extra: Any
+) -> Response:
+    status = extra.pop("status", 200)
+    context = case_context(session, actor, case_id)
+    return render(request, "cases/case.html", actor=actor, status=status, **context, **extra)
+
+
+@router.get("/cases/{case_id}")
+def case_page(request: Request, case_id: uuid.UUID) -> Response:
+    with signed_in(request, Action.CASES_READ) as (session, actor):
+        return _case_page(request, session, actor, case_id)
+
+
+def _failed_page(request: Request, case_id: uuid.UUID, exc: FormError, **extra: Any) -> Response:
+    with signed_in(request, Action.CASES_READ) as (session, actor):
+        return _case_page(
+            request,
+            session,
+            actor,
+            case_id,
+            status=422,
+            errors=exc.errors,
+            message=exc.message or "Check the field marked below.",
+            **extra,
+        )
+
+
+@router.post("/cases/{case_id}/notes")
+def add_note(request: Request, case_id: uuid.UUID, form: SessionForm) -> Response:
+    body = text(form, "body")
+    try:
+        with signed_in(request, Action.NOTES_WRITE, Action.LEGAL_NOTES_WRITE) as (session, actor):
+            note = schemas.NoteCreate.model_validate({"body": body})
+            notes.add_note(session, actor, case_id, note.body)
+    except FormError as exc:
+        return _failed_page(request, case_id, exc, values={"body": body})
+    return see_other(f"/cases/{case_id}#notes", done="note")
+
+
+@router.post("/cases/{case_id}/assignments")
+def assign(request: Request, case_id: uuid.UUID, form: SessionForm) -> Response:
+    values = values_of(form, ("user_id",))
+    try:
+        with signed_in(request, Action.CASES_ASSIGN) as (session, actor):
+            user_id, _, role = values["user_id"].partition(":")
+            body = schemas.AssignmentCreate.model_validate({"user_id": user_id, "role": role})
+            assignments.assign(session, actor, case_id, body.user_id, body.role.value)
+    except FormError as exc:
+        errors = {"user_id": next(iter(exc.errors.values()), exc.message or "Choose a person.")}
+        return _failed_page(request, case_id, FormError(errors), values=values)
+    return see_other(f"/cases/{case_id}#assignments", done="assigned")
+
+
+@router.post("/cases/{case_id}/assignments/{user_id}/remove")
+def unassign(
+    request: Request, case_id: uuid.UUID, user_id: uuid.UUID, form: SessionForm
+) -> Response:
+    with signed_in(request, Action.CASES_ASSIGN) as (session, actor):
+        assignments.unassign(session, actor, case_id, user_id)
+    return see_other(f"/cases/{case_id}#assignments", done="unassigned")
+
+
+# Attachments ----------------------------------------------------------------------------------
+class _Upload:
+    """The form's parts as they stream in: the CSRF token first (it precedes the file in the
+    form) is checked before anything else; then the file goes straight into the encrypting
+    writer, as the API's upload does (never spooled to disk in the clear)."""
+
+    def __init__(self, request: Request) -> None:
+        _, params = parse_options_header(request.headers.get("content-type", ""))
+        boundary = params.get(b"boundary")
+        if not boundary:
+            raise CsrfRefused()
+        self.events = _events(_body(request), boundary)
+        for kind, value in self.events:
+            if kind == "headers":
+                self.disposition = value.get(b"content-disposition", b"")
+                _, self.options = parse_options_header(self.disposition)
+                break
+        else:
+            raise CsrfRefused()
+        if self.options.get(b"name") != b"csrf_token":
+            raise CsrfRefused()
+        presented = b"".join(_part_data(self.events)).decode("latin-1")
+        secret, session = request.app.state.web_secret, cookies.session_token(request)
+        if not cookies.csrf_matches(secret, "session", session, presented):
+            raise CsrfRefused()
+
+    def file(self) -> attachments.Upload:
+        for kind, value in self.events:
+            if kind != "headers":
+                continue
+            disposition = value.get(b"content-disposition", b"")
+            _, options = parse_options_header(disposition)
+            if options.get(b"name") == b"file":
+                filename = _filename(disposition, options)
+                if not filename:
+                    break
+                return attachments.Upload(filename, _part_data(self.events))
+        raise FormError({"file": "Choose a file to attach."})
+
+
+@router.post("/cases/{case_id}/attachments")
+def upload(request: Request, case_id: uuid.UUID) -> Response:
+    parts = _Upload(request)
+    try:
+        with signed_in(request, Action.ATTACHMENTS_WRITE) as (session, actor):
+            case = cases.get_visible_case(session, actor, case_id)  # before the file is read
+            attachments.store(session, actor, case, parts.file())
+    except FormError as exc:
+        return _failed_page(request, case_id, exc)
+    return see_other(f"/cases/{case_id}#attachments", done="attachment")

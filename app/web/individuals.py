@@ -1,0 +1,237 @@
+"""People: search, a person's page, and registering a new person."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Request
+from pydantic import Field, ValidationError
+from sqlalchemy.orm import Session
+from starlette.responses import Response
+
+from app.alerts import queries as alert_queries
+from app.audit import service as audit
+from app.auth import roles
+from app.auth.roles import Action
+from app.auth.service import Actor
+from app.cases import history
+from app.cases import service as cases
+from app.documents import service as documents
+from app.incidents import service as incidents
+from app.individuals import schemas
+from app.individuals import service as individuals
+from app.models.base import utcnow
+from app.risk import service as risk
+from app.unhcr import service as unhcr
+from app.validation import CountryCode
+from app.web.render import FormError, WebRoute, render, see_other
+from app.web.session import SessionForm, present, signed_in, text, values_of
+
+router = APIRouter(route_class=WebRoute)
+
+PERSON_FIELDS = (
+    "full_name",
+    "native_name",
+    "aliases",
+    "date_of_birth",
+    "sex",
+    "nationalities",
+    "affiliation",
+    "affiliation_role",
+    "current_country",
+    "current_location",
+    "contact",
+    "notes",
+    "check_in_every_hours",
+)
+SEARCH_LIMIT = 50
+EXPIRY_WARNING_DAYS = 180
+
+
+def split_list(value: str, *, codes: bool = False) -> list[str]:
+    """One alias per line; country codes separated by commas or spaces."""
+    if codes:
+        return [part.upper() for part in re.split(r"[\s,;]+", value) if part]
+    return [line.strip() for line in value.splitlines() if line.strip()]
+
+
+# Search ---------------------------------------------------------------------------------------
+class _Query(schemas.Strict):
+    """The API's search parameters (GET /individuals), as a form."""
+
+    name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    document_number: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    country: CountryCode | None = None
+    risk_level: schemas.RiskLevel | None = None
+
+
+@router.get("/people")
+def search_page(request: Request) -> Response:
+    params = request.query_params
+    values = {
+        "name": params.get("name", "").strip(),
+        "document_number": params.get("document_number", "").strip(),
+        "country": params.get("country", "").strip(),
+        "risk_level": params.get("risk_level", "").strip(),
+    }
+    with signed_in(request, Action.INDIVIDUALS_READ) as (session, actor):
+        asked = any(values.values()) or params.get("all") == "1"
+        results: list[dict[str, Any]] | None = None
+        errors: dict[str, str] = {}
+        if asked:
+            try:
+                query = _Query.model_validate(present(values))
+            except ValidationError as exc:
+                errors = FormError.from_validation(exc).errors
+            else:
+                results, _ = individuals.search(
+                    session,
+                    actor,
+                    name=query.name,
+                    document_number=query.document_number,
+                    country=query.country,
+                    risk_level=query.risk_level.value if query.risk_level else None,
+                    limit=SEARCH_LIMIT,
+                )
+        return render(
+            request,
+            "people/search.html",
+            actor=actor,
+            status=422 if errors else 200,
+            values=values,
+            errors=errors,
+            results=results,
+            limit=SEARCH_LIMIT,
+        )
+
+
+# Registering a person -------------------------------------------------------------------------
+def _new_page(request: Request, actor: Actor, *, status: int = 200, **context: Any) -> Response:
+    context.setdefault("values", {"open_case": "1"})
+    return render(request, "people/new.html", actor=actor, status=status, **context)
+
+
+@router.get("/people/new")
+def new_person_page(request: Request) -> Response:
+    with signed_in(request, Action.INDIVIDUALS_WRITE) as (_, actor):
+        return _new_page(request, actor)
+
+
+def person_data(values: dict[str, str]) -> dict[str, Any]:
+    data: dict[str, Any] = present(values)
+    if "aliases" in data:
+        data["aliases"] = split_list(data["aliases"])
+    if "nationalities" in data:
+        data["nationalities"] = split_list(data["nationalities"], codes=True)
+    return data
+
+
+@router.post("/people/new")
+def create_person(request: Request, form: SessionForm) -> Response:
+    values = values_of(form, PERSON_FIELDS)
+    open_case = text(form, "open_case")
+    try:
+        with signed_in(request, Action.INDIVIDUALS_WRITE) as (session, actor):
+            body = schemas.IndividualCreate.model_validate(person_data(values))
+            person = individuals.create(session, actor, body.model_dump())
+            opened = bool(open_case) and roles.allows(actor.role, Action.CASES_WRITE)
+            if opened:
+                cases.open_case(session, actor, {"individual_id": person.id})
+    except FormError as exc:
+        with signed_in(request, Action.INDIVIDUALS_WRITE) as (_, actor):
+            return _new_page(
+                request,
+                actor,
+                status=422,
+                values={**values, "open_case": open_case},
+                errors=exc.errors,
+                message=exc.message or "Check the fields marked below.",
+            )
+    return see_other(f"/people/{person.id}", done="person-case" if opened else "person")
+
+
+# A person's page ------------------------------------------------------------------------------
+def document_state(document: dict[str, Any], today: dt.date) -> tuple[str, str]:
+    """(tone, words) for a document's validity at a glance."""
+    status = document["status"]
+    expires = document.get("expires_on")
+    if status != "valid":
+        since = f" since {document['status_date']:%-d %b %Y}" if document.get("status_date") else ""
+        return "danger" if status in ("revoked", "confiscated") else "warning", (
+            f"{status.capitalize()}{since}"
+        )
+    if expires is None:
+        return "ok", "Valid (no expiry date recorded)"
+    if expires < today:
+        return "danger", f"Expired on {expires:%-d %b %Y}"
+    days = (expires - today).days
+    if days <= EXPIRY_WARNING_DAYS:
+        return "warning", f"Valid, expires in {days} days ({expires:%-d %b %Y})"
+    return "ok", f"Valid until {expires:%-d %b %Y}"
+
+
+def _check_ins(session: Session, person_id: uuid.UUID) -> list[dict[str, Any]]:
+    entries = history.timeline(session, person_id, with_values=False)
+    return [e for e in reversed(entries) if e["kind"] == "check_in.recorded"][:10]
+
+
+def _overdue(person: dict[str, Any]) -> bool:
+    every, last = person.get("check_in_every_hours"), person.get("last_check_in_at")
+    return bool(every and last and last + dt.timedelta(hours=every) < utcnow())
+
+
+def _risk(session: Session, actor: Actor, individual_id: uuid.UUID) -> dict[str, Any]:
+    return {"override": None, **risk.read_risk(session, actor, individual_id)}
+
+
+def person_context(session: Session, actor: Actor, individual_id: uuid.UUID) -> dict[str, Any]:
+    """Everything the person's page shows, each part read through its own service."""
+    allowed = {a for a in Action if roles.allows(actor.role, a)}
+    person = individuals.read(session, actor, individual_id)
+    row = individuals.get_visible(session, actor, individual_id)
+    docs = documents.list_documents(session, actor, row)
+    today = dt.date.today()
+    for doc in docs:
+        doc["tone"], doc["state"] = document_state(doc, today)
+    audit.record(
+        session,
+        actor=actor,
+        action="unhcr_status.read",
+        subject_type="individual",
+        subject_id=row.id,
+    )
+    context: dict[str, Any] = {
+        "person": person,
+        "documents": docs,
+        "unhcr_history": unhcr.status_history(session, row),
+        "risk": _risk(session, actor, row.id) if Action.RISK_READ in allowed else None,
+        "incidents": [],
+        "cases": [],
+        "check_ins": _check_ins(session, row.id),
+        "overdue": _overdue(person),
+        "alerts": [],
+        "hidden": individuals.hidden_fields(session, actor, row),
+    }
+    if Action.CASES_READ in allowed:
+        context["cases"] = cases.list_cases(session, actor, individual_id=row.id, limit=20)[0]
+    if Action.INCIDENTS_READ in allowed:
+        context["incidents"] = incidents.list_incidents(
+            session, actor, individual_id=row.id, limit=50
+        )[0]
+    if Action.ALERTS_READ in allowed:
+        context["alerts"] = [
+            a
+            for a in alert_queries.list_alerts(session, actor, individual_id=row.id, limit=20)[0]
+            if a["status"] != "resolved"
+        ]
+    return context
+
+
+@router.get("/people/{individual_id}")
+def person_page(request: Request, individual_id: uuid.UUID) -> Response:
+    with signed_in(request, Action.INDIVIDUALS_READ) as (session, actor):
+        context = person_context(session, actor, individual_id)
+        return render(request, "people/person.html", actor=actor, **context)

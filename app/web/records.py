@@ -1,0 +1,310 @@
+"""Forms that add to a person's record: travel documents (with an MRZ pasted in), UNHCR
+status, welfare check-ins, and incidents concerning one or several people.
+
+Each form is validated by the API's own body model and saved by the API's own service call,
+in one transaction; what is wrong is shown next to the field it concerns.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Request
+from sqlalchemy.orm import Session
+from starlette.responses import Response
+
+from app.auth.roles import Action
+from app.auth.service import Actor
+from app.documents import schemas as document_schemas
+from app.documents import service as documents
+from app.incidents import schemas as incident_schemas
+from app.incidents import service as incidents
+from app.individuals import schemas as person_schemas
+from app.individuals import service as individuals
+from app.monitoring import service as monitoring
+from app.monitoring.routes import CheckInCreate
+from app.unhcr import service as unhcr
+from app.unhcr.routes import UnhcrStatusCreate
+from app.web.render import FormError, WebRoute, render, see_other, uuid_or_none
+from app.web.session import SessionForm, present, signed_in, values_of
+
+router = APIRouter(route_class=WebRoute)
+
+DOCUMENT_FIELDS = (
+    "type",
+    "number",
+    "issuing_country",
+    "issued_on",
+    "expires_on",
+    "status",
+    "status_date",
+    "status_source",
+    "mrz",
+)
+UNHCR_FIELDS = ("status", "effective_date", "unhcr_reference", "expires_on", "note")
+INCIDENT_FIELDS = (
+    "type",
+    "occurred_on",
+    "country",
+    "location",
+    "description",
+    "perpetrator",
+    "source_name",
+    "source_reliability",
+    "source_credibility",
+)
+CHANNELS = ("phone", "in_person", "message", "video", "third_party")
+
+
+def _form_page(
+    request: Request,
+    session: Session,
+    actor: Actor,
+    individual_id: uuid.UUID,
+    template: str,
+    *,
+    status: int = 200,
+    **context: Any,
+) -> Response:
+    person = individuals.read(session, actor, individual_id)
+    return render(request, template, actor=actor, status=status, person=person, **context)
+
+
+def _failed(exc: FormError) -> dict[str, Any]:
+    return {"errors": exc.errors, "message": exc.message or "Check the fields marked below."}
+
+
+# Travel documents -----------------------------------------------------------------------------
+@router.get("/people/{individual_id}/documents/new")
+def document_page(request: Request, individual_id: uuid.UUID) -> Response:
+    with signed_in(request, Action.DOCUMENTS_WRITE) as (session, actor):
+        return _form_page(
+            request,
+            session,
+            actor,
+            individual_id,
+            "people/document.html",
+            values={"type": "passport", "status": "valid"},
+        )
+
+
+@router.post("/people/{individual_id}/documents")
+def add_document(request: Request, individual_id: uuid.UUID, form: SessionForm) -> Response:
+    values = values_of(form, DOCUMENT_FIELDS)
+    try:
+        with signed_in(request, Action.DOCUMENTS_WRITE) as (session, actor):
+            person = individuals.get_visible(session, actor, individual_id)
+            body = document_schemas.DocumentCreate.model_validate(present(values))
+            added = documents.add_document(session, actor, person, body.model_dump())
+    except FormError as exc:
+        with signed_in(request, Action.DOCUMENTS_WRITE) as (session, actor):
+            return _form_page(
+                request,
+                session,
+                actor,
+                individual_id,
+                "people/document.html",
+                status=422,
+                values=values,
+                **_failed(exc),
+            )
+    warnings = [w["field"] for w in added.get("warnings") or []]
+    return see_other(f"/people/{individual_id}#documents", done="document", warn=warnings)
+
+
+# UNHCR status ---------------------------------------------------------------------------------
+@router.get("/people/{individual_id}/unhcr/new")
+def unhcr_page(request: Request, individual_id: uuid.UUID) -> Response:
+    with signed_in(request, Action.UNHCR_WRITE) as (session, actor):
+        return _form_page(request, session, actor, individual_id, "people/unhcr.html")
+
+
+@router.post("/people/{individual_id}/unhcr")
+def add_unhcr_status(request: Request, individual_id: uuid.UUID, form: SessionForm) -> Response:
+    values = values_of(form, UNHCR_FIELDS)
+    try:
+        with signed_in(request, Action.UNHCR_WRITE) as (session, actor):
+            person = individuals.get_visible(session, actor, individual_id)
+            body = UnhcrStatusCreate.model_validate(present(values))
+            unhcr.add_status(session, actor, person, body.model_dump())
+    except FormError as exc:
+        with signed_in(request, Action.UNHCR_WRITE) as (session, actor):
+            return _form_page(
+                request,
+                session,
+                actor,
+                individual_id,
+                "people/unhcr.html",
+                status=422,
+                values=values,
+                **_failed(exc),
+            )
+    return see_other(f"/people/{individual_id}#unhcr", done="unhcr")
+
+
+# Welfare check-ins ----------------------------------------------------------------------------
+@router.get("/people/{individual_id}/check-ins/new")
+def check_in_page(request: Request, individual_id: uuid.UUID) -> Response:
+    with signed_in(request, Action.CHECK_INS_WRITE) as (session, actor):
+        return _form_page(
+            request, session, actor, individual_id, "people/check_in.html", channels=CHANNELS
+        )
+
+
+@router.post("/people/{individual_id}/check-ins")
+def add_check_in(request: Request, individual_id: uuid.UUID, form: SessionForm) -> Response:
+    values = values_of(form, ("channel", "note"))
+    try:
+        with signed_in(request, Action.CHECK_INS_WRITE) as (session, actor):
+            body = CheckInCreate.model_validate(present(values))
+            monitoring.record_check_in(session, actor, individual_id, body.model_dump())
+    except FormError as exc:
+        with signed_in(request, Action.CHECK_INS_WRITE) as (session, actor):
+            return _form_page(
+                request,
+                session,
+                actor,
+                individual_id,
+                "people/check_in.html",
+                status=422,
+                values=values,
+                channels=CHANNELS,
+                **_failed(exc),
+            )
+    return see_other(f"/people/{individual_id}#check-ins", done="check-in")
+
+
+@router.post("/people/{individual_id}/check-in-interval")
+def set_check_in_interval(
+    request: Request, individual_id: uuid.UUID, form: SessionForm
+) -> Response:
+    values = values_of(form, ("check_in_every_hours",))
+    try:
+        with signed_in(request, Action.INDIVIDUALS_WRITE) as (session, actor):
+            body = person_schemas.IndividualUpdate.model_validate(present(values))
+            individuals.update_person(
+                session, actor, individual_id, {"check_in_every_hours": body.check_in_every_hours}
+            )
+    except FormError as exc:
+        with signed_in(request, Action.CHECK_INS_WRITE) as (session, actor):
+            return _form_page(
+                request,
+                session,
+                actor,
+                individual_id,
+                "people/check_in.html",
+                status=422,
+                interval=values,
+                channels=CHANNELS,
+                **_failed(exc),
+            )
+    return see_other(f"/people/{individual_id}#check-ins", done="interval")
+
+
+# Incidents ------------------------------------------------------------------------------------
+def _candidates(
+    session: Session, actor: Actor, chosen: list[uuid.UUID], find: str
+) -> list[dict[str, Any]]:
+    """People to tick: those already chosen, then a name search, or the caller's caseload."""
+    people: dict[uuid.UUID, dict[str, Any]] = {}
+    for person_id in chosen:
+        person = individuals.read(session, actor, person_id)
+        people[person["id"]] = person
+    if find:
+        found, _ = individuals.search(session, actor, name=find, limit=30)
+    elif not chosen:
+        found, _ = individuals.search(session, actor, limit=30)
+    else:
+        found = []
+    for person in found:
+        people.setdefault(person["id"], person)
+    return list(people.values())
+
+
+def _incident_page(
+    request: Request,
+    session: Session,
+    actor: Actor,
+    chosen: list[uuid.UUID],
+    *,
+    find: str = "",
+    status: int = 200,
+    **context: Any,
+) -> Response:
+    context.setdefault("values", {"source_reliability": "C", "source_credibility": "3"})
+    return render(
+        request,
+        "incidents/new.html",
+        actor=actor,
+        status=status,
+        people=_candidates(session, actor, chosen, find[:200]),
+        chosen=set(chosen),
+        find=find,
+        types=list(incident_schemas.IncidentType),
+        reliability=RELIABILITY,
+        credibility=CREDIBILITY,
+        **context,
+    )
+
+
+RELIABILITY = {
+    "A": "A: completely reliable",
+    "B": "B: usually reliable",
+    "C": "C: fairly reliable",
+    "D": "D: not usually reliable",
+    "E": "E: unreliable",
+    "F": "F: reliability cannot be judged",
+}
+CREDIBILITY = {
+    "1": "1: confirmed by other sources",
+    "2": "2: probably true",
+    "3": "3: possibly true",
+    "4": "4: doubtful",
+    "5": "5: improbable",
+    "6": "6: truth cannot be judged",
+}
+
+
+@router.get("/incidents/new")
+def incident_page(request: Request) -> Response:
+    chosen = [p for v in request.query_params.getlist("person") if (p := uuid_or_none(v))]
+    find = request.query_params.get("find", "").strip()
+    with signed_in(request, Action.INCIDENTS_WRITE) as (session, actor):
+        return _incident_page(request, session, actor, chosen, find=find)
+
+
+def incident_data(values: dict[str, str], people: list[str]) -> dict[str, Any]:
+    data: dict[str, Any] = {k: v for k, v in present(values).items() if not k.startswith("source_")}
+    data["individual_ids"] = people
+    source: dict[str, Any] = {
+        "name": values["source_name"] or None,
+        "reliability": values["source_reliability"] or None,
+        "credibility": int(c) if (c := values["source_credibility"]).isdigit() else None,
+    }
+    data["source"] = {k: v for k, v in source.items() if v is not None}
+    return data
+
+
+@router.post("/incidents")
+def create_incident(request: Request, form: SessionForm) -> Response:
+    values = values_of(form, INCIDENT_FIELDS)
+    people = [str(v) for v in form.getlist("individual_ids") if isinstance(v, str)]
+    chosen = [p for v in people if (p := uuid_or_none(v))]
+    try:
+        with signed_in(request, Action.INCIDENTS_WRITE) as (session, actor):
+            body = incident_schemas.IncidentCreate.model_validate(incident_data(values, people))
+            incidents.record_incident(session, actor, body.model_dump())
+    except FormError as exc:
+        failed = _failed(exc)
+        failed["errors"] = {_incident_field(k): v for k, v in exc.errors.items()}
+        with signed_in(request, Action.INCIDENTS_WRITE) as (session, actor):
+            return _incident_page(
+                request, session, actor, chosen, status=422, values=values, **failed
+            )
+    return see_other(f"/people/{chosen[0]}#incidents", done="incident")
+
+
+def _incident_field(name: str) -> str:
+    """The model's ``source.reliability`` is the form's ``source_reliability``."""
+    return name.replace("source.", "source_")

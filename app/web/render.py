@@ -1,0 +1,307 @@
+"""Templates, the web client's errors, and the route class that turns errors into pages.
+
+The API answers errors as JSON through ``app.errors``; a person in a browser gets a page
+instead, with the same status code: 404 for "not found or not yours" (the two look alike here
+too), 403 for a role that may not, a redirect to the sign-in page for a session that ended.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.routing import APIRoute
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from app.auth import roles
+from app.auth.roles import Action
+from app.errors import Forbidden, HavenError, NotAuthenticated, NotFound, RateLimited
+from app.web import cookies, filters
+
+TEMPLATES = Path(__file__).parent / "templates"
+FORM_STATUSES = frozenset({400, 409, 413, 422})
+
+
+class SignInRequired(Exception):
+    """No session, or one that has ended (``expired``)."""
+
+    def __init__(self, *, expired: bool) -> None:
+        super().__init__("sign-in required")
+        self.expired = expired
+
+
+class CsrfRefused(Exception):
+    """A form posted without the token of the session (or sign-in form) it came from."""
+
+
+class FormError(Exception):
+    """What was wrong with a form: messages by field name, and one for the whole form."""
+
+    def __init__(self, errors: dict[str, str] | None = None, message: str | None = None) -> None:
+        super().__init__(message or "the form has errors")
+        self.errors = errors or {}
+        self.message = message
+
+    @classmethod
+    def from_validation(cls, exc: ValidationError, prefix: str = "") -> FormError:
+        errors: dict[str, str] = {}
+        general = None
+        for err in exc.errors():
+            parts = [str(p) for p in err.get("loc", ()) if not isinstance(p, int)]
+            text = _friendly(err)
+            if parts:
+                errors.setdefault(prefix + ".".join(parts), text)
+            else:
+                general = general or text
+        return cls(errors, general)
+
+    @classmethod
+    def from_domain(cls, exc: HavenError) -> FormError:
+        field = exc.extra.get("field")
+        detail = exc.detail
+        if not field and ": " in detail:
+            head, _, rest = detail.partition(": ")
+            if head.replace("_", "").replace(".", "").isalnum() and " " not in head:
+                field, detail = head, rest
+        if field:
+            name = str(field).split(".")[0]
+            detail = detail.removeprefix(f"{name}: ").replace("_", " ")
+            return cls({name: _sentence(detail)})
+        return cls(message=_sentence(detail))
+
+
+def _sentence(text: str) -> str:
+    text = text[:1].upper() + text[1:]
+    return text if text.endswith((".", "?", "!")) else text + "."
+
+
+COUNTRY_FIELDS = frozenset(
+    {"country", "issuing_country", "current_country", "nationality", "nationalities"}
+)
+
+
+def _friendly(err: Any) -> str:
+    kind = err.get("type", "")
+    names = [p for p in err.get("loc", ()) if isinstance(p, str)]
+    if names and names[-1] in COUNTRY_FIELDS and kind != "missing":
+        return "Enter a three-letter country code (ISO 3166-1), e.g. THA or KHM."
+    if kind == "too_short" and names and names[-1] == "individual_ids":
+        return "Tick at least one person."
+    if kind == "missing":
+        return "This is required."
+    if kind.startswith(("date_", "datetime_")):
+        return "Enter a date as YYYY-MM-DD."
+    if kind == "enum":
+        return "Choose one of the options."
+    if kind in ("uuid_parsing", "uuid_type"):
+        return "Choose from the list."
+    if kind in ("int_parsing", "int_type"):
+        return "Enter a whole number."
+    message = str(err.get("msg", "is not valid")).removeprefix("Value error, ")
+    return message[:1].upper() + message[1:] + ("" if message.endswith(".") else ".")
+
+
+# Templates ------------------------------------------------------------------------------------
+environment = Environment(
+    loader=FileSystemLoader(TEMPLATES),
+    autoescape=select_autoescape(["html"]),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+environment.filters.update(
+    date=filters.date,
+    label=filters.label,
+    country=filters.country,
+    changes=filters.changes,
+    evidence=filters.evidence,
+)
+environment.globals.update(Action=Action)
+
+
+def render(
+    request: Request,
+    template: str,
+    *,
+    actor: Any = None,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+    **context: Any,
+) -> HTMLResponse:
+    secret: str = request.app.state.web_secret
+    token = cookies.session_token(request)
+    csrf = cookies.csrf_token(secret, "session", token) if actor is not None and token else ""
+
+    def can(*actions: Action) -> bool:
+        return actor is not None and any(roles.allows(actor.role, a) for a in actions)
+
+    context.setdefault("errors", {})
+    context.setdefault("values", {})
+    context.setdefault("message", None)
+    context.setdefault("done", _done(request))
+    html = environment.get_template(template).render(
+        request=request,
+        path=request.url.path,
+        actor=actor,
+        csrf=csrf,
+        can=can,
+        today=dt.date.today(),
+        **context,
+    )
+    return HTMLResponse(html, status_code=status, headers=headers)
+
+
+# Notices after a redirect are named by a fixed key, never by text taken from the URL.
+DONE = {
+    "person": "Person registered.",
+    "person-case": "Person registered and a case opened.",
+    "document": "Travel document added.",
+    "unhcr": "UNHCR status recorded.",
+    "incident": "Incident recorded.",
+    "check-in": "Check-in recorded.",
+    "interval": "Check-in interval saved.",
+    "case": "Case opened.",
+    "note": "Note added.",
+    "attachment": "Attachment stored (encrypted).",
+    "assigned": "Assignment saved.",
+    "unassigned": "Assignment removed.",
+    "acknowledged": "Alert acknowledged.",
+    "resolved": "Alert resolved.",
+    "override": "Risk level overridden.",
+    "mfa": "Two-factor sign-in is on.",
+}
+WARN = {
+    "number": "The typed document number differs from the MRZ.",
+    "issuing_country": "The typed issuing country differs from the MRZ.",
+    "expires_on": "The typed expiry date differs from the MRZ.",
+    "mrz.date_of_birth": "The MRZ date of birth differs from the person's.",
+    "mrz.nationality": "The MRZ nationality is not among the person's nationalities.",
+}
+
+
+def _done(request: Request) -> list[str]:
+    notices = [DONE[key] for key in request.query_params.getlist("done") if key in DONE]
+    notices += [
+        "Check: " + WARN[key] for key in request.query_params.getlist("warn") if key in WARN
+    ]
+    return notices
+
+
+def see_other(path: str, *, done: str | None = None, warn: list[str] | None = None) -> Response:
+    query = []
+    if done:
+        query.append(f"done={quote(done)}")
+    query += [f"warn={quote(w)}" for w in warn or []]
+    if query:
+        base, _, anchor = path.partition("#")
+        path = (
+            base
+            + ("&" if "?" in base else "?")
+            + "&".join(query)
+            + (f"#{anchor}" if anchor else "")
+        )
+    return RedirectResponse(path, status_code=303)
+
+
+def local_path(target: str | None) -> str:
+    """A redirect target inside this site only (no scheme, no host, no ``//``)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+# Errors as pages ------------------------------------------------------------------------------
+def error_page(request: Request, status: int, title: str, text: str, **extra: Any) -> Response:
+    return render(request, "error.html", status=status, title=title, text=text, actor=None, **extra)
+
+
+def _sign_in(request: Request, exc: SignInRequired) -> Response:
+    if exc.expired:
+        response: Response = RedirectResponse("/login?expired=1", status_code=303)
+        cookies.clear_session(response, request)
+        return response
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    if request.method != "GET" or target == "/":
+        return RedirectResponse("/login", status_code=303)
+    return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+
+
+def handle(request: Request, exc: Exception) -> Response:
+    """The page for an error raised while serving a web page."""
+    if isinstance(exc, SignInRequired):
+        return _sign_in(request, exc)
+    if isinstance(exc, NotAuthenticated):
+        return _sign_in(request, SignInRequired(expired=True))
+    if isinstance(exc, CsrfRefused):
+        return error_page(
+            request,
+            403,
+            "This form could not be accepted",
+            "It was sent without the security token of your session, or from a page opened "
+            "before you last signed in. Go back, reload the page and send the form again.",
+        )
+    if isinstance(exc, NotFound | RequestValidationError):
+        return error_page(
+            request,
+            404,
+            "Not found",
+            "There is nothing here, or it is not in your caseload. Check the address, or "
+            "search for the person instead.",
+        )
+    if isinstance(exc, Forbidden):
+        return error_page(
+            request, 403, "Not allowed", "Your role does not allow this. Ask a supervisor."
+        )
+    if isinstance(exc, RateLimited):
+        return error_page(request, 429, "Too many attempts", exc.detail, headers=exc.headers())
+    if isinstance(exc, FormError):
+        return error_page(request, 400, "Something is wrong", exc.message or "Check the form.")
+    if isinstance(exc, HavenError):
+        text = exc.detail[:1].upper() + exc.detail[1:]
+        return error_page(request, exc.status_code, "That did not work", text)
+    if isinstance(exc, StarletteHTTPException):
+        text = "The file is too large." if exc.status_code == 413 else str(exc.detail)
+        return error_page(request, exc.status_code, "That did not work", text)
+    raise exc
+
+
+class WebRoute(APIRoute):
+    """Routes of the web client: every error becomes a page (see ``handle``)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except (
+                SignInRequired,
+                CsrfRefused,
+                FormError,
+                HavenError,
+                RequestValidationError,
+                StarletteHTTPException,
+                ValidationError,
+            ) as exc:
+                if isinstance(exc, ValidationError):
+                    exc = FormError.from_validation(exc)
+                return handle(request, exc)
+
+        return route
+
+
+def uuid_or_none(value: Any) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None

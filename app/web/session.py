@@ -1,0 +1,273 @@
+"""Signing in to the web client: the form, two-factor enrolment, signing out, and how every
+page finds its signed-in actor and checks a form's CSRF token.
+
+A web session is an ordinary token of the ``web`` channel, issued by the same
+``app.auth.service.login`` the API uses (throttling, lockout, TOTP, audit) and resolved by
+the same ``authenticate_token``: scope and roles are identical to the API's by construction.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
+
+import segno
+from fastapi import APIRouter, Depends, Request
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+from starlette.datastructures import FormData
+from starlette.responses import Response
+
+from app.auth import service as auth
+from app.auth import totp
+from app.auth.deps import check_role
+from app.auth.roles import Action
+from app.auth.service import Actor
+from app.db import transaction
+from app.errors import BadRequest, HavenError, NotAuthenticated, RateLimited
+from app.logs import client_var
+from app.models.user import User
+from app.web import cookies
+from app.web.render import (
+    FORM_STATUSES,
+    CsrfRefused,
+    FormError,
+    SignInRequired,
+    WebRoute,
+    local_path,
+    render,
+    see_other,
+)
+
+router = APIRouter(route_class=WebRoute)
+MAX_FIELDS = 400
+
+
+@contextmanager
+def signed_in(request: Request, *actions: Action) -> Iterator[tuple[Session, Actor]]:
+    """One transaction for the page or form, as an API request has, with the cookie's actor.
+
+    403 unless the role includes one of ``actions``. A domain error a person can correct
+    (400, 409, 413, 422) or an invalid form becomes a ``FormError`` after the rollback.
+    """
+    token = cookies.session_token(request)
+    if token is None:
+        raise SignInRequired(expired=_had_cookie(request))
+    with transaction(request.app.state.sessionmaker) as session:
+        try:
+            actor = auth.authenticate_token(session, token)
+        except NotAuthenticated:
+            raise SignInRequired(expired=True) from None
+        if actions:
+            check_role(session, actor, *actions)
+        try:
+            yield session, actor
+        except ValidationError as exc:
+            raise FormError.from_validation(exc) from None
+        except HavenError as exc:
+            if exc.status_code in FORM_STATUSES:
+                raise FormError.from_domain(exc) from None
+            raise
+
+
+def _had_cookie(request: Request) -> bool:
+    return any(name in request.cookies for name in (cookies.SESSION, cookies.SESSION_PLAIN))
+
+
+async def session_form(request: Request) -> FormData:
+    """The posted form, once its CSRF token matches the session cookie's (403 page if not)."""
+    form = await request.form(max_fields=MAX_FIELDS)
+    secret = request.app.state.web_secret
+    if not cookies.csrf_matches(
+        secret, "session", cookies.session_token(request), form.get("csrf_token")
+    ):
+        raise CsrfRefused()
+    return form
+
+
+async def _sign_in_form(request: Request) -> FormData:
+    form = await request.form(max_files=0, max_fields=10)
+    secret = request.app.state.web_secret
+    if not cookies.csrf_matches(secret, "sign-in", cookies.seed(request), form.get("csrf_token")):
+        raise CsrfRefused()
+    return form
+
+
+SessionForm = Annotated[FormData, Depends(session_form)]
+SignInForm = Annotated[FormData, Depends(_sign_in_form)]
+
+
+def text(form: FormData, name: str) -> str:
+    value = form.get(name)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def values_of(form: FormData, names: tuple[str, ...]) -> dict[str, str]:
+    return {name: text(form, name) for name in names}
+
+
+def present(values: dict[str, str]) -> dict[str, Any]:
+    """Only the fields that were filled in (an empty input means "not given")."""
+    return {k: v for k, v in values.items() if v != ""}
+
+
+# Signing in -----------------------------------------------------------------------------------
+def _sign_in_page(
+    request: Request, *, status: int = 200, seed: str | None = None, **context: Any
+) -> Response:
+    seed = seed or cookies.seed(request) or secrets.token_urlsafe(32)
+    csrf = cookies.csrf_token(request.app.state.web_secret, "sign-in", seed)
+    context.setdefault("next", local_path(request.query_params.get("next")))
+    context.setdefault("notice", None)
+    response = render(request, "login.html", status=status, sign_in_csrf=csrf, **context)
+    cookies.set_seed(response, request, seed)
+    return response
+
+
+@router.get("/login")
+def login_page(request: Request) -> Response:
+    notice = None
+    if request.query_params.get("expired"):
+        notice = (
+            "Your session has ended: 30 minutes without activity, or 12 hours in all. "
+            "Sign in again to go on."
+        )
+    elif request.query_params.get("signed_out"):
+        notice = "You have signed out. Close the browser if this computer is shared."
+    return _sign_in_page(request, notice=notice)
+
+
+@router.post("/login")
+def sign_in(request: Request, form: SignInForm) -> Response:
+    username, password, code = text(form, "username"), form.get("password"), text(form, "code")
+    target = local_path(text(form, "next"))
+    values = {"username": username}
+    if not username or not isinstance(password, str) or not password:
+        errors = {}
+        if not username:
+            errors["username"] = "Enter your username."
+        if not password:
+            errors["password"] = "Enter your password."  # noqa: S105 - a message, not a secret
+        return _sign_in_page(request, status=422, errors=errors, values=values, next=target)
+    compact = code.replace(" ", "")
+    totp_code = compact if compact.isdigit() else None
+    recovery = code if code and not totp_code else None
+    try:
+        with transaction(request.app.state.sessionmaker) as session:
+            issued = auth.login(
+                session,
+                username=username,
+                password=password,
+                code=totp_code,
+                recovery_code=recovery,
+                client=client_var.get(),
+                channel="web",
+            )
+            _end_previous(session, cookies.session_token(request))
+    except NotAuthenticated as exc:
+        if exc.extra.get("mfa_required"):
+            errors = {
+                "code": "Enter the six-digit code from your authenticator app."
+                if not code
+                else "That code is not valid. Wait for a new code and try again."
+            }
+            message = "Two-factor sign-in is on for this account: your password is needed again."
+        else:
+            errors, message = {}, "The username or password is wrong."
+        return _sign_in_page(
+            request, status=401, errors=errors, message=message, values=values, next=target
+        )
+    except RateLimited as exc:
+        return _sign_in_page(
+            request,
+            status=429,
+            message=exc.detail[:1].upper() + exc.detail[1:] + ".",
+            values=values,
+            next=target,
+            headers=exc.headers(),
+        )
+    response = see_other(target)
+    cookies.set_session(response, request, issued.token)
+    return response
+
+
+def _end_previous(session: Session, token: str | None) -> None:
+    """Signing in again in the same browser replaces its session: the old token is revoked,
+    not left to expire."""
+    if token is None:
+        return
+    try:
+        previous = auth.authenticate_token(session, token)
+    except NotAuthenticated:
+        return
+    auth.logout(session, previous)
+
+
+@router.post("/logout")
+def sign_out(request: Request, form: SessionForm) -> Response:
+    with signed_in(request) as (session, actor):
+        auth.logout(session, actor)
+    response = see_other("/login?signed_out=1")
+    cookies.clear_session(response, request)
+    return response
+
+
+# Two-factor enrolment -------------------------------------------------------------------------
+def _mfa_page(
+    request: Request, session: Session, actor: Actor, *, status: int = 200, **context: Any
+) -> Response:
+    user = session.get_one(User, actor.id)
+    secret = context.pop("secret", None)
+    qr = None
+    if secret:
+        uri = totp.provisioning_uri(secret, actor.username)
+        qr = segno.make(uri, error="m").svg_inline(
+            scale=5, border=4, title="QR code to scan with an authenticator app", svgclass="qr"
+        )
+    return render(
+        request,
+        "account/two_factor.html",
+        actor=actor,
+        status=status,
+        enabled=user.totp_enabled,
+        secret=secret,
+        qr=qr,
+        **context,
+    )
+
+
+@router.get("/account/two-factor")
+def two_factor_page(request: Request) -> Response:
+    with signed_in(request, Action.SESSION) as (session, actor):
+        return _mfa_page(request, session, actor)
+
+
+@router.post("/account/two-factor/start")
+def two_factor_start(request: Request, form: SessionForm) -> Response:
+    try:
+        with signed_in(request, Action.SESSION) as (session, actor):
+            secret, _ = auth.enroll_mfa(session, actor)
+            return _mfa_page(request, session, actor, secret=secret)
+    except FormError as exc:
+        with signed_in(request, Action.SESSION) as (session, actor):
+            return _mfa_page(request, session, actor, status=409, message=exc.message)
+
+
+@router.post("/account/two-factor/confirm")
+def two_factor_confirm(request: Request, form: SessionForm) -> Response:
+    code = text(form, "code").replace(" ", "")
+    secret = text(form, "secret")
+    try:
+        with signed_in(request, Action.SESSION) as (session, actor):
+            if not code:
+                raise BadRequest("code: enter the six-digit code your app shows")
+            codes = auth.confirm_mfa(session, actor, code)
+            return _mfa_page(request, session, actor, recovery_codes=codes)
+    except FormError as exc:
+        errors = exc.errors or ({"code": exc.message} if exc.message else {})
+        with signed_in(request, Action.SESSION) as (session, actor):
+            return _mfa_page(
+                request, session, actor, status=422, secret=secret or None, errors=errors
+            )

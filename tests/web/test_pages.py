@@ -1,0 +1,277 @@
+"""The web client's pages: who may open them, what they show, their forms and headers."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from app.web import PUBLIC_PAGES
+from app.web.headers import CSP
+from tests.conftest import fresh_address
+from tests.factories import UserHandle, login, make_organisation, make_user, unique
+from tests.web.support import field_errors, fill, sign_in, web_routes
+
+API = "/api/v1"
+KHMER = "សុខ ដារ៉ា"
+
+
+@dataclass
+class World:
+    users: dict[str, UserHandle]
+    person: str
+    case: str
+    document: str
+
+
+@pytest.fixture(scope="module")
+def world(app: FastAPI) -> World:
+    organisation = make_organisation(app)
+    users = {
+        role: make_user(app, role.split("_")[0], organisation=organisation)
+        for role in ("caseworker", "supervisor", "lawyer", "lawyer_other", "analyst")
+    }
+    with TestClient(app, client=(fresh_address(), 1)) as client:
+        cw = login(client, users["caseworker"])
+        person = client.post(
+            f"{API}/individuals",
+            json={"full_name": unique("Sok Dara"), "native_name": KHMER, "current_country": "THA"},
+            headers=cw,
+        ).json()["id"]
+        case = client.post(f"{API}/cases", json={"individual_id": person}, headers=cw).json()["id"]
+        client.post(
+            f"{API}/cases/{case}/assignments",
+            json={"user_id": str(users["lawyer"].id), "role": "lawyer"},
+            headers=cw,
+        ).raise_for_status()
+        document = client.post(
+            f"{API}/individuals/{person}/documents",
+            json={
+                "type": "passport",
+                "number": unique("N").upper(),
+                "issuing_country": "KHM",
+                "expires_on": (dt.date.today() + dt.timedelta(days=60)).isoformat(),
+            },
+            headers=cw,
+        ).json()["id"]
+    return World(users, person, case, document)
+
+
+def _signed_in(app: FastAPI, user: UserHandle) -> tuple[TestClient, str]:
+    client = TestClient(app, client=(fresh_address(), 1))
+    return client, sign_in(client, user)
+
+
+class TestAccess:
+    def test_every_page_but_sign_in_needs_a_session(self, app: FastAPI, client: TestClient) -> None:
+        pages = [path for method, path in web_routes(app) if method == "GET"]
+        assert set(PUBLIC_PAGES) <= set(pages)
+        answers = {
+            path: client.get(fill(path), follow_redirects=False).headers.get("location", "")
+            for path in pages
+            if path not in PUBLIC_PAGES
+        }
+        assert all(target.startswith("/login") for target in answers.values()), answers
+
+    def test_an_unassigned_lawyer_finds_no_case(self, app: FastAPI, world: World) -> None:
+        client, _ = _signed_in(app, world.users["lawyer_other"])
+        response = client.get(f"/cases/{world.case}")
+        assert response.status_code == 404
+        assert "Not found" in response.text
+        assert world.users["caseworker"].username not in response.text
+        unknown = client.get(fill("/cases/{case_id}"))
+        assert (unknown.status_code, unknown.text.count("Not found")) == (
+            response.status_code,
+            response.text.count("Not found"),
+        )
+
+    def test_the_assigned_lawyer_sees_the_case_and_its_history(
+        self, app: FastAPI, world: World
+    ) -> None:
+        client, _ = _signed_in(app, world.users["lawyer"])
+        response = client.get(f"/cases/{world.case}")
+        assert response.status_code == 200
+        assert "Download PDF" in response.text and "History" in response.text
+        assert "Case opened" in response.text
+        assert client.get("/", follow_redirects=False).headers["location"] == "/cases"
+        assert world.case in client.get("/cases").text
+
+    def test_a_role_without_case_work_gets_403_pages(self, app: FastAPI, world: World) -> None:
+        client, _ = _signed_in(app, world.users["analyst"])
+        assert client.get("/people").status_code == 403
+        assert client.get(f"/people/{world.person}").status_code == 403
+        assert client.get("/").status_code == 200  # a plain start page
+
+    def test_a_caseworker_may_not_use_supervisor_tools(self, app: FastAPI, world: World) -> None:
+        client, token = _signed_in(app, world.users["caseworker"])
+        assert client.get("/supervisor/revocations").status_code == 403
+        response = client.post(
+            f"/people/{world.person}/risk/override",
+            data={"csrf_token": token, "level": "low", "justification": "A long enough reason."},
+        )
+        assert response.status_code == 403
+
+    def test_a_malformed_id_is_not_found(self, app: FastAPI, world: World) -> None:
+        client, _ = _signed_in(app, world.users["caseworker"])
+        assert client.get("/people/not-a-uuid").status_code == 404
+
+
+class TestHeaders:
+    def test_every_page_has_the_security_headers(self, app: FastAPI, world: World) -> None:
+        client, _ = _signed_in(app, world.users["supervisor"])
+        ids = {"individual_id": world.person, "case_id": world.case}
+        paths = [fill(p, **ids) for m, p in web_routes(app) if m == "GET"]
+        paths += ["/static/haven.css", "/healthz", f"{API}/auth/me", "/no-such-page"]
+        for path in paths:
+            response = client.get(path, follow_redirects=False)
+            assert response.headers.get("content-security-policy") == CSP, path
+            assert response.headers["x-content-type-options"] == "nosniff", path
+            assert response.headers["referrer-policy"] == "no-referrer", path
+            assert response.headers["x-frame-options"] == "DENY", path
+        page = client.get(f"/people/{world.person}")
+        assert page.headers["cache-control"] == "no-store"
+        assert client.get("/static/haven.js").headers["cache-control"] == "no-cache"
+
+    def test_pages_hold_no_inline_script_or_style(self, app: FastAPI, world: World) -> None:
+        client, _ = _signed_in(app, world.users["supervisor"])
+        for path in ("/", f"/people/{world.person}", f"/cases/{world.case}", "/people/new"):
+            html = client.get(path).text
+            assert "<script>" not in html and " style=" not in html and "<style" not in html
+            assert "http://" not in html and "https://" not in html, path
+
+    def test_the_attachment_download_keeps_its_stricter_policy(
+        self, app: FastAPI, world: World
+    ) -> None:
+        with TestClient(app, client=(fresh_address(), 1)) as api:
+            headers = login(api, world.users["caseworker"])
+            uploaded = api.post(
+                f"{API}/cases/{world.case}/attachments",
+                files={"file": ("statement.txt", b"A statement.", "text/plain")},
+                headers=headers,
+            ).json()
+            download = api.get(f"{API}/attachments/{uploaded['id']}", headers=headers)
+        assert download.headers["content-security-policy"] == "default-src 'none'; sandbox"
+
+
+class TestApiFromTheBrowser:
+    def test_get_requests_reach_the_api_with_the_cookie(self, app: FastAPI, world: World) -> None:
+        client, _ = _signed_in(app, world.users["lawyer"])
+        assert client.get(f"{API}/auth/me").json()["username"] == world.users["lawyer"].username
+        export = client.get(f"{API}/cases/{world.case}/export?format=json")
+        assert export.status_code == 200 and export.headers["x-content-sha256"]
+
+    def test_the_cookie_never_writes_through_the_api(self, app: FastAPI, world: World) -> None:
+        client, _ = _signed_in(app, world.users["caseworker"])
+        assert client.post(f"{API}/auth/logout").status_code == 401
+        response = client.post(f"{API}/individuals", json={"full_name": "Nobody"})
+        assert response.status_code == 401
+        assert client.get(f"{API}/auth/me").status_code == 200  # still signed in
+
+    def test_a_bearer_token_comes_first(self, app: FastAPI, world: World) -> None:
+        client, _ = _signed_in(app, world.users["caseworker"])
+        response = client.get(f"{API}/auth/me", headers={"Authorization": "Bearer hvn_s_nonsense"})
+        assert response.status_code == 401
+
+
+class TestForms:
+    def test_registering_a_person_with_a_khmer_name(self, app: FastAPI, world: World) -> None:
+        client, token = _signed_in(app, world.users["caseworker"])
+        response = client.post(
+            "/people/new",
+            data={
+                "csrf_token": token,
+                "full_name": "Chea Sopheap",
+                "native_name": "ជា សុភាព",
+                "nationalities": "khm, usa",
+                "current_country": "tha",
+                "open_case": "1",
+            },
+            follow_redirects=False,
+        )
+        assert response.status_code == 303
+        page = client.get(response.headers["location"])
+        assert "Person registered and a case opened." in page.text
+        assert '<span lang="km" class="native">ជា សុភាព</span>' in page.text
+        assert "Cambodia (KHM)" in page.text and "United States (USA)" in page.text
+
+    def test_errors_are_shown_next_to_their_fields(self, app: FastAPI, world: World) -> None:
+        client, token = _signed_in(app, world.users["caseworker"])
+        response = client.post(
+            "/people/new",
+            data={"csrf_token": token, "full_name": "", "current_country": "XX", "notes": "kept"},
+        )
+        assert response.status_code == 422
+        errors = field_errors(response.text)
+        assert set(errors) == {"full_name", "current_country"}
+        assert "three-letter country code" in errors["current_country"]
+        assert 'aria-invalid="true"' in response.text and ">kept</textarea>" in response.text
+
+    def test_a_bad_mrz_check_digit_is_named(self, app: FastAPI, world: World) -> None:
+        client, token = _signed_in(app, world.users["caseworker"])
+        line1 = "P<KHMSOK<<DARA" + "<" * 30
+        line2 = "N12345678" + "0" + "KHM" + "8001014" + "M" + "3001012" + "<" * 14 + "00"
+        response = client.post(
+            f"/people/{world.person}/documents",
+            data={"csrf_token": token, "type": "passport", "mrz": f"{line1}\n{line2}"},
+        )
+        assert response.status_code == 422
+        assert "document number" in field_errors(response.text)["mrz"]
+
+    def test_documents_show_their_validity_at_a_glance(self, app: FastAPI, world: World) -> None:
+        client, _ = _signed_in(app, world.users["caseworker"])
+        assert "Valid, expires in 60 days" in client.get(f"/people/{world.person}").text
+
+    def test_an_incident_needs_someone_it_concerns(self, app: FastAPI, world: World) -> None:
+        client, token = _signed_in(app, world.users["caseworker"])
+        response = client.post(
+            "/incidents",
+            data={
+                "csrf_token": token,
+                "type": "threat",
+                "occurred_on": dt.date.today().isoformat(),
+                "country": "THA",
+                "description": "A call.",
+                "source_name": "Family",
+                "source_reliability": "B",
+                "source_credibility": "2",
+            },
+        )
+        assert response.status_code == 422
+        assert field_errors(response.text) == {"individual_ids": "Tick at least one person."}
+
+    def test_a_revocation_list_from_csv(self, app: FastAPI, world: World) -> None:
+        client, token = _signed_in(app, world.users["supervisor"])
+        number = unique("R").upper()
+        with TestClient(app, client=(fresh_address(), 1)) as api:
+            api.post(
+                f"{API}/individuals/{world.person}/documents",
+                json={"type": "passport", "number": number, "issuing_country": "KHM"},
+                headers=login(api, world.users["caseworker"]),
+            ).raise_for_status()
+        response = client.post(
+            "/supervisor/revocations",
+            data={
+                "csrf_token": token,
+                "issuing_country": "KHM",
+                "effective_date": dt.date.today().isoformat(),
+                "source": "Decree 12",
+            },
+            files={"csv": ("list.csv", f"name,passport_no\nSomeone,{number}\nX,ZZ9\n", "text/csv")},
+        )
+        assert response.status_code == 200
+        assert "1 document in your organisation found on the list; 1 newly revoked" in response.text
+
+    def test_the_assign_list_offers_whom_assign_accepts(self, app: FastAPI, world: World) -> None:
+        client, _ = _signed_in(app, world.users["caseworker"])
+        html = client.get(f"/cases/{world.case}").text
+        assert f'value="{world.users["lawyer_other"].id}:lawyer"' in html
+        assert f'value="{world.users["lawyer"].id}:lawyer"' not in html  # already counsel
+        assert f'value="{world.users["caseworker"].id}:caseworker"' not in html
+        assert f'value="{world.users["supervisor"].id}:' not in html
+
+    def test_empty_states_say_what_to_do(self, app: FastAPI, world: World) -> None:
+        client, _ = _signed_in(app, world.users["lawyer_other"])
+        assert "You are not counsel on any case yet" in client.get("/cases").text
