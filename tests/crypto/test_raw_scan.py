@@ -84,7 +84,9 @@ def _write_samples(app: FastAPI) -> tuple[str, list[bytes]]:
         other.full_name_ct = crypto.seal(key, USER_FULL_NAME, other.id, SECRETS[2], pad=Pad.SHORT)
         session.flush()
     with transaction(app.state.sessionmaker) as session:
-        stored = session.execute(select(User.full_name_ct, User.email_ct)).all()
+        stored = session.execute(
+            select(User.full_name_ct, User.email_ct).where(User.organisation_id == org.id)
+        ).all()
         ciphertexts = [ct for row in stored for ct in row if ct is not None]
         check_readable(session, other.id)
     assert len(ciphertexts) == 4
