@@ -1,0 +1,290 @@
+"""The real `haven` command, run in subprocesses against a database of its own."""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from app import migrate
+from tests.conftest import database_url
+
+PASSWORD = "correct horse battery staple"
+# The console script installed beside this interpreter, else the module (same entry point).
+_SCRIPT = Path(sys.executable).with_name("haven")
+COMMAND = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "app"]
+
+
+@dataclass
+class Deployment:
+    root: Path
+    env: dict[str, str]
+
+    def run(self, *args: str, stdin: str | None = None, timeout: float = 120) -> Result:
+        proc = subprocess.run(
+            [*COMMAND, *args],
+            input=stdin if stdin is not None else "",
+            env=self.env,
+            cwd=self.root,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        return Result(proc.returncode, proc.stdout, proc.stderr)
+
+    def start(self, *args: str) -> Process:
+        popen = subprocess.Popen(
+            [*COMMAND, *args],
+            env=self.env,
+            cwd=self.root,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        return Process(popen)
+
+
+@dataclass
+class Result:
+    code: int
+    stdout: str
+    stderr: str
+
+    def one_error_line(self) -> str:
+        """A failure must be one clear line on stderr, never a traceback."""
+        assert self.code != 0, self.stdout
+        assert "Traceback" not in self.stderr
+        lines = self.stderr.strip().splitlines()
+        assert len(lines) == 1, self.stderr
+        assert lines[0].startswith("haven: ")
+        return lines[0]
+
+
+class Process:
+    """A long-running command whose stderr is read line by line in the background."""
+
+    def __init__(self, popen: subprocess.Popen[str]) -> None:
+        self.popen = popen
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.seen: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.popen.stderr is not None
+        for line in self.popen.stderr:
+            self.lines.put(line)
+
+    def wait_for(self, text: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if any(text in line for line in self.seen):
+                return
+            try:
+                self.seen.append(self.lines.get(timeout=0.2))
+            except queue.Empty:
+                if self.popen.poll() is not None and self.lines.empty():
+                    break
+        pytest.fail(f"never printed {text!r}; stderr so far: {''.join(self.seen)}")
+
+    def terminate(self, timeout: float = 10) -> int:
+        self.popen.send_signal(signal.SIGTERM)
+        try:
+            code = self.popen.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.popen.kill()
+            self.popen.wait()
+            pytest.fail(f"did not stop within {timeout} s of SIGTERM")
+        self._reader.join(timeout=5)
+        while not self.lines.empty():
+            self.seen.append(self.lines.get())
+        return code
+
+    def kill(self) -> None:
+        if self.popen.poll() is None:
+            self.popen.kill()
+            self.popen.wait()
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    root = tmp_path_factory.mktemp("cli")
+    with database_url(root) as url:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("HAVEN_")}
+        env.update(
+            HAVEN_DATABASE_URL=url,
+            HAVEN_DATA_DIR=str(root / "data"),
+            HAVEN_MASTER_KEY_FILE=str(root / "keys" / "master.key"),
+            HAVEN_LOG_FORMAT="text",
+            HAVEN_ENV="development",
+        )
+        deployment = Deployment(root, env)
+        upgraded = deployment.run("db", "upgrade")
+        assert upgraded.code == 0, upgraded.stderr
+        yield deployment
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def test_console_script_is_installed() -> None:
+    assert shutil.which("haven", path=str(Path(sys.executable).parent)) or COMMAND[0] == (
+        sys.executable
+    )
+
+
+def test_db_upgrade_reports_the_head(deployment: Deployment) -> None:
+    result = deployment.run("db", "upgrade")  # a second time: nothing to do, still fine
+    assert result.code == 0, result.stderr
+    (head,) = migrate.head_revisions()
+    assert result.stdout.strip() == f"database at {head}"
+
+
+def test_users_create_prints_the_new_id(deployment: Deployment) -> None:
+    result = deployment.run(
+        "users",
+        "create",
+        "--username",
+        unique("caseworker"),
+        "--role",
+        "caseworker",
+        "--password-stdin",
+        stdin=PASSWORD + "\n",
+    )
+    assert result.code == 0, result.stderr
+    uuid.UUID(result.stdout.strip())
+    assert "created organisation" not in result.stderr  # the default organisation
+
+
+def test_users_create_with_a_new_organisation_says_so(deployment: Deployment) -> None:
+    org = f"New Org {uuid.uuid4().hex[:8]}"
+
+    def create() -> Result:
+        return deployment.run(
+            "users",
+            "create",
+            "--username",
+            unique("supervisor"),
+            "--role",
+            "supervisor",
+            "--organisation",
+            org,
+            "--password-stdin",
+            stdin=PASSWORD + "\n",
+        )
+
+    first = create()
+    assert first.code == 0, first.stderr
+    uuid.UUID(first.stdout.strip())
+    assert re.search(rf"created organisation {org} \([0-9a-f-]{{36}}\)", first.stderr)
+
+    second = create()  # the same name now finds the organisation
+    assert second.code == 0, second.stderr
+    assert "created organisation" not in second.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "stdin", "expected"),
+    [
+        (["--role", "caseworker", "--password-stdin"], "short\n", "at least 12 characters"),
+        (["--role", "wizard", "--password-stdin"], PASSWORD + "\n", "unknown role"),
+        (["--role", "caseworker"], PASSWORD + "\n", "--password-stdin"),
+    ],
+    ids=["short-password", "unknown-role", "no-password-stdin"],
+)
+def test_users_create_refusals_are_one_clear_line(
+    deployment: Deployment, args: list[str], stdin: str, expected: str
+) -> None:
+    username = unique("refused")
+    result = deployment.run("users", "create", "--username", username, *args, stdin=stdin)
+    assert expected in result.one_error_line()
+
+
+def test_users_create_refuses_a_duplicate_username(deployment: Deployment) -> None:
+    username = unique("twice")
+    args = ["users", "create", "--username", username, "--role", "lawyer", "--password-stdin"]
+    assert deployment.run(*args, stdin=PASSWORD + "\n").code == 0
+    again = deployment.run(*args, stdin=PASSWORD + "\n")
+    assert "taken" in again.one_error_line()
+
+
+def test_keys_rotate_prints_the_new_version(deployment: Deployment) -> None:
+    first = deployment.run("keys", "rotate")
+    assert first.code == 0, first.stderr
+    match = re.search(r"KEK version (\d+) is current", first.stdout)
+    assert match, first.stdout
+    second = deployment.run("keys", "rotate")
+    assert second.code == 0, second.stderr
+    assert f"KEK version {int(match.group(1)) + 1} is current" in second.stdout
+
+
+def test_audit_verify_succeeds_on_an_intact_chain(deployment: Deployment) -> None:
+    result = deployment.run("audit", "verify")
+    assert result.code == 0, result.stderr
+    assert "audit chain" in result.stdout
+
+
+def test_worker_stops_cleanly_on_sigterm(deployment: Deployment) -> None:
+    worker = deployment.start("worker", "--interval", "0.2")
+    try:
+        worker.wait_for("worker started")
+        started = time.monotonic()
+        code = worker.terminate(timeout=5)
+        assert time.monotonic() - started < 5
+    finally:
+        worker.kill()
+    assert code == 0, "".join(worker.seen)
+    assert any("worker stopped" in line for line in worker.seen), "".join(worker.seen)
+    assert not any("Traceback" in line for line in worker.seen)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_serve_answers_health_checks_and_stops_on_sigterm(deployment: Deployment) -> None:
+    port = _free_port()
+    server = deployment.start("serve", "--host", "127.0.0.1", "--port", str(port))
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                health = httpx.get(f"{base}/healthz", timeout=2)
+                break
+            except httpx.TransportError:
+                if server.popen.poll() is not None or time.monotonic() > deadline:
+                    server.wait_for("never")  # fails, showing what the server printed
+                time.sleep(0.2)
+        assert health.status_code == 200
+        assert health.json() == {"status": "ok"}
+        ready = httpx.get(f"{base}/readyz", timeout=5)
+        assert ready.status_code == 200, ready.text
+        assert ready.json()["status"] == "ready"
+        code = server.terminate(timeout=10)
+    finally:
+        server.kill()
+    # Uvicorn shuts down gracefully, then ends by the signal it caught, as process managers
+    # expect of SIGTERM (systemd and Docker count both as a clean stop).
+    assert code in (0, -signal.SIGTERM), "".join(server.seen)
+    assert any("Application shutdown complete" in line for line in server.seen)
+    assert not any("Traceback" in line for line in server.seen), "".join(server.seen)
