@@ -1,0 +1,222 @@
+"""``python -m bench.records``: the figures of the identity, audit and case-record work.
+
+Per engine, on a fresh database with N synthetic people (``haven demo --people`` code path):
+sign-in latency at the chosen argon2 cost; audit append throughput with concurrent writers;
+``audit verify`` speed; exact search by document number through the API against the same
+search done by decrypting every record; create-person and read-person throughput through the
+API; a government list of 1,000 numbers applied against N people. Requests go through the real
+app in process (TestClient): cookie-less bearer auth, transaction, audit, encryption. Medians;
+nothing is enforced.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from app import organisations
+from app.audit import service as audit
+from app.audit.verify import verify_all
+from app.auth.service import Actor
+from app.auth.users import create_user
+from app.config import Settings
+from app.crypto import Pad, crypto_of
+from app.crypto.blind_index import fold_document_number
+from app.db import read_only, transaction
+from app.demo.synthetic import add_people
+from app.documents.service import NUMBER
+from app.main import create_app
+from app.models.audit import AuditEntry
+from app.models.document import TravelDocument
+from bench.rotation import fresh_database
+
+PASSWORD = "a long enough benchmark passphrase"  # noqa: S105 - a made-up account
+API = "/api/v1"
+
+
+def _median_ms(samples: list[float]) -> float:
+    return round(statistics.median(samples) * 1000, 2)
+
+
+def run(engine: str, people: int, tmp: Path, pg_url: str) -> dict[str, Any]:
+    out: dict[str, Any] = {"engine": engine, "people": people}
+    with fresh_database(engine, tmp / engine, pg_url) as db:
+        settings = Settings(
+            _env_file=None,
+            database_url=db.url,
+            data_dir=tmp / engine / "data",
+            master_key_file=tmp / engine / "keys" / "master.key",
+            run_engine_in_serve=False,
+        )
+        app = create_app(settings)
+        with transaction(app.state.sessionmaker) as session:
+            org = organisations.default_organisation(session)
+            user = create_user(
+                session,
+                username="bench-sup",
+                role="supervisor",
+                password=PASSWORD,
+                organisation=org,
+            )
+            actor = Actor(user.id, user.username, user.role, org.id)
+        started = time.perf_counter()
+        with transaction(app.state.sessionmaker) as session:
+            numbers = add_people(
+                session,
+                crypto_of(session),
+                count=people,
+                organisation_id=org.id,
+                created_by=user.id,
+                seed=7,
+            )
+        out["synthetic_people_per_s"] = round(people / (time.perf_counter() - started))
+
+        with TestClient(app) as client:
+            logins = []
+            for _ in range(15):
+                t = time.perf_counter()
+                r = client.post(
+                    f"{API}/auth/login", json={"username": "bench-sup", "password": PASSWORD}
+                )
+                logins.append(time.perf_counter() - t)
+            out["login_median_ms"] = _median_ms(logins)
+            headers = {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+            searches = []
+            for number in numbers[:: max(1, people // 25)][:25]:
+                t = time.perf_counter()
+                r = client.get(
+                    f"{API}/individuals", params={"document_number": number}, headers=headers
+                )
+                searches.append(time.perf_counter() - t)
+                assert len(r.json()["items"]) == 1
+            out["search_by_document_median_ms"] = _median_ms(searches)
+            out["search_by_decrypting_all_ms"] = _decrypt_all(app, numbers[len(numbers) // 2])
+            out["search_speedup"] = round(
+                out["search_by_decrypting_all_ms"] / out["search_by_document_median_ms"], 1
+            )
+
+            creates, ids = [], []
+            for i in range(60):
+                t = time.perf_counter()
+                r = client.post(
+                    f"{API}/individuals",
+                    headers=headers,
+                    json={
+                        "full_name": f"Bench Person {i}",
+                        "nationalities": ["KHM"],
+                        "current_country": "THA",
+                    },
+                )
+                creates.append(time.perf_counter() - t)
+                ids.append(r.json()["id"])
+            reads = []
+            for pid in ids * 2:
+                t = time.perf_counter()
+                client.get(f"{API}/individuals/{pid}", headers=headers)
+                reads.append(time.perf_counter() - t)
+            out["create_person_per_s"] = round(1 / statistics.median(creates), 1)
+            out["read_person_per_s"] = round(1 / statistics.median(reads), 1)
+
+            revocation = numbers[:: max(1, people // 1000)][:1000]
+            t = time.perf_counter()
+            r = client.post(
+                f"{API}/documents/revocations",
+                headers=headers,
+                json={
+                    "issuing_country": "KHM",
+                    "numbers": revocation,
+                    "effective_date": "2026-01-01",
+                    "source": "bench",
+                },
+            )
+            out["revocation_1000_s"] = round(time.perf_counter() - t, 2)
+            out["revocation_matched"] = r.json().get("matched")
+
+        out.update(_audit_figures(app, actor))
+        app.state.engine.dispose()
+    return out
+
+
+def _decrypt_all(app: Any, number: str) -> float:
+    """The same exact search without a blind index: open every document number."""
+    wanted = fold_document_number(number)
+    t = time.perf_counter()
+    with transaction(app.state.sessionmaker) as session:
+        crypto = crypto_of(session)
+        rows = session.execute(
+            select(TravelDocument.id, TravelDocument.individual_id, TravelDocument.number_ct)
+        )
+        found = 0
+        for doc_id, owner, sealed in rows:
+            if (
+                fold_document_number(
+                    crypto.open(session, NUMBER, doc_id, owner, sealed, pad=Pad.SHORT)
+                )
+                == wanted
+            ):
+                found += 1
+    assert found == 1
+    return round((time.perf_counter() - t) * 1000, 1)
+
+
+def _audit_figures(app: Any, actor: Actor, writers: int = 4, each: int = 500) -> dict[str, Any]:
+    def writer() -> None:
+        for _ in range(each):
+            with transaction(app.state.sessionmaker) as session:
+                audit.record(session, actor=actor, action="bench.append")
+
+    threads = [threading.Thread(target=writer) for _ in range(writers)]
+    t = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    appended = writers * each / (time.perf_counter() - t)
+    with transaction(app.state.sessionmaker) as session:
+        total = session.scalar(select(func.count()).select_from(AuditEntry))
+    with app.state.sessionmaker() as session:
+        read_only(session)
+        t = time.perf_counter()
+        result = verify_all(session, app.state.crypto.provider, app.state.settings.data_dir)
+        elapsed = time.perf_counter() - t
+    assert result.ok
+    return {
+        "audit_append_per_s": round(appended),
+        "audit_writers": writers,
+        "audit_entries": total,
+        "audit_verify_per_s": round(total / elapsed),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.records", description=__doc__)
+    parser.add_argument("--people", type=int, default=10_000)
+    parser.add_argument("--engines", default="sqlite,postgresql")
+    parser.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--output", type=Path, default=Path("bench/results/records.json"))
+    args = parser.parse_args()
+    results = []
+    with tempfile.TemporaryDirectory(prefix="haven-bench-") as tmp:
+        for engine in args.engines.split(","):
+            figures = run(engine.strip(), args.people, Path(tmp), args.pg_url)
+            results.append(figures)
+            width = max(len(k) for k in figures)
+            for key, value in figures.items():
+                print(f"{key:<{width}}  {value}")
+            print()
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(results, indent=1, default=str))
+
+
+if __name__ == "__main__":
+    main()
