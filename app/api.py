@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
+from app.alerts.routes import router as alerts_router
 from app.alerts.webhook_routes import router as webhooks_router
 from app.audit.routes import router as audit_router
 from app.auth.deps import current_actor
@@ -16,6 +17,7 @@ from app.documents.routes import router as documents_router
 from app.incidents.routes import router as incidents_router
 from app.individuals.routes import router as individuals_router
 from app.monitoring.routes import router as monitoring_router
+from app.risk.routes import router as risk_router
 from app.stats.routes import router as stats_router
 from app.unhcr.routes import router as unhcr_router
 
@@ -33,6 +35,7 @@ def build_router() -> APIRouter:
         individuals_router,
         documents_router,
         unhcr_router,
+        risk_router,
         incidents_router,
         cases_router,
         attachments_router,
@@ -41,6 +44,7 @@ def build_router() -> APIRouter:
         stats_router,
         audit_router,
         webhooks_router,
+        alerts_router,
     ):
         authenticated.include_router(router)
     api.include_router(authenticated)

@@ -26,6 +26,7 @@ from app.errors import NotFound, Unprocessable
 from app.models.base import utcnow
 from app.models.document import DocumentStatusChange, TravelDocument
 from app.models.individual import Individual
+from app.risk import service as risk
 
 NUMBER = FieldSlot("travel_document", "number")
 ISSUING_COUNTRY = FieldSlot("travel_document", "issuing_country")
@@ -171,6 +172,7 @@ def add_document(
             "mrz": bool(parsed),
         },
     )
+    risk.reassess(session, person.id, trigger="document", actor=actor)
     _audit(session, actor, "document.create", document)
     return {**present(session, document), "warnings": warnings}
 
@@ -269,6 +271,12 @@ def change_status(
             subject_id=document.id,
             changes=diff,
         )
+        if "status" in diff:
+            risk.reassess(session, document.individual_id, trigger="document", actor=actor)
+        if "status" in diff and status == "revoked":
+            from app.alerts import triggers
+
+            triggers.on_document_revoked(session, actor, document)
     _audit(session, actor, "document.status_change", document, fields=sorted(diff))
     return present(session, document, with_history=True)
 
@@ -277,6 +285,12 @@ def after_revocation(
     session: Session, actor: Any, person_ids: list[uuid.UUID], list_id: uuid.UUID
 ) -> None:
     """Risk reassessment and alerts for people whose document a list just revoked attach here."""
+    from app.alerts import triggers
+
+    for pid in person_ids:
+        risk.reassess(session, pid, trigger="revocation", actor=actor)
+
+    triggers.on_revocation(session, actor, person_ids, list_id)
 
 
 def read_document(session: Session, actor: Any, document_id: uuid.UUID) -> dict[str, Any]:

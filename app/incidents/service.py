@@ -39,6 +39,13 @@ def after_incident(
     session: Session, actor: Any, incident: Incident, person_ids: list[uuid.UUID]
 ) -> None:
     """Risk reassessment and alerts attach here."""
+    from app.alerts import triggers
+    from app.risk import service as risk
+
+    for pid in person_ids:
+        risk.reassess(session, pid, trigger="incident", actor=actor)
+
+    triggers.on_incident(session, actor, incident, person_ids)
 
 
 def _reachable(actor: Any) -> Select[tuple[uuid.UUID]]:

@@ -37,6 +37,10 @@ FIELDS: dict[str, Pad] = {
 SLOTS = {name: FieldSlot("individual", name) for name in FIELDS}
 RESTRICTED = frozenset({"current_location", "contact"})
 LIST_FIELDS = frozenset({"aliases", "nationalities"})
+# Changes that the risk policy reads: the person is reassessed when one of them changes.
+RISK_FIELDS = frozenset(
+    {"nationalities", "current_country", "affiliation", "affiliation_role", "check_in_every_hours"}
+)
 
 
 def get_visible(session: Session, actor: Any, individual_id: uuid.UUID) -> Individual:
@@ -186,7 +190,14 @@ def create(session: Session, actor: Any, data: dict[str, Any]) -> Individual:
         subject_type="individual",
         subject_id=person.id,
     )
+    _reassess(session, actor, person, "individual.created")
     return person
+
+
+def _reassess(session: Session, actor: Any, person: Individual, trigger: str) -> None:
+    from app.risk import service as risk
+
+    risk.reassess(session, person.id, trigger=trigger, actor=actor)
 
 
 def read(session: Session, actor: Any, individual_id: uuid.UUID) -> dict[str, Any]:
@@ -242,6 +253,8 @@ def update_person(
             subject_id=person.id,
             changes=diff,
         )
+    if RISK_FIELDS & diff.keys():
+        _reassess(session, actor, person, "individual.updated")
     audit.record(
         session,
         actor=actor,

@@ -106,6 +106,9 @@ def add_status(
             "expires_on": data.get("expires_on"),
         },
     )
+    from app.risk import service as risk
+
+    risk.reassess(session, person.id, trigger="unhcr_status", actor=actor)
     audit.record(
         session,
         actor=actor,

@@ -129,6 +129,19 @@ def _build_org(app: FastAPI, client: TestClient) -> Org:
         headers=cw,
     )
     assert attachment.status_code == 201, attachment.text
+    detention = client.post(
+        f"{API}/incidents",
+        json={
+            "type": "detention",
+            "occurred_on": dt.date.today().isoformat(),
+            "country": "THA",
+            "description": "Held at the airport.",
+            "individual_ids": [person],
+            "source": {"name": "monitor", "reliability": "B", "credibility": 2},
+        },
+        headers=cw,
+    )
+    assert detention.status_code == 201, detention.text
     org.ids = {
         "individual": person,
         "case": case,
@@ -136,8 +149,21 @@ def _build_org(app: FastAPI, client: TestClient) -> Org:
         "incident": incident.json()["id"],
         "attachment": attachment.json()["id"],
         "organisation": str(organisation.id),
+        "alert": _custody_alert(client, org, person),
     }
     return org
+
+
+def _custody_alert(client: TestClient, org: Org, person: str) -> str:
+    """The host_custody alert a detention raised for ``person`` (read by a supervisor)."""
+    response = client.get(
+        f"{API}/alerts",
+        params={"individual_id": person, "status": "open"},
+        headers=org.headers["supervisor"],
+    )
+    assert response.status_code == 200, response.text
+    (alert,) = [a for a in response.json()["items"] if a["rule"] == "host_custody"]
+    return alert["id"]
 
 
 @pytest.fixture(scope="module")
@@ -310,6 +336,23 @@ SAMPLES: dict[tuple[str, str], Sample] = {
     ),
     ("GET", "/audit"): lambda w, me, t, r: Call("/audit", params={"limit": 5}),
     ("GET", "/audit/verify"): lambda w, me, t, r: Call("/audit/verify"),
+    ("GET", "/individuals/{individual_id}/risk"): lambda w, me, t, r: Call(
+        f"/individuals/{t.ids['individual']}/risk"
+    ),
+    ("POST", "/individuals/{individual_id}/risk/override"): lambda w, me, t, r: Call(
+        f"/individuals/{t.ids['individual']}/risk/override",
+        {"level": "high", "justification": "Return date announced.", "expires_on": _today()},
+    ),
+    # Lifting is idempotent: 204 whether or not an override was in force.
+    ("DELETE", "/individuals/{individual_id}/risk/override"): lambda w, me, t, r: Call(
+        f"/individuals/{t.ids['individual']}/risk/override"
+    ),
+    ("GET", "/reference/countries"): lambda w, me, t, r: Call("/reference/countries"),
+    # Effective far ahead, so it changes no assessment made while the suite runs.
+    ("PUT", "/reference/countries/{code}"): lambda w, me, t, r: Call(
+        "/reference/countries/ISL",
+        {"fields": {"party_cat": True}, "reason": "Matrix check.", "effective_on": "2100-01-01"},
+    ),
     # example.org names resolve nowhere: registration accepts a name that does not resolve
     # (every delivery vets the addresses again), so the matrix needs no network.
     ("POST", "/webhooks"): lambda w, me, t, r: Call(
@@ -318,6 +361,17 @@ SAMPLES: dict[tuple[str, str], Sample] = {
     ("GET", "/webhooks"): lambda w, me, t, r: Call("/webhooks"),
     ("DELETE", "/webhooks/{webhook_id}"): lambda w, me, t, r: Call(
         f"/webhooks/{_webhook_target(w, t)}"
+    ),
+    ("GET", "/alerts"): lambda w, me, t, r: Call("/alerts"),
+    # once=1: what is there and one heartbeat, then the stream ends (a matrix reads bodies).
+    ("GET", "/alerts/stream"): lambda w, me, t, r: Call("/alerts/stream", params={"once": 1}),
+    ("GET", "/alerts/{alert_id}"): lambda w, me, t, r: Call(f"/alerts/{t.ids['alert']}"),
+    # Acknowledging twice is a no-op: every role may use the same alert.
+    ("POST", "/alerts/{alert_id}/acknowledge"): lambda w, me, t, r: Call(
+        f"/alerts/{t.ids['alert']}/acknowledge"
+    ),
+    ("POST", "/alerts/{alert_id}/resolve"): lambda w, me, t, r: Call(
+        f"/alerts/{_open_alert(w, me, t)}/resolve", {"note": "Released the same day."}
     ),
 }
 
@@ -342,8 +396,12 @@ UNSCOPED = {
     ("GET", "/stats"),
     ("GET", "/audit"),
     ("GET", "/audit/verify"),
+    ("GET", "/reference/countries"),
+    ("PUT", "/reference/countries/{code}"),
     ("POST", "/lists/match"),
     ("POST", "/country-events"),
+    ("GET", "/alerts"),
+    ("GET", "/alerts/stream"),
 }
 # Routes that end the caller's own session: they get a fresh sign-in of their own.
 OWN_SESSION = {("POST", "/auth/logout"), ("POST", "/auth/password")}
@@ -354,6 +412,27 @@ IN_SCOPE_STATUS: dict[tuple[str, str], dict[str, int]] = {
     # A supervisor already sees every case of the organisation: nothing to break into.
     ("POST", "/cases/{case_id}/break-glass"): {"supervisor": 409},
 }
+
+
+def _open_alert(w: World, me: Org, t: Org) -> str:
+    """A fresh open alert in the caller's organisation (resolving one twice is a 409)."""
+    if t is not me:
+        return t.ids["alert"]
+    person = w.fresh_person(t)
+    response = w.client.post(
+        f"{API}/incidents",
+        json={
+            "type": "detention",
+            "occurred_on": _today(),
+            "country": "THA",
+            "description": "Held at the airport.",
+            "individual_ids": [person],
+            "source": {"name": "monitor", "reliability": "B", "credibility": 2},
+        },
+        headers=t.headers["caseworker"],
+    )
+    assert response.status_code == 201, response.text
+    return _custody_alert(w.client, t, person)
 
 
 def _unseen_case(w: World, me: Org, t: Org) -> str:
@@ -402,7 +481,8 @@ def _route_key(path: str) -> str:
 def _api_routes(app: FastAPI) -> list[tuple[str, str, tuple]]:
     found = []
     for route in api_routes(app):
-        if route.path in PUBLIC_PATHS:
+        # The web client's pages (outside /api/v1) have their own test: tests/web/test_pages.py.
+        if route.path in PUBLIC_PATHS or not route.path.startswith(API + "/"):
             continue
         for method in sorted(route.methods - {"HEAD", "OPTIONS"}):
             found.append((method, _route_key(route.path), route.actions))

@@ -115,7 +115,7 @@ class TestJsonExport:
         assert bundle["incidents"][0]["description"].startswith("Held by immigration police")
         assert [n["body"] for n in bundle["notes"]] == ["Hearing on 3 March."]
         kinds = [e["kind"] for e in bundle["timeline"]]
-        assert kinds[:2] == ["individual.created", "case.opened"]
+        assert kinds[:3] == ["individual.created", "risk.reassessed", "case.opened"]
         assert {"document.added", "unhcr_status.added", "case.note_added"} <= set(kinds)
         assert bundle["generated_by"]["id"] == str(scene.lawyer.id)
         assert bundle["haven_version"]

@@ -65,10 +65,14 @@ class TestHistory:
         entries = timeline(client, worker, case["id"])
         assert [e["kind"] for e in entries] == [
             "individual.created",
+            "risk.reassessed",  # assessed on registration: low
             "case.opened",
             "individual.updated",
             "unhcr_status.added",
             "incident.recorded",
+            "risk.reassessed",  # low -> high: custody in a state not party to the Convention
+            "alert.raised",  # risk_escalated
+            "alert.raised",  # a detention in a host state: host_custody
             "case.updated",
             "case.assigned",
             "case.note_added",
@@ -113,14 +117,15 @@ class TestHistory:
         earlier = timeline(client, worker, case["id"], as_of=moment)
         assert [e["kind"] for e in earlier] == [
             "individual.created",
+            "risk.reassessed",
             "case.opened",
             "incident.recorded",
         ]
-        assert earlier == full[:3]
+        assert earlier == full[:4]
         before_everything = timeline(client, worker, case["id"], as_of="2000-01-01T00:00:00Z")
         assert before_everything == []
         naive = timeline(client, worker, case["id"], as_of=moment.replace("Z", "").split("+")[0])
-        assert len(naive) == 3
+        assert len(naive) == 4
 
     def test_bad_as_of_is_422(self, client: TestClient, team: Team) -> None:
         worker = team.member("caseworker")
@@ -150,7 +155,7 @@ class TestHistory:
             headers=worker.headers,
         )
         kinds = [e["kind"] for e in timeline(client, counsel, first["id"])]
-        assert kinds == ["individual.created", "case.opened", "case.assigned"]
+        assert kinds == ["individual.created", "risk.reassessed", "case.opened", "case.assigned"]
         assert "case.note_added" in [e["kind"] for e in timeline(client, worker, second["id"])]
 
     def test_roles(self, client: TestClient, team: Team) -> None:

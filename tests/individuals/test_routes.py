@@ -62,7 +62,8 @@ class TestCreateIndividual:
         assert read["nationalities"] == ["KHM", "USA"]
         assert read["current_location"] == "Bangkok, Lat Phrao"
         assert read["check_in_every_hours"] == 48
-        assert read["risk"] == {"level": None, "score": None}
+        # Assessed on registration: a safe second nationality, no host state, nothing reported.
+        assert read["risk"] == {"level": "low", "score": 0}
 
     def test_fields_are_ciphertext_in_the_database(
         self, app: FastAPI, client: TestClient, caseworker: dict[str, str]
