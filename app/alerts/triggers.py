@@ -49,7 +49,7 @@ def on_incident(
             continue
         rule, severity = found
         text = rules.summary(rule)
-        if backfill:
+        if backfill and not _custody_still_open(session, person.id, incident, rule):
             severity, text = rules.backfilled(text)
         raised.append(
             service.raise_alert(
@@ -65,6 +65,28 @@ def on_incident(
             )
         )
     return raised
+
+
+def _custody_still_open(
+    session: Session, person_id: uuid.UUID, incident: Incident, rule: str
+) -> bool:
+    """A detention or removal order with no later release or return stays acute however
+    long ago it began (MISSION.md, "Time matters"): backfill does not soften it."""
+    if rule not in ("host_custody", "removal_order"):
+        return False
+    from app.models.incident import IncidentSubject
+
+    later = session.scalar(
+        select(Incident.id)
+        .join(IncidentSubject, IncidentSubject.incident_id == Incident.id)
+        .where(
+            IncidentSubject.individual_id == person_id,
+            Incident.type.in_(("release", "forced_return")),
+            Incident.occurred_on >= incident.occurred_on,
+        )
+        .limit(1)
+    )
+    return later is None
 
 
 def on_revocation(

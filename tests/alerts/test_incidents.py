@@ -94,12 +94,24 @@ class TestRulesByIncidentType:
 
 
 class TestBackfill:
-    def test_an_old_detention_entered_now_is_not_urgent(
+    def test_an_old_detention_with_no_release_stays_acute(
         self, client: TestClient, team: Team
     ) -> None:
         worker = team.member("caseworker")
         person = register(client, worker)
         long_ago = (dt.date.today() - dt.timedelta(days=45)).isoformat()
+        incident(client, worker, person, occurred_on=long_ago)
+        (alert,) = alerts_of(client, worker, person, rule="host_custody")
+        assert alert["severity"] == "critical"
+
+    def test_an_old_detention_already_ended_is_not_urgent(
+        self, client: TestClient, team: Team
+    ) -> None:
+        worker = team.member("caseworker")
+        person = register(client, worker)
+        long_ago = (dt.date.today() - dt.timedelta(days=45)).isoformat()
+        released = (dt.date.today() - dt.timedelta(days=44)).isoformat()
+        incident(client, worker, person, type="release", occurred_on=released)
         incident(client, worker, person, occurred_on=long_ago)
         (alert,) = alerts_of(client, worker, person, rule="host_custody")
         assert alert["severity"] == "info"
