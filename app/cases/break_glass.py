@@ -26,6 +26,9 @@ LASTS = dt.timedelta(hours=4)
 
 def after_break_glass(session: Session, actor: Any, case: Case, grant: BreakGlassGrant) -> None:
     """The alert to the organisation's supervisors attaches here."""
+    from app.alerts import triggers
+
+    triggers.on_break_glass(session, actor, case, grant)
 
 
 def break_glass(session: Session, actor: Any, case_id: uuid.UUID, reason: str) -> BreakGlassGrant:
