@@ -37,6 +37,7 @@ class Org:
     users: dict[str, UserHandle] = field(default_factory=dict)
     headers: dict[str, dict[str, str]] = field(default_factory=dict)
     ids: dict[str, str] = field(default_factory=dict)
+    names: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -89,9 +90,10 @@ def _build_org(app: FastAPI, client: TestClient) -> Org:
     assert key.status_code == 201, key.text
     org.headers["service"] = {"Authorization": f"Bearer {key.json()['key']}"}
     cw = org.headers["caseworker"]
+    org.names = {"individual": unique("Sok Dara"), "document": unique("N").upper().replace("-", "")}
     person = client.post(
         f"{API}/individuals",
-        json={"full_name": unique("Sok Dara"), "current_country": "THA"},
+        json={"full_name": org.names["individual"], "current_country": "THA"},
         headers=cw,
     ).json()["id"]
     case = client.post(f"{API}/cases", json={"individual_id": person}, headers=cw).json()["id"]
@@ -103,7 +105,7 @@ def _build_org(app: FastAPI, client: TestClient) -> Org:
         f"{API}/individuals/{person}/documents",
         json={
             "type": "passport",
-            "number": unique("N").upper(),
+            "number": org.names["document"],
             "issuing_country": "KHM",
             "status": "valid",
         },
@@ -553,3 +555,35 @@ def test_role_matrix(app: FastAPI, world: World, role: str) -> None:
         if outside != 404:
             failures.append(f"{role} {method} {path} out of scope: {outside}, expected 404")
     assert failures == []
+
+
+# Not /audit: auditors oversee the whole deployment's trail, which holds ids and never names.
+LISTINGS = [
+    "/individuals",
+    "/cases",
+    "/incidents",
+    "/alerts",
+    "/users",
+    "/api-keys",
+]
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_no_listing_or_search_leaks_the_other_organisation(world: World, role: str) -> None:
+    """Lists, searches and counts of one organisation hold nothing of the other's caseload."""
+    theirs = {v for k, v in world.b.ids.items() if k != "organisation"}
+    name = world.b.names["individual"]
+    number = world.b.names["document"]
+    calls = [(path, None) for path in LISTINGS] + [
+        ("/individuals", {"name": name}),
+        ("/individuals", {"document_number": number}),
+        ("/stats", {"by": "country"}),
+    ]
+    for path, params in calls:
+        response = world.client.get(API + path, params=params, headers=world.a.headers[role])
+        if response.status_code in (401, 403):
+            continue
+        assert response.status_code == 200, (path, response.status_code)
+        leaked = [i for i in theirs if i in response.text]
+        assert leaked == [], (role, path, params)
+        assert name not in response.text and number not in response.text
