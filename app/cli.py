@@ -99,24 +99,30 @@ def serve(
 
 @cli.command()
 def worker(
-    interval: Annotated[float, typer.Option(help="Seconds between engine ticks.")] = 1.0,
+    interval: Annotated[
+        float | None,
+        typer.Option(help="Seconds between engine ticks [default: HAVEN_ENGINE_INTERVAL_SECONDS]."),
+    ] = None,
+    lease: Annotated[
+        float, typer.Option(min=1.0, help="Seconds a claimed message stays this worker's.")
+    ] = 60.0,
 ) -> None:
     """Run only the alert engine and notification delivery."""
     from app.engine import Engine as AlertEngine
 
     runtime = _runtime()
     stop = threading.Event()
+    engine = AlertEngine(runtime.sessions, runtime.settings, lease_seconds=lease)
 
     def _stop(signum: int, _frame: object) -> None:
         stop.set()
+        engine.wake()
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    engine = AlertEngine(runtime.sessions, runtime.settings)
     typer.echo("haven worker started", err=True)
-    while not stop.is_set():
-        engine.tick()
-        stop.wait(interval)
+    engine.run(stop, interval if interval is not None else runtime.settings.engine_interval_seconds)
+    engine.close()
     runtime.engine.dispose()
     typer.echo("haven worker stopped", err=True)
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from app import __version__, logs, migrate
+from app import __version__, logs, migrate, web
+from app.alerts.engine import EngineThread
 from app.api import build_router
 from app.config import Settings, check_production
 from app.crypto import Crypto
@@ -36,8 +38,13 @@ def prepare(settings: Settings, *, create_keyring: bool = True) -> Crypto:
 
 
 def create_app(
-    settings: Settings | None = None, *, migrate_on_start: bool | None = None
+    settings: Settings | None = None,
+    *,
+    migrate_on_start: bool | None = None,
+    run_engine: bool = False,
 ) -> FastAPI:
+    """``run_engine``: also run the alert engine in a background thread while the app is up
+    (`haven serve` passes settings.run_engine_in_serve; tests drive the engine themselves)."""
     settings = settings or Settings()
     crypto = prepare(settings)
     engine = make_engine(settings)
@@ -47,7 +54,12 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         log.info("haven %s started (%s, %s)", __version__, settings.env, engine.dialect.name)
+        background = EngineThread(app.state.sessionmaker, settings) if run_engine else None
+        if background:
+            background.start()
         yield
+        if background:
+            await asyncio.to_thread(background.stop)
         engine.dispose()
 
     app = FastAPI(
@@ -73,6 +85,7 @@ def create_app(
         max_upload=settings.max_attachment_bytes + 65_536,  # room for the multipart framing
     )
     app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
+    web.install(app)  # the web client's pages, /static, and security headers on every response
     return app
 
 
@@ -80,4 +93,4 @@ def factory() -> FastAPI:
     """Entry point for `uvicorn --factory app.main:factory` (several worker processes)."""
     settings = Settings()
     logs.configure(json_logs=settings.json_logs, level=settings.log_level)
-    return create_app(settings, migrate_on_start=False)
+    return create_app(settings, migrate_on_start=False, run_engine=settings.run_engine_in_serve)

@@ -1,0 +1,133 @@
+"""Alert e-mail over SMTP: the rule, the severity and a link, never a name, number or place.
+
+HAVEN_SMTP_URL is ``smtp://user:pass@host:port`` (STARTTLS when the server offers it) or
+``smtps://…`` (TLS from the first byte); user and password are percent-decoded.
+"""
+
+from __future__ import annotations
+
+import json
+import smtplib
+import ssl
+import uuid
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import formatdate
+from urllib.parse import unquote, urlsplit
+
+from sqlalchemy.orm import Session
+
+from app.crypto import FieldSlot, Pad, crypto_of
+from app.models.user import User
+
+USER_EMAIL = FieldSlot("user", "email")
+SMTP_TIMEOUT = 10.0
+
+
+class MailError(Exception):
+    """E-mail cannot be sent with this configuration or to this recipient."""
+
+
+@dataclass(frozen=True)
+class SmtpServer:
+    host: str
+    port: int
+    implicit_tls: bool
+    username: str | None
+    password: str | None
+
+    @classmethod
+    def from_url(cls, url: str) -> SmtpServer:
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        if scheme not in ("smtp", "smtps") or not parts.hostname:
+            raise MailError("HAVEN_SMTP_URL must be smtp://host:port or smtps://host:port")
+        implicit = scheme == "smtps"
+        return cls(
+            host=parts.hostname,
+            port=parts.port or (465 if implicit else 25),
+            implicit_tls=implicit,
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+        )
+
+
+@dataclass(frozen=True)
+class Recipient:
+    user_id: uuid.UUID
+    address: str
+
+
+def recipient(session: Session, user_id: uuid.UUID) -> Recipient | None:
+    """The user's e-mail address, or None for an unknown or disabled user without one."""
+    user = session.get(User, user_id)
+    if user is None or user.disabled or user.email_ct is None:
+        return None
+    address = crypto_of(session).open(
+        session, USER_EMAIL, user.id, user.id, user.email_ct, pad=Pad.SHORT
+    )
+    return Recipient(user.id, address) if address else None
+
+
+def sender_host(public_url: str) -> str:
+    return urlsplit(public_url).hostname or "localhost"
+
+
+def compose(message_id: str, payload: str, *, to: str, public_url: str) -> EmailMessage:
+    """The e-mail for one stored outbox payload."""
+    data = json.loads(payload).get("data", {})
+    rule = str(data.get("rule", "alert"))
+    severity = str(data.get("severity", "unknown"))
+    link = str(data.get("link", public_url))
+    host = sender_host(public_url)
+    mail = EmailMessage()
+    mail["From"] = f"Haven <haven@{host}>"
+    mail["To"] = to
+    mail["Subject"] = f"[Haven] {severity} alert: {rule}"
+    mail["Date"] = formatdate(usegmt=True)
+    # The same Message-ID on every retry lets mail systems drop a repeat.
+    mail["Message-ID"] = f"<{message_id}@{host}>"
+    mail["Auto-Submitted"] = "auto-generated"
+    mail.set_content(
+        f"Haven raised a {severity} alert.\n\n"
+        f"Rule: {rule}\n"
+        f"Severity: {severity}\n\n"
+        f"Open it in Haven (sign-in required): {link}\n\n"
+        "This message names no one by design; the details are in Haven.\n"
+    )
+    return mail
+
+
+def send(server: SmtpServer, mail: EmailMessage) -> None:
+    """Raises smtplib.SMTPException or OSError when the server refuses or cannot be reached."""
+    context = ssl.create_default_context()
+    smtp: smtplib.SMTP
+    if server.implicit_tls:
+        smtp = smtplib.SMTP_SSL(server.host, server.port, timeout=SMTP_TIMEOUT, context=context)
+    else:
+        smtp = smtplib.SMTP(server.host, server.port, timeout=SMTP_TIMEOUT)
+    with smtp:
+        smtp.ehlo()
+        if not server.implicit_tls and smtp.has_extn("starttls"):
+            smtp.starttls(context=context)
+            smtp.ehlo()
+        if server.username:
+            smtp.login(server.username, server.password or "")
+        smtp.send_message(mail)
+
+
+def permanent(error: BaseException) -> bool:
+    """A refusal that a retry will not change (5xx replies, a refused recipient)."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        return all(code >= 500 for code, _ in error.recipients.values())
+    if isinstance(error, smtplib.SMTPResponseException):
+        return error.smtp_code >= 500 and not isinstance(error, smtplib.SMTPAuthenticationError)
+    return isinstance(error, MailError)
+
+
+def describe(error: BaseException) -> str:
+    if isinstance(error, smtplib.SMTPResponseException):
+        return f"smtp {error.smtp_code}"
+    if isinstance(error, MailError):
+        return str(error)
+    return f"smtp failed ({type(error).__name__})"

@@ -1,0 +1,193 @@
+"""Webhook endpoints: registration with a sealed secret, Standard Webhooks signing, delivery.
+
+Each endpoint's secret is a Standard Webhooks ``whsec_`` secret sealed with a data key of its
+own. A delivery sends the outbox payload exactly as stored (ids, rule, severity and a link; never
+a name, number or place), signed over ``webhook-id`` (the outbox message id, the same on every
+retry), ``webhook-timestamp`` (the moment of sending) and the body.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import json
+import re
+import secrets
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from standardwebhooks.webhooks import Webhook as Signer
+
+from app import __version__
+from app.alerts import egress
+from app.audit import service as audit
+from app.crypto import FieldSlot, Pad, crypto_of
+from app.errors import BadRequest, NotFound
+from app.models.alert import Webhook
+from app.models.base import utcnow
+
+SECRET = FieldSlot("webhook", "secret")
+SECRET_PREFIX = "whsec_"  # noqa: S105 (the Standard Webhooks prefix, not a secret)
+SECRET_BYTES = 32
+MIN_SECRET_BYTES, MAX_SECRET_BYTES = 24, 64
+ANY_EVENT = "*"
+EVENT = re.compile(r"^[a-z]+(\.[a-z_]+)+$")
+MAX_EVENTS = 32
+USER_AGENT = f"Haven-Webhooks/{__version__}"
+
+
+# Secrets -------------------------------------------------------------------------------------
+def new_secret() -> str:
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode()
+
+
+def check_secret(secret: str) -> str:
+    """A given secret must be ``whsec_`` and the base64 of 24 to 64 bytes."""
+    if not secret.startswith(SECRET_PREFIX):
+        raise BadRequest(f"webhook secrets start with {SECRET_PREFIX}")
+    try:
+        raw = base64.b64decode(secret.removeprefix(SECRET_PREFIX), validate=True)
+    except (binascii.Error, ValueError):
+        raise BadRequest("the webhook secret is not valid base64") from None
+    if not MIN_SECRET_BYTES <= len(raw) <= MAX_SECRET_BYTES:
+        raise BadRequest(
+            f"webhook secrets hold {MIN_SECRET_BYTES} to {MAX_SECRET_BYTES} random bytes"
+        )
+    return secret
+
+
+def check_events(events: list[str]) -> list[str]:
+    unique = list(dict.fromkeys(e.strip() for e in events))
+    if not unique:
+        raise BadRequest('name at least one event, or ["*"] for all')
+    if len(unique) > MAX_EVENTS:
+        raise BadRequest(f"at most {MAX_EVENTS} events")
+    for event in unique:
+        if event != ANY_EVENT and not EVENT.match(event):
+            raise BadRequest('events look like "alert.created" (or "*" for all)')
+    return [ANY_EVENT] if ANY_EVENT in unique else unique
+
+
+# Registration --------------------------------------------------------------------------------
+def register(
+    session: Session,
+    actor: Any,
+    *,
+    url: str,
+    events: list[str],
+    secret: str | None,
+    allowed_hosts: frozenset[str],
+) -> tuple[Webhook, str]:
+    """A new endpoint of the actor's organisation; returns it with its secret (shown once)."""
+    destination = egress.check_registration(url, allowed_hosts)
+    events = check_events(events)
+    secret = check_secret(secret) if secret is not None else new_secret()
+    webhook = Webhook(
+        id=uuid.uuid4(),
+        organisation_id=actor.organisation_id,
+        url=url.strip(),
+        events=json.dumps(events),
+        secret_ct=b"",
+        created_by=actor.id,
+    )
+    session.add(webhook)
+    session.flush()
+    crypto = crypto_of(session)
+    key = crypto.keys.create(session, webhook.id, "webhook")
+    webhook.secret_ct = crypto.seal(key, SECRET, webhook.id, secret, pad=Pad.SHORT)
+    audit.record(
+        session,
+        actor=actor,
+        action="webhook.created",
+        subject_type="webhook",
+        subject_id=webhook.id,
+        details={"events": events, "scheme": destination.scheme},
+    )
+    return webhook, secret
+
+
+def list_webhooks(session: Session, actor: Any) -> list[Webhook]:
+    return list(
+        session.scalars(
+            select(Webhook)
+            .where(Webhook.organisation_id == actor.organisation_id)
+            .order_by(Webhook.created_at, Webhook.id)
+        )
+    )
+
+
+def disable(session: Session, actor: Any, webhook_id: uuid.UUID) -> Webhook:
+    """Stop deliveries to an endpoint of the actor's organisation (another's is not found)."""
+    webhook = session.scalar(
+        select(Webhook).where(
+            Webhook.id == webhook_id, Webhook.organisation_id == actor.organisation_id
+        )
+    )
+    if webhook is None:
+        raise NotFound()
+    if webhook.disabled_at is None:
+        webhook.disabled_at = utcnow()
+        audit.record(
+            session,
+            actor=actor,
+            action="webhook.disabled",
+            subject_type="webhook",
+            subject_id=webhook.id,
+        )
+    return webhook
+
+
+def events_of(webhook: Webhook) -> list[str]:
+    return list(json.loads(webhook.events))
+
+
+def open_secret(session: Session, webhook: Webhook) -> str:
+    return crypto_of(session).open(
+        session, SECRET, webhook.id, webhook.id, webhook.secret_ct, pad=Pad.SHORT
+    )
+
+
+# Delivery ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Endpoint:
+    """What a delivery needs, read (and the secret opened) while the message is claimed."""
+
+    webhook_id: uuid.UUID
+    url: str
+    secret: str
+
+
+def sign(secret: str, message_id: str, body: str, at: dt.datetime) -> dict[str, str]:
+    """The three Standard Webhooks headers for this body."""
+    return {
+        "webhook-id": message_id,
+        "webhook-timestamp": str(int(at.timestamp())),
+        "webhook-signature": Signer(secret).sign(message_id, at, body),
+    }
+
+
+def send(endpoint: Endpoint, message_id: str, payload: str, allowed_hosts: frozenset[str]) -> int:
+    """POST the stored payload, signed, to the endpoint's vetted address; the status code.
+
+    Raises egress.DestinationRefused, OSError or httpx.HTTPError (see egress.post).
+    """
+    destination = egress.parse(endpoint.url, allowed_hosts)
+    headers = sign(endpoint.secret, message_id, payload, dt.datetime.now(dt.UTC))
+    headers |= {"content-type": "application/json", "user-agent": USER_AGENT}
+    return egress.post(destination, payload.encode(), headers)
+
+
+def describe(error: BaseException) -> str:
+    """A short reason for the outbox row and the log: never a URL, address or body."""
+    if isinstance(error, egress.DestinationRefused):
+        return f"refused: {error.detail}"
+    if isinstance(error, httpx.TimeoutException):
+        return "timed out"
+    if isinstance(error, httpx.HTTPError | OSError):
+        return f"connection failed ({type(error).__name__})"
+    return f"failed ({type(error).__name__})"
