@@ -12,12 +12,14 @@ from app.models.alert import (
 from app.models.audit import AuditCheckpoint, AuditEntry, AuditHead
 from app.models.base import Base
 from app.models.case import Attachment, BreakGlassGrant, Case, CaseAssignment, CaseNote
+from app.models.consent import Consent
 from app.models.document import DocumentStatusChange, TravelDocument
 from app.models.history import HistoryEntry
 from app.models.incident import Incident, IncidentSubject
 from app.models.individual import Individual, IndividualNameIndex
 from app.models.keys import KeyEncryptionKey, RecordKey
 from app.models.organisation import Organisation
+from app.models.referral import Referral
 from app.models.risk import CountryProfileOverride, RiskAssessment, RiskOverride
 from app.models.unhcr import UnhcrStatus
 from app.models.user import ApiKey, AuthToken, LoginThrottle, RecoveryCode, User
@@ -36,6 +38,7 @@ __all__ = [
     "CaseAssignment",
     "CaseNote",
     "CheckIn",
+    "Consent",
     "CountryEvent",
     "CountryProfileOverride",
     "DocumentStatusChange",
@@ -52,6 +55,7 @@ __all__ = [
     "PublishedList",
     "RecordKey",
     "RecoveryCode",
+    "Referral",
     "RiskAssessment",
     "RiskOverride",
     "TravelDocument",

@@ -31,6 +31,9 @@ class CaseAssignment(UUIDPrimaryKey, Base):
     case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("case.id"), index=True)
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("user.id"))
     role: Mapped[str] = mapped_column(String(16))  # caseworker | lawyer
+    # Set when a receiving organisation's supervisor assigns its own staff to a referred case:
+    # the assignment lasts only as long as that referral.
+    referral_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("referral.id"), index=True)
     assigned_by: Mapped[uuid.UUID | None]
     assigned_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     removed_at: Mapped[dt.datetime | None]

@@ -43,6 +43,13 @@ class Individual(UUIDPrimaryKey, CreatedAt, Base):
     # Erasure leaves a tombstone: the id (for history) and who erased it, nothing else.
     erased_at: Mapped[dt.datetime | None]
     erased_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("user.id"))
+    # A duplicate merged into another record: hidden from lists, its history kept and shown
+    # on the surviving record.
+    merged_into_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("individual.id"), index=True
+    )
+    merged_at: Mapped[dt.datetime | None]
+    merged_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("user.id"))
 
 
 class IndividualNameIndex(Base):
