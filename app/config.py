@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     run_engine_in_serve: bool = True  # `haven serve` also runs the alert engine
     max_body_bytes: int = 1_048_576
     max_attachment_bytes: int = 25 * 1_048_576
+    # argon2id cost of password hashes; production refuses less than the OWASP floor.
+    password_memory_kib: int = Field(default=19_456, ge=1024)
+    password_rounds: int = Field(default=2, ge=1)
 
     @field_validator("smtp_url", "secret_key", "keyring_passphrase", mode="before")
     @classmethod
@@ -129,6 +132,11 @@ def production_problems(settings: Settings) -> list[str]:
         )
     if info is not None and info.mode & 0o077:
         problems.append(f"the key file {key_file} is readable by other users (chmod 600)")
+    if settings.password_memory_kib < 19_456 or settings.password_rounds < 2:
+        problems.append(
+            "password hashing is below the argon2id floor of m=19456 KiB, t=2 "
+            "(HAVEN_PASSWORD_MEMORY_KIB, HAVEN_PASSWORD_ROUNDS)"
+        )
     if settings.key_provider == "file" and info is not None and info.protected:
         problems.append("the keyring is passphrase-protected; set HAVEN_KEY_PROVIDER=passphrase")
     return problems

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from app import __version__, logs, migrate, web
 from app.alerts.engine import EngineThread
 from app.api import build_router
+from app.auth import passwords
 from app.config import Settings, check_production
 from app.crypto import Crypto
 from app.crypto.keyring import open_provider
@@ -27,6 +28,7 @@ log = logging.getLogger("haven")
 def prepare(settings: Settings, *, create_keyring: bool = True) -> Crypto:
     """Checks that must pass before serving: production refusals, data dir, keyring, secret."""
     check_production(settings)
+    passwords.configure(settings.password_memory_kib, settings.password_rounds)
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     provider = open_provider(settings, create=create_keyring)
     settings.resolved_secret_key()

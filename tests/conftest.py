@@ -61,6 +61,10 @@ def make_settings(tmp: Path, url: str, **overrides: object) -> Settings:
         "master_key_file": tmp / "keys" / "master.key",
         "env": "development",
         "log_format": "text",
+        # Cheap argon2id for the thousands of sign-ins of the suite: the same code path at a
+        # lower cost; tests/auth/test_passwords.py checks the real default and the production floor.
+        "password_memory_kib": 1024,
+        "password_rounds": 1,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

@@ -4,21 +4,43 @@ from __future__ import annotations
 
 from passlib.context import CryptContext
 
-# OWASP floor for argon2id is m=19 MiB, t=2, p=1; Haven uses m=19 MiB, t=2, p=1 by default
-# and raises it through HAVEN_* settings later without breaking stored hashes (needs_update).
+# OWASP floor for argon2id is m=19 MiB, t=2, p=1, Haven's default. HAVEN_PASSWORD_MEMORY_KIB and
+# HAVEN_PASSWORD_ROUNDS raise it without breaking stored hashes (rehashed at the next sign-in);
+# production refuses anything below the floor (app/config.py).
 ARGON2_MEMORY_KIB = 19_456
 ARGON2_ROUNDS = 2
 ARGON2_PARALLELISM = 1
 
-_context = CryptContext(
-    schemes=["argon2"],
-    argon2__type="ID",
-    argon2__memory_cost=ARGON2_MEMORY_KIB,
-    argon2__rounds=ARGON2_ROUNDS,
-    argon2__parallelism=ARGON2_PARALLELISM,
-)
+
+def _make_context(memory_kib: int, rounds: int) -> CryptContext:
+    return CryptContext(
+        schemes=["argon2"],
+        argon2__type="ID",
+        argon2__memory_cost=memory_kib,
+        argon2__rounds=rounds,
+        argon2__parallelism=ARGON2_PARALLELISM,
+    )
+
+
+_context = _make_context(ARGON2_MEMORY_KIB, ARGON2_ROUNDS)
 # Verified against when a username is unknown, so both paths cost one argon2 verification.
 _DUMMY_HASH = _context.hash("haven-timing-equaliser")
+
+
+def configure(memory_kib: int, rounds: int) -> None:
+    """Use these argon2id costs for new hashes (and as the target of rehash-on-login)."""
+    global _context, _DUMMY_HASH
+    current = _context.to_dict()
+    if (current.get("argon2__memory_cost"), current.get("argon2__rounds")) == (memory_kib, rounds):
+        return
+    _context = _make_context(memory_kib, rounds)
+    _DUMMY_HASH = _context.hash("haven-timing-equaliser")
+
+
+def parameters() -> tuple[int, int]:
+    """(memory in KiB, rounds) of new hashes."""
+    current = _context.to_dict()
+    return int(current["argon2__memory_cost"]), int(current["argon2__rounds"])
 
 
 def hash_password(password: str) -> str:
