@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Depends
+from pydantic import BaseModel, ConfigDict
 
 from app.alerts.routes import router as alerts_router
 from app.alerts.webhook_routes import router as webhooks_router
@@ -13,10 +16,14 @@ from app.auth.routes import router as auth_router
 from app.cases.attachment_routes import router as attachments_router
 from app.cases.export_routes import router as export_router
 from app.cases.routes import router as cases_router
+from app.consent.routes import router as consent_router
 from app.documents.routes import router as documents_router
 from app.incidents.routes import router as incidents_router
+from app.individuals.duplicate_routes import router as duplicates_router
 from app.individuals.routes import router as individuals_router
 from app.monitoring.routes import router as monitoring_router
+from app.organisations_routes import router as organisations_router
+from app.referrals.routes import router as referrals_router
 from app.risk.routes import router as risk_router
 from app.stats.routes import router as stats_router
 from app.unhcr.routes import router as unhcr_router
@@ -26,13 +33,47 @@ PREFIX = "/api/v1"
 PUBLIC_PATHS = frozenset({f"{PREFIX}/auth/login", "/healthz", "/readyz", "/metrics"})
 
 
+class ErrorRead(BaseModel):
+    """Every error body (rendered in app.errors); some errors add fields such as ``field``."""
+
+    model_config = ConfigDict(extra="allow")
+    detail: str
+
+
+class ValidationIssue(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ValidationErrorRead(BaseModel):
+    """422: the payload's problems, one per field (values left out), or one sentence."""
+
+    model_config = ConfigDict(extra="allow")
+    detail: str | list[ValidationIssue]
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    return {code: {"model": ValidationErrorRead if code == 422 else ErrorRead} for code in codes}
+
+
+# The error statuses of shared/API.md, declared so that clients and the contract fuzzer
+# (tests/fuzz) hold every route to them.
+PUBLIC_ERRORS = _errors(400, 401, 413, 422, 429)
+ERRORS = _errors(400, 401, 403, 404, 409, 413, 422)
+
+
 def build_router() -> APIRouter:
     api = APIRouter(prefix=PREFIX)
-    api.include_router(auth_public)
-    authenticated = APIRouter(dependencies=[Depends(current_actor)])
+    api.include_router(auth_public, responses=PUBLIC_ERRORS)
+    authenticated = APIRouter(dependencies=[Depends(current_actor)], responses=ERRORS)
     for router in (
         auth_router,
         individuals_router,
+        duplicates_router,
+        consent_router,
+        organisations_router,
+        referrals_router,
         documents_router,
         unhcr_router,
         risk_router,

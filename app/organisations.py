@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.errors import BadRequest
+from app.audit import service as audit
+from app.errors import BadRequest, Conflict
 from app.models.organisation import DEFAULT_ORGANISATION, Organisation
 
 
@@ -41,3 +43,34 @@ def resolve(session: Session, name_or_id: str | None, *, create: bool) -> tuple[
     session.add(org)
     session.flush()
     return org, True
+
+
+def named(session: Session, name: str) -> Organisation | None:
+    """The organisation whose name matches ``name`` regardless of case."""
+    wanted = name.strip().casefold()
+    # Few rows: folding in Python treats every script alike (SQLite's lower() is ASCII-only).
+    for org in session.scalars(select(Organisation)):
+        if org.name.casefold() == wanted:
+            return org
+    return None
+
+
+def create(session: Session, actor: Any, name: str) -> Organisation:
+    """A new organisation; 409 when one of that name exists, whatever its case."""
+    if named(session, name) is not None:
+        raise Conflict("an organisation of that name exists")
+    org = Organisation(name=name.strip())
+    session.add(org)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="organisation.create",
+        subject_type="organisation",
+        subject_id=org.id,
+    )
+    return org
+
+
+def listing(session: Session) -> list[Organisation]:
+    return list(session.scalars(select(Organisation).order_by(Organisation.name)))

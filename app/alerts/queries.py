@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from app.alerts import rules
 from app.auth.roles import Role
-from app.auth.scope import visible_individuals
+from app.auth.scope import OWN, visible_individuals
 from app.crypto import CryptoError, FieldSlot, Pad, crypto_of
 from app.errors import NotFound, Unprocessable
 from app.models.alert import Alert
@@ -45,7 +45,7 @@ def visible_alerts(actor: Any) -> Select[tuple[uuid.UUID]]:
         )
     if actor.role not in (Role.SUPERVISOR, Role.CASEWORKER, Role.LAWYER):
         return select(Alert.id).where(false())
-    people = Alert.individual_id.in_(visible_individuals(actor))
+    people = Alert.individual_id.in_(visible_individuals(actor, OWN))
     if actor.role == Role.SUPERVISOR:
         return select(Alert.id).where(own, or_(people, Alert.individual_id.is_(None)))
     return select(Alert.id).where(own, people, Alert.rule.not_in(rules.SUPERVISOR_ONLY))

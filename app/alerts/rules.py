@@ -46,6 +46,20 @@ BREAK_GLASS = "break_glass"
 # Rules about the person as a whole.
 RISK_ESCALATED = "risk_escalated"
 CHECK_IN_OVERDUE = "check_in_overdue"
+# Referrals between organisations: to the receiving side thin (a case and a referral id, no
+# person), to the sending side about its own person.
+REFERRAL_RECEIVED = "referral_received"
+REFERRAL_REVOKED = "referral_revoked"
+REFERRAL_EXPIRED = "referral_expired"
+REFERRAL_ACCEPTED = "referral_accepted"
+REFERRAL_DECLINED = "referral_declined"
+REFERRAL_RULES: dict[str, str] = {
+    REFERRAL_RECEIVED: "info",
+    REFERRAL_REVOKED: "medium",
+    REFERRAL_EXPIRED: "info",
+    REFERRAL_ACCEPTED: "info",
+    REFERRAL_DECLINED: "medium",
+}
 
 INCIDENT_RULES: dict[str, tuple[str, str]] = {
     "deportation_order": (REMOVAL_ORDER, "critical"),
@@ -72,7 +86,7 @@ BY_PERSON = frozenset(
 )
 INHIBITORS = frozenset({HOST_CUSTODY, FORCED_RETURN})
 EXPIRY_RULES = frozenset({DOCUMENT_EXPIRING, PASSPORT_EXPIRED})
-NEVER_INHIBITED = frozenset({BREAK_GLASS})
+NEVER_INHIBITED = frozenset({BREAK_GLASS, *REFERRAL_RULES})
 NEVER_AUTO_RESOLVE = frozenset({HOST_CUSTODY, REMOVAL_ORDER, FORCED_RETURN, DISAPPEARANCE})
 AUTO_RESOLVE = frozenset(
     {DOCUMENT_EXPIRING, PASSPORT_EXPIRED, UNHCR_CERTIFICATE_EXPIRING, CHECK_IN_OVERDUE}
@@ -105,6 +119,11 @@ SUMMARIES = {
     BREAK_GLASS: "Emergency access opened to a case",
     RISK_ESCALATED: "Risk level rose",
     CHECK_IN_OVERDUE: "Welfare check-in overdue",
+    REFERRAL_RECEIVED: "A case was referred to this organisation",
+    REFERRAL_REVOKED: "A referral to this organisation was revoked",
+    REFERRAL_EXPIRED: "A referral to this organisation expired",
+    REFERRAL_ACCEPTED: "A referral was accepted",
+    REFERRAL_DECLINED: "A referral was declined",
 }
 
 Audience = Literal["assigned", "supervisors"] | None

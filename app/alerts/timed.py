@@ -5,7 +5,9 @@
 - the latest UNHCR certificate expiring within 90 / 30 days;
 - a welfare check-in overdue (``check_in_every_hours`` since ``last_check_in_at``);
 - escalation: a critical alert still open (nobody acknowledged it) ``escalation_minutes``
-  after it was raised goes to the organisation's supervisors, once.
+  after it was raised goes to the organisation's supervisors, once;
+- a referral past its expiry: marked expired and announced to the receiving organisation
+  (access itself ended at the expiry: scope compares the time in SQL).
 
 The engine runs this every few seconds, so each rule fires once per onset: nothing is raised
 again while an alert for the same condition is active, nor after someone resolved one raised
@@ -42,7 +44,15 @@ def evaluate(session: Session, now: dt.datetime) -> int:
         + _check_ins(session, now)
         + _auto_resolve(session, now)
         + _escalate(session, now)
+        + _referrals(session, now)
     )
+
+
+def _referrals(session: Session, now: dt.datetime) -> int:
+    """Referrals past their expiry: marked expired, the receiving organisation alerted."""
+    from app.referrals.service import expire_due
+
+    return expire_due(session, now)
 
 
 def _midnight(day: dt.date) -> dt.datetime:

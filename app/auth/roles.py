@@ -27,12 +27,15 @@ class Action(enum.StrEnum):
     USERS_MANAGE = "users.manage"
     API_KEYS_MANAGE = "api_keys.manage"
     ORGANISATIONS_MANAGE = "organisations.manage"
+    ORGANISATIONS_READ = "organisations.read"  # names only: to pick a referral's target
     WEBHOOKS_MANAGE = "webhooks.manage"
     REFERENCE_MANAGE = "reference.manage"
     # People and cases
     INDIVIDUALS_READ = "individuals.read"
     INDIVIDUALS_WRITE = "individuals.write"
     INDIVIDUALS_ERASE = "individuals.erase"
+    INDIVIDUALS_MERGE = "individuals.merge"
+    DUPLICATES_READ = "duplicates.read"
     DOCUMENTS_WRITE = "documents.write"
     REVOCATIONS_APPLY = "revocations.apply"
     UNHCR_WRITE = "unhcr.write"
@@ -50,6 +53,7 @@ class Action(enum.StrEnum):
     CONSENT_WRITE = "consent.write"
     REFERRALS_WRITE = "referrals.write"
     REFERRALS_DECIDE = "referrals.decide"
+    REFERRALS_READ = "referrals.read"
     LISTS_MATCH = "lists.match"
     CHECK_INS_WRITE = "check_ins.write"
     # Risk and alerts
@@ -79,7 +83,10 @@ _CASE_WORK = {
     Action.EXPORT,
     Action.BREAK_GLASS,
     Action.CONSENT_WRITE,
+    Action.DUPLICATES_READ,
+    Action.ORGANISATIONS_READ,
     Action.REFERRALS_WRITE,
+    Action.REFERRALS_READ,
     Action.LISTS_MATCH,
     Action.CHECK_INS_WRITE,
     Action.RISK_READ,
@@ -94,6 +101,7 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
             Action.USERS_MANAGE,
             Action.API_KEYS_MANAGE,
             Action.ORGANISATIONS_MANAGE,
+            Action.ORGANISATIONS_READ,
             Action.WEBHOOKS_MANAGE,
             Action.REFERENCE_MANAGE,
         }
@@ -103,6 +111,7 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
         | {
             Action.SESSION,
             Action.INDIVIDUALS_ERASE,
+            Action.INDIVIDUALS_MERGE,
             Action.REVOCATIONS_APPLY,
             Action.RISK_OVERRIDE,
             Action.COUNTRY_EVENTS_WRITE,

@@ -7,7 +7,10 @@ scope is simply not found (404), in lists, searches, counts and sub-resources al
 - caseworkers: cases they are assigned to or opened, cases they hold an unexpired break-glass
   grant for, and the people of those cases, plus people they registered;
 - lawyers: cases where they are counsel, and the people in them;
-- everyone else (admins, analysts, auditors, automated systems): no case content at all.
+- everyone else (admins, analysts, auditors, automated systems): no case content at all;
+- referred access: a case another organisation referred to the actor's, accepted and not
+  expired or revoked, for the receiving supervisor and the staff it assigned under that
+  referral, limited to the referral's sections (``section``; ``OWN`` leaves referrals out).
 """
 
 from __future__ import annotations
@@ -15,12 +18,19 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import Select, false, or_, select
+from sqlalchemy import ColumnElement, Select, and_, exists, false, literal, or_, select
 
 from app.auth.roles import Role
 from app.models.base import utcnow
 from app.models.case import BreakGlassGrant, Case, CaseAssignment
 from app.models.individual import Individual
+from app.models.referral import Referral
+
+# What a referral may share: each a part of the record, shown to the receiving side alone.
+SECTIONS = ("identity", "documents", "unhcr_status", "incidents", "history")
+# For ``visible_cases``/``visible_individuals``: the actor's own organisation only, never
+# through a referral (every write, and every part no section covers).
+OWN = "own"
 
 
 def _assigned(actor: Any, role: str) -> Select[tuple[uuid.UUID]]:
@@ -37,17 +47,59 @@ def _break_glass(actor: Any) -> Select[tuple[uuid.UUID]]:
     )
 
 
-def visible_cases(actor: Any) -> Select[tuple[uuid.UUID]]:
-    """Ids of the cases the actor may see."""
-    # A case of an erased person is gone too (its person's key no longer exists).
-    live = (Case.organisation_id == actor.organisation_id) & Case.individual_id.in_(
-        select(Individual.id).where(Individual.erased_at.is_(None))
+def active_referrals(actor: Any, section: str | None = None) -> Select[tuple[uuid.UUID]]:
+    """Ids of the referrals through which the actor sees a case of another organisation.
+
+    Active means accepted and not expired, decided here in SQL, so a revocation or an expiry
+    ends access with the next query. The receiving organisation's supervisor sees every case
+    referred to it; its caseworkers and lawyers only those it assigned them under the referral.
+    """
+    return select(Referral.id).where(*_referral_terms(actor, section))
+
+
+def _referred(actor: Any, section: str | None) -> Select[tuple[uuid.UUID]]:
+    return select(Referral.case_id).where(*_referral_terms(actor, section))
+
+
+def _referral_terms(actor: Any, section: str | None) -> list[ColumnElement[bool]]:
+    if actor.role not in (Role.SUPERVISOR, Role.CASEWORKER, Role.LAWYER):
+        return [false()]
+    terms = [
+        Referral.to_organisation_id == actor.organisation_id,
+        Referral.status == "accepted",
+        or_(Referral.expires_at.is_(None), Referral.expires_at > utcnow()),
+    ]
+    if section is not None:
+        terms.append(has_section(section))
+    if actor.role != Role.SUPERVISOR:
+        terms.append(
+            exists().where(
+                CaseAssignment.referral_id == Referral.id,
+                CaseAssignment.case_id == Referral.case_id,
+                CaseAssignment.user_id == actor.id,
+                CaseAssignment.removed_at.is_(None),
+            )
+        )
+    return terms
+
+
+def has_section(section: str) -> ColumnElement[bool]:
+    """The referral names ``section`` among its comma-separated sections."""
+    if section not in SECTIONS:
+        raise ValueError(f"unknown section {section!r}")
+    return (literal(",") + Referral.sections + literal(",")).contains(
+        f",{section},", autoescape=True
     )
+
+
+def _own_cases(actor: Any) -> ColumnElement[bool] | None:
+    """The own-organisation rule for cases, as a condition (None: no case at all)."""
+    own = Case.organisation_id == actor.organisation_id
     if actor.role == Role.SUPERVISOR:
-        return select(Case.id).where(live)
+        return own
     if actor.role == Role.CASEWORKER:
-        return select(Case.id).where(
-            live,
+        return and_(
+            own,
             or_(
                 Case.id.in_(_assigned(actor, "caseworker")),
                 Case.opened_by == actor.id,
@@ -55,23 +107,46 @@ def visible_cases(actor: Any) -> Select[tuple[uuid.UUID]]:
             ),
         )
     if actor.role == Role.LAWYER:
-        return select(Case.id).where(live, Case.id.in_(_assigned(actor, "lawyer")))
-    return select(Case.id).where(false())
+        return and_(own, Case.id.in_(_assigned(actor, "lawyer")))
+    return None
 
 
-def visible_individuals(actor: Any) -> Select[tuple[uuid.UUID]]:
-    """Ids of the people the actor may see (erased people are gone for everyone)."""
-    live = (Individual.organisation_id == actor.organisation_id) & Individual.erased_at.is_(None)
-    if actor.role == Role.SUPERVISOR:
-        return select(Individual.id).where(live)
-    in_cases = select(Case.individual_id).where(Case.id.in_(visible_cases(actor)))
-    if actor.role == Role.CASEWORKER:
-        return select(Individual.id).where(
-            live, or_(Individual.created_by == actor.id, Individual.id.in_(in_cases))
-        )
-    if actor.role == Role.LAWYER:
-        return select(Individual.id).where(live, Individual.id.in_(in_cases))
-    return select(Individual.id).where(false())
+def visible_cases(actor: Any, section: str | None = None) -> Select[tuple[uuid.UUID]]:
+    """Ids of the cases the actor may see.
+
+    ``section``: also the cases referred to the actor's organisation whose referral includes
+    that section (any section when None); ``OWN``: its own organisation's cases only.
+    """
+    own = _own_cases(actor)
+    if own is None:
+        return select(Case.id).where(false())
+    # A case of an erased person is gone too (its person's key no longer exists).
+    alive = Case.individual_id.in_(select(Individual.id).where(Individual.erased_at.is_(None)))
+    if section == OWN:
+        return select(Case.id).where(own, alive)
+    return select(Case.id).where(or_(own, Case.id.in_(_referred(actor, section))), alive)
+
+
+def visible_individuals(actor: Any, section: str | None = None) -> Select[tuple[uuid.UUID]]:
+    """Ids of the people the actor may see (erased people are gone for everyone).
+
+    ``section`` as for ``visible_cases``: the people of cases referred with that section too.
+    """
+    own_cases = _own_cases(actor)
+    if own_cases is None:
+        return select(Individual.id).where(false())
+    alive = Individual.erased_at.is_(None)
+    own: ColumnElement[bool] = Individual.organisation_id == actor.organisation_id
+    if actor.role != Role.SUPERVISOR:
+        in_cases = select(Case.individual_id).where(own_cases)
+        if actor.role == Role.CASEWORKER:
+            own = and_(own, or_(Individual.created_by == actor.id, Individual.id.in_(in_cases)))
+        else:
+            own = and_(own, Individual.id.in_(in_cases))
+    if section == OWN:
+        return select(Individual.id).where(own, alive)
+    referred = select(Case.individual_id).where(Case.id.in_(_referred(actor, section)))
+    return select(Individual.id).where(or_(own, Individual.id.in_(referred)), alive)
 
 
 def reportable_individuals(actor: Any) -> Select[tuple[uuid.UUID]]:

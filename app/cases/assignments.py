@@ -1,5 +1,9 @@
 """Who works a case: supervisors and the case's caseworker assign caseworkers and lawyers of
-the case's organisation; removal keeps the row (``removed_at``) for the record."""
+the case's organisation; removal keeps the row (``removed_at``) for the record.
+
+A case referred to another organisation: that organisation's supervisor assigns its own
+caseworkers and lawyers, under the referral (``referral_id``); they see the case through the
+referred sections for as long as the referral is active (``app.auth.scope``)."""
 
 from __future__ import annotations
 
@@ -11,20 +15,33 @@ from sqlalchemy.orm import Session
 
 from app.audit import service as audit
 from app.auth.roles import Role
+from app.auth.scope import active_referrals
 from app.cases import history
 from app.cases.service import get_visible_case
 from app.errors import Forbidden, NotFound, Unprocessable
 from app.models.base import utcnow
 from app.models.case import Case, CaseAssignment
+from app.models.referral import Referral
 from app.models.user import User
 
 ROLE_LABEL = {"caseworker": "Caseworker", "lawyer": "Lawyer"}
 
 
+def _referral_of(session: Session, actor: Any, case: Case) -> uuid.UUID | None:
+    """The active referral through which the actor's organisation sees the case."""
+    return session.scalar(
+        select(Referral.id)
+        .where(Referral.case_id == case.id, Referral.id.in_(active_referrals(actor)))
+        .order_by(Referral.created_at.desc())
+        .limit(1)
+    )
+
+
 def _may_assign(session: Session, actor: Any, case: Case) -> bool:
-    """A supervisor of the case's organisation, or a caseworker assigned to the case."""
+    """A supervisor of the case's organisation, or a caseworker assigned to the case; for a
+    referred case, the receiving organisation's supervisor (its own staff)."""
     if actor.organisation_id != case.organisation_id:
-        return False
+        return actor.role == Role.SUPERVISOR and _referral_of(session, actor, case) is not None
     if actor.role == Role.SUPERVISOR:
         return True
     return (
@@ -51,7 +68,7 @@ def candidates(session: Session, actor: Any, case: Case) -> list[dict[str, Any]]
     rows = session.execute(
         select(User.id, User.username, User.role)
         .where(
-            User.organisation_id == case.organisation_id,
+            User.organisation_id == actor.organisation_id,
             User.role.in_(tuple(ROLE_LABEL)),
             User.disabled.is_(False),
             User.id.not_in(taken),
@@ -94,19 +111,33 @@ def assign(
     """Assign a caseworker or lawyer; returns the assignment and whether it is new."""
     case = get_visible_case(session, actor, case_id)
     _check_assigner(session, actor, case, "case.assign")
+    # A referred case takes the receiving organisation's staff, under the referral.
+    referral_id = (
+        _referral_of(session, actor, case)
+        if case.organisation_id != actor.organisation_id
+        else None
+    )
     user = session.get(User, user_id)
     if (
         user is None
         or user.disabled
-        or user.organisation_id != case.organisation_id
+        or user.organisation_id != actor.organisation_id
         or user.role != role
     ):
-        raise Unprocessable(f"user_id: no active {role} of this case's organisation has this id")
+        raise Unprocessable(f"user_id: no active {role} of your organisation has this id")
     existing = _active(session, case.id, user.id, role)
+    if existing is not None and existing.referral_id != referral_id:
+        existing.removed_at = utcnow()  # an assignment under an ended referral: replaced
+        existing = None
     created = existing is None
     if existing is None:
         existing = CaseAssignment(
-            case_id=case.id, user_id=user.id, role=role, assigned_by=actor.id, assigned_at=utcnow()
+            case_id=case.id,
+            user_id=user.id,
+            role=role,
+            referral_id=referral_id,
+            assigned_by=actor.id,
+            assigned_at=utcnow(),
         )
         session.add(existing)
         session.flush()
@@ -141,15 +172,14 @@ def assign(
 def unassign(session: Session, actor: Any, case_id: uuid.UUID, user_id: uuid.UUID) -> None:
     case = get_visible_case(session, actor, case_id)
     _check_assigner(session, actor, case, "case.unassign")
-    rows = list(
-        session.scalars(
-            select(CaseAssignment).where(
-                CaseAssignment.case_id == case.id,
-                CaseAssignment.user_id == user_id,
-                CaseAssignment.removed_at.is_(None),
-            )
-        )
+    query = select(CaseAssignment).where(
+        CaseAssignment.case_id == case.id,
+        CaseAssignment.user_id == user_id,
+        CaseAssignment.removed_at.is_(None),
     )
+    if case.organisation_id != actor.organisation_id:
+        query = query.where(CaseAssignment.referral_id.in_(active_referrals(actor)))
+    rows = list(session.scalars(query))
     if not rows:
         raise NotFound()
     username = session.scalar(select(User.username).where(User.id == user_id))

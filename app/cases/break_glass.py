@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.audit import service as audit
-from app.auth.scope import visible_cases
+from app.auth.scope import OWN, visible_cases
 from app.cases import history
 from app.cases.service import seal_for
 from app.crypto import FieldSlot, Pad
@@ -44,7 +44,9 @@ def break_glass(session: Session, actor: Any, case_id: uuid.UUID, reason: str) -
     )
     if case is None:
         raise NotFound()
-    if session.scalar(select(Case.id).where(Case.id == case.id, Case.id.in_(visible_cases(actor)))):
+    if session.scalar(
+        select(Case.id).where(Case.id == case.id, Case.id.in_(visible_cases(actor, OWN)))
+    ):
         raise Conflict("you can already see this case")
     now = utcnow()
     grant = BreakGlassGrant(

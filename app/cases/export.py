@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from app import __version__
 from app.audit import service as audit
-from app.auth.scope import visible_individuals
+from app.auth.scope import SECTIONS, visible_individuals
 from app.cases import attachments, history, notes
 from app.cases import service as cases
 from app.documents import service as documents
@@ -32,6 +32,12 @@ from app.models.base import utcnow
 from app.models.case import Case, CaseNote
 from app.models.document import TravelDocument
 from app.models.incident import Incident, IncidentSubject
+from app.referrals.access import (
+    ordered,
+    sections_for_case,
+    strip_timeline,
+    withheld_person_fields,
+)
 from app.unhcr import service as unhcr
 
 FORMAT = "haven.case-export"
@@ -49,18 +55,17 @@ class Export:
 
 
 def build_bundle(session: Session, actor: Any, case: Case) -> dict[str, Any]:
-    """The bundle as plain data (ids, dates and enums still typed)."""
+    """The bundle as plain data (ids, dates and enums still typed).
+
+    Exported through a referral, the bundle holds the referred sections only: the parts
+    outside them (and attachments, never referred) are left out, not emptied."""
     person = individuals.get_visible(session, actor, case.individual_id)
+    sections = sections_for_case(session, actor, case)
+    shown = set(SECTIONS) if sections is None else sections
     case_data = cases.present(session, actor, case)
     del case_data["access"]  # how the exporter reached the case says nothing about it
     hidden = individuals.hidden_fields(session, actor, person)
-    # As GET /cases/{id}/history: the person's timeline without their other cases' entries.
-    timeline = [
-        entry
-        for entry in history.timeline(session, person.id, hidden_fields=hidden)
-        if entry["case_id"] in (None, case.id)
-    ]
-    return {
+    bundle: dict[str, Any] = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "haven_version": __version__,
@@ -68,14 +73,29 @@ def build_bundle(session: Session, actor: Any, case: Case) -> dict[str, Any]:
         "generated_by": {"id": actor.id, "username": actor.username, "role": actor.role},
         "case": case_data,
         "person": individuals.present(session, actor, person),
-        "withheld_fields": sorted(hidden),
-        "documents": _documents(session, person.id),
-        "unhcr_status_history": unhcr.status_history(session, person),
-        "incidents": _incidents(session, actor, person.id),
-        "notes": _notes(session, case),
-        "attachments": attachments.list_for_case(session, case),
-        "timeline": timeline,
+        "withheld_fields": sorted(hidden | withheld_person_fields(sections)),
     }
+    if sections is not None:
+        bundle["referred_sections"] = ordered(sections)
+    if "documents" in shown:
+        bundle["documents"] = _documents(session, person.id)
+    if "unhcr_status" in shown:
+        bundle["unhcr_status_history"] = unhcr.status_history(session, person)
+    if "incidents" in shown:
+        bundle["incidents"] = _incidents(session, actor, person.id)
+    if "history" in shown:
+        bundle["notes"] = _notes(session, case)
+    if sections is None:
+        bundle["attachments"] = attachments.list_for_case(session, case)
+    if "history" in shown:
+        # As GET /cases/{id}/history: the person's timeline without their other cases' entries.
+        timeline = [
+            entry
+            for entry in history.timeline(session, person.id, hidden_fields=hidden)
+            if entry["case_id"] in (None, case.id)
+        ]
+        bundle["timeline"] = strip_timeline(timeline, sections)
+    return bundle
 
 
 def _documents(session: Session, individual_id: uuid.UUID) -> list[dict[str, Any]]:
@@ -103,7 +123,7 @@ def _incidents(session: Session, actor: Any, individual_id: uuid.UUID) -> list[d
             select(IncidentSubject.incident_id, IncidentSubject.individual_id)
             .where(
                 IncidentSubject.incident_id.in_([row.id for row in rows]),
-                IncidentSubject.individual_id.in_(visible_individuals(actor)),
+                IncidentSubject.individual_id.in_(visible_individuals(actor, "incidents")),
             )
             .order_by(IncidentSubject.individual_id)
         )

@@ -286,14 +286,14 @@ def _documents(pdf: BundlePDF, bundle: dict[str, Any]) -> None:
             text_of(d["status_date"]),
             text_of(d["status_source"]),
         ]
-        for d in bundle["documents"]
+        for d in bundle.get("documents", [])
     ]
     pdf.grid(
         ("Type", "Number", "Issuer", "Issued", "Expires", "Status", "Since", "Source"),
         (20, 30, 15, 21, 21, 21, 21, 31),
         rows,
     )
-    for document in bundle["documents"]:
+    for document in bundle.get("documents", []):
         changes = document.get("status_history") or []
         if len(changes) > 1:
             pdf.subheading(f"Status changes of {document['type']} {text_of(document['number'])}")
@@ -326,16 +326,16 @@ def _unhcr(pdf: BundlePDF, bundle: dict[str, Any]) -> None:
                 _shorten(text_of(s["note"]), TEXT_MAX),
                 when(s["recorded_at"]),
             ]
-            for s in bundle["unhcr_status_history"]
+            for s in bundle.get("unhcr_status_history", [])
         ],
     )
 
 
 def _incidents(pdf: BundlePDF, bundle: dict[str, Any]) -> None:
     pdf.heading("Incidents")
-    if not bundle["incidents"]:
+    if not bundle.get("incidents", []):
         pdf.paragraph("None recorded.")
-    for incident in bundle["incidents"]:
+    for incident in bundle.get("incidents", []):
         pdf.subheading(f"{incident['occurred_on']} · {incident['type']} · {incident['country']}")
         source = incident.get("source") or {}
         pdf.field("Location", incident.get("location"))
@@ -355,9 +355,9 @@ def _incidents(pdf: BundlePDF, bundle: dict[str, Any]) -> None:
 
 def _notes(pdf: BundlePDF, bundle: dict[str, Any]) -> None:
     pdf.heading("Notes")
-    if not bundle["notes"]:
+    if not bundle.get("notes", []):
         pdf.paragraph("None recorded.")
-    for note in bundle["notes"]:
+    for note in bundle.get("notes", []):
         kind = "Legal note" if note["kind"] == "legal" else "Note"
         pdf.subheading(f"{kind} · {text_of(note['author'])} · {when(note['created_at'])}")
         pdf.paragraph(text_of(note["body"]))
@@ -370,7 +370,7 @@ def _attachments(pdf: BundlePDF, bundle: dict[str, Any]) -> None:
         (45, 30, 17, 60, 28),
         [
             [a["filename"], a["content_type"], str(a["size"]), a["sha256"], when(a["created_at"])]
-            for a in bundle["attachments"]
+            for a in bundle.get("attachments", [])
         ],
     )
 
@@ -385,9 +385,9 @@ def _changes(entry: dict[str, Any]) -> str:
 
 def _timeline(pdf: BundlePDF, bundle: dict[str, Any]) -> None:
     pdf.heading("Timeline")
-    if not bundle["timeline"]:
+    if not bundle.get("timeline", []):
         pdf.paragraph("None recorded.")
-    for entry in bundle["timeline"]:
+    for entry in bundle.get("timeline", []):
         if pdf.get_y() > pdf.page_break_trigger - 3 * LINE:
             pdf.add_page()  # keep an entry's first lines together
         pdf.set_text_shaping(False)

@@ -15,6 +15,7 @@ from app.auth.roles import Action
 from app.cases import history
 from app.cases.service import get_visible_case, open_sealed, seal_for
 from app.crypto import FieldSlot, Pad
+from app.errors import Forbidden
 from app.models.case import Case, CaseNote
 
 BODY = FieldSlot("case_note", "body")
@@ -26,8 +27,12 @@ def note_kind(role: str) -> str:
 
 
 def add_note(session: Session, actor: Any, case_id: uuid.UUID, body: str) -> dict[str, Any]:
-    case = get_visible_case(session, actor, case_id)
+    case = get_visible_case(session, actor, case_id, "history")
     kind = note_kind(actor.role)
+    if case.organisation_id != actor.organisation_id and kind != "legal":
+        # Through a referral (with its history section) counsel adds legal notes; nobody
+        # else of the receiving organisation writes to the case.
+        raise Forbidden("only counsel may add notes to a referred case")
     note = CaseNote(
         id=uuid.uuid4(),
         case_id=case.id,
@@ -72,8 +77,8 @@ def present(session: Session, case: Case, note: CaseNote) -> dict[str, Any]:
 
 
 def list_notes(session: Session, actor: Any, case_id: uuid.UUID) -> list[dict[str, Any]]:
-    """Every note of the case, oldest first."""
-    case = get_visible_case(session, actor, case_id)
+    """Every note of the case, oldest first (through a referral: with its history section)."""
+    case = get_visible_case(session, actor, case_id, "history")
     notes = session.scalars(
         select(CaseNote)
         .where(CaseNote.case_id == case.id)

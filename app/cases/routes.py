@@ -26,7 +26,7 @@ def create_case(
     return service.open_case(session, actor, body.model_dump())
 
 
-@router.get("/cases", response_model=schemas.CasePage)
+@router.get("/cases", response_model=schemas.CasePage, response_model_exclude_unset=True)
 def list_cases(
     actor: Annotated[Actor, require(Action.CASES_READ)],
     session: SessionDep,
@@ -48,7 +48,7 @@ def list_cases(
     return {"items": items, "next_cursor": next_cursor}
 
 
-@router.get("/cases/{case_id}", response_model=schemas.CaseRead)
+@router.get("/cases/{case_id}", response_model=schemas.CaseRead, response_model_exclude_unset=True)
 def get_case(
     case_id: uuid.UUID,
     actor: Annotated[Actor, require(Action.CASES_READ)],

@@ -35,6 +35,7 @@ class Access(enum.StrEnum):
     ASSIGNED = "assigned"
     ORGANISATION = "organisation"
     BREAK_GLASS = "break_glass"
+    REFERRAL = "referral"  # another organisation's case, referred to the caller's
 
 
 REASON_MIN, REASON_MAX = 20, 2000

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from app.audit import service as audit
 from app.auth.roles import Role
-from app.auth.scope import visible_cases
+from app.auth.scope import OWN, visible_cases
 from app.cases import history
 from app.crypto import CryptoError, FieldSlot, Pad, crypto_of
 from app.errors import NotFound, Unprocessable
@@ -31,9 +31,15 @@ TITLE = FieldSlot("case", "title")
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
-def get_visible_case(session: Session, actor: Any, case_id: uuid.UUID) -> Case:
-    """The case if the actor's scope includes it; 404 otherwise, whatever the reason."""
-    case = session.scalar(select(Case).where(Case.id == case_id, Case.id.in_(visible_cases(actor))))
+def get_visible_case(
+    session: Session, actor: Any, case_id: uuid.UUID, section: str | None = None
+) -> Case:
+    """The case if the actor's scope includes it; 404 otherwise, whatever the reason.
+
+    ``section``: as in ``app.auth.scope`` (``OWN`` for what no referral ever reaches)."""
+    case = session.scalar(
+        select(Case).where(Case.id == case_id, Case.id.in_(visible_cases(actor, section)))
+    )
     if case is None:
         raise NotFound()
     return case
@@ -86,6 +92,8 @@ def _assignments(
 
 def _access(actor: Any, case: Case, assignments: list[dict[str, Any]]) -> str:
     """Why a case in scope is visible: assignment, organisation-wide role, or emergency."""
+    if case.organisation_id != actor.organisation_id:
+        return "referral"
     if case.opened_by == actor.id or any(a["user_id"] == actor.id for a in assignments):
         return "assigned"
     if actor.role == Role.SUPERVISOR:
@@ -96,9 +104,11 @@ def _access(actor: Any, case: Case, assignments: list[dict[str, Any]]) -> str:
 def present(
     session: Session, actor: Any, case: Case, assignments: list[dict[str, Any]] | None = None
 ) -> dict[str, Any]:
+    from app.referrals.access import sections_for_case
+
     if assignments is None:
         assignments = _assignments(session, [case.id])[case.id]
-    return {
+    item = {
         "id": case.id,
         "individual_id": case.individual_id,
         "title": open_sealed(session, TITLE, case.id, case, case.title_ct, Pad.SHORT),
@@ -111,11 +121,28 @@ def present(
         "updated_at": case.updated_at,
         "closed_at": case.closed_at,
     }
+    # Through a referral: the title is part of the case's record (its history section), and
+    # the referring organisation's staff are not the receiving side's business.
+    sections = sections_for_case(session, actor, case)
+    if sections is not None:
+        if "history" not in sections:
+            del item["title"]
+        own_staff = set(
+            session.scalars(
+                select(User.id).where(
+                    User.id.in_([a["user_id"] for a in assignments]),
+                    User.organisation_id == actor.organisation_id,
+                )
+            )
+        )
+        item["assignments"] = [a for a in assignments if a["user_id"] in own_staff]
+        del item["opened_by"]
+    return item
 
 
 # Opening, reading, listing, changing ----------------------------------------------------------
 def open_case(session: Session, actor: Any, data: dict[str, Any]) -> dict[str, Any]:
-    person = get_visible(session, actor, data["individual_id"])
+    person = get_visible(session, actor, data["individual_id"], OWN)
     priority = data.get("priority") or "normal"
     case = Case(
         id=uuid.uuid4(),
@@ -216,7 +243,7 @@ def _parse_cursor(cursor: str) -> tuple[dt.datetime, uuid.UUID]:
 def update_case(
     session: Session, actor: Any, case_id: uuid.UUID, changes: dict[str, Any]
 ) -> dict[str, Any]:
-    case = get_visible_case(session, actor, case_id)
+    case = get_visible_case(session, actor, case_id, OWN)
     diff: dict[str, Any] = {}
     if "title" in changes:
         current = open_sealed(session, TITLE, case.id, case, case.title_ct, Pad.SHORT)

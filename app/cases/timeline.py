@@ -6,6 +6,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.audit import service as audit
@@ -15,6 +16,7 @@ from app.errors import NotFound, Unprocessable
 from app.individuals.service import hidden_fields
 from app.models.base import utcnow
 from app.models.individual import Individual
+from app.referrals.access import sections_for_case, strip_timeline
 
 
 def case_history(
@@ -22,7 +24,7 @@ def case_history(
 ) -> list[dict[str, Any]]:
     """Oldest first. Entries of the person's other cases are left out; values the reader may
     not see (current location, contact) are withheld."""
-    case = get_visible_case(session, actor, case_id)
+    case = get_visible_case(session, actor, case_id, "history")
     if as_of is not None:
         if as_of.tzinfo is None:
             as_of = as_of.replace(tzinfo=dt.UTC)
@@ -41,6 +43,9 @@ def case_history(
         )
         if entry["case_id"] in (None, case.id)
     ]
+    entries = _with_merged(session, actor, person, entries, as_of)
+    # Through a referral: each entry's values only when their section is referred too.
+    entries = strip_timeline(entries, sections_for_case(session, actor, case))
     audit.record(
         session,
         actor=actor,
@@ -50,3 +55,24 @@ def case_history(
         details={"entries": len(entries), "as_of": as_of is not None},
     )
     return entries
+
+
+def _with_merged(
+    session: Session,
+    actor: Any,
+    person: Individual,
+    entries: list[dict[str, Any]],
+    as_of: dt.datetime | None,
+) -> list[dict[str, Any]]:
+    """The timelines of duplicates merged into the person, woven in: both histories stay."""
+    merged = session.scalars(select(Individual).where(Individual.merged_into_id == person.id))
+    extra = [
+        entry
+        for other in merged
+        for entry in history.timeline(
+            session, other.id, as_of=as_of, hidden_fields=hidden_fields(session, actor, other)
+        )
+    ]
+    if not extra:
+        return entries
+    return sorted(entries + extra, key=lambda entry: entry["at"])

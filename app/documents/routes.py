@@ -9,9 +9,11 @@ from fastapi import APIRouter
 
 from app.auth.deps import require
 from app.auth.roles import Action
+from app.auth.scope import OWN
 from app.auth.service import Actor
 from app.db import SessionDep
 from app.documents import revocations, schemas, service
+from app.individuals import duplicates
 from app.individuals.service import get_visible as get_visible_person
 
 router = APIRouter(tags=["travel documents"])
@@ -28,8 +30,12 @@ def create_document(
     actor: Annotated[Actor, require(Action.DOCUMENTS_WRITE)],
     session: SessionDep,
 ) -> dict[str, Any]:
-    person = get_visible_person(session, actor, individual_id)
-    return service.add_document(session, actor, person, body.model_dump())
+    person = get_visible_person(session, actor, individual_id, OWN)
+    document = service.add_document(session, actor, person, body.model_dump())
+    return {
+        **document,
+        "possible_duplicates": duplicates.possible_duplicates(session, actor, person.id),
+    }
 
 
 @router.get("/individuals/{individual_id}/documents", response_model=list[schemas.DocumentRead])
@@ -38,7 +44,7 @@ def list_documents(
     actor: Annotated[Actor, require(Action.INDIVIDUALS_READ)],
     session: SessionDep,
 ) -> list[dict[str, Any]]:
-    person = get_visible_person(session, actor, individual_id)
+    person = get_visible_person(session, actor, individual_id, "documents")
     return service.list_documents(session, actor, person)
 
 

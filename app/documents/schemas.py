@@ -122,6 +122,8 @@ class DocumentRead(BaseModel):
     updated_at: dt.datetime
     warnings: list[DocumentWarning] | None = None
     status_history: list[StatusChangeRead] | None = None
+    # On creation: other people of the caller's organisation who may be the same holder.
+    possible_duplicates: list[uuid.UUID] | None = None
 
 
 class RevocationResult(BaseModel):

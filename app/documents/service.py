@@ -17,7 +17,7 @@ from sqlalchemy import ColumnElement, Select, false, select
 from sqlalchemy.orm import Session
 
 from app.audit import service as audit
-from app.auth.scope import visible_individuals
+from app.auth.scope import OWN, visible_individuals
 from app.cases import history
 from app.crypto import CryptoError, DataKey, FieldSlot, Pad, crypto_of
 from app.crypto.blind_index import DOCUMENT_NUMBER, fold_document_number
@@ -67,7 +67,11 @@ def held_in_scope(actor: Any) -> ColumnElement[bool]:
     Correlated, so the planner starts from the number index; a plain ``IN`` over the scope
     lets SQLite walk every person of the organisation instead.
     """
-    return visible_individuals(actor).where(Individual.id == TravelDocument.individual_id).exists()
+    return (
+        visible_individuals(actor, "documents")
+        .where(Individual.id == TravelDocument.individual_id)
+        .exists()
+    )
 
 
 def _opened_number(
@@ -82,12 +86,16 @@ def _opened_number(
     return fold_document_number(number)
 
 
-def get_visible(session: Session, actor: Any, document_id: uuid.UUID) -> TravelDocument:
-    """The document if its holder is in the actor's scope; 404 otherwise, whatever the reason."""
+def get_visible(
+    session: Session, actor: Any, document_id: uuid.UUID, section: str = "documents"
+) -> TravelDocument:
+    """The document if its holder is in the actor's scope; 404 otherwise, whatever the reason.
+
+    Through a referral only with its ``documents`` section, and never to change it (``OWN``)."""
     document = session.scalar(
         select(TravelDocument).where(
             TravelDocument.id == document_id,
-            TravelDocument.individual_id.in_(visible_individuals(actor)),
+            TravelDocument.individual_id.in_(visible_individuals(actor, section)),
         )
     )
     if document is None:
@@ -240,7 +248,7 @@ def record_change(
 def change_status(
     session: Session, actor: Any, document_id: uuid.UUID, data: dict[str, Any]
 ) -> dict[str, Any]:
-    document = get_visible(session, actor, document_id)
+    document = get_visible(session, actor, document_id, OWN)
     crypto = crypto_of(session)
     status, status_date = _plain(data["status"]), data["status_date"]
     source = data.get("status_source")
@@ -287,9 +295,7 @@ def after_revocation(
     """Risk reassessment and alerts for people whose document a list just revoked attach here."""
     from app.alerts import triggers
 
-    for pid in person_ids:
-        risk.reassess(session, pid, trigger="revocation", actor=actor)
-
+    risk.reassess_many(session, person_ids, trigger="revocation", actor=actor)
     triggers.on_revocation(session, actor, person_ids, list_id)
 
 

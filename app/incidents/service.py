@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from app.audit import service as audit
 from app.auth.roles import Role
-from app.auth.scope import reportable_individuals, visible_individuals
+from app.auth.scope import OWN, reportable_individuals, visible_individuals
 from app.cases import history
 from app.crypto import CryptoError, FieldSlot, Pad, crypto_of
 from app.errors import NotFound, Unprocessable
@@ -52,7 +52,7 @@ def _reachable(actor: Any) -> Select[tuple[uuid.UUID]]:
     """People the actor may name in an incident: a monitor reports on its organisation's."""
     if actor.role == Role.SERVICE:
         return reportable_individuals(actor)
-    return visible_individuals(actor)
+    return visible_individuals(actor, OWN)  # nobody reports on a person seen through a referral
 
 
 def record_incident(session: Session, actor: Any, data: dict[str, Any]) -> dict[str, Any]:
@@ -198,7 +198,7 @@ def _subjects_in_scope(
         select(IncidentSubject.incident_id, IncidentSubject.individual_id)
         .where(
             IncidentSubject.incident_id.in_(incident_ids),
-            IncidentSubject.individual_id.in_(visible_individuals(actor)),
+            IncidentSubject.individual_id.in_(visible_individuals(actor, "incidents")),
         )
         .order_by(IncidentSubject.individual_id)
     )
@@ -208,9 +208,10 @@ def _subjects_in_scope(
 
 
 def _visible_incidents(actor: Any) -> Select[tuple[uuid.UUID]]:
-    """An incident is visible when at least one of its people is."""
+    """An incident is visible when at least one of its people is (through a referral: with
+    its ``incidents`` section)."""
     return select(IncidentSubject.incident_id).where(
-        IncidentSubject.individual_id.in_(visible_individuals(actor))
+        IncidentSubject.individual_id.in_(visible_individuals(actor, "incidents"))
     )
 
 
@@ -245,7 +246,7 @@ def list_incidents(
     """Incidents of people in scope, newest first (by date, then id)."""
     query = select(Incident).where(Incident.id.in_(_visible_incidents(actor)))
     if individual_id is not None:
-        person = get_visible(session, actor, individual_id)
+        person = get_visible(session, actor, individual_id, "incidents")
         query = query.where(
             Incident.id.in_(
                 select(IncidentSubject.incident_id).where(

@@ -11,7 +11,7 @@ from app.auth.deps import require
 from app.auth.roles import Action
 from app.auth.service import Actor
 from app.db import SessionDep
-from app.individuals import schemas, service
+from app.individuals import duplicates, schemas, service
 from app.individuals.schemas import RiskLevel
 from app.validation import CountryCode
 
@@ -25,10 +25,15 @@ def create_individual(
     session: SessionDep,
 ) -> dict[str, Any]:
     person = service.create(session, actor, body.model_dump())
-    return service.present(session, actor, person)
+    return {
+        **service.present(session, actor, person),
+        "possible_duplicates": duplicates.possible_duplicates(session, actor, person.id),
+    }
 
 
-@router.get("/individuals", response_model=schemas.IndividualPage)
+@router.get(
+    "/individuals", response_model=schemas.IndividualPage, response_model_exclude_unset=True
+)
 def list_individuals(
     actor: Annotated[Actor, require(Action.INDIVIDUALS_READ)],
     session: SessionDep,
@@ -52,7 +57,11 @@ def list_individuals(
     return {"items": items, "next_cursor": str(next_cursor) if next_cursor else None}
 
 
-@router.get("/individuals/{individual_id}", response_model=schemas.IndividualRead)
+@router.get(
+    "/individuals/{individual_id}",
+    response_model=schemas.IndividualRead,
+    response_model_exclude_unset=True,
+)
 def get_individual(
     individual_id: uuid.UUID,
     actor: Annotated[Actor, require(Action.INDIVIDUALS_READ)],

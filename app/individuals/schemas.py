@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.consent.schemas import ConsentRead
 from app.validation import CountryCode, LongText, Name, PastDate, ShortText
 
 
@@ -72,13 +73,15 @@ class RiskSummary(BaseModel):
 
 
 class IndividualRead(BaseModel):
+    """Fields outside the sections of a referral are left out for its readers (not null)."""
+
     id: uuid.UUID
-    full_name: str
-    aliases: list[str]
+    full_name: str | None = None
+    aliases: list[str] | None = None
     native_name: str | None = None
     date_of_birth: dt.date | None = None
     sex: str | None = None
-    nationalities: list[str]
+    nationalities: list[str] | None = None
     affiliation: str | None = None
     affiliation_role: str | None = None
     current_country: str | None = None
@@ -87,11 +90,12 @@ class IndividualRead(BaseModel):
     notes: str | None = None
     check_in_every_hours: int | None = None
     last_check_in_at: dt.datetime | None = None
-    risk: RiskSummary
+    risk: RiskSummary | None = None
     unhcr_status: dict[str, Any] | None = None
     organisation: uuid.UUID
     created_at: dt.datetime
     updated_at: dt.datetime
+    consent: ConsentRead | None = None
     possible_duplicates: list[uuid.UUID] | None = None
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import delete, exists, select, update
 from sqlalchemy.orm import Session
 
 from app.audit import service as audit
-from app.auth.scope import sees_contact_details, visible_cases, visible_individuals
+from app.auth.scope import OWN, sees_contact_details, visible_cases, visible_individuals
 from app.cases import history
 from app.crypto import DataKey, FieldSlot, Pad, crypto_of
 from app.crypto.blind_index import PERSON_NAME, fold_name
@@ -43,11 +43,17 @@ RISK_FIELDS = frozenset(
 )
 
 
-def get_visible(session: Session, actor: Any, individual_id: uuid.UUID) -> Individual:
-    """The person if the actor's scope includes them; 404 otherwise, whatever the reason."""
+def get_visible(
+    session: Session, actor: Any, individual_id: uuid.UUID, section: str | None = None
+) -> Individual:
+    """The person if the actor's scope includes them; 404 otherwise, whatever the reason.
+
+    ``section``: as in ``app.auth.scope`` (``OWN`` for what no referral ever reaches)."""
     person = session.scalar(
         select(Individual).where(
-            Individual.id == individual_id, Individual.id.in_(visible_individuals(actor))
+            Individual.id == individual_id,
+            Individual.id.in_(visible_individuals(actor, section)),
+            Individual.merged_into_id.is_(None),  # a merged duplicate lives on as its survivor
         )
     )
     if person is None:
@@ -132,6 +138,8 @@ def is_assigned(session: Session, actor: Any, person: Individual) -> bool:
 
 
 def hidden_fields(session: Session, actor: Any, person: Individual) -> frozenset[str]:
+    if person.organisation_id != actor.organisation_id:
+        return RESTRICTED | {"notes"}  # seen through a referral
     if sees_contact_details(actor, assigned=is_assigned(session, actor, person)):
         return frozenset()
     return RESTRICTED
@@ -141,22 +149,32 @@ def present(
     session: Session, actor: Any, person: Individual, values: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     """The person as the API shows them to this actor (restricted fields withheld)."""
+    from app.consent.service import current as current_consent
+    from app.referrals.access import sections_for_person, strip_person
     from app.unhcr.service import current_status
 
     values = dict(values if values is not None else open_fields(session, person))
     for name in hidden_fields(session, actor, person):
         values[name] = None
-    return {
-        "id": person.id,
-        **values,
-        "check_in_every_hours": person.check_in_every_hours,
-        "last_check_in_at": person.last_check_in_at,
-        "risk": {"level": person.risk_level, "score": person.risk_score},
-        "unhcr_status": current_status(session, person),
-        "organisation": person.organisation_id,
-        "created_at": person.created_at,
-        "updated_at": person.updated_at,
-    }
+    # Seen through a referral: the referred sections only, the other fields left out.
+    sections = sections_for_person(session, actor, person)
+    return strip_person(
+        {
+            "id": person.id,
+            **values,
+            "check_in_every_hours": person.check_in_every_hours,
+            "last_check_in_at": person.last_check_in_at,
+            "risk": {"level": person.risk_level, "score": person.risk_score},
+            "unhcr_status": current_status(session, person),
+            "consent": consent.model_dump()
+            if (consent := current_consent(session, person.id))
+            else None,
+            "organisation": person.organisation_id,
+            "created_at": person.created_at,
+            "updated_at": person.updated_at,
+        },
+        sections,
+    )
 
 
 def create(session: Session, actor: Any, data: dict[str, Any]) -> Individual:
@@ -215,7 +233,7 @@ def read(session: Session, actor: Any, individual_id: uuid.UUID) -> dict[str, An
 def update_person(
     session: Session, actor: Any, individual_id: uuid.UUID, changes: dict[str, Any]
 ) -> dict[str, Any]:
-    person = get_visible(session, actor, individual_id)
+    person = get_visible(session, actor, individual_id, OWN)
     current = open_fields(session, person)
     hidden = hidden_fields(session, actor, person)
     if hidden & changes.keys():
@@ -280,7 +298,12 @@ def search(
     """Exact-match search inside the caller's scope: blind-index candidates, then compare."""
     from app.documents.service import holders_of
 
-    query = select(Individual).where(Individual.id.in_(visible_individuals(actor)))
+    # Through a referral: by name and country with identity, by number with documents
+    # (``holders_of``), never by risk.
+    section = OWN if risk_level else "identity" if name or country else None
+    query = select(Individual).where(
+        Individual.id.in_(visible_individuals(actor, section)), Individual.merged_into_id.is_(None)
+    )
     if risk_level:
         query = query.where(Individual.risk_level == risk_level)
     if name:
@@ -349,9 +372,20 @@ def search(
 
 def erase(session: Session, actor: Any, individual_id: uuid.UUID, reason: str) -> None:
     """Erasure by key destruction: effective at once; history keeps the fact only."""
+    person = get_visible(session, actor, individual_id, OWN)
+    # Duplicates merged into this record are the same person: they go with it.
+    merged = session.scalars(
+        select(Individual).where(
+            Individual.merged_into_id == person.id, Individual.erased_at.is_(None)
+        )
+    )
+    for one in [person, *merged]:
+        _erase_one(session, actor, one, reason)
+
+
+def _erase_one(session: Session, actor: Any, person: Individual, reason: str) -> None:
     from app.cases.attachments import delete_files_of
 
-    person = get_visible(session, actor, individual_id)
     delete_files_of(session, person.id)
     history.record(
         session,

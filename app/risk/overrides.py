@@ -14,6 +14,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from app.audit import service as audit
+from app.auth.scope import OWN
 from app.cases import history
 from app.crypto import CryptoError, FieldSlot, Pad, crypto_of
 from app.errors import Unprocessable
@@ -66,7 +67,7 @@ def set_override(
     expires_on: dt.date | None,
 ) -> RiskOverride:
     """Record an override; one already in force is superseded (lifted) by it."""
-    person = get_visible(session, actor, individual_id)
+    person = get_visible(session, actor, individual_id, OWN)
     now = utcnow()
     if expires_on is not None and expires_on < now.date():
         raise Unprocessable("expires_on must not be in the past", field="expires_on")
@@ -117,7 +118,7 @@ def set_override(
 
 def lift(session: Session, actor: Any, individual_id: uuid.UUID) -> int:
     """Lift the override in force, if any; returns how many were lifted."""
-    person = get_visible(session, actor, individual_id)
+    person = get_visible(session, actor, individual_id, OWN)
     now = utcnow()
     lifted = list(session.scalars(_active(person.id, now.date())))
     for row in lifted:

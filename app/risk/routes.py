@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Response
 
 from app.auth.deps import require
 from app.auth.roles import Action
+from app.auth.scope import OWN
 from app.auth.service import Actor
 from app.db import SessionDep
 from app.individuals.service import get_visible
@@ -52,7 +53,7 @@ def override_risk(
         justification=body.justification,
         expires_on=body.expires_on,
     )
-    return service.present(session, actor, get_visible(session, actor, individual_id))
+    return service.present(session, actor, get_visible(session, actor, individual_id, OWN))
 
 
 @router.delete("/individuals/{individual_id}/risk/override", status_code=204)

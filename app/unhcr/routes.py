@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.audit import service as audit
 from app.auth.deps import require
 from app.auth.roles import Action
+from app.auth.scope import OWN
 from app.auth.service import Actor
 from app.db import SessionDep
 from app.individuals.service import get_visible
@@ -50,7 +51,7 @@ def add_unhcr_status(
     actor: Annotated[Actor, require(Action.UNHCR_WRITE)],
     session: SessionDep,
 ) -> dict[str, Any]:
-    person = get_visible(session, actor, individual_id)
+    person = get_visible(session, actor, individual_id, OWN)
     return service.add_status(session, actor, person, body.model_dump())
 
 
@@ -60,7 +61,7 @@ def list_unhcr_status(
     actor: Annotated[Actor, require(Action.INDIVIDUALS_READ)],
     session: SessionDep,
 ) -> list[dict[str, Any]]:
-    person = get_visible(session, actor, individual_id)
+    person = get_visible(session, actor, individual_id, "unhcr_status")
     audit.record(
         session,
         actor=actor,

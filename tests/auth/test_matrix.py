@@ -89,11 +89,51 @@ def _build_org(app: FastAPI, client: TestClient) -> Org:
     )
     assert key.status_code == 201, key.text
     org.headers["service"] = {"Authorization": f"Bearer {key.json()['key']}"}
+    org.ids, org.names = _records(client, org)
+    # Consent to share, and a referral to a partner organisation that nobody else sees.
+    _consent(client, org, org.ids["individual"])
+    org.ids["referral"] = _referral(client, org, org.ids["case"], make_organisation(app))
+    return org
+
+
+def _consent(client: TestClient, org: Org, person: str) -> None:
+    response = client.post(
+        f"{API}/individuals/{person}/consent",
+        json={
+            "store": True,
+            "share_with_partners": True,
+            "method": "written",
+            "recorded_on": _today(),
+        },
+        headers=org.headers["caseworker"],
+    )
+    assert response.status_code == 201, response.text
+
+
+def _referral(
+    client: TestClient, org: Org, case: str, to: Organisation, sections: list[str] | None = None
+) -> str:
+    response = client.post(
+        f"{API}/cases/{case}/referrals",
+        json={
+            "to_organisation": str(to.id),
+            "purpose": "Legal representation.",
+            "sections": sections or ["identity"],
+        },
+        headers=org.headers["caseworker"],
+    )
+    assert response.status_code == 201, response.text
+    return response.json()["id"]
+
+
+def _records(client: TestClient, org: Org) -> tuple[dict[str, str], dict[str, str]]:
+    """A person of the organisation with a case, a document, incidents (one a detention, so a
+    custody alert), an attachment, and counsel assigned."""
     cw = org.headers["caseworker"]
-    org.names = {"individual": unique("Sok Dara"), "document": unique("N").upper().replace("-", "")}
+    names = {"individual": unique("Sok Dara"), "document": unique("N").upper().replace("-", "")}
     person = client.post(
         f"{API}/individuals",
-        json={"full_name": org.names["individual"], "current_country": "THA"},
+        json={"full_name": names["individual"], "current_country": "THA"},
         headers=cw,
     ).json()["id"]
     case = client.post(f"{API}/cases", json={"individual_id": person}, headers=cw).json()["id"]
@@ -105,7 +145,7 @@ def _build_org(app: FastAPI, client: TestClient) -> Org:
         f"{API}/individuals/{person}/documents",
         json={
             "type": "passport",
-            "number": org.names["document"],
+            "number": names["document"],
             "issuing_country": "KHM",
             "status": "valid",
         },
@@ -144,16 +184,16 @@ def _build_org(app: FastAPI, client: TestClient) -> Org:
         headers=cw,
     )
     assert detention.status_code == 201, detention.text
-    org.ids = {
+    ids = {
         "individual": person,
         "case": case,
         "document": document.json()["id"],
         "incident": incident.json()["id"],
         "attachment": attachment.json()["id"],
-        "organisation": str(organisation.id),
+        "organisation": str(org.organisation.id),
         "alert": _custody_alert(client, org, person),
     }
-    return org
+    return ids, names
 
 
 def _custody_alert(client: TestClient, org: Org, person: str) -> str:
@@ -269,6 +309,25 @@ SAMPLES: dict[tuple[str, str], Sample] = {
     ("GET", "/individuals/{individual_id}/unhcr-status"): lambda w, me, t, r: Call(
         f"/individuals/{t.ids['individual']}/unhcr-status"
     ),
+    ("POST", "/individuals/{individual_id}/consent"): lambda w, me, t, r: Call(
+        f"/individuals/{t.ids['individual']}/consent",
+        {"store": True, "share_with_partners": True, "method": "verbal", "recorded_on": _today()},
+    ),
+    ("GET", "/individuals/{individual_id}/consent"): lambda w, me, t, r: Call(
+        f"/individuals/{t.ids['individual']}/consent"
+    ),
+    ("GET", "/individuals/{individual_id}/duplicates"): lambda w, me, t, r: Call(
+        f"/individuals/{t.ids['individual']}/duplicates"
+    ),
+    # In scope: two fresh records of the caller's organisation; outside: the other's record.
+    ("POST", "/individuals/{individual_id}/merge"): lambda w, me, t, r: Call(
+        f"/individuals/{w.fresh_person(t) if t is me else t.ids['individual']}/merge",
+        {"into": w.fresh_person(me)},
+    ),
+    ("POST", "/organisations"): lambda w, me, t, r: Call(
+        "/organisations", {"name": unique("Partner organisation")}
+    ),
+    ("GET", "/organisations"): lambda w, me, t, r: Call("/organisations"),
     ("POST", "/incidents"): lambda w, me, t, r: Call(
         "/incidents",
         {
@@ -364,6 +423,33 @@ SAMPLES: dict[tuple[str, str], Sample] = {
     ("DELETE", "/webhooks/{webhook_id}"): lambda w, me, t, r: Call(
         f"/webhooks/{_webhook_target(w, t)}"
     ),
+    # In scope: the caller's own case, referred to the other organisation.
+    ("POST", "/cases/{case_id}/referrals"): lambda w, me, t, r: Call(
+        f"/cases/{t.ids['case']}/referrals",
+        {
+            "to_organisation": str(_other(w, t).organisation.id),
+            "purpose": "Legal representation.",
+            "sections": ["identity"],
+        },
+    ),
+    ("GET", "/cases/{case_id}/referrals"): lambda w, me, t, r: Call(
+        f"/cases/{t.ids['case']}/referrals"
+    ),
+    ("GET", "/referrals"): lambda w, me, t, r: Call("/referrals"),
+    ("GET", "/referrals/{referral_id}"): lambda w, me, t, r: Call(
+        f"/referrals/{t.ids['referral']}"
+    ),
+    # In scope: a fresh referral to the caller's organisation; outside: the other's referral.
+    ("POST", "/referrals/{referral_id}/accept"): lambda w, me, t, r: Call(
+        f"/referrals/{_incoming(w, me, t)}/accept"
+    ),
+    ("POST", "/referrals/{referral_id}/decline"): lambda w, me, t, r: Call(
+        f"/referrals/{_incoming(w, me, t)}/decline"
+    ),
+    # In scope: a fresh referral of a case the caller's caseworker works.
+    ("POST", "/referrals/{referral_id}/revoke"): lambda w, me, t, r: Call(
+        f"/referrals/{_outgoing(w, me, t)}/revoke"
+    ),
     ("GET", "/alerts"): lambda w, me, t, r: Call("/alerts"),
     # once=1: what is there and one heartbeat, then the stream ends (a matrix reads bodies).
     ("GET", "/alerts/stream"): lambda w, me, t, r: Call("/alerts/stream", params={"once": 1}),
@@ -392,9 +478,12 @@ UNSCOPED = {
     ("GET", "/api-keys"),
     ("POST", "/individuals"),
     ("GET", "/individuals"),
+    ("POST", "/organisations"),
+    ("GET", "/organisations"),
     ("POST", "/documents/revocations"),
     ("GET", "/incidents"),
     ("GET", "/cases"),
+    ("GET", "/referrals"),
     ("GET", "/stats"),
     ("GET", "/audit"),
     ("GET", "/audit/verify"),
@@ -435,6 +524,31 @@ def _open_alert(w: World, me: Org, t: Org) -> str:
     )
     assert response.status_code == 201, response.text
     return _custody_alert(w.client, t, person)
+
+
+def _other(w: World, org: Org) -> Org:
+    return w.b if org is w.a else w.a
+
+
+def _fresh_referred_case(w: World, frm: Org, to: Org) -> tuple[str, str]:
+    """A fresh case of ``frm`` (its person consenting to share) referred to ``to``."""
+    case = w.fresh_case(frm)
+    person = w.client.get(f"{API}/cases/{case}", headers=frm.headers["caseworker"]).json()
+    _consent(w.client, frm, person["individual_id"])
+    assert to.organisation is not None
+    return case, _referral(w.client, frm, case, to.organisation)
+
+
+def _incoming(w: World, me: Org, t: Org) -> str:
+    if t is not me:
+        return t.ids["referral"]
+    return _fresh_referred_case(w, _other(w, me), me)[1]
+
+
+def _outgoing(w: World, me: Org, t: Org) -> str:
+    if t is not me:
+        return t.ids["referral"]
+    return _fresh_referred_case(w, me, _other(w, me))[1]
 
 
 def _unseen_case(w: World, me: Org, t: Org) -> str:
@@ -587,3 +701,100 @@ def test_no_listing_or_search_leaks_the_other_organisation(world: World, role: s
         leaked = [i for i in theirs if i in response.text]
         assert leaked == [], (role, path, params)
         assert name not in response.text and number not in response.text
+
+
+# Referred access: a case of a referred to b with these sections, accepted; b's supervisor
+# assigns its caseworker and lawyer under the referral.
+REFERRED_SECTIONS = ["identity", "documents", "history"]
+# Reads through a referral and the section each needs (None: any referred section).
+REFERRED_READS: dict[tuple[str, str], str | None] = {
+    ("GET", "/individuals/{individual_id}"): None,
+    ("GET", "/individuals/{individual_id}/documents"): "documents",
+    ("GET", "/documents/{document_id}"): "documents",
+    ("GET", "/individuals/{individual_id}/unhcr-status"): "unhcr_status",
+    ("GET", "/incidents/{incident_id}"): "incidents",
+    ("GET", "/cases/{case_id}"): None,
+    ("GET", "/cases/{case_id}/notes"): "history",
+    ("GET", "/cases/{case_id}/history"): "history",
+    ("GET", "/cases/{case_id}/export"): None,
+    ("GET", "/cases/{case_id}/referrals"): None,
+    ("GET", "/referrals/{referral_id}"): None,
+}
+# Writes through a referral: counsel adds legal notes (history section); nothing else. The
+# receiving supervisor's decision is taken already (409).
+REFERRED_WRITES: dict[tuple[str, str], dict[str, int]] = {
+    ("POST", "/cases/{case_id}/notes"): {"lawyer": 201, "supervisor": 403, "caseworker": 403},
+    ("POST", "/referrals/{referral_id}/accept"): {"supervisor": 409},
+    ("POST", "/referrals/{referral_id}/decline"): {"supervisor": 409},
+}
+# After revocation the receiving supervisor still sees that the referral ended (its bare
+# record, no purpose), and cannot decide on it any more; nothing else of the case.
+ENDED: dict[tuple[str, str], dict[str, int]] = {
+    ("GET", "/referrals/{referral_id}"): {"supervisor": 200},
+    ("POST", "/referrals/{referral_id}/accept"): {"supervisor": 409},
+    ("POST", "/referrals/{referral_id}/decline"): {"supervisor": 409},
+    ("POST", "/referrals/{referral_id}/revoke"): {"supervisor": 403},
+}
+RECEIVING_ROLES = ["supervisor", "caseworker", "lawyer"]
+
+
+@pytest.fixture(scope="module")
+def referred(world: World) -> Org:
+    """b's view of a's freshly referred records: a's ids, a's users, b's callers."""
+    a, b = world.a, world.b
+    ids, names = _records(world.client, a)
+    _consent(world.client, a, ids["individual"])
+    assert b.organisation is not None
+    ids["referral"] = _referral(world.client, a, ids["case"], b.organisation, REFERRED_SECTIONS)
+    accepted = world.client.post(
+        f"{API}/referrals/{ids['referral']}/accept", headers=b.headers["supervisor"]
+    )
+    assert accepted.status_code == 200, accepted.text
+    for role in ("caseworker", "lawyer"):
+        assigned = world.client.post(
+            f"{API}/cases/{ids['case']}/assignments",
+            json={"user_id": str(b.users[role].id), "role": role},
+            headers=b.headers["supervisor"],
+        )
+        assert assigned.status_code == 201, assigned.text
+    return Org(a.organisation, users=a.users, headers=b.headers, ids=ids, names=names)
+
+
+def _referred_failures(app: FastAPI, world: World, referred: Org, *, active: bool) -> list[str]:
+    failures = []
+    for method, path, actions in _api_routes(app):
+        key = (method, path)
+        if key in UNSCOPED:
+            continue
+        for role in RECEIVING_ROLES:
+            if not any(roles.allows(role, action) for action in actions):
+                continue  # 403 by role: the role matrix covers it
+            call = SAMPLES[key](world, world.b, referred, role)
+            status = _send(world.client, method, call, world.b.headers[role])
+            if not active:
+                expected: set[int] = {ENDED.get(key, {}).get(role, 404)}
+            elif key in REFERRED_READS:
+                section = REFERRED_READS[key]
+                expected = {200 if section is None or section in REFERRED_SECTIONS else 404}
+            elif key in REFERRED_WRITES:
+                expected = {REFERRED_WRITES[key][role]}
+            else:
+                expected = {403, 404, 422}  # never through a referral
+            if status not in expected:
+                failures.append(f"{role} {method} {path}: {status}, expected {sorted(expected)}")
+    return failures
+
+
+def test_referred_access_matrix(app: FastAPI, world: World, referred: Org) -> None:
+    """Receiving roles on every route: in-section reads 200, everything else refused; after
+    the referral is revoked, 404 everywhere."""
+    assert _referred_failures(app, world, referred, active=True) == []
+    revoked = world.client.post(
+        f"{API}/referrals/{referred.ids['referral']}/revoke", headers=world.a.headers["caseworker"]
+    )
+    assert revoked.status_code == 200, revoked.text
+    assert _referred_failures(app, world, referred, active=False) == []
+    ended = world.client.get(
+        f"{API}/referrals/{referred.ids['referral']}", headers=world.b.headers["supervisor"]
+    ).json()
+    assert ended["status"] == "revoked" and ended["purpose"] is None

@@ -1,0 +1,57 @@
+"""/organisations: administrators create them; staff pick one as a referral's target."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict
+
+from app import organisations
+from app.auth.deps import require
+from app.auth.roles import Action
+from app.auth.service import Actor
+from app.db import SessionDep
+from app.models.organisation import Organisation
+from app.validation import Name
+
+router = APIRouter(tags=["organisations"])
+
+
+class OrganisationCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: Name
+
+
+class OrganisationRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: uuid.UUID
+    name: str
+    created_at: dt.datetime
+
+
+class OrganisationSummary(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: uuid.UUID
+    name: str
+
+
+@router.post("/organisations", status_code=201, response_model=OrganisationRead)
+def create_organisation(
+    body: OrganisationCreate,
+    actor: Annotated[Actor, require(Action.ORGANISATIONS_MANAGE)],
+    session: SessionDep,
+) -> Organisation:
+    return organisations.create(session, actor, body.name)
+
+
+# An organisation's name is not personal data: every member of staff who may refer a case
+# may see the list, and reading it is not audited.
+@router.get("/organisations", response_model=list[OrganisationSummary])
+def list_organisations(
+    actor: Annotated[Actor, require(Action.ORGANISATIONS_READ)],
+    session: SessionDep,
+) -> list[Organisation]:
+    return organisations.listing(session)

@@ -1,0 +1,200 @@
+"""Possible duplicates: found within one organisation on document number, or folded name and
+date of birth, across its caseworkers; never across organisations or for erased people."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from app.db import transaction
+from app.models.audit import AuditEntry
+from tests.consent.support import API, register
+from tests.factories import login, make_organisation, make_user, unique
+
+
+@pytest.fixture
+def org(app: FastAPI):  # type: ignore[no-untyped-def]
+    return make_organisation(app)
+
+
+@pytest.fixture
+def first(app: FastAPI, client: TestClient, org) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    return login(client, make_user(app, "caseworker", organisation=org))
+
+
+@pytest.fixture
+def second(app: FastAPI, client: TestClient, org) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    return login(client, make_user(app, "caseworker", organisation=org))
+
+
+def add_document(
+    client: TestClient, headers: dict[str, str], person: str, number: str
+) -> dict[str, object]:
+    response = client.post(
+        f"{API}/individuals/{person}/documents",
+        json={"type": "passport", "number": number, "issuing_country": "KHM", "status": "valid"},
+        headers=headers,
+    )
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def a_name() -> tuple[str, str]:
+    """One name written two ways that fold alike: spacing, case and accents."""
+    tag = uuid.uuid4().hex[:8]
+    return f"José  Álvarez {tag}", f"jose alvarez {tag.upper()}"
+
+
+class TestOnRegistration:
+    def test_always_present_and_empty_when_none(
+        self, client: TestClient, first: dict[str, str]
+    ) -> None:
+        assert register(client, first)["possible_duplicates"] == []
+
+    def test_folded_name_and_birth_across_caseworkers(
+        self, client: TestClient, first: dict[str, str], second: dict[str, str]
+    ) -> None:
+        written, typed = a_name()
+        earlier = register(client, first, full_name=written, date_of_birth="1980-05-02")
+        later = register(client, second, full_name=typed, date_of_birth="1980-05-02")
+        assert later["possible_duplicates"] == [earlier["id"]]
+        # Ids only: the other caseworker's record stays outside her scope.
+        assert client.get(f"{API}/individuals/{earlier['id']}", headers=second).status_code == 404
+
+    def test_an_alias_or_native_name_matches_too(
+        self, client: TestClient, first: dict[str, str], second: dict[str, str]
+    ) -> None:
+        written, typed = a_name()
+        earlier = register(
+            client, first, full_name=unique("Other"), aliases=[written], date_of_birth="1975-01-09"
+        )
+        later = register(client, second, full_name=typed, date_of_birth="1975-01-09")
+        assert later["possible_duplicates"] == [earlier["id"]]
+
+    def test_same_name_another_birth_date_is_no_duplicate(
+        self, client: TestClient, first: dict[str, str], second: dict[str, str]
+    ) -> None:
+        written, typed = a_name()
+        register(client, first, full_name=written, date_of_birth="1980-05-02")
+        later = register(client, second, full_name=typed, date_of_birth="1980-05-03")
+        assert later["possible_duplicates"] == []
+
+    def test_a_name_alone_is_no_duplicate(
+        self, client: TestClient, first: dict[str, str], second: dict[str, str]
+    ) -> None:
+        written, typed = a_name()
+        register(client, first, full_name=written)
+        assert register(client, second, full_name=typed)["possible_duplicates"] == []
+
+    def test_never_across_organisations(
+        self, app: FastAPI, client: TestClient, first: dict[str, str]
+    ) -> None:
+        written, typed = a_name()
+        register(client, first, full_name=written, date_of_birth="1980-05-02")
+        for role in ("caseworker", "supervisor"):
+            elsewhere = make_organisation(app)
+            headers = login(client, make_user(app, role, organisation=elsewhere))
+            later = register(client, headers, full_name=typed, date_of_birth="1980-05-02")
+            assert later["possible_duplicates"] == []
+
+    def test_not_for_erased_people(
+        self,
+        app: FastAPI,
+        client: TestClient,
+        org,
+        first: dict[str, str],
+        second: dict[str, str],
+    ) -> None:
+        written, typed = a_name()
+        earlier = register(client, first, full_name=written, date_of_birth="1980-05-02")
+        supervisor = login(client, make_user(app, "supervisor", organisation=org))
+        erased = client.request(
+            "DELETE",
+            f"{API}/individuals/{earlier['id']}",
+            json={"reason": "Asked to be forgotten."},
+            headers=supervisor,
+        )
+        assert erased.status_code == 204
+        later = register(client, second, full_name=typed, date_of_birth="1980-05-02")
+        assert later["possible_duplicates"] == []
+
+    def test_matches_are_audited_as_reads_of_the_other_record(
+        self, app: FastAPI, client: TestClient, first: dict[str, str], second: dict[str, str]
+    ) -> None:
+        written, typed = a_name()
+        earlier = register(client, first, full_name=written, date_of_birth="1980-05-02")
+        register(client, second, full_name=typed, date_of_birth="1980-05-02")
+        with transaction(app.state.sessionmaker) as session:
+            actions = set(
+                session.scalars(
+                    select(AuditEntry.action).where(
+                        AuditEntry.subject_id == uuid.UUID(earlier["id"])
+                    )
+                )
+            )
+        assert "individual.duplicate_match" in actions
+
+
+class TestOnDocument:
+    def test_same_number_across_caseworkers(
+        self, client: TestClient, first: dict[str, str], second: dict[str, str]
+    ) -> None:
+        number = uuid.uuid4().hex[:9].upper()
+        earlier = register(client, first)
+        assert add_document(client, first, earlier["id"], number)["possible_duplicates"] == []
+        later = register(client, second)
+        spaced = f"{number[:3]} {number[3:6]}-{number[6:].lower()}"
+        document = add_document(client, second, later["id"], spaced)
+        assert document["possible_duplicates"] == [earlier["id"]]
+
+    def test_another_number_is_no_duplicate(
+        self, client: TestClient, first: dict[str, str], second: dict[str, str]
+    ) -> None:
+        earlier = register(client, first)
+        add_document(client, first, earlier["id"], uuid.uuid4().hex[:9].upper())
+        later = register(client, second)
+        other = add_document(client, second, later["id"], uuid.uuid4().hex[:9].upper())
+        assert other["possible_duplicates"] == []
+
+    def test_never_across_organisations(
+        self, app: FastAPI, client: TestClient, first: dict[str, str]
+    ) -> None:
+        number = uuid.uuid4().hex[:9].upper()
+        earlier = register(client, first)
+        add_document(client, first, earlier["id"], number)
+        headers = login(client, make_user(app, "caseworker", organisation=make_organisation(app)))
+        later = register(client, headers)
+        assert add_document(client, headers, later["id"], number)["possible_duplicates"] == []
+
+
+class TestDuplicatesOfAPerson:
+    def test_current_duplicates_both_ways(
+        self, client: TestClient, first: dict[str, str], second: dict[str, str]
+    ) -> None:
+        written, typed = a_name()
+        earlier = register(client, first, full_name=written, date_of_birth="1980-05-02")
+        later = register(client, second, full_name=typed, date_of_birth="1980-05-02")
+        response = client.get(f"{API}/individuals/{earlier['id']}/duplicates", headers=first)
+        assert response.status_code == 200
+        assert response.json() == {"possible_duplicates": [later["id"]]}
+
+    def test_outside_the_scope_is_404(
+        self, app: FastAPI, client: TestClient, first: dict[str, str], second: dict[str, str]
+    ) -> None:
+        path = f"{API}/individuals/{register(client, first)['id']}/duplicates"
+        assert client.get(path, headers=second).status_code == 404
+        other = login(client, make_user(app, "supervisor", organisation=make_organisation(app)))
+        assert client.get(path, headers=other).status_code == 404
+
+    @pytest.mark.parametrize("role", ["lawyer", "analyst", "auditor", "admin"])
+    def test_roles_that_register_nobody_are_forbidden(
+        self, app: FastAPI, client: TestClient, org, first: dict[str, str], role: str
+    ) -> None:
+        person = register(client, first)["id"]
+        headers = login(client, make_user(app, role, organisation=org))
+        response = client.get(f"{API}/individuals/{person}/duplicates", headers=headers)
+        assert response.status_code == 403
