@@ -103,20 +103,22 @@ def on_revocation(
         )
         .order_by(TravelDocument.individual_id, TravelDocument.id)
     ).all()
-    raised = [
-        service.raise_alert(
-            session,
-            rule=rules.PASSPORT_REVOKED,
-            severity="high",
-            organisation_id=row.organisation_id,
-            summary=rules.summary(rules.PASSPORT_REVOKED),
-            individual_id=row.individual_id,
-            subject_id=row.id,
-            group_key=str(list_id),
-            actor=actor,
-        )
-        for row in rows
-    ]
+    raised = service.raise_many(
+        session,
+        [
+            service.AlertSpec(
+                rule=rules.PASSPORT_REVOKED,
+                severity="high",
+                organisation_id=row.organisation_id,
+                summary=rules.summary(rules.PASSPORT_REVOKED),
+                individual_id=row.individual_id,
+                subject_id=row.id,
+                group_key=str(list_id),
+            )
+            for row in rows
+        ],
+        actor=actor,
+    )
     notify.flush_groups(session)
     return raised
 

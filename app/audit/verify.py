@@ -44,18 +44,21 @@ class Verification:
         return body
 
 
-def _rows(session: Session, batch: int = 20_000) -> Iterator[dict[str, Any]]:
+def _rows(session: Session, batch: int = 20_000) -> Iterator[Any]:
+    """Plain tuples in seq order, fetched a batch at a time (a server-side cursor on
+    PostgreSQL), never ORM objects or mappings: the replay hashes every entry."""
     result = session.execute(
         select(*_COLUMNS).order_by(AuditEntry.seq).execution_options(yield_per=batch)
     )
-    yield from result.mappings()
+    for part in result.tuples().partitions():
+        yield from part
 
 
 def verify_all(session: Session, provider: KeyProvider, data_dir: Path) -> Verification:
     """Replay the chain from genesis, then hold every checkpoint (stored and exported) to it."""
     public_key = provider.audit_signing_key().public_key()
     known = checkpoints.stored(session) + checkpoints.exported(data_dir)
-    replay = chain.verify(_rows(session), keep={c.size for c in known})
+    replay = chain.verify_tuples(_rows(session), keep={c.size for c in known})
     head = replay.head.hex() if replay.entries else None
     if not replay.ok:
         return Verification(False, replay.entries, head, replay.first_bad, replay.reason)

@@ -9,16 +9,33 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.crypto import CryptoError, DataKey, FieldSlot, Pad, crypto_of
+from app.crypto import CryptoError, DataKey, FieldSlot, Pad, UnknownKeyError, crypto_of
 from app.models.base import utcnow
 from app.models.history import HistoryEntry
 
 CHANGES = FieldSlot("history_entry", "changes")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One entry to add with ``record_many``: the arguments of ``record``."""
+
+    individual_id: uuid.UUID
+    kind: str
+    summary: str
+    case_id: uuid.UUID | None = None
+    subject_type: str | None = None
+    subject_id: uuid.UUID | None = None
+    changes: dict[str, Any] | None = None
+    at: dt.datetime | None = None
+    key: DataKey | None = None
 
 
 def record(
@@ -36,26 +53,42 @@ def record(
     key: DataKey | None = None,
 ) -> HistoryEntry:
     """Add an entry; ``key`` (the person's data key) saves a lookup when the caller has it."""
-    entry = HistoryEntry(
-        at=at or utcnow(),
-        individual_id=individual_id,
-        case_id=case_id,
-        actor_id=actor.id if actor else None,
-        actor_label=actor.username if actor else "system",
-        kind=kind,
-        subject_type=subject_type,
-        subject_id=subject_id,
-        summary=summary[:300],
-    )
-    session.add(entry)
-    if changes:
-        session.flush()  # the id goes into the encryption context
-        crypto = crypto_of(session)
-        key = key or crypto.keys.current(session, individual_id)
-        entry.changes_ct = crypto.seal(
-            key, CHANGES, _row_id(entry.id), _jsonable(changes), pad=Pad.TEXT
+    entry = Entry(individual_id, kind, summary, case_id, subject_type, subject_id, changes, at, key)
+    return record_many(session, actor=actor, entries=[entry])[0]
+
+
+def record_many(session: Session, *, actor: Any, entries: Sequence[Entry]) -> list[HistoryEntry]:
+    """Add entries in order. Their ids go into the encryption context of their changes, so
+    the rows are inserted first, together, and sealed afterwards."""
+    rows = [
+        HistoryEntry(
+            at=entry.at or utcnow(),
+            individual_id=entry.individual_id,
+            case_id=entry.case_id,
+            actor_id=actor.id if actor else None,
+            actor_label=actor.username if actor else "system",
+            kind=entry.kind,
+            subject_type=entry.subject_type,
+            subject_id=entry.subject_id,
+            summary=entry.summary[:300],
         )
-    return entry
+        for entry in entries
+    ]
+    session.add_all(rows)
+    sealed = [(row, entry) for row, entry in zip(rows, entries, strict=True) if entry.changes]
+    if sealed:
+        session.flush()
+        crypto = crypto_of(session)
+        lacking = list({entry.individual_id for _, entry in sealed if entry.key is None})
+        keys = crypto.keys.current_many(session, lacking) if lacking else {}
+        for row, entry in sealed:
+            key = entry.key or keys.get(entry.individual_id)
+            if key is None:
+                raise UnknownKeyError("this record has no live data key")
+            row.changes_ct = crypto.seal(
+                key, CHANGES, _row_id(row.id), _jsonable(entry.changes), pad=Pad.TEXT
+            )
+    return rows
 
 
 def timeline(

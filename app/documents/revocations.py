@@ -151,26 +151,30 @@ def _revoke(
             )
             document.updated_at = utcnow()
             record_change(session, actor, document, key, source=source, list_id=list_id)
-    # One flush writes every document and status change in batches; the history entries
-    # that follow then flush one row each.
+    # One flush writes every document and status change, one more every timeline entry.
     session.flush()
-    for document, previous in revoked:
-        history.record(
-            session,
-            actor=actor,
-            individual_id=document.individual_id,
-            kind="document.revoked",
-            summary="Document revoked by a government list",
-            subject_type="travel_document",
-            subject_id=document.id,
-            key=to_revoke[document.id],
-            changes={
-                "status": {"from": previous, "to": REVOKED},
-                "status_date": effective_date,
-                "status_source": source,
-                "revocation_list_id": list_id,
-            },
-        )
+    history.record_many(
+        session,
+        actor=actor,
+        entries=[
+            history.Entry(
+                individual_id=document.individual_id,
+                kind="document.revoked",
+                summary="Document revoked by a government list",
+                subject_type="travel_document",
+                subject_id=document.id,
+                key=to_revoke[document.id],
+                changes={
+                    "status": {"from": previous, "to": REVOKED},
+                    "status_date": effective_date,
+                    "status_source": source,
+                    "revocation_list_id": list_id,
+                },
+            )
+            for document, previous in revoked
+        ],
+    )
+    for document, _ in revoked:
         audit.record(
             session,
             actor=actor,

@@ -11,10 +11,11 @@ from sqlalchemy.orm import Session
 
 from app.alerts import service as alerts
 from app.audit import service as audit
-from app.auth.scope import visible_individuals
+from app.auth.scope import OWN, visible_individuals
 from app.cases import history
 from app.crypto import FieldSlot, Pad, crypto_of
 from app.crypto.blind_index import PERSON_NAME, fold_name
+from app.crypto.envelope import header_key_id
 from app.individuals.service import get_visible, open_fields
 from app.models.alert import CheckIn, CountryEvent, ListMatch, PublishedList
 from app.models.base import utcnow
@@ -25,12 +26,13 @@ CHECK_IN_NOTE = FieldSlot("check_in", "note")
 LIST_SOURCE = FieldSlot("published_list", "source")
 EVENT_DESCRIPTION = FieldSlot("country_event", "description")
 EVENT_AFFECTS = FieldSlot("country_event", "affects")
+BATCH = 1000  # people whose keys are unwrapped together: well within the key cache
 
 
 def record_check_in(
     session: Session, actor: Any, individual_id: uuid.UUID, data: dict[str, Any]
 ) -> dict[str, Any]:
-    person = get_visible(session, actor, individual_id)
+    person = get_visible(session, actor, individual_id, OWN)
     row = CheckIn(
         id=uuid.uuid4(), individual_id=person.id, channel=data.get("channel"), recorded_by=actor.id
     )
@@ -77,7 +79,7 @@ def match_list(session: Session, actor: Any, data: dict[str, Any]) -> dict[str, 
             .join(IndividualNameIndex, IndividualNameIndex.individual_id == Individual.id)
             .where(
                 IndividualNameIndex.value.in_(list(wanted)),
-                Individual.id.in_(visible_individuals(actor)),
+                Individual.id.in_(visible_individuals(actor, OWN)),
             )
             .distinct()
         )
@@ -162,38 +164,44 @@ def record_country_event(session: Session, actor: Any, data: dict[str, Any]) -> 
     event.affects_ct = crypto.seal(key, EVENT_AFFECTS, event.id, json.dumps(affects), pad=Pad.SHORT)
     session.add(event)
     session.flush()
-    people = list(
-        session.scalars(
-            select(Individual).where(
-                Individual.organisation_id == actor.organisation_id, Individual.erased_at.is_(None)
+    affected = _affected_people(session, actor.organisation_id, affects)
+    history.record_many(
+        session,
+        actor=actor,
+        entries=[
+            history.Entry(
+                individual_id=person_id,
+                kind="country_event.affects",
+                summary=f"Country event ({event.kind}) affects this person",
+                subject_type="country_event",
+                subject_id=event.id,
+            )
+            for person_id in affected
+        ],
+    )
+    now = utcnow()
+    reassessed = risk.reassess_many(
+        session, affected, trigger="country_event", actor=actor, now=now, raise_alerts=False
+    )
+    escalations = {r.row.individual_id: r.escalation for r in reassessed}
+    specs: list[alerts.AlertSpec] = []
+    for person_id in affected:
+        # Each person's alerts in the order a reassessment and then the event raise them.
+        escalation = escalations.get(person_id)
+        if escalation is not None:
+            specs.append(escalation)
+        specs.append(
+            alerts.AlertSpec(
+                rule="country_event",
+                severity="high",
+                organisation_id=actor.organisation_id,
+                individual_id=person_id,
+                subject_id=event.id,
+                group_key=str(event.id),
+                summary=f"Country event: {event.kind}",
             )
         )
-    )
-    # The profile fields are sealed per person: unwrap the keys in bulk, then compare in memory.
-    crypto.keys.load_many(session, {_key_of(p): p.id for p in people if _key_of(p) is not None})
-    affected = [p for p in people if _affected(session, p, affects)]
-    for person in affected:
-        history.record(
-            session,
-            actor=actor,
-            individual_id=person.id,
-            kind="country_event.affects",
-            summary=f"Country event ({event.kind}) affects this person",
-            subject_type="country_event",
-            subject_id=event.id,
-        )
-        risk.reassess(session, person.id, trigger="country_event", actor=actor)
-        alerts.raise_alert(
-            session,
-            rule="country_event",
-            severity="high",
-            organisation_id=actor.organisation_id,
-            individual_id=person.id,
-            subject_id=event.id,
-            group_key=str(event.id),
-            summary=f"Country event: {event.kind}",
-            actor=actor,
-        )
+    alerts.raise_many(session, specs, actor=actor, now=now)
     event.reassessed = len(affected)
     audit.record(
         session,
@@ -206,18 +214,41 @@ def record_country_event(session: Session, actor: Any, data: dict[str, Any]) -> 
     return {"id": event.id, "reassessed": len(affected)}
 
 
-def _key_of(person: Individual) -> int | None:
-    from app.crypto.envelope import header_key_id
-
-    sealed = person.full_name_ct
-    return header_key_id(sealed) if sealed is not None else None
-
-
-def _affected(session: Session, person: Individual, affects: dict[str, str]) -> bool:
+def _affected_people(
+    session: Session, organisation_id: uuid.UUID, affects: dict[str, str]
+) -> list[uuid.UUID]:
+    """The organisation's people whose profile the event names, in id order. The profile
+    fields are sealed per person: their keys are unwrapped a batch at a time (a batch fits
+    in the key cache), then the fields opened and compared in memory."""
     if not affects:
-        return False
+        return []
+    crypto = crypto_of(session)
+    columns = (
+        Individual.id,
+        Individual.full_name_ct,
+        Individual.nationalities_ct,
+        Individual.current_country_ct,
+        Individual.affiliation_ct,
+    )
+    rows = session.execute(
+        select(*columns)
+        .where(Individual.organisation_id == organisation_id, Individual.erased_at.is_(None))
+        .order_by(Individual.id)
+    ).all()
+    affected = []
+    for start in range(0, len(rows), BATCH):
+        batch = rows[start : start + BATCH]
+        crypto.keys.load_many(
+            session,
+            {header_key_id(r.full_name_ct): r.id for r in batch if r.full_name_ct is not None},
+        )
+        affected += [r.id for r in batch if _affected(session, r, affects)]
+    return affected
+
+
+def _affected(session: Session, row: Any, affects: dict[str, str]) -> bool:
     values = open_fields(
-        session, person, frozenset({"nationalities", "current_country", "affiliation"})
+        session, row, frozenset({"nationalities", "current_country", "affiliation"})
     )
     if "nationality" in affects and affects["nationality"] not in (values["nationalities"] or []):
         return False
