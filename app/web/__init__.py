@@ -12,7 +12,18 @@ from pathlib import Path
 from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from app.web import alerts, cases, cookies, individuals, records, session, supervisor
+from app.web import (
+    alerts,
+    cases,
+    consent,
+    cookies,
+    duplicates,
+    individuals,
+    records,
+    referrals,
+    session,
+    supervisor,
+)
 from app.web.headers import SecurityHeadersMiddleware
 
 STATIC = Path(__file__).parent / "static"
@@ -22,7 +33,17 @@ PUBLIC_PAGES = frozenset({"/login"})
 
 def build_router() -> APIRouter:
     router = APIRouter(include_in_schema=False)
-    for module in (session, alerts, individuals, records, cases, supervisor):
+    for module in (
+        session,
+        alerts,
+        individuals,
+        consent,
+        duplicates,
+        records,
+        cases,
+        referrals,
+        supervisor,
+    ):
         router.include_router(module.router)
     return router
 

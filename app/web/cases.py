@@ -18,12 +18,16 @@ from starlette.responses import Response
 
 from app.auth import roles
 from app.auth.roles import Action
+from app.auth.scope import OWN, SECTIONS
 from app.auth.service import Actor
 from app.cases import assignments, attachments, notes, schemas, timeline
 from app.cases import service as cases
 from app.cases.attachment_routes import _body, _events, _filename, _part_data
 from app.individuals import service as individuals
+from app.referrals import service as referrals
+from app.referrals.access import sections_for_case
 from app.web import cookies
+from app.web import referrals as web_referrals
 from app.web.render import CsrfRefused, FormError, WebRoute, render, see_other
 from app.web.session import SessionForm, signed_in, text, values_of
 
@@ -49,23 +53,43 @@ def open_case(request: Request, form: SessionForm) -> Response:
 
 
 def case_context(session: Session, actor: Actor, case_id: uuid.UUID) -> dict[str, Any]:
-    """Everything the case's page shows, each part read through its own service."""
+    """Everything the case's page shows, each part read through its own service.
+
+    A case of another organisation, seen through a referral, shows the referral's banner and
+    the referred sections only: notes and history with ``history``, never its attachments,
+    export or referrals."""
     case = cases.read_case(session, actor, case_id)
     row = cases.get_visible_case(session, actor, case_id)
-    person = individuals.read(session, actor, case["individual_id"])
+    case.setdefault("title", None)
+    person = web_referrals.with_defaults(individuals.read(session, actor, case["individual_id"]))
+    own = row.organisation_id == actor.organisation_id
+    shown = set(SECTIONS) if own else set(sections_for_case(session, actor, row) or ())
+    may_assign = roles.allows(actor.role, Action.CASES_ASSIGN) and assignments.may_assign(
+        session, actor, row
+    )
     context: dict[str, Any] = {
         "case": case,
         "person": person,
         "entries": [],
-        "notes": notes.list_notes(session, actor, case_id),
-        "attachments": attachments.list_attachments(session, actor, row),
+        "notes": notes.list_notes(session, actor, case_id) if "history" in shown else [],
+        "attachments": attachments.list_attachments(session, actor, row) if own else [],
         "candidates": [],
-        "may_assign": roles.allows(actor.role, Action.CASES_ASSIGN)
-        and assignments.may_assign(session, actor, row),
+        "may_assign": may_assign,
+        "own": own,
+        "sections_shown": shown,
+        "referral": None if own else referrals.referral_for_case(session, actor, case_id),
+        "referrals": [],
+        "may_refer": False,
+        "section_labels": web_referrals.SECTION_LABELS,
     }
-    if roles.allows(actor.role, Action.HISTORY_READ):
+    if not own:
+        case["assignments"] = web_referrals.own_staff(session, actor, case["assignments"])
+    if own:
+        refer = web_referrals.may_refer(actor, row, may_assign)
+        context.update(web_referrals.case_context(session, actor, row, may_refer=refer))
+    if roles.allows(actor.role, Action.HISTORY_READ) and "history" in shown:
         context["entries"] = timeline.case_history(session, actor, case_id)
-    if context["may_assign"]:
+    if may_assign:
         context["candidates"] = assignments.candidates(session, actor, row)
     return context
 
@@ -91,7 +115,7 @@ def _failed_page(request: Request, case_id: uuid.UUID, exc: FormError, **extra: 
             session,
             actor,
             case_id,
-            status=422,
+            status=extra.pop("status", 422),
             errors=exc.errors,
             message=exc.message or "Check the field marked below.",
             **extra,
@@ -131,6 +155,18 @@ def unassign(
     with signed_in(request, Action.CASES_ASSIGN) as (session, actor):
         assignments.unassign(session, actor, case_id, user_id)
     return see_other(f"/cases/{case_id}#assignments", done="unassigned")
+
+
+@router.post("/cases/{case_id}/referrals")
+def refer(request: Request, case_id: uuid.UUID, form: SessionForm) -> Response:
+    values = web_referrals.referral_values(form)
+    try:
+        with signed_in(request, Action.REFERRALS_WRITE) as (session, actor):
+            body = web_referrals.referral_body(values)
+            referrals.create(session, actor, case_id, body)
+    except FormError as exc:
+        return _failed_page(request, case_id, exc, values=values, status=exc.status)
+    return see_other(f"/cases/{case_id}#referrals", done="referred")
 
 
 # Attachments ----------------------------------------------------------------------------------
@@ -178,7 +214,7 @@ def upload(request: Request, case_id: uuid.UUID) -> Response:
     parts = _Upload(request)
     try:
         with signed_in(request, Action.ATTACHMENTS_WRITE) as (session, actor):
-            case = cases.get_visible_case(session, actor, case_id)  # before the file is read
+            case = cases.get_visible_case(session, actor, case_id, OWN)  # before the file is read
             attachments.store(session, actor, case, parts.file())
     except FormError as exc:
         return _failed_page(request, case_id, exc)

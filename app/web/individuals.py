@@ -16,17 +16,22 @@ from app.alerts import queries as alert_queries
 from app.audit import service as audit
 from app.auth import roles
 from app.auth.roles import Action
+from app.auth.scope import SECTIONS
 from app.auth.service import Actor
 from app.cases import history
 from app.cases import service as cases
+from app.consent import service as consent
 from app.documents import service as documents
 from app.incidents import service as incidents
 from app.individuals import schemas
 from app.individuals import service as individuals
 from app.models.base import utcnow
+from app.referrals.access import sections_for_person
 from app.risk import service as risk
 from app.unhcr import service as unhcr
 from app.validation import CountryCode
+from app.web import duplicates as web_duplicates
+from app.web import referrals as web_referrals
 from app.web.render import FormError, WebRoute, render, see_other
 from app.web.session import SessionForm, present, signed_in, text, values_of
 
@@ -96,6 +101,7 @@ def search_page(request: Request) -> Response:
                     risk_level=query.risk_level.value if query.risk_level else None,
                     limit=SEARCH_LIMIT,
                 )
+                results = [web_referrals.with_defaults(p) for p in results]
         return render(
             request,
             "people/search.html",
@@ -140,6 +146,7 @@ def create_person(request: Request, form: SessionForm) -> Response:
             opened = bool(open_case) and roles.allows(actor.role, Action.CASES_WRITE)
             if opened:
                 cases.open_case(session, actor, {"individual_id": person.id})
+            found = web_duplicates.possible(session, actor, person.id)
     except FormError as exc:
         with signed_in(request, Action.INDIVIDUALS_WRITE) as (_, actor):
             return _new_page(
@@ -150,7 +157,11 @@ def create_person(request: Request, form: SessionForm) -> Response:
                 errors=exc.errors,
                 message=exc.message or "Check the fields marked below.",
             )
-    return see_other(f"/people/{person.id}", done="person-case" if opened else "person")
+    return see_other(
+        f"/people/{person.id}",
+        done="person-case" if opened else "person",
+        warn=["duplicates"] if found else None,
+    )
 
 
 # A person's page ------------------------------------------------------------------------------
@@ -188,39 +199,63 @@ def _risk(session: Session, actor: Actor, individual_id: uuid.UUID) -> dict[str,
 
 
 def person_context(session: Session, actor: Actor, individual_id: uuid.UUID) -> dict[str, Any]:
-    """Everything the person's page shows, each part read through its own service."""
+    """Everything the person's page shows, each part read through its own service.
+
+    A person of another organisation, seen through a referral of one of their cases, shows
+    the referral's banner and the referred sections only (never risk, alerts, check-ins,
+    consent or duplicates: no referral shares them)."""
     allowed = {a for a in Action if roles.allows(actor.role, a)}
-    person = individuals.read(session, actor, individual_id)
+    person = web_referrals.with_defaults(individuals.read(session, actor, individual_id))
     row = individuals.get_visible(session, actor, individual_id)
-    docs = documents.list_documents(session, actor, row)
-    today = dt.date.today()
-    for doc in docs:
-        doc["tone"], doc["state"] = document_state(doc, today)
-    audit.record(
-        session,
-        actor=actor,
-        action="unhcr_status.read",
-        subject_type="individual",
-        subject_id=row.id,
-    )
+    own = row.organisation_id == actor.organisation_id
+    shown = set(SECTIONS) if own else set(sections_for_person(session, actor, row) or ())
     context: dict[str, Any] = {
         "person": person,
-        "documents": docs,
-        "unhcr_history": unhcr.status_history(session, row),
-        "risk": _risk(session, actor, row.id) if Action.RISK_READ in allowed else None,
+        "own": own,
+        "sections_shown": shown,
+        "referral": None if own else web_referrals.referral_of_person(session, actor, row.id),
+        "section_labels": web_referrals.SECTION_LABELS,
+        "documents": [],
+        "unhcr_history": [],
+        "risk": None,
         "incidents": [],
         "cases": [],
-        "check_ins": _check_ins(session, row.id),
-        "overdue": _overdue(person),
+        "check_ins": [],
+        "overdue": False,
         "alerts": [],
         "hidden": individuals.hidden_fields(session, actor, row),
+        "consents": [],
+        "duplicates": [],
     }
+    if "documents" in shown:
+        docs = documents.list_documents(session, actor, row)
+        today = dt.date.today()
+        for doc in docs:
+            doc["tone"], doc["state"] = document_state(doc, today)
+        context["documents"] = docs
+    if "unhcr_status" in shown:
+        audit.record(
+            session,
+            actor=actor,
+            action="unhcr_status.read",
+            subject_type="individual",
+            subject_id=row.id,
+        )
+        context["unhcr_history"] = unhcr.status_history(session, row)
     if Action.CASES_READ in allowed:
         context["cases"] = cases.list_cases(session, actor, individual_id=row.id, limit=20)[0]
-    if Action.INCIDENTS_READ in allowed:
+    if Action.INCIDENTS_READ in allowed and "incidents" in shown:
         context["incidents"] = incidents.list_incidents(
             session, actor, individual_id=row.id, limit=50
         )[0]
+    if not own:
+        return context
+    context["check_ins"] = _check_ins(session, row.id)
+    context["overdue"] = _overdue(person)
+    context["consents"] = consent.history(session, actor, row.id)
+    context["duplicates"] = web_duplicates.possible(session, actor, row.id)
+    if Action.RISK_READ in allowed:
+        context["risk"] = _risk(session, actor, row.id)
     if Action.ALERTS_READ in allowed:
         context["alerts"] = [
             a

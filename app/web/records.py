@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from app.auth.roles import Action
+from app.auth.scope import OWN
 from app.auth.service import Actor
 from app.documents import schemas as document_schemas
 from app.documents import service as documents
@@ -26,6 +27,7 @@ from app.monitoring import service as monitoring
 from app.monitoring.routes import CheckInCreate
 from app.unhcr import service as unhcr
 from app.unhcr.routes import UnhcrStatusCreate
+from app.web import duplicates as web_duplicates
 from app.web.render import FormError, WebRoute, render, see_other, uuid_or_none
 from app.web.session import SessionForm, present, signed_in, values_of
 
@@ -67,6 +69,7 @@ def _form_page(
     status: int = 200,
     **context: Any,
 ) -> Response:
+    individuals.get_visible(session, actor, individual_id, OWN)  # never through a referral
     person = individuals.read(session, actor, individual_id)
     return render(request, template, actor=actor, status=status, person=person, **context)
 
@@ -94,9 +97,10 @@ def add_document(request: Request, individual_id: uuid.UUID, form: SessionForm) 
     values = values_of(form, DOCUMENT_FIELDS)
     try:
         with signed_in(request, Action.DOCUMENTS_WRITE) as (session, actor):
-            person = individuals.get_visible(session, actor, individual_id)
+            person = individuals.get_visible(session, actor, individual_id, OWN)
             body = document_schemas.DocumentCreate.model_validate(present(values))
             added = documents.add_document(session, actor, person, body.model_dump())
+            found = web_duplicates.possible(session, actor, person.id)
     except FormError as exc:
         with signed_in(request, Action.DOCUMENTS_WRITE) as (session, actor):
             return _form_page(
@@ -110,6 +114,7 @@ def add_document(request: Request, individual_id: uuid.UUID, form: SessionForm) 
                 **_failed(exc),
             )
     warnings = [w["field"] for w in added.get("warnings") or []]
+    warnings += ["duplicates"] if found else []
     return see_other(f"/people/{individual_id}#documents", done="document", warn=warnings)
 
 
@@ -125,7 +130,7 @@ def add_unhcr_status(request: Request, individual_id: uuid.UUID, form: SessionFo
     values = values_of(form, UNHCR_FIELDS)
     try:
         with signed_in(request, Action.UNHCR_WRITE) as (session, actor):
-            person = individuals.get_visible(session, actor, individual_id)
+            person = individuals.get_visible(session, actor, individual_id, OWN)
             body = UnhcrStatusCreate.model_validate(present(values))
             unhcr.add_status(session, actor, person, body.model_dump())
     except FormError as exc:
@@ -209,6 +214,7 @@ def _candidates(
     """People to tick: those already chosen, then a name search, or the caller's caseload."""
     people: dict[uuid.UUID, dict[str, Any]] = {}
     for person_id in chosen:
+        individuals.get_visible(session, actor, person_id, OWN)  # never through a referral
         person = individuals.read(session, actor, person_id)
         people[person["id"]] = person
     if find:
@@ -218,7 +224,8 @@ def _candidates(
     else:
         found = []
     for person in found:
-        people.setdefault(person["id"], person)
+        if person["organisation"] == actor.organisation_id:  # not those seen through a referral
+            people.setdefault(person["id"], person)
     return list(people.values())
 
 

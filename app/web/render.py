@@ -47,10 +47,13 @@ class CsrfRefused(Exception):
 class FormError(Exception):
     """What was wrong with a form: messages by field name, and one for the whole form."""
 
-    def __init__(self, errors: dict[str, str] | None = None, message: str | None = None) -> None:
+    def __init__(
+        self, errors: dict[str, str] | None = None, message: str | None = None, status: int = 422
+    ) -> None:
         super().__init__(message or "the form has errors")
         self.errors = errors or {}
         self.message = message
+        self.status = status
 
     @classmethod
     def from_validation(cls, exc: ValidationError, prefix: str = "") -> FormError:
@@ -76,8 +79,8 @@ class FormError(Exception):
         if field:
             name = str(field).split(".")[0]
             detail = detail.removeprefix(f"{name}: ").replace("_", " ")
-            return cls({name: _sentence(detail)})
-        return cls(message=_sentence(detail))
+            return cls({name: _sentence(detail)}, status=exc.status_code)
+        return cls(message=_sentence(detail), status=exc.status_code)
 
 
 def _sentence(text: str) -> str:
@@ -179,6 +182,13 @@ DONE = {
     "resolved": "Alert resolved.",
     "override": "Risk level overridden.",
     "mfa": "Two-factor sign-in is on.",
+    "consent": "Consent recorded.",
+    "erased": "The record was erased: everything kept for that person is unreadable now.",
+    "merged": "The duplicate record was merged into this one; both histories are kept.",
+    "referred": "Case referred. The receiving organisation's supervisor accepts or declines it.",
+    "referral-accepted": "Referral accepted: the case is open to your organisation.",
+    "referral-declined": "Referral declined.",
+    "referral-revoked": "Referral revoked: the other organisation no longer sees the case.",
 }
 WARN = {
     "number": "The typed document number differs from the MRZ.",
@@ -186,6 +196,7 @@ WARN = {
     "expires_on": "The typed expiry date differs from the MRZ.",
     "mrz.date_of_birth": "The MRZ date of birth differs from the person's.",
     "mrz.nationality": "The MRZ nationality is not among the person's nationalities.",
+    "duplicates": "this person may already be registered in your organisation (see below).",
 }
 
 
@@ -265,7 +276,8 @@ def handle(request: Request, exc: Exception) -> Response:
     if isinstance(exc, RateLimited):
         return error_page(request, 429, "Too many attempts", exc.detail, headers=exc.headers())
     if isinstance(exc, FormError):
-        return error_page(request, 400, "Something is wrong", exc.message or "Check the form.")
+        status = exc.status if exc.status in (409, 413) else 400
+        return error_page(request, status, "Something is wrong", exc.message or "Check the form.")
     if isinstance(exc, HavenError):
         text = exc.detail[:1].upper() + exc.detail[1:]
         return error_page(request, exc.status_code, "That did not work", text)

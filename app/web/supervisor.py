@@ -190,8 +190,8 @@ def _override_page(
     request: Request, individual_id: uuid.UUID, *, status: int = 200, **context: Any
 ) -> Response:
     with signed_in(request, Action.RISK_OVERRIDE) as (session, actor):
+        current = risk.read_risk(session, actor, individual_id)  # 404 through a referral
         person = individuals.read(session, actor, individual_id)
-        current = risk.read_risk(session, actor, individual_id)
         return render(
             request,
             "people/risk_override.html",
