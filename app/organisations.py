@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.audit import service as audit
@@ -60,8 +61,13 @@ def create(session: Session, actor: Any, name: str) -> Organisation:
     if named(session, name) is not None:
         raise Conflict("an organisation of that name exists")
     org = Organisation(name=name.strip())
-    session.add(org)
-    session.flush()
+    try:
+        # Two admins creating one name at once: the unique constraint decides, as a 409.
+        with session.begin_nested():
+            session.add(org)
+            session.flush()
+    except IntegrityError:
+        raise Conflict("an organisation of that name exists") from None
     audit.record(
         session,
         actor=actor,

@@ -50,6 +50,19 @@ class TestCreateOrganisation:
             )
         assert actions == ["organisation.create"]
 
+    def test_a_name_taken_in_the_same_instant_is_409_not_500(
+        self, client: TestClient, admin: dict[str, str], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # Another admin's request commits the name between this one's check and its insert.
+        from app import organisations
+
+        name = unique("Refugee Law Centre")
+        assert client.post(ORGS, json={"name": name}, headers=admin).status_code == 201
+        monkeypatch.setattr(organisations, "named", lambda session, value: None)
+        response = client.post(ORGS, json={"name": name}, headers=admin)
+        assert response.status_code == 409, response.text
+        assert client.get(ORGS, headers=admin).status_code == 200
+
     def test_duplicate_name_whatever_its_case_is_409(
         self, client: TestClient, admin: dict[str, str]
     ) -> None:
