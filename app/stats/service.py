@@ -48,7 +48,12 @@ COLUMNS = {
 
 
 def _people(organisation_id: Any):  # type: ignore[no-untyped-def]
-    return (Individual.organisation_id == organisation_id) & Individual.erased_at.is_(None)
+    # A record merged into another is the same person: counted once, as the survivor.
+    return (
+        (Individual.organisation_id == organisation_id)
+        & Individual.erased_at.is_(None)
+        & Individual.merged_into_id.is_(None)
+    )
 
 
 def _count(session: Session, actor: Any, by: Dimension) -> Counter[str]:

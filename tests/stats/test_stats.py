@@ -59,6 +59,23 @@ class TestStatsRoute:
         assert cells["IDN"]["suppressed"] and cells["IDN"]["count"] is None
         assert cells["MYS"]["suppressed"] and cells["MYS"]["count"] is None
 
+    def test_a_merged_duplicate_is_counted_once(self, app: FastAPI, client: TestClient) -> None:
+        org = make_organisation(app)
+        caseworker = login(client, make_user(app, "caseworker", organisation=org))
+        supervisor = login(client, make_user(app, "supervisor", organisation=org))
+        ids = []
+        for _ in range(7):
+            body = {"full_name": unique("Person"), "current_country": "LAO"}
+            response = client.post("/api/v1/individuals", json=body, headers=caseworker)
+            ids.append(response.json()["id"])
+        merged = client.post(
+            f"/api/v1/individuals/{ids[0]}/merge", json={"into": ids[1]}, headers=supervisor
+        )
+        assert merged.status_code == 200, merged.text
+        analyst = login(client, make_user(app, "analyst", organisation=org))
+        table = client.get(API, params={"by": "country"}, headers=analyst).json()
+        assert {c["key"]: c["count"] for c in table["cells"]}["LAO"] == 6
+
     def test_another_organisation_sees_none_of_it(
         self, app: FastAPI, client: TestClient, organisation_with_people
     ) -> None:
