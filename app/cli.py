@@ -71,6 +71,7 @@ def serve(
     """Run the API, the web client and the alert engine in one process."""
     import uvicorn
 
+    from app.cases import attachments
     from app.db import make_engine
     from app.main import prepare
 
@@ -82,6 +83,7 @@ def serve(
         migrate.upgrade(engine)
     elif not migrate.at_head(engine):
         raise Abort("the database schema is not up to date: run `haven db upgrade`")
+    attachments.sweep(engine, settings.data_dir)  # files a killed process left without a row
     engine.dispose()
     typer.echo(f"Haven listening on http://{host}:{port} ({settings.env})", err=True)
     uvicorn.run(

@@ -10,16 +10,20 @@ point, or appending to it therefore fails authentication. On disk::
 
 where every chunk but the last holds exactly 64 KiB of plaintext. A file is written to a
 temporary name, synced and renamed into place, and its row is added only then: a killed upload
-leaves no file under a stored key. Erasing the person destroys the key, so the files are noise
-even before they are deleted.
+leaves no row without its file. What a killed process can leave is a file without a row (a
+partial upload, one renamed but never committed, one an erasure committed but had not yet
+deleted); ``sweep``, run by ``haven serve`` as it starts, removes those. Erasing the person
+destroys the key, so the files are noise even before they are deleted.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import logging
 import os
+import re
 import secrets
 import struct
 import unicodedata
@@ -29,16 +33,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from app.audit import service as audit
+from app.auth.scope import OWN
 from app.cases import history
 from app.cases.content_types import OCTET_STREAM, sniff
 from app.cases.service import get_visible_case
 from app.crypto import CryptoError, DataKey, DecryptionError, FieldSlot, Pad, crypto_of
 from app.crypto.envelope import OVERHEAD, header_key_id
-from app.db import on_rollback
+from app.db import READ_ONLY, on_rollback
 from app.errors import NotFound, PayloadTooLarge
 from app.individuals.service import get_visible
 from app.models.base import utcnow
@@ -52,6 +57,8 @@ FILE_MAGIC = b"HVNATT01"
 CONTENT = FieldSlot("attachment", "content")
 FILENAME = FieldSlot("attachment", "filename")
 _CHUNK_POSITION = struct.Struct(">QB")  # chunk index, final flag
+_STORED_NAME = re.compile(r"[0-9a-f]{64}|\.[0-9a-f]{64}\.part")  # the names store() gives
+SWEEP_BATCH = 500
 
 
 class DamagedAttachment(DecryptionError):
@@ -82,6 +89,31 @@ def _max_bytes(session: Session) -> int:
 def _unlink(path: Path) -> None:
     with contextlib.suppress(FileNotFoundError):
         path.unlink()
+
+
+def _create_locked(path: Path) -> BinaryIO:
+    """A new file, exclusively locked until closed: ``sweep`` never removes a locked file."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    except BaseException:
+        os.close(fd)
+        raise
+    return os.fdopen(fd, "wb")
+
+
+def _lock_if_idle(path: Path) -> int | None:
+    """A descriptor holding the file's lock, or None if it is gone or an upload holds it."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
 
 
 def _sync_dir(directory: Path) -> None:
@@ -175,28 +207,39 @@ def _decrypt(
 # Use cases --------------------------------------------------------------------------------------
 def store(session: Session, actor: Any, case: Case, upload: Upload) -> Attachment:
     """Encrypt an upload into the data dir and record it (413 past the size limit)."""
-    person = get_visible(session, actor, case.individual_id)  # an erased person takes no files
+    person = get_visible(session, actor, case.individual_id, OWN)  # an erased person takes no files
     crypto = crypto_of(session)
     key = crypto.keys.current(session, person.id)
     directory = storage_dir(session)
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     attachment_id = uuid.uuid4()
-    storage_key = secrets.token_hex(32)
+    while True:
+        storage_key = secrets.token_hex(32)
+        temporary = directory / f".{storage_key}.part"
+        handle = _create_locked(temporary)
+        if os.fstat(handle.fileno()).st_nlink:
+            break
+        handle.close()  # swept between its creation and its lock: take another name
     final_path = directory / storage_key
-    temporary = directory / f".{storage_key}.part"
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            written = _write_sealed(handle, key, attachment_id, upload.chunks, _max_bytes(session))
-            handle.flush()
-            os.fsync(handle.fileno())
+        written = _write_sealed(handle, key, attachment_id, upload.chunks, _max_bytes(session))
+        handle.flush()
+        os.fsync(handle.fileno())
         os.replace(temporary, final_path)
         _sync_dir(directory)
     except BaseException:
         _unlink(temporary)
+        handle.close()
         raise
-    # The file is in place before the transaction commits; if it then fails, remove the file.
-    on_rollback(session, lambda _session: _unlink(final_path))
+
+    # The file is in place before the transaction commits, and stays locked until it ends: if
+    # it fails, the file is removed.
+    def discard(_session: Session) -> None:
+        _unlink(final_path)
+        handle.close()
+
+    on_rollback(session, discard)
+    session.info.setdefault("after_commit", []).append(lambda _session: handle.close())
     filename = clean_filename(upload.filename)
     attachment = Attachment(
         id=attachment_id,
@@ -244,7 +287,7 @@ def get_visible_attachment(
     attachment = session.get(Attachment, attachment_id)
     if attachment is None or attachment.deleted_at is not None:
         raise NotFound()
-    return attachment, get_visible_case(session, actor, attachment.case_id)
+    return attachment, get_visible_case(session, actor, attachment.case_id, OWN)
 
 
 def _key_of(session: Session, case: Case, attachment: Attachment) -> DataKey:
@@ -281,7 +324,7 @@ def list_for_case(session: Session, case: Case) -> list[dict[str, Any]]:
 
 
 def list_attachments(session: Session, actor: Any, case: Case) -> list[dict[str, Any]]:
-    get_visible(session, actor, case.individual_id)
+    get_visible(session, actor, case.individual_id, OWN)
     items = list_for_case(session, case)
     audit.record(
         session,
@@ -301,7 +344,7 @@ def stream(session: Session, actor: Any, attachment: Attachment, case: Case) -> 
     generator only reads the already open file and decrypts with the already unwrapped key.
     The first chunk is checked at once, so a damaged small file fails before any byte is sent.
     """
-    get_visible(session, actor, case.individual_id)
+    get_visible(session, actor, case.individual_id, OWN)
     key = _key_of(session, case, attachment)
     try:
         handle = (storage_dir(session) / attachment.storage_key).open("rb")
@@ -373,3 +416,46 @@ def delete_files_of(session: Session, individual_id: uuid.UUID) -> None:
             _unlink(path)
 
     session.info.setdefault("after_commit", []).append(remove)
+
+
+def _live_keys(engine: Engine, among: list[str] | None = None) -> set[str]:
+    # A read that waits for no writer (on SQLite an upload holds the write lock throughout).
+    query = select(Attachment.storage_key).where(Attachment.deleted_at.is_(None))
+    if among is not None:
+        query = query.where(Attachment.storage_key.in_(among))
+    with engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+        return set(conn.scalars(query))
+
+
+def sweep(engine: Engine, data_dir: Path) -> int:
+    """Remove stored files that no live attachment names; returns how many.
+
+    An upload holds its file's lock from creation until its transaction ends, so a file this
+    can lock is being written by no one, and one whose name no committed, live row holds was
+    left by a killed process. Files under names ``store`` does not give are left alone.
+    """
+    directory = Path(data_dir) / "attachments"
+    try:
+        names = sorted(name for name in os.listdir(directory) if _STORED_NAME.fullmatch(name))
+    except FileNotFoundError:
+        return 0
+    live = _live_keys(engine)
+    candidates = [name for name in names if name not in live]
+    removed = 0
+    for start in range(0, len(candidates), SWEEP_BATCH):
+        locked: dict[str, int] = {}
+        try:
+            for name in candidates[start : start + SWEEP_BATCH]:
+                fd = _lock_if_idle(directory / name)
+                if fd is not None:
+                    locked[name] = fd
+            # Asked again once the files are locked: an upload that committed meanwhile is seen.
+            for name in locked.keys() - _live_keys(engine, list(locked)):
+                _unlink(directory / name)
+                removed += 1
+        finally:
+            for fd in locked.values():
+                os.close(fd)
+    if removed:
+        log.warning("removed %d attachment files that no attachment refers to", removed)
+    return removed
