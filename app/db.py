@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
@@ -33,8 +34,13 @@ def make_engine(settings: Settings, **overrides: Any) -> Engine:
         )
         _configure_sqlite(engine)
         return engine
+    # A database host that drops packets fails a connection in seconds (a 503), not at the
+    # TCP timeout; a connect_timeout in HAVEN_DATABASE_URL wins.
+    url = make_url(settings.database_url)
+    connect_args = {} if "connect_timeout" in url.query else {"connect_timeout": 10}
     return create_engine(
         settings.database_url,
+        connect_args=connect_args,
         pool_pre_ping=True,  # recover by itself after the database restarts
         pool_size=10,
         max_overflow=20,

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from pathlib import Path
 
+import pytest
 from alembic import command
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -12,6 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine
 
 from app import migrate
+from app.config import Settings
 
 NAME = "Sok"
 NUMBER = "123"
@@ -170,3 +173,30 @@ def test_readyz_reports_migrations_behind_head(fresh_database: Callable[..., Fas
     migrate.upgrade(app.state.engine)
     with TestClient(app) as client:
         assert client.get("/readyz").status_code == 200
+
+
+def test_postgresql_connections_give_up_after_a_connect_timeout(tmp_path: Path) -> None:
+    # A host that drops packets must fail a request in seconds, not at the TCP timeout.
+    from sqlalchemy import event
+
+    from app.db import make_engine
+
+    class Captured(Exception):
+        pass
+
+    base = "postgresql+psycopg://haven@db.invalid/haven"
+    for url, expected in ((base, 10), (f"{base}?connect_timeout=3", "3")):
+        settings = Settings(_env_file=None, database_url=url, data_dir=tmp_path)  # type: ignore[call-arg]
+        engine = make_engine(settings)
+        seen: dict[str, object] = {}
+
+        def capture(dialect, record, cargs, cparams, seen=seen):  # type: ignore[no-untyped-def]
+            seen.update(cparams)
+            raise Captured
+
+        event.listen(engine, "do_connect", capture)
+
+        with pytest.raises(Captured):
+            engine.connect()
+        assert seen["connect_timeout"] == expected
+        engine.dispose()
