@@ -47,6 +47,15 @@ def _plausible_date(value: dt.date) -> dt.date:
     return value
 
 
+# For fields with limits of their own: one line, control characters refused (PostgreSQL
+# cannot store NUL, and none of them belongs in a name, a label or an address).
+SingleLine = AfterValidator(_line)
+# For text taken as it is sent (a username, a channel): nothing trimmed, and tabs and line
+# breaks let through, as in LongText.
+NoControl = AfterValidator(_text)
+# A query parameter's form of the same rule.
+NO_CONTROL_PATTERN = r"^[^\x00-\x1f\x7f]*$"
+
 Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_line)]
 ShortText = Annotated[str, Field(min_length=1, max_length=500), AfterValidator(_line)]
 LongText = Annotated[str, Field(max_length=20_000), AfterValidator(_text)]

@@ -16,12 +16,13 @@ from app.auth.service import Actor
 from app.config import SettingsDep
 from app.db import SessionDep
 from app.models.alert import Webhook
+from app.validation import SingleLine
 
 router = APIRouter(tags=["webhooks"])
 
 
 class WebhookCreate(BaseModel):
-    url: str = Field(min_length=1, max_length=2000)
+    url: Annotated[str, Field(min_length=1, max_length=2000), SingleLine]
     events: list[str] = Field(default_factory=lambda: ["alert.created"], max_length=32)
     secret: str | None = Field(default=None, max_length=200)
 

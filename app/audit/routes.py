@@ -18,6 +18,7 @@ from app.auth.roles import Action
 from app.auth.service import Actor
 from app.db import SessionDep
 from app.models.audit import AuditEntry
+from app.validation import NO_CONTROL_PATTERN
 
 router = APIRouter(tags=["audit"])
 
@@ -56,7 +57,7 @@ def list_audit(
     session: SessionDep,
     actor_id: Annotated[uuid.UUID | None, Query(alias="actor")] = None,
     subject: uuid.UUID | None = None,
-    action: Annotated[str | None, Query(max_length=64)] = None,
+    action: Annotated[str | None, Query(max_length=64, pattern=NO_CONTROL_PATTERN)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     cursor: Annotated[int | None, Query(ge=0)] = None,
 ) -> AuditPage:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from app.auth.roles import Role
+from app.validation import NoControl, SingleLine
 
 
 class Strict(BaseModel):
@@ -15,7 +17,7 @@ class Strict(BaseModel):
 
 
 class LoginRequest(Strict):
-    username: str = Field(min_length=1, max_length=64)
+    username: Annotated[str, Field(min_length=1, max_length=64), NoControl]
     password: str = Field(min_length=1, max_length=1024)
     totp: str | None = Field(default=None, max_length=16)
     recovery_code: str | None = Field(default=None, max_length=32)
@@ -91,7 +93,7 @@ class UserPage(BaseModel):
 
 
 class ApiKeyCreate(Strict):
-    name: str = Field(min_length=1, max_length=100)
+    name: Annotated[str, Field(min_length=1, max_length=100), SingleLine]
     role: Role = Role.SERVICE
     organisation: str | None = Field(default=None, max_length=200)
 

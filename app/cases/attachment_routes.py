@@ -24,8 +24,9 @@ from starlette.requests import ClientDisconnect
 
 from app.auth.deps import require
 from app.auth.roles import Action
+from app.auth.scope import OWN
 from app.auth.service import Actor
-from app.cases import attachments
+from app.cases import attachments, content_types
 from app.cases.service import get_visible_case
 from app.db import SessionDep
 from app.errors import BadRequest, Unprocessable
@@ -190,7 +191,7 @@ def upload_attachment(
     actor: Annotated[Actor, require(Action.ATTACHMENTS_WRITE)],
     session: SessionDep,
 ) -> dict[str, Any]:
-    case = get_visible_case(session, actor, case_id)  # before a byte of the body is read
+    case = get_visible_case(session, actor, case_id, OWN)  # before a byte of the body is read
     attachment = attachments.store(session, actor, case, _file_part(request))
     return attachments.present(session, case, attachment)
 
@@ -201,14 +202,14 @@ def list_attachments(
     actor: Annotated[Actor, require(Action.CASES_READ)],
     session: SessionDep,
 ) -> list[dict[str, Any]]:
-    case = get_visible_case(session, actor, case_id)
+    case = get_visible_case(session, actor, case_id, OWN)
     return attachments.list_attachments(session, actor, case)
 
 
 @router.get(
     "/attachments/{attachment_id}",
     response_class=StreamingResponse,
-    responses={200: {"content": {"application/octet-stream": {}}}},
+    responses={200: {"content": {content_type: {} for content_type in content_types.SNIFFED}}},
 )
 def download_attachment(
     attachment_id: uuid.UUID,

@@ -19,6 +19,16 @@ _MAGIC: tuple[tuple[bytes, str], ...] = (
 )
 _TEXT_CONTROLS = frozenset("\t\n\r\f")
 
+# Every type ``sniff`` can answer, which is what a download may be served as.
+SNIFFED = (
+    OCTET_STREAM,
+    *dict.fromkeys(content_type for _, content_type in _MAGIC),
+    "image/webp",
+    DOCX,
+    "application/zip",
+    "text/plain",
+)
+
 
 def sniff(head: bytes, *, complete: bool) -> str:
     """The content type of a file from its first bytes (``complete``: they are all of it)."""

@@ -14,7 +14,7 @@ from app.auth.roles import Action
 from app.auth.service import Actor
 from app.db import SessionDep
 from app.monitoring import service
-from app.validation import CountryCode, LongText, Name, PastDate, ShortText
+from app.validation import CountryCode, LongText, Name, NoControl, PastDate, ShortText
 
 router = APIRouter(tags=["monitoring"])
 
@@ -24,7 +24,7 @@ class Strict(BaseModel):
 
 
 class CheckInCreate(Strict):
-    channel: Annotated[str, Field(max_length=32)] | None = None
+    channel: Annotated[str, Field(max_length=32), NoControl] | None = None
     note: LongText | None = None
 
 

@@ -31,7 +31,11 @@ class StatsRead(BaseModel):
     cells: list[Cell]
 
 
-@router.get("/stats", response_model=StatsRead)
+@router.get(
+    "/stats",
+    response_model=StatsRead,
+    responses={200: {"content": {"text/csv": {}}}},  # format=csv or hxl
+)
 def get_stats(
     by: Dimension,
     actor: Annotated[Actor, require(Action.STATS_READ)],
