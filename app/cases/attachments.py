@@ -221,14 +221,23 @@ def store(session: Session, actor: Any, case: Case, upload: Upload) -> Attachmen
             break
         handle.close()  # swept between its creation and its lock: take another name
     final_path = directory / storage_key
+    # Nothing of the database is held while the body arrives: on SQLite the request's
+    # transaction holds the only write lock, and a slow upload would stall every other writer.
+    # What was checked so far is committed; scope is checked again once the file is in.
+    case_id, individual_id = case.id, person.id
+    session.commit()
     try:
         written = _write_sealed(handle, key, attachment_id, upload.chunks, _max_bytes(session))
         handle.flush()
         os.fsync(handle.fileno())
         os.replace(temporary, final_path)
         _sync_dir(directory)
+        # The case may have left the actor's scope, or the person been erased, meanwhile.
+        case = get_visible_case(session, actor, case_id, OWN)
+        person = get_visible(session, actor, individual_id, OWN)
     except BaseException:
         _unlink(temporary)
+        _unlink(final_path)
         handle.close()
         raise
 

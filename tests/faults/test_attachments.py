@@ -180,3 +180,49 @@ def _stored_key(app: FastAPI, attachment_id: str) -> str:
         row = session.get(Attachment, uuid.UUID(attachment_id))
         assert row is not None
         return row.storage_key
+
+
+def test_a_held_upload_holds_up_no_other_writer_and_rechecks_scope(
+    fresh_database: Callable[..., FastAPI], tmp_path: Path
+) -> None:
+    # A caseworker on a slow connection: while the body trickles in, everyone else still writes
+    # (SQLite has one writer lock); and a person erased meanwhile takes no file.
+    app = fresh_database()
+    settings = app.state.settings
+    directory = settings.data_dir / "attachments"
+    supervisor = make_user(app, "supervisor", organisation=make_organisation(app))
+
+    with serving(settings, tmp_path) as server, server.client(supervisor) as client:
+        people, cases = [], []
+        for name in ("Dara Chan", "Sophea Lim"):
+            person = client.post(f"{API}/individuals", json={"full_name": name})
+            assert person.status_code == 201, person.text
+            people.append(person.json()["id"])
+            case = client.post(f"{API}/cases", json={"individual_id": people[-1]})
+            assert case.status_code == 201, case.text
+            cases.append(case.json()["id"])
+
+        with server.client(supervisor) as other:
+            held = SlowUpload(client, cases[0], os.urandom(800_000), head=4 * PIECE)
+            _written(directory)
+            # Answered while the upload is still held (its body cannot end before release).
+            response = other.post(f"{API}/individuals", json={"full_name": "Vanna Keo"}, timeout=20)
+            assert response.status_code == 201, response.text
+            assert not held.result
+            assert held.finish().status_code == 201
+
+            erased_meanwhile = SlowUpload(client, cases[1], os.urandom(800_000), head=4 * PIECE)
+            _written(directory)
+            erase = other.request(
+                "DELETE",
+                f"{API}/individuals/{people[1]}",
+                json={"reason": "withdrew consent"},
+                timeout=20,
+            )
+            assert erase.status_code in (200, 204), erase.text
+            assert erased_meanwhile.finish().status_code == 404
+
+    live = _live_keys(app)
+    assert len(live) == 1
+    assert _files(directory) == live  # the erased person's file went with the refused upload
+    assert_audit_chain_verifies(settings, tmp_path)
