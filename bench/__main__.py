@@ -1,4 +1,9 @@
-"""``python -m bench``: run the benchmarks, print a table, write bench/results/latest.json."""
+"""``python -m bench``: run every benchmark, print one table, write bench/results/latest.json.
+
+Parts: field encryption and blind indexes (crypto), KEK rotation (rotation), the record figures
+of ``bench.records`` per engine and size (records), and ``wrk`` at 32 connections against a real
+``haven serve`` beside the plaintext baseline, with a mixed load (load).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import signal
 import sys
 import tempfile
 import traceback
@@ -15,7 +21,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from bench import ENGINES, RESULTS_DIR, figure_keys, rotation_figure
+from bench import ENGINES, PARTS, RESULTS_DIR, figure_keys, records_figure, rotation_figure
 from bench.common import Figure, Loops, machine
 
 FULL_LOOPS = Loops(repeat=7, number=20_000)
@@ -30,10 +36,31 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--engines",
         default=",".join(ENGINES),
-        help="comma-separated database engines for the rotation (default: sqlite,postgresql)",
+        help="comma-separated database engines (default: sqlite,postgresql)",
     )
     parser.add_argument(
-        "--quick", action="store_true", help="10,000 people and fewer repeats (CI smoke)"
+        "--sizes",
+        help="comma-separated numbers of people for the record and load figures "
+        "(default 10000,100000; 1000 with --quick)",
+    )
+    parser.add_argument(
+        "--million", action="store_true", help="add 1,000,000 people to the sizes (slow)"
+    )
+    parser.add_argument(
+        "--parts",
+        default=",".join(PARTS),
+        help=f"comma-separated parts to run (default: {','.join(PARTS)})",
+    )
+    parser.add_argument(
+        "--duration", type=float, help="seconds per wrk run of reads or creations (default 20)"
+    )
+    parser.add_argument(
+        "--mixed-duration", type=float, help="seconds of the mixed load (default 60)"
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="CI smoke: 10,000 keys to rotate, 1,000 people, fewer repeats, 3-5 s of load",
     )
     parser.add_argument(
         "--pg-url",
@@ -57,6 +84,25 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if unknown:
         parser.error(f"unknown engines: {', '.join(sorted(unknown))}")
     args.engines = engines
+    parts = tuple(p.strip() for p in args.parts.split(",") if p.strip())
+    if set(parts) - set(PARTS):
+        parser.error(f"unknown parts: {', '.join(sorted(set(parts) - set(PARTS)))}")
+    args.parts = parts
+    try:
+        sizes = [
+            int(n) for n in (args.sizes or ("1000" if args.quick else "10000,100000")).split(",")
+        ]
+    except ValueError:
+        parser.error("--sizes takes comma-separated whole numbers")
+    if args.million:
+        sizes.append(1_000_000)
+    if any(n < 1 for n in sizes):
+        parser.error("every size must be at least 1")
+    args.sizes = tuple(dict.fromkeys(sizes))
+    if args.duration is None:
+        args.duration = 3.0 if args.quick else 20.0
+    if args.mixed_duration is None:
+        args.mixed_duration = 5.0 if args.quick else 60.0
     if args.people is None:
         args.people = 10_000 if args.quick else 100_000
     if args.people < 1:
@@ -67,7 +113,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def format_value(figure: Figure) -> str:
     if figure.value is None:
         return "—"
-    if figure.unit == "keys/s":
+    if figure.unit in ("keys/s", "/s", "req/s") and figure.value >= 100:
         return f"{figure.value:,.0f}"
     return f"{figure.value:.2f}"
 
@@ -91,9 +137,90 @@ def render(console: Console, info: dict[str, Any], figures: list[Figure]) -> Non
     console.print(table)
 
 
+RECORD_UNITS = (("_per_s", "/s"), ("_ms", "ms"), ("_s", "s"), ("_speedup", "x"))
+
+
+def record_figures(
+    engine: str, people: int, tmp: Path, args: argparse.Namespace, failed: Any
+) -> list[Figure]:
+    """``bench.records.run`` on a fresh database, each number of its report a figure."""
+    from bench import records
+
+    try:
+        report = records.run(engine, people, tmp / f"records-{people}", args.pg_url)
+    except Exception as exc:
+        failed(
+            records_figure(engine, people, "run"),
+            f"records: {engine}, {people:,} people",
+            "",
+            exc,
+            f"record figures on {engine}, {people:,} people",
+        )
+        return []
+    out = []
+    for name, value in report.items():
+        if name in ("engine", "people") or isinstance(value, bool):
+            continue
+        if not isinstance(value, int | float):
+            continue
+        unit = next((u for suffix, u in RECORD_UNITS if name.endswith(suffix)), "")
+        out.append(
+            Figure(
+                records_figure(engine, people, name),
+                f"{name.replace('_', ' ')}: {engine}, {people:,} people",
+                float(value),
+                unit,
+            )
+        )
+    return out
+
+
+def load_figures(
+    engine: str,
+    people: int,
+    tmp: Path,
+    args: argparse.Namespace,
+    failed: Any,
+    failures: list[str],
+) -> list[Figure]:
+    """wrk against ``haven serve`` and the plaintext baseline; a failed request fails the run."""
+    from bench import load
+
+    try:
+        result = load.run(
+            engine,
+            people,
+            tmp / f"load-{people}",
+            args.pg_url,
+            load.Durations(
+                load=args.duration, mixed=args.mixed_duration, warmup=1.0 if args.quick else 3.0
+            ),
+        )
+    except Exception as exc:
+        failed(
+            f"load_{engine}_{people}_run",
+            f"load: {engine}, {people:,} people",
+            "",
+            exc,
+            f"load on {engine}, {people:,} people",
+        )
+        return []
+    for run in load.wrk_runs(result):
+        if not run.ok:
+            failures.append(
+                f"requests failed under load: {run.mode} on {run.server}, {engine}, "
+                f"{people:,} people: "
+                f"{run.requests} requests, {run.non2xx} non-2xx, "
+                f"socket errors {run.socket_errors}, statuses {run.statuses}"
+            )
+    return load.figures(result)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    console = Console(width=max(Console().width, 110))
+    # A TERM unwinds like an interrupt: servers stopped, throwaway databases dropped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    console = Console(width=max(Console().width, 150))
     loops = QUICK_LOOPS if args.quick else FULL_LOOPS
     info = machine()
     console.print(
@@ -104,8 +231,11 @@ def main(argv: list[str] | None = None) -> int:
         f"load {info['load_average']}"
     )
     console.print(
-        f"loops: {loops.repeat} x {loops.number:,} calls per figure; rotation of "
-        f"{args.people:,} keys on {', '.join(args.engines) or 'no engine'}"
+        f"parts: {', '.join(args.parts)}; loops: {loops.repeat} x {loops.number:,} calls per "
+        f"figure; rotation of {args.people:,} keys; records and load at "
+        f"{', '.join(f'{n:,}' for n in args.sizes)} people; wrk {args.duration:g} s "
+        f"(mixed {args.mixed_duration:g} s) at 32 connections; on "
+        f"{', '.join(args.engines) or 'no engine'}"
     )
 
     from bench.crypto import blind_index_figures, field_figures
@@ -113,13 +243,31 @@ def main(argv: list[str] | None = None) -> int:
 
     figures: list[Figure] = []
     failures: list[str] = []
+
+    def failed(key: str, label: str, unit: str, exc: Exception, what: str) -> None:
+        failures.append(f"{what}: {type(exc).__name__}: {exc}")
+        console.print(f"[bold red]{what} failed[/]")
+        console.print(traceback.format_exc(), markup=False)
+        figures.append(
+            Figure(
+                key,
+                label,
+                None,
+                unit,
+                verdict=f"FAILED: {type(exc).__name__}",
+                ok=False,
+                details={"error": str(exc)},
+            )
+        )
+
     with tempfile.TemporaryDirectory(prefix="haven-bench-") as tmp_name:
         tmp = Path(tmp_name)
-        with console.status("field encryption…"):
-            figures += field_figures(tmp, loops)
-        with console.status("blind indexes…"):
-            figures += blind_index_figures(loops)
-        for engine in args.engines:
+        if "crypto" in args.parts:
+            with console.status("field encryption…"):
+                figures += field_figures(tmp, loops)
+            with console.status("blind indexes…"):
+                figures += blind_index_figures(loops)
+        for engine in args.engines if "rotation" in args.parts else ():
             with console.status(f"rotation on {engine} ({args.people:,} keys)…"):
                 try:
                     figures.append(
@@ -135,21 +283,21 @@ def main(argv: list[str] | None = None) -> int:
                         )
                     )
                 except Exception as exc:  # reported in the table and the JSON, then exit 1
-                    failures.append(f"{engine}: {exc}")
-                    console.print(f"[bold red]rotation on {engine} failed[/]")
-                    console.print(traceback.format_exc(), markup=False)
-                    figures.append(
-                        Figure(
-                            rotation_figure(engine),
-                            f"rotation: {engine}, {args.people:,} keys",
-                            None,
-                            "keys/s",
-                            goal="≥ 20,000/s",
-                            verdict=f"FAILED: {type(exc).__name__}",
-                            ok=False,
-                            details={"error": str(exc)},
-                        )
+                    failed(
+                        rotation_figure(engine),
+                        f"rotation: {engine}, {args.people:,} keys",
+                        "keys/s",
+                        exc,
+                        f"rotation on {engine}",
                     )
+        for engine in args.engines:
+            for people in args.sizes:
+                if "records" in args.parts:
+                    with console.status(f"record figures on {engine}, {people:,} people…"):
+                        figures += record_figures(engine, people, tmp, args, failed)
+                if "load" in args.parts:
+                    with console.status(f"load on {engine}, {people:,} people…"):
+                        figures += load_figures(engine, people, tmp, args, failed, failures)
 
     render(console, info, figures)
     for figure in figures:
@@ -159,7 +307,9 @@ def main(argv: list[str] | None = None) -> int:
             console.print(profile["top_tottime"], markup=False, highlight=False)
 
     by_key = {figure.key: figure for figure in figures}
-    missing = [key for key in figure_keys(args.engines) if key not in by_key]
+    missing = [
+        key for key in figure_keys(args.engines, args.sizes, args.parts) if key not in by_key
+    ]
     if missing:
         failures.append(f"missing figures: {missing}")
     result = {
@@ -168,6 +318,10 @@ def main(argv: list[str] | None = None) -> int:
         "machine": info,
         "options": {
             "people": args.people,
+            "sizes": list(args.sizes),
+            "parts": list(args.parts),
+            "load_seconds": args.duration,
+            "mixed_load_seconds": args.mixed_duration,
             "engines": list(args.engines),
             "quick": args.quick,
             "batch_size": args.batch_size,
