@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
 from app.audit import chain, checkpoints
@@ -44,21 +45,90 @@ class Verification:
         return body
 
 
-def _rows(session: Session, batch: int = 20_000) -> Iterator[Any]:
-    """Plain tuples in seq order, fetched a batch at a time (a server-side cursor on
-    PostgreSQL), never ORM objects or mappings: the replay hashes every entry."""
-    result = session.execute(
-        select(*_COLUMNS).order_by(AuditEntry.seq).execution_options(yield_per=batch)
-    )
-    for part in result.tuples().partitions():
-        yield from part
+# The replay reads the driver's own values, without SQLAlchemy's type processing, and writes
+# each straight into the canonical form. PostgreSQL hands over text: the UUIDs in their
+# canonical form and the timestamp as UTC wall time with its era, so no datetime or UUID object
+# is built per entry.
+_NAMES = [c.name for c in _COLUMNS]
+_SELECT = "SELECT {} FROM audit_entry ORDER BY seq"
+_SQLITE_SELECT = _SELECT.format(", ".join(_NAMES))
+_PG_COLUMNS = {
+    "at": "to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US BC')",
+    "actor_id": "actor_id::text",
+    "subject_id": "subject_id::text",
+}
+_PG_SELECT = _SELECT.format(", ".join(_PG_COLUMNS.get(name, name) for name in _NAMES))
+
+
+def _pg_at(value: str | None) -> str:
+    """'2024-05-17 08:30:12.345678 AD' as chain._json writes that instant."""
+    if value is None:
+        return "null"
+    if len(value) == 29 and value[26:] == " AD":
+        return f'"{value[:10]}T{value[11:26]}+00:00"'
+    # A year Python cannot hold (before 1 or after 9999): no entry Haven wrote, so the text
+    # goes in as it is and cannot match the stored hash.
+    return chain._string(value)
+
+
+def _pg_uuid(value: str | None) -> str:
+    return "null" if value is None else f'"{value}"'
+
+
+def _sqlite_formatters(dialect: Dialect) -> tuple[Callable[[Any], str], Callable[[Any], str]]:
+    """SQLite keeps the timestamp as 'YYYY-MM-DD HH:MM:SS.ffffff' (UTC) and UUIDs as 32 hex
+    digits. Values in exactly the form Haven writes are rearranged; anything else goes through
+    the column types, as a mapped read would, so it encodes exactly as before."""
+    table = AuditEntry.__table__
+    to_datetime = table.c.at.type.dialect_impl(dialect).result_processor(dialect, None)
+    to_uuid = table.c.actor_id.type.dialect_impl(dialect).result_processor(dialect, None)
+    if to_datetime is None or to_uuid is None:
+        raise RuntimeError("SQLite result processors for timestamps and UUIDs are expected")
+    json_ = chain._json
+
+    def at_json(value: Any) -> str:
+        if type(value) is str and len(value) == 26 and value[10] == " ":
+            return f'"{value[:10]}T{value[11:]}+00:00"'
+        return json_(to_datetime(value))
+
+    def uuid_json(value: Any) -> str:
+        if value is None:
+            return "null"
+        if type(value) is str and len(value) == 32 and value.islower():
+            return f'"{value[:8]}-{value[8:12]}-{value[12:16]}-{value[16:20]}-{value[20:]}"'
+        return json_(to_uuid(value))
+
+    return at_json, uuid_json
+
+
+def _canonical_rows(session: Session, batch: int = 20_000) -> Iterator[tuple[Any, bytes, Any, Any]]:
+    """(seq, canonical bytes, prev_hash, entry_hash) per entry in seq order, read with the
+    driver's cursor in batches (a server-side cursor on PostgreSQL) inside the session's
+    transaction."""
+    connection = session.connection()
+    dialect = connection.dialect
+    driver = connection.connection.driver_connection
+    if dialect.name == "postgresql":
+        cursor = driver.cursor(name="haven_audit_verify")
+        cursor.itersize = batch
+        sql, at_json, uuid_json = _PG_SELECT, _pg_at, _pg_uuid
+    else:
+        cursor = driver.cursor()
+        sql = _SQLITE_SELECT
+        at_json, uuid_json = _sqlite_formatters(dialect)
+    try:
+        cursor.execute(sql)
+        while rows := cursor.fetchmany(batch):
+            yield from chain.canonical_rows(rows, at_json, uuid_json)
+    finally:
+        cursor.close()
 
 
 def verify_all(session: Session, provider: KeyProvider, data_dir: Path) -> Verification:
     """Replay the chain from genesis, then hold every checkpoint (stored and exported) to it."""
     public_key = provider.audit_signing_key().public_key()
     known = checkpoints.stored(session) + checkpoints.exported(data_dir)
-    replay = chain.verify_tuples(_rows(session), keep={c.size for c in known})
+    replay = chain.verify_canonical(_canonical_rows(session), keep={c.size for c in known})
     head = replay.head.hex() if replay.entries else None
     if not replay.ok:
         return Verification(False, replay.entries, head, replay.first_bad, replay.reason)

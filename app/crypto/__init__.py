@@ -73,11 +73,9 @@ class Crypto:
         key = self.keys.by_id(session, header_key_id(sealed), owner_id)
         return self.open_with(key, slot, row_id, sealed, pad=pad)
 
-    def open_with(
-        self, key: DataKey, slot: FieldSlot, row_id: uuid.UUID, sealed: bytes, *, pad: Pad
-    ) -> Any:
-        plaintext = key.open(slot.context(row_id, key.subject_id), sealed)
-        return codec.decode(plaintext if pad is Pad.NONE else codec.unpad(plaintext, pad))
+    # open_with(key, slot, row_id, sealed, *, pad): the value a sealed field holds, under a key
+    # already at hand. Bound straight to the codec so a field read costs no extra call.
+    open_with = staticmethod(codec.open_value)
 
     def blind_index(self, spec: IndexSpec, value: str) -> int | None:
         return self.index.value(spec, value)

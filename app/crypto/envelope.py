@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import struct
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from cryptography.exceptions import InvalidTag
@@ -57,10 +58,12 @@ class FieldSlot:
     table: str
     column: str
     prefix: bytes = field(init=False, repr=False)
+    row_prefix: bytes = field(init=False, repr=False, compare=False)  # prefix, row id's length
 
     def __post_init__(self) -> None:
         prefix = _lp(_CONTEXT_MAGIC) + _lp(self.table.encode()) + _lp(self.column.encode())
         object.__setattr__(self, "prefix", prefix)
+        object.__setattr__(self, "row_prefix", prefix + _UUID_LEN)
 
     def context(self, row_id: uuid.UUID, subject_id: uuid.UUID) -> bytes:
         """Canonical, unambiguous encoding of (table, column, row id, subject id)."""
@@ -75,9 +78,17 @@ class DataKey:
     subject_id: uuid.UUID
     aead: AESGCM = field(repr=False)
     header: bytes = field(init=False, repr=False)
+    # The tail of every context under this key (subject id's length and bytes) and the bound
+    # decrypt, so that codec.open_value builds the AAD with one join and no further lookups.
+    subject_part: bytes = field(init=False, repr=False, compare=False)
+    aead_decrypt: Callable[[bytes, bytes, bytes], bytes] = field(
+        init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "header", HEADER.pack(FORMAT_V1, ALG_AES256GCM, self.key_id))
+        object.__setattr__(self, "subject_part", _UUID_LEN + self.subject_id.bytes)
+        object.__setattr__(self, "aead_decrypt", self.aead.decrypt)
 
     @classmethod
     def from_bytes(cls, key_id: int, subject_id: uuid.UUID, material: bytes) -> DataKey:
@@ -96,7 +107,7 @@ class DataKey:
             header_key_id(sealed)  # names the problem: format, algorithm or length
             raise DecryptionError("sealed under another key")
         try:
-            return self.aead.decrypt(sealed[6:18], sealed[18:], header + context)
+            return self.aead_decrypt(sealed[6:18], sealed[18:], header + context)
         except InvalidTag:
             raise DecryptionError("ciphertext failed authentication") from None
 
