@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
+from weakref import WeakKeyDictionary
 
+import anyio
+import anyio.from_thread
+from anyio.lowlevel import RunVar
 from fastapi import Depends, Request
+from fastapi.concurrency import contextmanager_in_threadpool
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
 from app.config import Settings
 
 READ_ONLY = "haven_read_only"
+SQLITE_BUSY_TIMEOUT_S = 30
 
 
 def read_only(session: Session) -> Session:
@@ -29,7 +35,7 @@ def make_engine(settings: Settings, **overrides: Any) -> Engine:
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         engine = create_engine(
             settings.database_url,
-            connect_args={"timeout": 30, "check_same_thread": False},
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False},
             **overrides,
         )
         _configure_sqlite(engine)
@@ -59,7 +65,7 @@ def _configure_sqlite(engine: Engine) -> None:
             "foreign_keys=ON",
             "secure_delete=ON",
             "synchronous=FULL",
-            "busy_timeout=30000",
+            f"busy_timeout={SQLITE_BUSY_TIMEOUT_S * 1000}",
         ):
             cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
@@ -83,7 +89,86 @@ def make_sessionmaker(
         engine, expire_on_commit=False, info={"crypto": crypto, "settings": settings}
     )
     event.listen(factory, "before_commit", audit.flush)
+    event.listen(factory, "after_transaction_create", _take_turn)
+    event.listen(factory, "after_transaction_end", _give_back_turn)
     return factory
+
+
+# SQLite's write lock, one request at a time ----------------------------------------------------
+# On SQLite every request's transaction takes the database's only write lock at its first
+# statement (BEGIN IMMEDIATE) and keeps it until it commits. A request runs in several worker
+# threads one after the other (each dependency, then the route), and the event loop lends only
+# so many threads at once: requests that wait for the lock inside a worker thread (SQLite's busy
+# handler) or for a pooled connection could take every thread the lock's holder needs for its
+# next step, and no one would move until the busy timeout failed them all. So a request waits
+# for its turn in the event loop, holding neither a thread nor a connection, before its first
+# statement, and gives the turn back when its transaction ends. The turn is per process: other
+# processes on the same file still queue through SQLite's busy handler.
+TURN = "haven_writer_turn"
+_semaphores: RunVar[WeakKeyDictionary[Engine, anyio.Semaphore]] = RunVar("haven_writer_turns")
+
+
+def _semaphore(engine: Engine) -> anyio.Semaphore:
+    """This event loop's one turn at ``engine``'s write lock."""
+    semaphores = _semaphores.get(None)
+    if semaphores is None:
+        semaphores = WeakKeyDictionary()
+        _semaphores.set(semaphores)
+    semaphore = semaphores.get(engine)
+    if semaphore is None:
+        semaphore = semaphores[engine] = anyio.Semaphore(1)
+    return semaphore
+
+
+class WriterTurn:
+    """A session's turn at SQLite's write lock, from the start of a transaction to its end."""
+
+    def __init__(self, semaphore: anyio.Semaphore) -> None:
+        self._semaphore = semaphore
+        self.held = False
+
+    async def take(self) -> None:
+        await self._semaphore.acquire()
+        self.held = True
+
+    def take_in_thread(self) -> None:
+        """From a worker thread (a transaction after a commit in the route): the wait is
+        bounded by the busy timeout, after which SQLite's busy handler queues it as before."""
+        if self.held:
+            return
+        try:
+            self.held = anyio.from_thread.run(self._take_within, SQLITE_BUSY_TIMEOUT_S)
+        except anyio.NoEventLoopError:  # not a worker thread of the event loop
+            return
+
+    async def _take_within(self, seconds: float) -> bool:
+        with anyio.move_on_after(seconds):
+            await self._semaphore.acquire()
+            return True
+        return False
+
+    def give_back(self) -> None:
+        if not self.held:
+            return
+        self.held = False
+        try:
+            anyio.get_current_task()
+        except anyio.NoEventLoopError:  # a worker thread
+            anyio.from_thread.run_sync(self._semaphore.release)
+        else:
+            self._semaphore.release()
+
+
+def _take_turn(session: Session, transaction: SessionTransaction) -> None:
+    turn: WriterTurn | None = session.info.get(TURN)
+    if turn is not None and transaction.parent is None:
+        turn.take_in_thread()
+
+
+def _give_back_turn(session: Session, transaction: SessionTransaction) -> None:
+    turn: WriterTurn | None = session.info.get(TURN)
+    if turn is not None and transaction.parent is None:
+        turn.give_back()
 
 
 ON_ROLLBACK = "on_rollback"
@@ -127,9 +212,20 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
         callback(session)
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    with transaction(request.app.state.sessionmaker) as session:
-        yield session
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """The request's session; on SQLite, once it is this request's turn at the write lock."""
+    factory: sessionmaker[Session] = request.app.state.sessionmaker
+    engine = factory.kw["bind"]
+    turn = WriterTurn(_semaphore(engine)) if engine.dialect.name == "sqlite" else None
+    try:
+        async with contextmanager_in_threadpool(transaction(factory)) as session:
+            if turn is not None:
+                session.info[TURN] = turn
+                await turn.take()
+            yield session
+    finally:
+        if turn is not None:  # a route that never reached the database
+            turn.give_back()
 
 
 # scope="function": commit (or fail) before the response is sent, never after.

@@ -101,12 +101,6 @@ def test_bench_quick_runs_and_writes_every_figure(
     assert {"cpu_count", "python", "cryptography"} <= report["machine"].keys()
 
 
-@pytest.mark.xfail(
-    ENGINE == "sqlite",
-    reason="haven serve on SQLite stalls under 32 concurrent connections: every request "
-    "thread waits at BEGIN IMMEDIATE or for a pool connection, then 500 (pool TimeoutError)",
-    strict=False,
-)
 def test_load_at_32_connections_answers_every_request(
     quick_run: tuple[subprocess.CompletedProcess[str], Path],
 ) -> None:
