@@ -25,7 +25,9 @@ def head_revisions() -> set[str]:
 
 
 def current_revisions(engine: Engine) -> set[str]:
-    with engine.connect() as conn:
+    from app.db import READ_ONLY
+
+    with engine.connect().execution_options(**{READ_ONLY: True}) as conn:
         return set(MigrationContext.configure(conn).get_current_heads())
 
 

@@ -25,6 +25,7 @@ from sqlalchemy import text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import migrate
+from app.db import READ_ONLY
 from app.logs import client_var, request_id_var
 
 router = APIRouter(tags=["operations"])
@@ -124,7 +125,8 @@ def readyz(request: Request) -> Response:
     state = request.app.state
     checks: dict[str, Any] = {}
     try:
-        with state.engine.connect() as conn:
+        # Read-only: on SQLite a probe must not queue for the write lock behind busy requests.
+        with state.engine.connect().execution_options(**{READ_ONLY: True}) as conn:
             conn.execute(text("SELECT 1"))
         checks["database"] = "ok"
     except Exception as exc:

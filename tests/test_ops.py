@@ -200,3 +200,23 @@ def test_postgresql_connections_give_up_after_a_connect_timeout(tmp_path: Path) 
             engine.connect()
         assert seen["connect_timeout"] == expected
         engine.dispose()
+
+
+def test_readiness_does_not_queue_for_the_sqlite_write_lock(
+    app: FastAPI, client: TestClient
+) -> None:
+    # A busy writer holds SQLite's one write lock: the probe still answers, and says ready.
+    import sqlite3
+
+    path = app.state.settings.sqlite_path
+    if path is None:
+        pytest.skip("SQLite's write lock: runs with HAVEN_TEST_DATABASE=sqlite")
+    writer = sqlite3.connect(path, timeout=1)
+    try:
+        writer.execute("BEGIN IMMEDIATE")
+        response = client.get("/readyz")
+    finally:
+        writer.rollback()
+        writer.close()
+    assert response.status_code == 200, response.text
+    assert response.json()["checks"]["database"] == "ok"
