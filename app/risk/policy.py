@@ -14,7 +14,8 @@ weights, what decays, windows, confidence grades, level thresholds; the factor f
 - floors: host custody in a state not party to the refugee treaties ⇒ at least high; host
   custody with a removal order or any origin-targeting factor ⇒ critical, unless the person
   holds a safe second nationality (then high); a forced return ⇒ critical (REFOULED);
-- cap: mitigating factors cannot bring a person in host custody below high;
+- cap: mitigating factors cannot bring a person in host custody below high, and UNHCR
+  recognition never lowers the level in a host state not party to the refugee treaties;
 - a floor raises the score to the lowest score of its level and shows as a ``FLOOR`` factor,
   so the factor weights always add up to the score (before clamping).
 
@@ -240,6 +241,13 @@ def _score(ctx: Context, table: Mapping[str, Any]) -> _Scored:
     score = max(0, min(100, round(raw)))
     level = level_of(score, table)
     floor, rule = _floor(ctx, codes, level_of(round(positive), table))
+    # MISSION.md scenario 4: where the host state is not party to the refugee treaties,
+    # recognition by UNHCR protects no one from removal, so it never lowers the level.
+    recognition = next((f.weight for f in factors if f.code == "UNHCR_RECOGNISED"), 0.0)
+    if recognition < 0 and ctx.host is not None and not ctx.host.refugee_law_party:
+        kept = level_of(max(0, min(100, round(raw - recognition))), table)
+        if rank(kept) > rank(floor):
+            floor, rule = kept, "recognition_non_party_host"
     if rank(floor) > rank(level):
         lifted = table["levels"][floor]
         factors.append(Factor("FLOOR", round(lifted - raw, 1), (f"rule:{rule}", f"level:{floor}")))

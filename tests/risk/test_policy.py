@@ -222,3 +222,26 @@ class TestReferenceOverrides:
         assert POLICY["name"] == "refoulement-v1"
         assert POLICY["recency"] == {"full_days": 30, "half_life_days": 90}
         assert POLICY["levels"] == {"low": 0, "medium": 25, "high": 50, "critical": 75}
+
+
+class TestRecognitionInANonPartyHost:
+    """MISSION.md scenario 4: recognition must not make the risk low where the host state is
+    not party to the 1951 Convention — whether or not a recent precedent adds its weight."""
+
+    @pytest.mark.parametrize("days_later", [0, 800])  # with and without the Thai precedent
+    def test_recognition_never_lowers_the_level(self, days_later: int) -> None:
+        now = NOW + dt.timedelta(days=days_later)
+        attack = incident("abduction_attempt", grade="B2", ago=1 - days_later)  # yesterday
+        unrecognised = run(now=now, incidents=[attack])
+        recognised = run(now=now, incidents=[attack], unhcr_status="person_of_concern")
+        assert "UNHCR_RECOGNISED" in codes(recognised)
+        assert recognised.level == unrecognised.level != "low"
+
+    def test_in_a_party_host_recognition_still_counts_in_full(self) -> None:
+        attack = incident("abduction_attempt", grade="B2", country="PHL")
+        plain = run(current_country="PHL", incidents=[attack])
+        recognised = run(current_country="PHL", incidents=[attack], unhcr_status="refugee")
+        assert weight(recognised, "UNHCR_RECOGNISED") == -15
+        assert "FLOOR" not in codes(recognised)
+        total = sum(f.weight for f in recognised.factors)
+        assert total == pytest.approx(sum(f.weight for f in plain.factors) - 15)
