@@ -121,7 +121,9 @@ def visible_cases(actor: Any, section: str | None = None) -> Select[tuple[uuid.U
     if own is None:
         return select(Case.id).where(false())
     # A case of an erased person is gone too (its person's key no longer exists).
-    alive = Case.individual_id.in_(select(Individual.id).where(Individual.erased_at.is_(None)))
+    # Correlated, so a lookup by id reads one person, not the list of everyone alive (SQLite
+    # materialises an uncorrelated IN list on every statement).
+    alive = exists().where(Individual.id == Case.individual_id, Individual.erased_at.is_(None))
     if section == OWN:
         return select(Case.id).where(own, alive)
     return select(Case.id).where(or_(own, Case.id.in_(_referred(actor, section))), alive)
