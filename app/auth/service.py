@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app.actor import Actor
 from app.audit import service as audit
 from app.auth import passwords, totp
 from app.auth.roles import API_KEY_ROLES, Role
@@ -35,18 +36,6 @@ CLIENT_MAX_FAILURES, CLIENT_WINDOW = 50, dt.timedelta(minutes=15)
 SESSION_PREFIX, API_KEY_PREFIX = "hvn_s_", "hvn_k_"
 TOTP_SEED = FieldSlot("user", "totp_seed")
 RECOVERY_CODES = 10
-
-
-@dataclass(frozen=True)
-class Actor:
-    """The authenticated caller: a signed-in user or an automated system's API key."""
-
-    id: uuid.UUID
-    username: str
-    role: str
-    organisation_id: uuid.UUID
-    kind: str = "user"
-    token_id: uuid.UUID | None = None
 
 
 @dataclass(frozen=True)
