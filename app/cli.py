@@ -48,8 +48,10 @@ class Runtime:
 
 
 def _runtime(*, upgrade: bool = False, create_keyring: bool = True) -> Runtime:
+    from app import events
     from app.db import make_engine, make_sessionmaker
     from app.main import prepare
+    from app.reactions import TABLE
 
     settings = Settings()
     logs.configure(json_logs=settings.json_logs, level="WARNING")
@@ -59,7 +61,8 @@ def _runtime(*, upgrade: bool = False, create_keyring: bool = True) -> Runtime:
         migrate.upgrade(engine)
     elif not migrate.at_head(engine):
         raise Abort("the database schema is not up to date: run `haven db upgrade` first")
-    return Runtime(settings, engine, crypto, make_sessionmaker(engine, crypto, settings))
+    sessions = events.attach(make_sessionmaker(engine, crypto, settings), TABLE)
+    return Runtime(settings, engine, crypto, sessions)
 
 
 @cli.command()

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from app import __version__, logs, migrate, web
+from app import __version__, events, logs, migrate, web
 from app.alerts.engine import EngineThread
 from app.api import build_router
 from app.auth import passwords
@@ -21,6 +21,7 @@ from app.errors import install_handlers
 from app.limits import BodyLimitMiddleware
 from app.ops import Metrics, RequestContextMiddleware
 from app.ops import router as ops_router
+from app.reactions import TABLE
 
 log = logging.getLogger("haven")
 
@@ -76,7 +77,8 @@ def create_app(
     app.state.settings = settings
     app.state.engine = engine
     app.state.crypto = crypto
-    app.state.sessionmaker = make_sessionmaker(engine, crypto, settings)
+    # Sessions carry the keyring, the settings and the table of reactions to domain events.
+    app.state.sessionmaker = events.attach(make_sessionmaker(engine, crypto, settings), TABLE)
     app.state.metrics = Metrics()
     install_handlers(app)
     app.include_router(ops_router)

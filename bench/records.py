@@ -34,10 +34,10 @@ from app.crypto import Pad, crypto_of
 from app.crypto.blind_index import fold_document_number
 from app.db import read_only, transaction
 from app.demo.synthetic import add_people
-from app.documents.service import NUMBER
 from app.main import create_app
 from app.models.audit import AuditEntry
 from app.models.document import TravelDocument
+from app.records.documents import NUMBER
 from bench.rotation import fresh_database
 
 PASSWORD = "a long enough benchmark passphrase"  # noqa: S105 - a made-up account

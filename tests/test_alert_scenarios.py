@@ -12,7 +12,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from app.alerts.service import evaluate_time_rules
+from app.alerts.engine import evaluate_time_rules
 from app.db import transaction
 from tests.test_scenarios import Office, day
 

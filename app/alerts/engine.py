@@ -30,12 +30,15 @@ from typing import Any
 from sqlalchemy import event, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.alerts import mail, webhooks
+from app.alerts import mail, timed, webhooks
+from app.audit import checkpoints
 from app.audit import service as audit
 from app.config import Settings
 from app.db import transaction
 from app.models.alert import OutboxMessage, Webhook
 from app.models.base import utcnow
+from app.referrals import service as referrals
+from app.risk import service as risk
 
 log = logging.getLogger("haven.engine")
 
@@ -178,7 +181,7 @@ class Engine:
     def _periodic(self, now: dt.datetime) -> None:
         if self._rules_due is None or now >= self._rules_due:
             self._rules_due = now + RULES_EVERY
-            self._job("time rules", _evaluate_time_rules, now)
+            self._job("time rules", evaluate_time_rules, now)
             self._job("risk sweep", _sweep, now)
         if self._checkpoint_due is None:
             self._checkpoint_due = now + CHECKPOINT_EVERY
@@ -194,8 +197,6 @@ class Engine:
             log.error("engine job %s failed (%s)", name, type(exc).__name__)
 
     def _checkpoint(self) -> None:
-        from app.audit import checkpoints
-
         try:
             with transaction(self.sessions) as session:
                 provider = session.info["crypto"].provider
@@ -376,13 +377,12 @@ class EngineThread:
         log.info("alert engine stopped")
 
 
-def _evaluate_time_rules(session: Session, now: dt.datetime) -> Any:
-    from app.alerts import service
+def evaluate_time_rules(session: Session, now: dt.datetime) -> int:
+    """Every time-driven rule once: expiries, overdue check-ins, escalations
+    (``app.alerts.timed``), and referrals past their expiry. Returns what changed."""
+    return timed.evaluate(session, now) + referrals.expire_due(session, now)
 
-    return service.evaluate_time_rules(session, now)
 
-
-def _sweep(session: Session, now: dt.datetime) -> Any:
-    from app.risk import service
-
-    return service.sweep(session, now)
+def _sweep(session: Session, now: dt.datetime) -> int:
+    """Time decay: reassess people whose assessment is stale (``app.risk.service.sweep``)."""
+    return risk.sweep(session, now)

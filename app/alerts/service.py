@@ -22,12 +22,12 @@ from sqlalchemy.orm import Session
 
 from app.alerts import notify, queries, rules
 from app.audit import service as audit
-from app.cases import history
 from app.crypto import Pad, crypto_of
 from app.errors import Conflict, Unprocessable
 from app.models.alert import Alert
 from app.models.base import utcnow
 from app.models.case import Case
+from app.records import history
 
 MAX_NOTE = 2000
 CHUNK = 500  # ids per IN (...) query
@@ -396,10 +396,3 @@ def _audit(session: Session, actor: Any, alert: Alert, action: str) -> None:
         subject_id=person or alert.id,
         details={"alert_id": str(alert.id), "rule": alert.rule, "severity": alert.severity},
     )
-
-
-def evaluate_time_rules(session: Session, now: dt.datetime) -> int:
-    """Expiring documents and certificates, overdue check-ins, escalations (app.alerts.timed)."""
-    from app.alerts import timed
-
-    return timed.evaluate(session, now)

@@ -26,12 +26,12 @@ from sqlalchemy.orm import Session
 
 from app.alerts import rules, service
 from app.crypto import CryptoError, Pad, crypto_of
-from app.documents.service import ISSUING_COUNTRY
-from app.individuals.service import open_fields
 from app.models.alert import Alert
 from app.models.document import TravelDocument
 from app.models.individual import Individual
 from app.models.unhcr import UnhcrStatus
+from app.records.documents import ISSUING_COUNTRY
+from app.records.people import open_fields
 
 CHUNK = 500
 
@@ -44,15 +44,7 @@ def evaluate(session: Session, now: dt.datetime) -> int:
         + _check_ins(session, now)
         + _auto_resolve(session, now)
         + _escalate(session, now)
-        + _referrals(session, now)
     )
-
-
-def _referrals(session: Session, now: dt.datetime) -> int:
-    """Referrals past their expiry: marked expired, the receiving organisation alerted."""
-    from app.referrals.service import expire_due
-
-    return expire_due(session, now)
 
 
 def _midnight(day: dt.date) -> dt.datetime:
@@ -239,13 +231,14 @@ def _auto_resolve(session: Session, now: dt.datetime) -> int:
         .where(Alert.rule.in_(rules.AUTO_RESOLVE), Alert.status.in_(rules.ACTIVE))
         .with_for_update(skip_locked=True)
     ).all()
-    cleared = [alert for alert in alerts if _cleared(session, alert, now)]
-    for alert in cleared:
+    done = [alert for alert in alerts if cleared(session, alert, now)]
+    for alert in done:
         service.close(session, alert, actor=None, note=None, now=now)
-    return len(cleared)
+    return len(done)
 
 
-def _cleared(session: Session, alert: Alert, now: dt.datetime) -> bool:
+def cleared(session: Session, alert: Alert, now: dt.datetime) -> bool:
+    """Whether the condition of an expiry or check-in alert no longer holds."""
     today = now.date()
     if alert.rule in rules.EXPIRY_RULES:
         document = session.get(TravelDocument, alert.subject_id) if alert.subject_id else None

@@ -1,25 +1,34 @@
-"""What raises alerts as records change: incidents, revoked documents, emergency access.
+"""What raises alerts as records change: the alerts' reactions to domain events.
 
-Called from the hooks of the services that own those records (``after_incident``,
-``after_revocation``, ``after_break_glass``), inside their transaction.
+Listed in ``app.reactions`` after risk's, and run inside the transaction of the change.
 """
 
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.alerts import notify, rules, service
+from app.alerts import notify, rules, service, timed
 from app.crypto import CryptoError
-from app.individuals.service import open_fields
+from app.events import (
+    BreakGlassGranted,
+    CheckInRecorded,
+    CountryEventRecorded,
+    DocumentStatusChanged,
+    IncidentRecorded,
+    ListMatched,
+    ReferralStepped,
+    RevocationListApplied,
+    RiskEscalated,
+)
+from app.models.alert import Alert
 from app.models.base import utcnow
-from app.models.case import BreakGlassGrant, Case
 from app.models.document import DocumentStatusChange, TravelDocument
-from app.models.incident import Incident
+from app.models.incident import Incident, IncidentSubject
 from app.models.individual import Individual
+from app.records.people import open_fields
 from app.risk.policy import is_backfill
 
 
@@ -30,15 +39,14 @@ def _nationalities(session: Session, person: Individual) -> list[str]:
         return []
 
 
-def on_incident(
-    session: Session, actor: Any, incident: Incident, person_ids: list[uuid.UUID]
-) -> list[Any]:
+def on_incident(session: Session, event: IncidentRecorded) -> None:
     """One alert per person named, by the incident's type (none for most types)."""
+    incident = session.get(Incident, event.incident_id)
+    assert incident is not None, "the incident was recorded in this transaction"
     now = utcnow()
     # Entered long after it happened: on the timeline, but no urgent alert (risk policy).
     backfill = is_backfill(incident.occurred_on, incident.created_at or now)
-    raised = []
-    for person_id in person_ids:
+    for person_id in event.individual_ids:
         person = session.get(Individual, person_id)
         if person is None or person.erased_at is not None:
             continue
@@ -51,20 +59,17 @@ def on_incident(
         text = rules.summary(rule)
         if backfill and not _custody_still_open(session, person.id, incident, rule):
             severity, text = rules.backfilled(text)
-        raised.append(
-            service.raise_alert(
-                session,
-                rule=rule,
-                severity=severity,
-                organisation_id=person.organisation_id,
-                summary=text,
-                individual_id=person.id,
-                subject_id=incident.id,
-                actor=actor,
-                now=now,
-            )
+        service.raise_alert(
+            session,
+            rule=rule,
+            severity=severity,
+            organisation_id=person.organisation_id,
+            summary=text,
+            individual_id=person.id,
+            subject_id=incident.id,
+            actor=event.actor,
+            now=now,
         )
-    return raised
 
 
 def _custody_still_open(
@@ -74,8 +79,6 @@ def _custody_still_open(
     long ago it began (MISSION.md, "Time matters"): backfill does not soften it."""
     if rule not in ("host_custody", "removal_order"):
         return False
-    from app.models.incident import IncidentSubject
-
     later = session.scalar(
         select(Incident.id)
         .join(IncidentSubject, IncidentSubject.incident_id == Incident.id)
@@ -89,21 +92,19 @@ def _custody_still_open(
     return later is None
 
 
-def on_revocation(
-    session: Session, actor: Any, person_ids: list[uuid.UUID], list_id: uuid.UUID
-) -> list[Any]:
+def on_revocation_list(session: Session, event: RevocationListApplied) -> None:
     """One passport_revoked alert per document the list revoked, announced once per list."""
     rows = session.execute(
         select(TravelDocument.id, TravelDocument.individual_id, TravelDocument.organisation_id)
         .join(DocumentStatusChange, DocumentStatusChange.document_id == TravelDocument.id)
         .where(
-            DocumentStatusChange.revocation_list_id == list_id,
+            DocumentStatusChange.revocation_list_id == event.list_id,
             DocumentStatusChange.status == "revoked",
-            TravelDocument.individual_id.in_(person_ids),
+            TravelDocument.individual_id.in_(event.individual_ids),
         )
         .order_by(TravelDocument.individual_id, TravelDocument.id)
     ).all()
-    raised = service.raise_many(
+    service.raise_many(
         session,
         [
             service.AlertSpec(
@@ -113,40 +114,147 @@ def on_revocation(
                 summary=rules.summary(rules.PASSPORT_REVOKED),
                 individual_id=row.individual_id,
                 subject_id=row.id,
-                group_key=str(list_id),
+                group_key=str(event.list_id),
             )
             for row in rows
         ],
-        actor=actor,
+        actor=event.actor,
     )
     notify.flush_groups(session)
-    return raised
 
 
-def on_document_revoked(session: Session, actor: Any, document: TravelDocument) -> Any:
+def on_document_status(session: Session, event: DocumentStatusChanged) -> None:
     """A single document marked revoked (not through a list)."""
-    return service.raise_alert(
+    if event.status != "revoked":
+        return
+    service.raise_alert(
         session,
         rule=rules.PASSPORT_REVOKED,
         severity="high",
-        organisation_id=document.organisation_id,
+        organisation_id=event.organisation_id,
         summary=rules.summary(rules.PASSPORT_REVOKED),
-        individual_id=document.individual_id,
-        subject_id=document.id,
-        actor=actor,
+        individual_id=event.individual_id,
+        subject_id=event.document_id,
+        actor=event.actor,
     )
 
 
-def on_break_glass(session: Session, actor: Any, case: Case, grant: BreakGlassGrant) -> Any:
+def on_break_glass(session: Session, event: BreakGlassGranted) -> None:
     """Emergency access is for supervisors to know of at once (and only they see it)."""
-    return service.raise_alert(
+    service.raise_alert(
         session,
         rule=rules.BREAK_GLASS,
         severity="high",
-        organisation_id=case.organisation_id,
+        organisation_id=event.organisation_id,
         summary=rules.summary(rules.BREAK_GLASS),
-        individual_id=case.individual_id,
-        case_id=case.id,
-        subject_id=grant.id,
-        actor=actor,
+        individual_id=event.individual_id,
+        case_id=event.case_id,
+        subject_id=event.grant_id,
+        actor=event.actor,
     )
+
+
+def on_risk_escalated(session: Session, event: RiskEscalated) -> None:
+    """``risk_escalated`` for every rise into high or critical."""
+    service.raise_many(
+        session,
+        [
+            service.AlertSpec(
+                rule=rules.RISK_ESCALATED,
+                severity=rise.level,
+                organisation_id=rise.organisation_id,
+                summary=f"Risk rose to {rise.level}",
+                individual_id=rise.individual_id,
+            )
+            for rise in event.escalations
+        ],
+        actor=event.actor,
+        now=event.at,
+    )
+
+
+def on_list_matched(session: Session, event: ListMatched) -> None:
+    """One ``list_match`` per person found on a published list, announced once per list."""
+    people = session.scalars(select(Individual).where(Individual.id.in_(event.individual_ids)))
+    organisation_of = {person.id: person.organisation_id for person in people}
+    service.raise_many(
+        session,
+        [
+            service.AlertSpec(
+                rule=rules.LIST_MATCH,
+                severity="high",
+                organisation_id=organisation_of[individual_id],
+                summary="Name on a published list",
+                individual_id=individual_id,
+                subject_id=event.list_id,
+                group_key=str(event.list_id),
+            )
+            for individual_id in event.individual_ids
+        ],
+        actor=event.actor,
+    )
+
+
+def on_country_event(session: Session, event: CountryEventRecorded) -> None:
+    """One ``country_event`` per person the event affects, announced once per event."""
+    service.raise_many(
+        session,
+        [
+            service.AlertSpec(
+                rule=rules.COUNTRY_EVENT,
+                severity="high",
+                organisation_id=event.organisation_id,
+                individual_id=individual_id,
+                subject_id=event.event_id,
+                group_key=str(event.event_id),
+                summary=f"Country event: {event.kind}",
+            )
+            for individual_id in event.individual_ids
+        ],
+        actor=event.actor,
+        now=event.at,
+    )
+
+
+# Who hears of each step of a referral: the receiving side of what is sent to it (and of a case,
+# never a person), the referring side of the answer.
+_REFERRAL_STEPS = {
+    "created": (rules.REFERRAL_RECEIVED, "to"),
+    "revoked": (rules.REFERRAL_REVOKED, "to"),
+    "expired": (rules.REFERRAL_EXPIRED, "to"),
+    "accepted": (rules.REFERRAL_ACCEPTED, "from"),
+    "declined": (rules.REFERRAL_DECLINED, "from"),
+}
+
+
+def on_referral_step(session: Session, event: ReferralStepped) -> None:
+    rule, side = _REFERRAL_STEPS[event.step]
+    to_receiver = side == "to"
+    service.raise_alert(
+        session,
+        rule=rule,
+        severity=rules.REFERRAL_RULES[rule],
+        organisation_id=event.to_organisation_id if to_receiver else event.from_organisation_id,
+        summary=rules.summary(rule),
+        # The receiving side learns of a case and a referral, not of a person.
+        individual_id=None if to_receiver else event.individual_id,
+        case_id=event.case_id,
+        subject_id=event.referral_id,
+        actor=event.actor,
+    )
+
+
+def on_check_in(session: Session, event: CheckInRecorded) -> None:
+    """A check-in resolves the person's overdue check-in alert at once."""
+    overdue = session.scalars(
+        select(Alert)
+        .where(
+            Alert.individual_id == event.individual_id,
+            Alert.rule == rules.CHECK_IN_OVERDUE,
+            Alert.status.in_(rules.ACTIVE),
+        )
+        .with_for_update()
+    ).all()
+    for alert in overdue:
+        if timed.cleared(session, alert, event.at):
+            service.close(session, alert, actor=None, note=None, now=event.at)

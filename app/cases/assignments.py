@@ -16,13 +16,13 @@ from sqlalchemy.orm import Session
 from app.audit import service as audit
 from app.auth.roles import Role
 from app.auth.scope import active_referrals
-from app.cases import history
-from app.cases.service import get_visible_case
 from app.errors import Forbidden, NotFound, Unprocessable
 from app.models.base import utcnow
 from app.models.case import Case, CaseAssignment
 from app.models.referral import Referral
 from app.models.user import User
+from app.records import history
+from app.records.cases import get_visible_case
 
 ROLE_LABEL = {"caseworker": "Caseworker", "lawyer": "Lawyer"}
 

@@ -24,10 +24,8 @@ from starlette.requests import ClientDisconnect
 
 from app.auth.deps import require
 from app.auth.roles import Action
-from app.auth.scope import OWN
 from app.auth.service import Actor
 from app.cases import attachments, content_types
-from app.cases.service import get_visible_case
 from app.db import SessionDep
 from app.errors import BadRequest, Unprocessable
 
@@ -191,9 +189,8 @@ def upload_attachment(
     actor: Annotated[Actor, require(Action.ATTACHMENTS_WRITE)],
     session: SessionDep,
 ) -> dict[str, Any]:
-    case = get_visible_case(session, actor, case_id, OWN)  # before a byte of the body is read
-    attachment = attachments.store(session, actor, case, _file_part(request))
-    return attachments.present(session, case, attachment)
+    # The case is found in scope before a byte of the body is read.
+    return attachments.upload(session, actor, case_id, lambda: _file_part(request))
 
 
 @router.get("/cases/{case_id}/attachments", response_model=list[AttachmentRead])
@@ -202,8 +199,7 @@ def list_attachments(
     actor: Annotated[Actor, require(Action.CASES_READ)],
     session: SessionDep,
 ) -> list[dict[str, Any]]:
-    case = get_visible_case(session, actor, case_id, OWN)
-    return attachments.list_attachments(session, actor, case)
+    return attachments.list_on_case(session, actor, case_id)
 
 
 @router.get(
@@ -216,9 +212,7 @@ def download_attachment(
     actor: Annotated[Actor, require(Action.CASES_READ)],
     session: SessionDep,
 ) -> StreamingResponse:
-    attachment, case = attachments.get_visible_attachment(session, actor, attachment_id)
-    filename = attachments.present(session, case, attachment)["filename"]
-    chunks = attachments.stream(session, actor, attachment, case)
+    attachment, filename, chunks = attachments.download(session, actor, attachment_id)
     return StreamingResponse(
         chunks,
         media_type=attachment.content_type,

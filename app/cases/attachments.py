@@ -28,7 +28,7 @@ import secrets
 import struct
 import unicodedata
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -38,16 +38,17 @@ from sqlalchemy.orm import Session
 
 from app.audit import service as audit
 from app.auth.scope import OWN
-from app.cases import history
 from app.cases.content_types import OCTET_STREAM, sniff
-from app.cases.service import get_visible_case
 from app.crypto import CryptoError, DataKey, DecryptionError, FieldSlot, Pad, crypto_of
 from app.crypto.envelope import OVERHEAD, header_key_id
 from app.db import READ_ONLY, on_rollback
 from app.errors import NotFound, PayloadTooLarge
-from app.individuals.service import get_visible
+from app.events import PersonErased
 from app.models.base import utcnow
 from app.models.case import Attachment, Case
+from app.records import history
+from app.records.cases import get_visible_case
+from app.records.people import get_visible
 
 log = logging.getLogger("haven.attachments")
 
@@ -427,6 +428,11 @@ def delete_files_of(session: Session, individual_id: uuid.UUID) -> None:
     session.info.setdefault("after_commit", []).append(remove)
 
 
+def on_person_erased(session: Session, event: PersonErased) -> None:
+    """The erased person's attachment files go with their record."""
+    delete_files_of(session, event.individual_id)
+
+
 def _live_keys(engine: Engine, among: list[str] | None = None) -> set[str]:
     # A read that waits for no writer (on SQLite an upload holds the write lock throughout).
     query = select(Attachment.storage_key).where(Attachment.deleted_at.is_(None))
@@ -468,3 +474,31 @@ def sweep(engine: Engine, data_dir: Path) -> int:
     if removed:
         log.warning("removed %d attachment files that no attachment refers to", removed)
     return removed
+
+
+# Use cases by id (the API's routes and the web pages) -------------------------------------------
+def upload(
+    session: Session, actor: Any, case_id: uuid.UUID, receive: Callable[[], Upload]
+) -> dict[str, Any]:
+    """Store a file on a case of the actor's own organisation (``store``) and show it.
+
+    ``receive`` gives the upload and is called only once the case is found in scope: nothing of
+    the body is read for a case outside it (404) or seen through a referral."""
+    case = get_visible_case(session, actor, case_id, OWN)
+    attachment = store(session, actor, case, receive())
+    return present(session, case, attachment)
+
+
+def list_on_case(session: Session, actor: Any, case_id: uuid.UUID) -> list[dict[str, Any]]:
+    """The attachments of a case of the actor's own organisation (``list_attachments``)."""
+    case = get_visible_case(session, actor, case_id, OWN)
+    return list_attachments(session, actor, case)
+
+
+def download(
+    session: Session, actor: Any, attachment_id: uuid.UUID
+) -> tuple[Attachment, str, Iterator[bytes]]:
+    """An attachment in scope, its filename and its decrypted chunks (``stream``, audited)."""
+    attachment, case = get_visible_attachment(session, actor, attachment_id)
+    filename = present(session, case, attachment)["filename"]
+    return attachment, filename, stream(session, actor, attachment, case)

@@ -5,33 +5,28 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app import events
+from app.actor import Actor
 from app.audit import service as audit
 from app.auth.scope import OWN, visible_cases
-from app.cases import history
-from app.cases.service import seal_for
 from app.crypto import FieldSlot, Pad
 from app.errors import Conflict, NotFound
+from app.events import BreakGlassGranted
 from app.models.base import utcnow
 from app.models.case import BreakGlassGrant, Case
 from app.models.individual import Individual
+from app.records import history
+from app.records.cases import seal_for
 
 REASON = FieldSlot("break_glass_grant", "reason")
 LASTS = dt.timedelta(hours=4)
 
 
-def after_break_glass(session: Session, actor: Any, case: Case, grant: BreakGlassGrant) -> None:
-    """The alert to the organisation's supervisors attaches here."""
-    from app.alerts import triggers
-
-    triggers.on_break_glass(session, actor, case, grant)
-
-
-def break_glass(session: Session, actor: Any, case_id: uuid.UUID, reason: str) -> BreakGlassGrant:
+def break_glass(session: Session, actor: Actor, case_id: uuid.UUID, reason: str) -> BreakGlassGrant:
     # Not through visible_cases: the point is a case of the organisation the caller cannot see.
     case = session.scalar(
         select(Case)
@@ -75,5 +70,14 @@ def break_glass(session: Session, actor: Any, case_id: uuid.UUID, reason: str) -
         details={"grant_id": str(grant.id), "hours": LASTS.total_seconds() / 3600},
         high_risk=True,
     )
-    after_break_glass(session, actor, case, grant)
+    events.publish(
+        session,
+        BreakGlassGranted(
+            actor=actor,
+            case_id=case.id,
+            individual_id=case.individual_id,
+            organisation_id=case.organisation_id,
+            grant_id=grant.id,
+        ),
+    )
     return grant

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from app import __version__
 from app.audit import service as audit
 from app.auth.scope import SECTIONS, visible_individuals
-from app.cases import attachments, history, notes
+from app.cases import attachments, notes
 from app.cases import service as cases
 from app.documents import service as documents
 from app.incidents import service as incidents
@@ -32,7 +32,9 @@ from app.models.base import utcnow
 from app.models.case import Case, CaseNote
 from app.models.document import TravelDocument
 from app.models.incident import Incident, IncidentSubject
-from app.referrals.access import (
+from app.records import cases as case_records
+from app.records import history, people
+from app.records.sharing import (
     ordered,
     sections_for_case,
     strip_timeline,
@@ -59,12 +61,12 @@ def build_bundle(session: Session, actor: Any, case: Case) -> dict[str, Any]:
 
     Exported through a referral, the bundle holds the referred sections only: the parts
     outside them (and attachments, never referred) are left out, not emptied."""
-    person = individuals.get_visible(session, actor, case.individual_id)
+    person = people.get_visible(session, actor, case.individual_id)
     sections = sections_for_case(session, actor, case)
     shown = set(SECTIONS) if sections is None else sections
     case_data = cases.present(session, actor, case)
     del case_data["access"]  # how the exporter reached the case says nothing about it
-    hidden = individuals.hidden_fields(session, actor, person)
+    hidden = people.hidden_fields(session, actor, person)
     bundle: dict[str, Any] = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -168,7 +170,7 @@ def canonical_json(bundle: Any) -> bytes:
 
 # The use case -----------------------------------------------------------------------------------
 def export_case(session: Session, actor: Any, case_id: uuid.UUID, fmt: Format) -> Export:
-    case = cases.get_visible_case(session, actor, case_id)
+    case = case_records.get_visible_case(session, actor, case_id)
     bundle = build_bundle(session, actor, case)
     if fmt == "pdf":
         from app.cases.export_pdf import render_pdf

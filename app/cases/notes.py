@@ -12,11 +12,11 @@ from sqlalchemy.orm import Session
 from app.audit import service as audit
 from app.auth import roles
 from app.auth.roles import Action
-from app.cases import history
-from app.cases.service import get_visible_case, open_sealed, seal_for
 from app.crypto import FieldSlot, Pad
 from app.errors import Forbidden
 from app.models.case import Case, CaseNote
+from app.records import history
+from app.records.cases import get_visible_case, open_sealed, seal_for
 
 BODY = FieldSlot("case_note", "body")
 

@@ -19,54 +19,17 @@ from sqlalchemy.orm import Session
 from app.audit import service as audit
 from app.auth.roles import Role
 from app.auth.scope import OWN, visible_cases
-from app.cases import history
-from app.crypto import CryptoError, FieldSlot, Pad, crypto_of
-from app.errors import NotFound, Unprocessable
-from app.individuals.service import get_visible
+from app.crypto import FieldSlot, Pad
+from app.errors import Unprocessable
 from app.models.base import utcnow
 from app.models.case import Case, CaseAssignment
 from app.models.user import User
+from app.records import history
+from app.records.cases import get_visible_case, open_sealed, seal_for
+from app.records.people import get_visible
 
 TITLE = FieldSlot("case", "title")
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-
-
-def get_visible_case(
-    session: Session, actor: Any, case_id: uuid.UUID, section: str | None = None
-) -> Case:
-    """The case if the actor's scope includes it; 404 otherwise, whatever the reason.
-
-    ``section``: as in ``app.auth.scope`` (``OWN`` for what no referral ever reaches)."""
-    case = session.scalar(
-        # The scope narrowed to this id: one index probe, whatever the organisation's size.
-        select(Case).where(
-            Case.id == case_id,
-            Case.id.in_(visible_cases(actor, section).where(Case.id == case_id)),
-        )
-    )
-    if case is None:
-        raise NotFound()
-    return case
-
-
-def open_sealed(
-    session: Session, slot: FieldSlot, row_id: uuid.UUID, case: Case, sealed: bytes | None, pad: Pad
-) -> Any:
-    """A value sealed with the case's person's key; None once the person is erased."""
-    if sealed is None:
-        return None
-    try:
-        return crypto_of(session).open(session, slot, row_id, case.individual_id, sealed, pad=pad)
-    except CryptoError:
-        return None
-
-
-def seal_for(
-    session: Session, case: Case, slot: FieldSlot, row_id: uuid.UUID, value: Any, pad: Pad
-) -> bytes:
-    crypto = crypto_of(session)
-    key = crypto.keys.current(session, case.individual_id)
-    return crypto.seal(key, slot, row_id, value, pad=pad)
 
 
 # Presenting -----------------------------------------------------------------------------------
@@ -108,7 +71,7 @@ def _access(actor: Any, case: Case, assignments: list[dict[str, Any]]) -> str:
 def present(
     session: Session, actor: Any, case: Case, assignments: list[dict[str, Any]] | None = None
 ) -> dict[str, Any]:
-    from app.referrals.access import sections_for_case
+    from app.records.sharing import sections_for_case
 
     if assignments is None:
         assignments = _assignments(session, [case.id])[case.id]
@@ -299,3 +262,12 @@ def _change_summary(diff: dict[str, Any]) -> str:
         parts.append("title changed")
     text = "; ".join(parts)
     return text[:1].upper() + text[1:]
+
+
+def read_case_record(
+    session: Session, actor: Any, case_id: uuid.UUID
+) -> tuple[dict[str, Any], Case]:
+    """``read_case`` (audited as ``case.read``), with the case's row (the case's page, which
+    shows more of the case than the read)."""
+    presented = read_case(session, actor, case_id)
+    return presented, get_visible_case(session, actor, case_id)

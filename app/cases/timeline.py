@@ -10,13 +10,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.audit import service as audit
-from app.cases import history
-from app.cases.service import get_visible_case
 from app.errors import NotFound, Unprocessable
-from app.individuals.service import hidden_fields
 from app.models.base import utcnow
 from app.models.individual import Individual
-from app.referrals.access import sections_for_case, strip_timeline
+from app.records import history
+from app.records.cases import get_visible_case
+from app.records.people import hidden_fields
+from app.records.sharing import sections_for_case, strip_timeline
 
 
 def case_history(

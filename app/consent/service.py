@@ -6,21 +6,22 @@ one fixed-length value, so stored rows do not tell a withdrawal from an agreemen
 
 from __future__ import annotations
 
-import importlib
 import uuid
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app import events
+from app.actor import Actor
 from app.audit import service as audit
 from app.auth.scope import OWN
-from app.cases import history as case_history
 from app.consent.schemas import ConsentCreate, ConsentRead, ErasurePath
 from app.crypto import CryptoError, FieldSlot, Pad, crypto_of
-from app.individuals.service import get_visible
+from app.events import ConsentRecorded
 from app.models.base import utcnow
 from app.models.consent import Consent
+from app.records import history as case_history
+from app.records.people import get_visible
 
 TERMS = FieldSlot("consent", "terms")
 NOTE = FieldSlot("consent", "note")
@@ -74,7 +75,7 @@ def allows_sharing(session: Session, individual_id: uuid.UUID) -> bool:
     return consent is not None and consent.store and consent.share_with_partners
 
 
-def history(session: Session, actor: Any, individual_id: uuid.UUID) -> list[ConsentRead]:
+def history(session: Session, actor: Actor, individual_id: uuid.UUID) -> list[ConsentRead]:
     """Every recorded decision, newest first; 404 outside the actor's scope.
 
     Consent is no referral section: a partner seeing the case through a referral never
@@ -91,7 +92,7 @@ def history(session: Session, actor: Any, individual_id: uuid.UUID) -> list[Cons
 
 
 def record(
-    session: Session, actor: Any, individual_id: uuid.UUID, body: ConsentCreate
+    session: Session, actor: Actor, individual_id: uuid.UUID, body: ConsentCreate
 ) -> ConsentRead:
     person = get_visible(session, actor, individual_id, OWN)
     before = current(session, person.id)
@@ -138,18 +139,9 @@ def record(
         subject_type="individual",
         subject_id=person.id,
     )
-    if before is not None and before.share_with_partners and not after.share_with_partners:
-        _end_referrals(session, actor, person.id)
+    withdrawn = before is not None and before.share_with_partners and not after.share_with_partners
+    events.publish(
+        session,
+        ConsentRecorded(actor=actor, individual_id=person.id, sharing_withdrawn=withdrawn),
+    )
     return _present(session, row)
-
-
-def _end_referrals(session: Session, actor: Any, individual_id: uuid.UUID) -> int:
-    """Sharing withdrawn: the person's active referrals end at once."""
-    try:
-        referrals = importlib.import_module("app.referrals.service")
-    except ModuleNotFoundError as exc:
-        # Deployments without referrals have nothing to end; any other import failure is a bug.
-        if exc.name not in ("app.referrals", "app.referrals.service"):
-            raise
-        return 0
-    return int(referrals.revoke_for_withdrawn_consent(session, actor, individual_id))

@@ -14,19 +14,19 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import Table, func, select, text
 from sqlalchemy.orm import Session
 
 from app.crypto import Crypto, DataKey, Pad
 from app.crypto.blind_index import DOCUMENT_NUMBER, PERSON_NAME
 from app.crypto.keyring import wrap_aad
-from app.documents.service import ISSUING_COUNTRY, NUMBER
-from app.individuals.service import FIELDS, SLOTS
 from app.models.base import utcnow
 from app.models.document import DocumentStatusChange, TravelDocument
 from app.models.history import HistoryEntry
 from app.models.individual import Individual, IndividualNameIndex
 from app.models.keys import RecordKey
+from app.records.documents import ISSUING_COUNTRY, NUMBER
+from app.records.people import FIELDS, SLOTS
 
 FAMILY = [
     "Sok",
@@ -137,7 +137,7 @@ def add_people(
                 }
             )
             values = _person(rng, done + offset)
-            row = {
+            row: dict[str, Any] = {
                 "id": person_id,
                 "organisation_id": organisation_id,
                 "created_by": created_by,
@@ -208,7 +208,9 @@ def add_people(
             (DocumentStatusChange, changes),
             (HistoryEntry, history),
         ):
-            session.execute(table.__table__.insert(), rows)  # Core executemany: no ORM per row
+            core = table.__table__
+            assert isinstance(core, Table)  # every model maps one table
+            session.execute(core.insert(), rows)  # Core executemany: no ORM per row
         session.flush()
         done += size
         if advance:

@@ -18,15 +18,18 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app import events
+from app.actor import Actor
 from app.audit import service as audit
-from app.cases import history
 from app.crypto import CryptoError, DataKey, Pad, crypto_of
 from app.crypto.blind_index import DOCUMENT_NUMBER, fold_document_number
 from app.crypto.envelope import header_key_id
-from app.documents import service
-from app.documents.service import ISSUING_COUNTRY, NUMBER, STATUS_SOURCE, record_change
+from app.documents.service import record_change
+from app.events import RevocationListApplied
 from app.models.base import utcnow
 from app.models.document import TravelDocument
+from app.records import history
+from app.records.documents import ISSUING_COUNTRY, NUMBER, STATUS_SOURCE, held_in_scope
 
 REVOKED = "revoked"
 CHUNK = 500  # tokens per IN (...) query: far below every engine's parameter limit
@@ -35,7 +38,7 @@ KEY_BATCH = 1000  # candidates whose keys are loaded together: well within the k
 
 def apply_revocations(
     session: Session,
-    actor: Any,
+    actor: Actor,
     *,
     issuing_country: str,
     numbers: Sequence[str],
@@ -59,7 +62,7 @@ def apply_revocations(
                 TravelDocument.number_ct,
                 TravelDocument.issuing_country_ct,
                 TravelDocument.status,
-            ).where(TravelDocument.number_index.in_(chunk), service.held_in_scope(actor))
+            ).where(TravelDocument.number_index.in_(chunk), held_in_scope(actor))
         ).all()
         for batch in _chunks(rows, KEY_BATCH):
             _load_keys(session, batch)
@@ -75,7 +78,9 @@ def apply_revocations(
     to_revoke = {doc_id: key for doc_id, _, status, key in matched if status != REVOKED}
     revoked = _revoke(session, actor, to_revoke, effective_date, source, list_id)
     people = sorted({document.individual_id for document in revoked})
-    service.after_revocation(session, actor, people, list_id)
+    events.publish(
+        session, RevocationListApplied(actor=actor, list_id=list_id, individual_ids=tuple(people))
+    )
     unmatched = _unmatched(numbers, hit)
     audit.record(
         session,
@@ -128,7 +133,7 @@ def _open_candidate(session: Session, row: Any) -> tuple[str, str | None, DataKe
 
 def _revoke(
     session: Session,
-    actor: Any,
+    actor: Actor,
     to_revoke: dict[uuid.UUID, DataKey],
     effective_date: dt.date,
     source: str,

@@ -9,12 +9,10 @@ from fastapi import APIRouter
 
 from app.auth.deps import require
 from app.auth.roles import Action
-from app.auth.scope import OWN
 from app.auth.service import Actor
 from app.db import SessionDep
 from app.documents import revocations, schemas, service
 from app.individuals import duplicates
-from app.individuals.service import get_visible as get_visible_person
 
 router = APIRouter(tags=["travel documents"])
 
@@ -30,11 +28,10 @@ def create_document(
     actor: Annotated[Actor, require(Action.DOCUMENTS_WRITE)],
     session: SessionDep,
 ) -> dict[str, Any]:
-    person = get_visible_person(session, actor, individual_id, OWN)
-    document = service.add_document(session, actor, person, body.model_dump())
+    document = service.add_to_person(session, actor, individual_id, body.model_dump())
     return {
         **document,
-        "possible_duplicates": duplicates.possible_duplicates(session, actor, person.id),
+        "possible_duplicates": duplicates.possible_duplicates(session, actor, individual_id),
     }
 
 
@@ -44,8 +41,7 @@ def list_documents(
     actor: Annotated[Actor, require(Action.INDIVIDUALS_READ)],
     session: SessionDep,
 ) -> list[dict[str, Any]]:
-    person = get_visible_person(session, actor, individual_id, "documents")
-    return service.list_documents(session, actor, person)
+    return service.list_for_person(session, actor, individual_id)
 
 
 @router.post("/documents/revocations", response_model=schemas.RevocationResult)

@@ -13,81 +13,36 @@ import uuid
 from typing import Any
 
 import pycountry
-from sqlalchemy import ColumnElement, Select, false, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app import events
+from app.actor import Actor
 from app.audit import service as audit
 from app.auth.scope import OWN, visible_individuals
-from app.cases import history
-from app.crypto import CryptoError, DataKey, FieldSlot, Pad, crypto_of
+from app.crypto import DataKey, FieldSlot, Pad, crypto_of
 from app.crypto.blind_index import DOCUMENT_NUMBER, fold_document_number
 from app.documents import mrz
 from app.errors import NotFound, Unprocessable
+from app.events import DocumentAdded, DocumentStatusChanged
 from app.models.base import utcnow
 from app.models.document import DocumentStatusChange, TravelDocument
 from app.models.individual import Individual
-from app.risk import service as risk
-
-NUMBER = FieldSlot("travel_document", "number")
-ISSUING_COUNTRY = FieldSlot("travel_document", "issuing_country")
-ISSUED_ON = FieldSlot("travel_document", "issued_on")
-MRZ_TEXT = FieldSlot("travel_document", "mrz")
-STATUS_SOURCE = FieldSlot("travel_document", "status_source")
-CHANGE_SOURCE = FieldSlot("document_status_change", "source")
-
-
-def holders_of(session: Session, actor: Any, number: str) -> Select[Any]:
-    """Ids of the people in the actor's scope holding a document with this number.
-
-    The blind index gives candidates; their numbers are opened and compared, so index
-    coincidences never reach the search results.
-    """
-    crypto = crypto_of(session)
-    token = crypto.blind_index(DOCUMENT_NUMBER, number)
-    if token is None:
-        return select(TravelDocument.individual_id).where(false())
-    wanted = fold_document_number(number)
-    rows = session.execute(
-        select(TravelDocument.id, TravelDocument.individual_id, TravelDocument.number_ct).where(
-            TravelDocument.number_index == token, held_in_scope(actor)
-        )
-    )
-    found = [
-        row.id
-        for row in rows
-        if row.number_ct is not None
-        and _opened_number(session, row.id, row.individual_id, row.number_ct) == wanted
-    ]
-    return select(TravelDocument.individual_id).where(TravelDocument.id.in_(found))
-
-
-def held_in_scope(actor: Any) -> ColumnElement[bool]:
-    """The document's holder is in the actor's scope, as a condition per document.
-
-    Correlated, so the planner starts from the number index; a plain ``IN`` over the scope
-    lets SQLite walk every person of the organisation instead.
-    """
-    return (
-        visible_individuals(actor, "documents")
-        .where(Individual.id == TravelDocument.individual_id)
-        .exists()
-    )
-
-
-def _opened_number(
-    session: Session, document_id: uuid.UUID, owner_id: uuid.UUID, sealed: bytes
-) -> str | None:
-    try:
-        number = crypto_of(session).open(
-            session, NUMBER, document_id, owner_id, sealed, pad=Pad.SHORT
-        )
-    except CryptoError:
-        return None  # the holder was erased: their documents can no longer be read
-    return fold_document_number(number)
+from app.records import history
+from app.records.documents import (
+    CHANGE_SOURCE,
+    ISSUED_ON,
+    ISSUING_COUNTRY,
+    MRZ_TEXT,
+    NUMBER,
+    STATUS_SOURCE,
+)
+from app.records.people import get_visible as get_visible_person
+from app.records.people import open_fields
 
 
 def get_visible(
-    session: Session, actor: Any, document_id: uuid.UUID, section: str = "documents"
+    session: Session, actor: Actor, document_id: uuid.UUID, section: str = "documents"
 ) -> TravelDocument:
     """The document if its holder is in the actor's scope; 404 otherwise, whatever the reason.
 
@@ -116,7 +71,7 @@ def _is_country(code: str) -> bool:
 
 
 def add_document(
-    session: Session, actor: Any, person: Individual, data: dict[str, Any]
+    session: Session, actor: Actor, person: Individual, data: dict[str, Any]
 ) -> dict[str, Any]:
     """Register a document; an MRZ that disagrees with the typed fields gives warnings."""
     parsed = parse_mrz(data["mrz"]) if data.get("mrz") else None
@@ -180,7 +135,9 @@ def add_document(
             "mrz": bool(parsed),
         },
     )
-    risk.reassess(session, person.id, trigger="document", actor=actor)
+    events.publish(
+        session, DocumentAdded(actor=actor, individual_id=person.id, document_id=document.id)
+    )
     _audit(session, actor, "document.create", document)
     return {**present(session, document), "warnings": warnings}
 
@@ -195,8 +152,6 @@ def _mismatches(
 ) -> list[dict[str, str]]:
     """Where the MRZ and the typed fields disagree: flagged, not refused (typing errors
     happen on either side, and the MRZ may be the truth)."""
-    from app.individuals.service import open_fields
-
     found = []
     if number and fold_document_number(number) != parsed.document_number:
         found.append(("number", "differs from the MRZ document number"))
@@ -220,7 +175,7 @@ def _mismatches(
 
 def record_change(
     session: Session,
-    actor: Any,
+    actor: Actor,
     document: TravelDocument,
     key: DataKey,
     *,
@@ -246,7 +201,7 @@ def record_change(
 
 
 def change_status(
-    session: Session, actor: Any, document_id: uuid.UUID, data: dict[str, Any]
+    session: Session, actor: Actor, document_id: uuid.UUID, data: dict[str, Any]
 ) -> dict[str, Any]:
     document = get_visible(session, actor, document_id, OWN)
     crypto = crypto_of(session)
@@ -280,32 +235,27 @@ def change_status(
             changes=diff,
         )
         if "status" in diff:
-            risk.reassess(session, document.individual_id, trigger="document", actor=actor)
-        if "status" in diff and status == "revoked":
-            from app.alerts import triggers
-
-            triggers.on_document_revoked(session, actor, document)
+            events.publish(
+                session,
+                DocumentStatusChanged(
+                    actor=actor,
+                    individual_id=document.individual_id,
+                    document_id=document.id,
+                    organisation_id=document.organisation_id,
+                    status=status,
+                ),
+            )
     _audit(session, actor, "document.status_change", document, fields=sorted(diff))
     return present(session, document, with_history=True)
 
 
-def after_revocation(
-    session: Session, actor: Any, person_ids: list[uuid.UUID], list_id: uuid.UUID
-) -> None:
-    """Risk reassessment and alerts for people whose document a list just revoked attach here."""
-    from app.alerts import triggers
-
-    risk.reassess_many(session, person_ids, trigger="revocation", actor=actor)
-    triggers.on_revocation(session, actor, person_ids, list_id)
-
-
-def read_document(session: Session, actor: Any, document_id: uuid.UUID) -> dict[str, Any]:
+def read_document(session: Session, actor: Actor, document_id: uuid.UUID) -> dict[str, Any]:
     document = get_visible(session, actor, document_id)
     _audit(session, actor, "document.read", document)
     return present(session, document, with_history=True)
 
 
-def list_documents(session: Session, actor: Any, person: Individual) -> list[dict[str, Any]]:
+def list_documents(session: Session, actor: Actor, person: Individual) -> list[dict[str, Any]]:
     documents = session.scalars(
         select(TravelDocument)
         .where(TravelDocument.individual_id == person.id)
@@ -391,7 +341,7 @@ def _open(session: Session, document: TravelDocument, slot: FieldSlot, column: s
 
 def _audit(
     session: Session,
-    actor: Any,
+    actor: Actor,
     action: str,
     document: TravelDocument,
     fields: list[str] | None = None,
@@ -411,3 +361,22 @@ def _audit(
 
 def _plain(value: Any) -> Any:
     return value.value if hasattr(value, "value") else value
+
+
+# Use cases by the holder's id (the API's routes and the web pages) ------------------------------
+def add_to_person(
+    session: Session, actor: Actor, individual_id: uuid.UUID, data: dict[str, Any]
+) -> dict[str, Any]:
+    """``add_document`` for a person of the actor's own organisation (404 through a referral
+    or outside the scope)."""
+    person = get_visible_person(session, actor, individual_id, OWN)
+    return add_document(session, actor, person, data)
+
+
+def list_for_person(
+    session: Session, actor: Actor, individual_id: uuid.UUID
+) -> list[dict[str, Any]]:
+    """The person's documents, audited as ``document.list``; 404 unless the person is in scope
+    with the ``documents`` section."""
+    person = get_visible_person(session, actor, individual_id, "documents")
+    return list_documents(session, actor, person)

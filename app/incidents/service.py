@@ -15,15 +15,18 @@ from typing import Any
 from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.orm import Session
 
+from app import events
+from app.actor import Actor
 from app.audit import service as audit
 from app.auth.roles import Role
 from app.auth.scope import OWN, reportable_individuals, visible_individuals
-from app.cases import history
 from app.crypto import CryptoError, FieldSlot, Pad, crypto_of
 from app.errors import NotFound, Unprocessable
-from app.individuals.service import get_visible
+from app.events import IncidentRecorded
 from app.models.incident import Incident, IncidentSubject
 from app.models.individual import Individual
+from app.records import history
+from app.records.people import get_visible
 
 # Each sealed column: its slot (table, column in the AAD) and its padding bucket.
 SEALED: dict[str, tuple[FieldSlot, Pad]] = {
@@ -35,27 +38,14 @@ SEALED: dict[str, tuple[FieldSlot, Pad]] = {
 FORCED_RETURN = "forced_return"
 
 
-def after_incident(
-    session: Session, actor: Any, incident: Incident, person_ids: list[uuid.UUID]
-) -> None:
-    """Risk reassessment and alerts attach here."""
-    from app.alerts import triggers
-    from app.risk import service as risk
-
-    for pid in person_ids:
-        risk.reassess(session, pid, trigger="incident", actor=actor)
-
-    triggers.on_incident(session, actor, incident, person_ids)
-
-
-def _reachable(actor: Any) -> Select[tuple[uuid.UUID]]:
+def _reachable(actor: Actor) -> Select[tuple[uuid.UUID]]:
     """People the actor may name in an incident: a monitor reports on its organisation's."""
     if actor.role == Role.SERVICE:
         return reportable_individuals(actor)
     return visible_individuals(actor, OWN)  # nobody reports on a person seen through a referral
 
 
-def record_incident(session: Session, actor: Any, data: dict[str, Any]) -> dict[str, Any]:
+def record_incident(session: Session, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
     person_ids = list(dict.fromkeys(data["individual_ids"]))
     found = set(
         session.scalars(
@@ -133,7 +123,10 @@ def record_incident(session: Session, actor: Any, data: dict[str, Any]) -> dict[
             "after_return": incident.after_return,
         },
     )
-    after_incident(session, actor, incident, person_ids)
+    events.publish(
+        session,
+        IncidentRecorded(actor=actor, incident_id=incident.id, individual_ids=tuple(person_ids)),
+    )
     return present(session, incident, person_ids)
 
 
@@ -189,7 +182,7 @@ def present(
 
 
 def _subjects_in_scope(
-    session: Session, actor: Any, incident_ids: list[uuid.UUID]
+    session: Session, actor: Actor, incident_ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, list[uuid.UUID]]:
     subjects: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
     if not incident_ids:
@@ -207,7 +200,7 @@ def _subjects_in_scope(
     return subjects
 
 
-def _visible_incidents(actor: Any) -> Select[tuple[uuid.UUID]]:
+def _visible_incidents(actor: Actor) -> Select[tuple[uuid.UUID]]:
     """An incident is visible when at least one of its people is (through a referral: with
     its ``incidents`` section)."""
     return select(IncidentSubject.incident_id).where(
@@ -215,7 +208,7 @@ def _visible_incidents(actor: Any) -> Select[tuple[uuid.UUID]]:
     )
 
 
-def read_incident(session: Session, actor: Any, incident_id: uuid.UUID) -> dict[str, Any]:
+def read_incident(session: Session, actor: Actor, incident_id: uuid.UUID) -> dict[str, Any]:
     incident = session.scalar(
         select(Incident).where(
             Incident.id == incident_id, Incident.id.in_(_visible_incidents(actor))
@@ -237,7 +230,7 @@ def read_incident(session: Session, actor: Any, incident_id: uuid.UUID) -> dict[
 
 def list_incidents(
     session: Session,
-    actor: Any,
+    actor: Actor,
     *,
     individual_id: uuid.UUID | None = None,
     limit: int = 50,

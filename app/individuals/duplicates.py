@@ -29,15 +29,15 @@ from sqlalchemy.orm import Session
 
 from app.audit import service as audit
 from app.auth.scope import OWN, visible_individuals
-from app.cases import history
 from app.crypto import CryptoError, Pad, crypto_of
 from app.crypto.blind_index import fold_document_number, fold_name
-from app.documents.service import NUMBER
 from app.errors import Conflict, NotFound
-from app.individuals.service import get_visible, open_fields
 from app.models.base import utcnow
 from app.models.document import TravelDocument
 from app.models.individual import Individual, IndividualNameIndex
+from app.records import history
+from app.records.documents import NUMBER
+from app.records.people import get_visible, open_fields
 
 IDENTITY = frozenset({"full_name", "aliases", "native_name", "date_of_birth"})
 

@@ -5,157 +5,41 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import delete, exists, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from app import events
+from app.actor import Actor
 from app.audit import service as audit
-from app.auth.scope import OWN, sees_contact_details, visible_cases, visible_individuals
-from app.cases import history
-from app.crypto import DataKey, FieldSlot, Pad, crypto_of
+from app.auth.scope import OWN, visible_cases, visible_individuals
+from app.consent.service import current as current_consent
+from app.crypto import crypto_of
 from app.crypto.blind_index import PERSON_NAME, fold_name
 from app.crypto.erasure import shred
 from app.errors import NotFound
+from app.events import PersonErased, PersonRegistered, ProfileChanged
 from app.models.base import utcnow
-from app.models.case import Case, CaseAssignment
+from app.models.case import Case
 from app.models.individual import Individual, IndividualNameIndex
-
-# Each sealed column: its slot (table, column in the AAD) and its padding bucket.
-FIELDS: dict[str, Pad] = {
-    "full_name": Pad.SHORT,
-    "aliases": Pad.SHORT,
-    "native_name": Pad.SHORT,
-    "date_of_birth": Pad.CATEGORY,
-    "sex": Pad.CATEGORY,
-    "nationalities": Pad.SHORT,
-    "affiliation": Pad.SHORT,
-    "affiliation_role": Pad.SHORT,
-    "current_country": Pad.CATEGORY,
-    "current_location": Pad.SHORT,
-    "contact": Pad.SHORT,
-    "notes": Pad.TEXT,
-}
-SLOTS = {name: FieldSlot("individual", name) for name in FIELDS}
-RESTRICTED = frozenset({"current_location", "contact"})
-LIST_FIELDS = frozenset({"aliases", "nationalities"})
-# Changes that the risk policy reads: the person is reassessed when one of them changes.
-RISK_FIELDS = frozenset(
-    {"nationalities", "current_country", "affiliation", "affiliation_role", "check_in_every_hours"}
+from app.records import history
+from app.records.documents import holders_of
+from app.records.people import (
+    FIELDS,
+    get_visible,
+    hidden_fields,
+    index_names,
+    open_fields,
+    plain,
+    seal_fields,
 )
-
-
-def get_visible(
-    session: Session, actor: Any, individual_id: uuid.UUID, section: str | None = None
-) -> Individual:
-    """The person if the actor's scope includes them; 404 otherwise, whatever the reason.
-
-    ``section``: as in ``app.auth.scope`` (``OWN`` for what no referral ever reaches)."""
-    person = session.scalar(
-        select(Individual).where(
-            Individual.id == individual_id,
-            # The scope narrowed to this id: one index probe, whatever the organisation's size.
-            Individual.id.in_(
-                visible_individuals(actor, section).where(Individual.id == individual_id)
-            ),
-            Individual.merged_into_id.is_(None),  # a merged duplicate lives on as its survivor
-        )
-    )
-    if person is None:
-        raise NotFound()
-    return person
-
-
-def open_fields(
-    session: Session, person: Individual, names: frozenset[str] | None = None
-) -> dict[str, Any]:
-    """The person's sealed fields, opened with one key lookup."""
-    crypto = crypto_of(session)
-    key: DataKey | None = None
-    values: dict[str, Any] = {}
-    for name, pad in FIELDS.items():
-        if names is not None and name not in names:
-            continue
-        sealed = getattr(person, f"{name}_ct")
-        if sealed is None:
-            values[name] = [] if name in LIST_FIELDS else None
-            continue
-        if key is None:
-            key = crypto.keys.by_id(session, _key_id(sealed), person.id)
-        values[name] = crypto.open_with(key, SLOTS[name], person.id, sealed, pad=pad)
-    return values
-
-
-def _key_id(sealed: bytes) -> int:
-    from app.crypto.envelope import header_key_id
-
-    return header_key_id(sealed)
-
-
-def _seal(
-    session: Session, person: Individual, values: dict[str, Any], key: DataKey | None = None
-) -> None:
-    crypto = crypto_of(session)
-    key = key or crypto.keys.current(session, person.id)
-    for name, value in values.items():
-        if name not in FIELDS:
-            continue
-        if name in LIST_FIELDS and value is None:
-            value = []
-        setattr(
-            person,
-            f"{name}_ct",
-            crypto.seal(key, SLOTS[name], person.id, _plain(value), pad=FIELDS[name]),
-        )
-
-
-def _plain(value: Any) -> Any:
-    return value.value if hasattr(value, "value") else value
-
-
-def _index_names(session: Session, person: Individual, values: dict[str, Any]) -> None:
-    crypto = crypto_of(session)
-    session.execute(
-        delete(IndividualNameIndex).where(IndividualNameIndex.individual_id == person.id)
-    )
-    names = [values.get("full_name"), values.get("native_name"), *(values.get("aliases") or [])]
-    tokens = {crypto.blind_index(PERSON_NAME, n) for n in names if n}
-    for token in sorted(t for t in tokens if t is not None):
-        session.add(IndividualNameIndex(individual_id=person.id, value=token))
-
-
-def is_assigned(session: Session, actor: Any, person: Individual) -> bool:
-    """Whether the actor works this person's case (or registered them)."""
-    if person.created_by == actor.id:
-        return True
-    return bool(
-        session.scalar(
-            select(
-                exists().where(
-                    CaseAssignment.case_id == Case.id,
-                    Case.individual_id == person.id,
-                    CaseAssignment.user_id == actor.id,
-                    CaseAssignment.removed_at.is_(None),
-                )
-            )
-        )
-    )
-
-
-def hidden_fields(session: Session, actor: Any, person: Individual) -> frozenset[str]:
-    if person.organisation_id != actor.organisation_id:
-        return RESTRICTED | {"notes"}  # seen through a referral
-    if sees_contact_details(actor, assigned=is_assigned(session, actor, person)):
-        return frozenset()
-    return RESTRICTED
+from app.records.sharing import sections_for_person, strip_person
+from app.unhcr.service import current_status
 
 
 def present(
-    session: Session, actor: Any, person: Individual, values: dict[str, Any] | None = None
+    session: Session, actor: Actor, person: Individual, values: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     """The person as the API shows them to this actor (restricted fields withheld)."""
-    from app.consent.service import current as current_consent
-    from app.referrals.access import sections_for_person, strip_person
-    from app.unhcr.service import current_status
-
     values = dict(values if values is not None else open_fields(session, person))
     for name in hidden_fields(session, actor, person):
         values[name] = None
@@ -180,7 +64,7 @@ def present(
     )
 
 
-def create(session: Session, actor: Any, data: dict[str, Any]) -> Individual:
+def create(session: Session, actor: Actor, data: dict[str, Any]) -> Individual:
     person = Individual(
         id=uuid.uuid4(),
         organisation_id=actor.organisation_id,
@@ -192,8 +76,8 @@ def create(session: Session, actor: Any, data: dict[str, Any]) -> Individual:
     session.flush()
     key = crypto_of(session).keys.create(session, person.id, "individual")
     values = {name: data.get(name) for name in FIELDS}
-    _seal(session, person, values, key)
-    _index_names(session, person, values)
+    seal_fields(session, person, values, key)
+    index_names(session, person, values)
     history.record(
         session,
         actor=actor,
@@ -202,7 +86,7 @@ def create(session: Session, actor: Any, data: dict[str, Any]) -> Individual:
         summary="Person registered",
         subject_type="individual",
         subject_id=person.id,
-        changes={k: _plain(v) for k, v in values.items() if v not in (None, [])},
+        changes={k: plain(v) for k, v in values.items() if v not in (None, [])},
     )
     audit.record(
         session,
@@ -211,17 +95,11 @@ def create(session: Session, actor: Any, data: dict[str, Any]) -> Individual:
         subject_type="individual",
         subject_id=person.id,
     )
-    _reassess(session, actor, person, "individual.created")
+    events.publish(session, PersonRegistered(actor=actor, individual_id=person.id))
     return person
 
 
-def _reassess(session: Session, actor: Any, person: Individual, trigger: str) -> None:
-    from app.risk import service as risk
-
-    risk.reassess(session, person.id, trigger=trigger, actor=actor)
-
-
-def read(session: Session, actor: Any, individual_id: uuid.UUID) -> dict[str, Any]:
+def read(session: Session, actor: Actor, individual_id: uuid.UUID) -> dict[str, Any]:
     person = get_visible(session, actor, individual_id)
     audit.record(
         session,
@@ -234,7 +112,7 @@ def read(session: Session, actor: Any, individual_id: uuid.UUID) -> dict[str, An
 
 
 def update_person(
-    session: Session, actor: Any, individual_id: uuid.UUID, changes: dict[str, Any]
+    session: Session, actor: Actor, individual_id: uuid.UUID, changes: dict[str, Any]
 ) -> dict[str, Any]:
     person = get_visible(session, actor, individual_id, OWN)
     current = open_fields(session, person)
@@ -243,9 +121,9 @@ def update_person(
         raise NotFound()  # a field the caller may not see cannot be changed by them either
     diff: dict[str, Any] = {}
     for name, value in changes.items():
-        if name in FIELDS and _plain(value) != current.get(name):
-            diff[name] = {"from": current.get(name), "to": _plain(value)}
-            current[name] = _plain(value)
+        if name in FIELDS and plain(value) != current.get(name):
+            diff[name] = {"from": current.get(name), "to": plain(value)}
+            current[name] = plain(value)
     if (
         "check_in_every_hours" in changes
         and changes["check_in_every_hours"] != person.check_in_every_hours
@@ -259,9 +137,9 @@ def update_person(
             person.last_check_in_at = utcnow()
     sealed_changes = {k: current[k] for k in diff if k in FIELDS}
     if sealed_changes:
-        _seal(session, person, sealed_changes)
+        seal_fields(session, person, sealed_changes)
         if {"full_name", "aliases", "native_name"} & sealed_changes.keys():
-            _index_names(session, person, current)
+            index_names(session, person, current)
     if diff:
         person.updated_at = utcnow()
         history.record(
@@ -274,8 +152,10 @@ def update_person(
             subject_id=person.id,
             changes=diff,
         )
-    if RISK_FIELDS & diff.keys():
-        _reassess(session, actor, person, "individual.updated")
+    if diff:
+        events.publish(
+            session, ProfileChanged(actor=actor, individual_id=person.id, fields=frozenset(diff))
+        )
     audit.record(
         session,
         actor=actor,
@@ -289,7 +169,7 @@ def update_person(
 
 def search(
     session: Session,
-    actor: Any,
+    actor: Actor,
     *,
     name: str | None = None,
     document_number: str | None = None,
@@ -299,8 +179,6 @@ def search(
     cursor: uuid.UUID | None = None,
 ) -> tuple[list[dict[str, Any]], uuid.UUID | None]:
     """Exact-match search inside the caller's scope: blind-index candidates, then compare."""
-    from app.documents.service import holders_of
-
     # Through a referral: by name and country with identity, by number with documents
     # (``holders_of``), never by risk.
     section = OWN if risk_level else "identity" if name or country else None
@@ -373,7 +251,7 @@ def search(
     return found, (last if more else None)
 
 
-def erase(session: Session, actor: Any, individual_id: uuid.UUID, reason: str) -> None:
+def erase(session: Session, actor: Actor, individual_id: uuid.UUID, reason: str) -> None:
     """Erasure by key destruction: effective at once; history keeps the fact only."""
     person = get_visible(session, actor, individual_id, OWN)
     # Duplicates merged into this record are the same person: they go with it.
@@ -386,10 +264,7 @@ def erase(session: Session, actor: Any, individual_id: uuid.UUID, reason: str) -
         _erase_one(session, actor, one, reason)
 
 
-def _erase_one(session: Session, actor: Any, person: Individual, reason: str) -> None:
-    from app.cases.attachments import delete_files_of
-
-    delete_files_of(session, person.id)
+def _erase_one(session: Session, actor: Actor, person: Individual, reason: str) -> None:
     history.record(
         session,
         actor=actor,
@@ -417,9 +292,10 @@ def _erase_one(session: Session, actor: Any, person: Individual, reason: str) ->
         details={"reason_given": bool(reason.strip())},
         high_risk=True,
     )
+    events.publish(session, PersonErased(actor=actor, individual_id=person.id))
 
 
-def cases_of(session: Session, actor: Any, individual_id: uuid.UUID) -> list[uuid.UUID]:
+def cases_of(session: Session, actor: Actor, individual_id: uuid.UUID) -> list[uuid.UUID]:
     return list(
         session.scalars(
             select(Case.id).where(
@@ -427,3 +303,22 @@ def cases_of(session: Session, actor: Any, individual_id: uuid.UUID) -> list[uui
             )
         )
     )
+
+
+# Reads for the web client's pages ---------------------------------------------------------------
+def read_own(session: Session, actor: Actor, individual_id: uuid.UUID) -> dict[str, Any]:
+    """``read`` (audited as ``individual.read``), for a person of the actor's own organisation
+    only: 404 through a referral (the forms that add to a record)."""
+    get_visible(session, actor, individual_id, OWN)
+    return read(session, actor, individual_id)
+
+
+def read_record(
+    session: Session, actor: Actor, individual_id: uuid.UUID
+) -> tuple[dict[str, Any], Individual, frozenset[str]]:
+    """``read`` (audited as ``individual.read``), with the person's row and the fields withheld
+    from this actor (the person's page, which shows more than the read and says what is
+    hidden)."""
+    presented = read(session, actor, individual_id)
+    person = get_visible(session, actor, individual_id)
+    return presented, person, hidden_fields(session, actor, person)

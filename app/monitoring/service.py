@@ -9,18 +9,19 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.alerts import service as alerts
+from app import events
+from app.actor import Actor
 from app.audit import service as audit
 from app.auth.scope import OWN, visible_individuals
-from app.cases import history
 from app.crypto import FieldSlot, Pad, crypto_of
 from app.crypto.blind_index import PERSON_NAME, fold_name
 from app.crypto.envelope import header_key_id
-from app.individuals.service import get_visible, open_fields
+from app.events import CheckInRecorded, CountryEventRecorded, ListMatched
 from app.models.alert import CheckIn, CountryEvent, ListMatch, PublishedList
 from app.models.base import utcnow
 from app.models.individual import Individual, IndividualNameIndex
-from app.risk import service as risk
+from app.records import history
+from app.records.people import get_visible, open_fields
 
 CHECK_IN_NOTE = FieldSlot("check_in", "note")
 LIST_SOURCE = FieldSlot("published_list", "source")
@@ -30,7 +31,7 @@ BATCH = 1000  # people whose keys are unwrapped together: well within the key ca
 
 
 def record_check_in(
-    session: Session, actor: Any, individual_id: uuid.UUID, data: dict[str, Any]
+    session: Session, actor: Actor, individual_id: uuid.UUID, data: dict[str, Any]
 ) -> dict[str, Any]:
     person = get_visible(session, actor, individual_id, OWN)
     row = CheckIn(
@@ -58,10 +59,11 @@ def record_check_in(
         subject_type="individual",
         subject_id=person.id,
     )
+    events.publish(session, CheckInRecorded(actor=actor, individual_id=person.id, at=row.at))
     return {"id": row.id, "individual_id": person.id, "at": row.at, "channel": row.channel}
 
 
-def match_list(session: Session, actor: Any, data: dict[str, Any]) -> dict[str, Any]:
+def match_list(session: Session, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
     """Match a published list against the caller's scope through the name blind index.
 
     Only matches are kept (as links to the people matched); names that matched nobody are
@@ -120,18 +122,9 @@ def match_list(session: Session, actor: Any, data: dict[str, Any]) -> dict[str, 
             subject_id=listed.id,
             changes={"source": data["source"], "published_on": data["published_on"]},
         )
-        alerts.raise_alert(
-            session,
-            rule="list_match",
-            severity="high",
-            organisation_id=person.organisation_id,
-            individual_id=person.id,
-            subject_id=listed.id,
-            group_key=str(listed.id),
-            summary="Name on a published list",
-            actor=actor,
-        )
-        risk.reassess(session, person.id, trigger="list.matched", actor=actor)
+    if matched:
+        people = tuple(item["individual_id"] for item in matched)
+        events.publish(session, ListMatched(actor=actor, list_id=listed.id, individual_ids=people))
     audit.record(
         session,
         actor=actor,
@@ -143,7 +136,7 @@ def match_list(session: Session, actor: Any, data: dict[str, Any]) -> dict[str, 
     return {"list_id": listed.id, "matched": matched}
 
 
-def record_country_event(session: Session, actor: Any, data: dict[str, Any]) -> dict[str, Any]:
+def record_country_event(session: Session, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
     """Record the event and reassess everyone of its profile in the caller's organisation."""
     affects = {k: v for k, v in (data.get("affects") or {}).items() if v}
     event = CountryEvent(
@@ -179,29 +172,18 @@ def record_country_event(session: Session, actor: Any, data: dict[str, Any]) -> 
             for person_id in affected
         ],
     )
-    now = utcnow()
-    reassessed = risk.reassess_many(
-        session, affected, trigger="country_event", actor=actor, now=now, raise_alerts=False
-    )
-    escalations = {r.row.individual_id: r.escalation for r in reassessed}
-    specs: list[alerts.AlertSpec] = []
-    for person_id in affected:
-        # Each person's alerts in the order a reassessment and then the event raise them.
-        escalation = escalations.get(person_id)
-        if escalation is not None:
-            specs.append(escalation)
-        specs.append(
-            alerts.AlertSpec(
-                rule="country_event",
-                severity="high",
+    if affected:
+        events.publish(
+            session,
+            CountryEventRecorded(
+                actor=actor,
+                event_id=event.id,
+                kind=event.kind,
                 organisation_id=actor.organisation_id,
-                individual_id=person_id,
-                subject_id=event.id,
-                group_key=str(event.id),
-                summary=f"Country event: {event.kind}",
-            )
+                individual_ids=tuple(affected),
+                at=utcnow(),
+            ),
         )
-    alerts.raise_many(session, specs, actor=actor, now=now)
     event.reassessed = len(affected)
     audit.record(
         session,

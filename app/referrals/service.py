@@ -9,7 +9,7 @@ Every step is audited, put on the person's timeline (summaries without personal 
 alerted: to the receiving organisation on creation, revocation and expiry (a case id and a
 referral id, never the person), to the sending organisation on acceptance and refusal.
 Who sees what through an accepted referral is decided in ``app.auth.scope`` and
-``app.referrals.access``.
+``app.records.sharing``.
 """
 
 from __future__ import annotations
@@ -21,21 +21,23 @@ from typing import Any
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
-from app import organisations
-from app.alerts import rules
-from app.alerts import service as alerts
+from app import events, organisations
+from app.actor import Actor
 from app.audit import service as audit
 from app.auth.roles import Role
 from app.auth.scope import OWN, active_referrals, visible_cases
-from app.cases import assignments, history
-from app.cases.service import get_visible_case, open_sealed, seal_for
+from app.cases import assignments
+from app.consent.service import allows_sharing
 from app.crypto import FieldSlot, Pad
 from app.errors import BadRequest, Conflict, Forbidden, NotFound, Unprocessable
+from app.events import ConsentRecorded, ReferralStepped
 from app.models.base import utcnow
 from app.models.case import Case, CaseAssignment
 from app.models.organisation import Organisation
 from app.models.referral import Referral
-from app.referrals.access import ordered, parse
+from app.records import history
+from app.records.cases import get_visible_case, open_sealed, seal_for
+from app.records.sharing import ordered, parse
 from app.referrals.schemas import ReferralCreate, ReferralRead
 
 PURPOSE = FieldSlot("referral", "purpose")
@@ -63,7 +65,7 @@ def _status(referral: Referral, now: dt.datetime) -> str:
 
 # Presenting ------------------------------------------------------------------------------------
 def present(
-    session: Session, actor: Any, referral: Referral, case: Case | None = None
+    session: Session, actor: Actor, referral: Referral, case: Case | None = None
 ) -> ReferralRead:
     """The referral; its purpose is the person's data: the receiving side reads it only while
     the referral is pending or active."""
@@ -105,14 +107,14 @@ def present(
 
 
 # Who may do what --------------------------------------------------------------------------------
-def _works_case(session: Session, actor: Any, case: Case) -> bool:
+def _works_case(session: Session, actor: Actor, case: Case) -> bool:
     """The sending side: a supervisor of the case's organisation or its caseworker."""
     return actor.organisation_id == case.organisation_id and assignments.may_assign(
         session, actor, case
     )
 
 
-def _visible(actor: Any) -> Any:
+def _visible(actor: Actor) -> Any:
     """Referrals the actor may see: its organisation's outgoing ones for cases it works
     (supervisors: all), and incoming ones (the supervisor: all; assigned staff: their own)."""
     outgoing = and_(
@@ -125,7 +127,7 @@ def _visible(actor: Any) -> Any:
     return or_(outgoing, incoming)
 
 
-def _get(session: Session, actor: Any, referral_id: uuid.UUID, *, lock: bool = False) -> Referral:
+def _get(session: Session, actor: Actor, referral_id: uuid.UUID, *, lock: bool = False) -> Referral:
     query = select(Referral).where(Referral.id == referral_id, _visible(actor))
     referral = session.scalar(query.with_for_update() if lock else query)
     if referral is None:
@@ -133,7 +135,7 @@ def _get(session: Session, actor: Any, referral_id: uuid.UUID, *, lock: bool = F
     return referral
 
 
-def _deny(session: Session, actor: Any, referral: Referral, action: str, why: str) -> None:
+def _deny(session: Session, actor: Actor, referral: Referral, action: str, why: str) -> None:
     audit.record(
         session,
         actor=actor,
@@ -149,17 +151,15 @@ def _deny(session: Session, actor: Any, referral: Referral, action: str, why: st
 # Steps -------------------------------------------------------------------------------------------
 def _step(
     session: Session,
-    actor: Any,
+    actor: Actor,
     referral: Referral,
     case: Case,
     *,
     kind: str,
     summary: str,
-    alert_rule: str,
-    alert_organisation: uuid.UUID,
     changes: dict[str, Any] | None = None,
 ) -> None:
-    """The timeline entry, the audit entry and the alert of one step."""
+    """The timeline entry and the audit entry of one step, and the step as an event."""
     history.record(
         session,
         actor=actor,
@@ -179,24 +179,23 @@ def _step(
         subject_id=case.id,
         details={"referral_id": str(referral.id), "status": referral.status},
     )
-    to_receiver = alert_organisation == referral.to_organisation_id
-    alerts.raise_alert(
+    events.publish(
         session,
-        rule=alert_rule,
-        severity=rules.REFERRAL_RULES[alert_rule],
-        organisation_id=alert_organisation,
-        summary=rules.summary(alert_rule),
-        # The receiving side learns of a case and a referral, not of a person.
-        individual_id=None if to_receiver else case.individual_id,
-        case_id=case.id,
-        subject_id=referral.id,
-        actor=actor,
+        ReferralStepped(
+            actor=actor,
+            referral_id=referral.id,
+            case_id=case.id,
+            individual_id=case.individual_id,
+            step=kind.removeprefix("referral."),
+            from_organisation_id=referral.from_organisation_id,
+            to_organisation_id=referral.to_organisation_id,
+        ),
     )
 
 
-def create(session: Session, actor: Any, case_id: uuid.UUID, body: ReferralCreate) -> ReferralRead:
-    from app.consent.service import allows_sharing
-
+def create(
+    session: Session, actor: Actor, case_id: uuid.UUID, body: ReferralCreate
+) -> ReferralRead:
     case = get_visible_case(session, actor, case_id, OWN)
     if not _works_case(session, actor, case):
         audit.record(
@@ -245,8 +244,6 @@ def create(session: Session, actor: Any, case_id: uuid.UUID, body: ReferralCreat
         case,
         kind="referral.created",
         summary="Case referred to another organisation",
-        alert_rule=rules.REFERRAL_RECEIVED,
-        alert_organisation=target.id,
         changes={
             "to_organisation": target.name,
             "purpose": body.purpose,
@@ -257,7 +254,7 @@ def create(session: Session, actor: Any, case_id: uuid.UUID, body: ReferralCreat
     return present(session, actor, referral, case)
 
 
-def _decide(session: Session, actor: Any, referral_id: uuid.UUID, verdict: str) -> ReferralRead:
+def _decide(session: Session, actor: Actor, referral_id: uuid.UUID, verdict: str) -> ReferralRead:
     action = "referral.accept" if verdict == "accepted" else "referral.decline"
     referral = _get(session, actor, referral_id, lock=True)
     if referral.to_organisation_id != actor.organisation_id or actor.role != Role.SUPERVISOR:
@@ -286,21 +283,19 @@ def _decide(session: Session, actor: Any, referral_id: uuid.UUID, verdict: str) 
         summary="Referral accepted by the receiving organisation"
         if accepted
         else "Referral declined by the receiving organisation",
-        alert_rule=rules.REFERRAL_ACCEPTED if accepted else rules.REFERRAL_DECLINED,
-        alert_organisation=referral.from_organisation_id,
     )
     return present(session, actor, referral, case)
 
 
-def accept(session: Session, actor: Any, referral_id: uuid.UUID) -> ReferralRead:
+def accept(session: Session, actor: Actor, referral_id: uuid.UUID) -> ReferralRead:
     return _decide(session, actor, referral_id, "accepted")
 
 
-def decline(session: Session, actor: Any, referral_id: uuid.UUID) -> ReferralRead:
+def decline(session: Session, actor: Actor, referral_id: uuid.UUID) -> ReferralRead:
     return _decide(session, actor, referral_id, "declined")
 
 
-def _end(session: Session, actor: Any, referral: Referral, case: Case, status: str) -> None:
+def _end(session: Session, actor: Actor, referral: Referral, case: Case, status: str) -> None:
     """Revoked or expired: the receiving staff's assignments under it end with it."""
     now = utcnow()
     if status == "revoked":
@@ -318,12 +313,10 @@ def _end(session: Session, actor: Any, referral: Referral, case: Case, status: s
         case,
         kind=f"referral.{status}",
         summary="Referral revoked" if status == "revoked" else "Referral expired",
-        alert_rule=rules.REFERRAL_REVOKED if status == "revoked" else rules.REFERRAL_EXPIRED,
-        alert_organisation=referral.to_organisation_id,
     )
 
 
-def revoke(session: Session, actor: Any, referral_id: uuid.UUID) -> ReferralRead:
+def revoke(session: Session, actor: Actor, referral_id: uuid.UUID) -> ReferralRead:
     referral = _get(session, actor, referral_id, lock=True)
     case = session.get(Case, referral.case_id)
     if case is None:
@@ -345,7 +338,7 @@ def revoke(session: Session, actor: Any, referral_id: uuid.UUID) -> ReferralRead
     return present(session, actor, referral, case)
 
 
-def revoke_for_withdrawn_consent(session: Session, actor: Any, individual_id: uuid.UUID) -> int:
+def revoke_for_withdrawn_consent(session: Session, actor: Actor, individual_id: uuid.UUID) -> int:
     """Consent to share withdrawn: every open referral of the person's cases ends at once."""
     rows = list(
         session.scalars(
@@ -362,6 +355,12 @@ def revoke_for_withdrawn_consent(session: Session, actor: Any, individual_id: uu
         if case is not None:
             _end(session, actor, referral, case, "revoked")
     return len(rows)
+
+
+def on_consent_recorded(session: Session, event: ConsentRecorded) -> None:
+    """Consent to share withdrawn: the person's open referrals end at once."""
+    if event.sharing_withdrawn:
+        revoke_for_withdrawn_consent(session, event.actor, event.individual_id)
 
 
 def observe_expiry(
@@ -398,7 +397,7 @@ def expire_due(session: Session, now: dt.datetime) -> int:
 
 
 # Reading -----------------------------------------------------------------------------------------
-def _listed(session: Session, actor: Any, query: Any) -> list[ReferralRead]:
+def _listed(session: Session, actor: Actor, query: Any) -> list[ReferralRead]:
     rows = list(session.scalars(query.order_by(Referral.created_at.desc(), Referral.id)))
     observe_expiry(session, rows)
     for row in rows:
@@ -430,21 +429,21 @@ def _with_status(query: Any, status: str | None) -> Any:
     return query
 
 
-def incoming(session: Session, actor: Any, status: str | None = None) -> list[ReferralRead]:
+def incoming(session: Session, actor: Actor, status: str | None = None) -> list[ReferralRead]:
     query = select(Referral).where(
         _visible(actor), Referral.to_organisation_id == actor.organisation_id
     )
     return _listed(session, actor, _with_status(query, status))
 
 
-def outgoing(session: Session, actor: Any, status: str | None = None) -> list[ReferralRead]:
+def outgoing(session: Session, actor: Actor, status: str | None = None) -> list[ReferralRead]:
     query = select(Referral).where(
         _visible(actor), Referral.from_organisation_id == actor.organisation_id
     )
     return _listed(session, actor, _with_status(query, status))
 
 
-def for_case(session: Session, actor: Any, case_id: uuid.UUID) -> list[ReferralRead]:
+def for_case(session: Session, actor: Actor, case_id: uuid.UUID) -> list[ReferralRead]:
     """The case's referrals: all of them for its own organisation; for a receiving reader,
     those to its organisation."""
     case = get_visible_case(session, actor, case_id)
@@ -452,7 +451,7 @@ def for_case(session: Session, actor: Any, case_id: uuid.UUID) -> list[ReferralR
     return _listed(session, actor, query)
 
 
-def read(session: Session, actor: Any, referral_id: uuid.UUID) -> ReferralRead:
+def read(session: Session, actor: Actor, referral_id: uuid.UUID) -> ReferralRead:
     referral = _get(session, actor, referral_id)
     observe_expiry(session, [referral])
     audit.record(
@@ -466,7 +465,7 @@ def read(session: Session, actor: Any, referral_id: uuid.UUID) -> ReferralRead:
     return present(session, actor, referral)
 
 
-def referral_for_case(session: Session, actor: Any, case_id: uuid.UUID) -> ReferralRead | None:
+def referral_for_case(session: Session, actor: Actor, case_id: uuid.UUID) -> ReferralRead | None:
     """The active referral through which the actor sees the case; None when the case is its
     own organisation's (or not visible at all)."""
     referral = session.scalar(

@@ -18,12 +18,12 @@ from sqlalchemy.orm import Session
 
 from app.crypto import CryptoError, FieldSlot, Pad, crypto_of
 from app.crypto.envelope import header_key_id
-from app.individuals.service import FIELDS, open_fields
 from app.models.alert import CountryEvent, ListMatch, PublishedList
 from app.models.document import TravelDocument
 from app.models.incident import Incident, IncidentSubject
 from app.models.individual import Individual
 from app.models.unhcr import UnhcrStatus
+from app.records.people import FIELDS, open_fields
 from app.risk import policy
 from app.risk.facts import (
     DocumentFact,

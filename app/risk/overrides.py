@@ -15,12 +15,12 @@ from sqlalchemy.orm import Session
 
 from app.audit import service as audit
 from app.auth.scope import OWN
-from app.cases import history
 from app.crypto import CryptoError, FieldSlot, Pad, crypto_of
 from app.errors import Unprocessable
-from app.individuals.service import get_visible
 from app.models.base import utcnow
 from app.models.risk import RiskOverride
+from app.records import history
+from app.records.people import get_visible
 
 JUSTIFICATION = FieldSlot("risk_override", "justification")
 

@@ -9,10 +9,8 @@ from fastapi import APIRouter, Path, Response
 
 from app.auth.deps import require
 from app.auth.roles import Action
-from app.auth.scope import OWN
 from app.auth.service import Actor
 from app.db import SessionDep
-from app.individuals.service import get_visible
 from app.models.base import utcnow
 from app.risk import overrides, reference, schemas, service
 from app.validation import CountryCode, PlausibleDate
@@ -45,7 +43,7 @@ def override_risk(
     actor: Annotated[Actor, require(Action.RISK_OVERRIDE)],
     session: SessionDep,
 ) -> dict[str, Any]:
-    overrides.set_override(
+    return service.override(
         session,
         actor,
         individual_id,
@@ -53,7 +51,6 @@ def override_risk(
         justification=body.justification,
         expires_on=body.expires_on,
     )
-    return service.present(session, actor, get_visible(session, actor, individual_id, OWN))
 
 
 @router.delete("/individuals/{individual_id}/risk/override", status_code=204)

@@ -21,16 +21,18 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from app.alerts import service as alerts
+from app import events
+from app.actor import Actor
 from app.audit import service as audit
 from app.auth.scope import OWN
-from app.cases import history
 from app.crypto import CryptoError, FieldSlot, Pad, UnknownKeyError, crypto_of
 from app.errors import NotFound
-from app.individuals.service import get_visible
+from app.events import Escalation, RiskEscalated
 from app.models.base import utcnow
 from app.models.individual import Individual
 from app.models.risk import RiskAssessment
+from app.records import history
+from app.records.people import get_visible
 from app.risk import gathering, overrides, policy, reference
 from app.risk.facts import Reference
 
@@ -48,7 +50,7 @@ class Reassessed:
     """One stored assessment and, when the level rose into high or critical, its alert."""
 
     row: RiskAssessment
-    escalation: alerts.AlertSpec | None
+    escalation: Escalation | None
 
 
 def reassess(
@@ -56,29 +58,12 @@ def reassess(
     individual_id: uuid.UUID,
     *,
     trigger: str,
-    actor: Any = None,
+    actor: Actor | None = None,
     now: dt.datetime | None = None,
 ) -> RiskAssessment | None:
-    """Recompute and store the person's risk; raise risk_escalated when it rises."""
-    done = _reassess(session, [individual_id], trigger=trigger, actor=actor, now=now)
-    if not done:
-        return None
-    (result,) = done
-    if result.escalation is not None:
-        spec = result.escalation
-        alerts.raise_alert(
-            session,
-            rule=spec.rule,
-            severity=spec.severity,
-            organisation_id=spec.organisation_id,
-            summary=spec.summary,
-            individual_id=spec.individual_id,
-            subject_id=spec.subject_id,
-            actor=actor,
-            now=result.row.assessed_at,
-        )
-    session.flush()
-    return result.row
+    """Recompute and store the person's risk; announce it (``RiskEscalated``) when it rises."""
+    done = reassess_many(session, [individual_id], trigger=trigger, actor=actor, now=now)
+    return done[0].row if done else None
 
 
 def reassess_many(
@@ -86,18 +71,16 @@ def reassess_many(
     individual_ids: Sequence[uuid.UUID],
     *,
     trigger: str,
-    actor: Any = None,
+    actor: Actor | None = None,
     now: dt.datetime | None = None,
-    raise_alerts: bool = True,
 ) -> list[Reassessed]:
     """``reassess`` for many people (a list, an event), with a few queries per few hundred
-    people. With ``raise_alerts`` false the escalations are returned for the caller to raise
-    in its own order."""
+    people, and one ``RiskEscalated`` for every rise among them."""
     now = now or utcnow()
     done = _reassess(session, individual_ids, trigger=trigger, actor=actor, now=now)
-    specs = [r.escalation for r in done if r.escalation is not None]
-    if raise_alerts and specs:
-        alerts.raise_many(session, specs, actor=actor, now=now)
+    rises = tuple(r.escalation for r in done if r.escalation is not None)
+    if rises:
+        events.publish(session, RiskEscalated(actor=actor, escalations=rises, at=now))
     session.flush()
     return done
 
@@ -107,7 +90,7 @@ def _reassess(
     individual_ids: Sequence[uuid.UUID],
     *,
     trigger: str,
-    actor: Any,
+    actor: Actor | None,
     now: dt.datetime | None,
 ) -> list[Reassessed]:
     now = now or utcnow()
@@ -172,14 +155,7 @@ def _reassess(
             rise = policy.LEVELS[min(policy.rank(result.level), policy.rank(result.alert_level))]
             escalation = None
             if rise in ALERTED and policy.rank(rise) > policy.rank(before_level):
-                escalation = alerts.AlertSpec(
-                    rule="risk_escalated",
-                    severity=rise,
-                    organisation_id=person.organisation_id,
-                    summary=f"Risk rose to {rise}",
-                    individual_id=person.id,
-                    subject_id=None,
-                )
+                escalation = Escalation(person.id, person.organisation_id, rise)
             out.append(Reassessed(row, escalation))
         history.record_many(session, actor=actor, entries=entries)
     return out
@@ -244,7 +220,7 @@ def latest(session: Session, individual_id: uuid.UUID) -> RiskAssessment | None:
     )
 
 
-def read_risk(session: Session, actor: Any, individual_id: uuid.UUID) -> dict[str, Any]:
+def read_risk(session: Session, actor: Actor, individual_id: uuid.UUID) -> dict[str, Any]:
     """The person's latest assessment (made now if there is none) and any override beside it."""
     person = get_visible(session, actor, individual_id, OWN)  # never through a referral
     audit.record(
@@ -257,7 +233,7 @@ def read_risk(session: Session, actor: Any, individual_id: uuid.UUID) -> dict[st
     return present(session, actor, person)
 
 
-def present(session: Session, actor: Any, person: Individual) -> dict[str, Any]:
+def present(session: Session, actor: Actor, person: Individual) -> dict[str, Any]:
     row = latest(session, person.id) or reassess(
         session, person.id, trigger="on_demand", actor=actor
     )
@@ -281,3 +257,25 @@ def present(session: Session, actor: Any, person: Individual) -> dict[str, Any]:
     if active is not None:
         body["override"] = overrides.present(session, active)
     return body
+
+
+def override(
+    session: Session,
+    actor: Actor,
+    individual_id: uuid.UUID,
+    *,
+    level: str,
+    justification: str,
+    expires_on: dt.date | None,
+) -> dict[str, Any]:
+    """A supervisor's override of the person's level (``overrides.set_override``), then the
+    assessment as the person's own organisation reads it (POST /individuals/{id}/risk/override)."""
+    overrides.set_override(
+        session,
+        actor,
+        individual_id,
+        level=level,
+        justification=justification,
+        expires_on=expires_on,
+    )
+    return present(session, actor, get_visible(session, actor, individual_id, OWN))

@@ -11,18 +11,20 @@ import csv
 import datetime as dt
 import enum
 import io
+import uuid
 from collections import Counter
-from typing import Any
+from typing import TypedDict
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
+from app.actor import Actor
 from app.audit import service as audit
 from app.crypto import Pad, crypto_of
-from app.individuals.service import SLOTS
 from app.models.incident import Incident
 from app.models.individual import Individual
 from app.models.unhcr import UnhcrStatus
+from app.records.people import SLOTS
 from app.unhcr.service import STATUS
 
 THRESHOLD = 5
@@ -47,7 +49,20 @@ COLUMNS = {
 }
 
 
-def _people(organisation_id: Any):  # type: ignore[no-untyped-def]
+class Cell(TypedDict):
+    key: str
+    count: int | None  # None when suppressed
+    suppressed: bool
+
+
+class StatsTable(TypedDict):
+    by: str
+    threshold: int
+    generated_at: dt.datetime
+    cells: list[Cell]
+
+
+def _people(organisation_id: uuid.UUID) -> ColumnElement[bool]:
     # A record merged into another is the same person: counted once, as the survivor.
     return (
         (Individual.organisation_id == organisation_id)
@@ -56,7 +71,7 @@ def _people(organisation_id: Any):  # type: ignore[no-untyped-def]
     )
 
 
-def _count(session: Session, actor: Any, by: Dimension) -> Counter[str]:
+def _count(session: Session, actor: Actor, by: Dimension) -> Counter[str]:
     org = actor.organisation_id
     if by is Dimension.RISK_LEVEL:
         rows = session.execute(
@@ -66,12 +81,12 @@ def _count(session: Session, actor: Any, by: Dimension) -> Counter[str]:
         )
         return Counter({level or "unassessed": n for level, n in rows})
     if by is Dimension.INCIDENT_TYPE:
-        rows = session.execute(
+        types = session.execute(
             select(Incident.type, func.count())
             .where(Incident.organisation_id == org)
             .group_by(Incident.type)
         )
-        return Counter(dict(rows.tuples().all()))
+        return Counter(dict(types.tuples().all()))
     crypto = crypto_of(session)
     counts: Counter[str] = Counter()
     if by is Dimension.COUNTRY:
@@ -100,7 +115,7 @@ def _count(session: Session, actor: Any, by: Dimension) -> Counter[str]:
             UnhcrStatus.recorded_at.desc(),
         )
     )
-    seen: set[Any] = set()
+    seen: set[uuid.UUID] = set()
     for person_id, row_id, sealed in session.execute(latest.execution_options(yield_per=1000)):
         if person_id in seen:
             continue
@@ -112,21 +127,19 @@ def _count(session: Session, actor: Any, by: Dimension) -> Counter[str]:
     return counts
 
 
-def suppress(counts: Counter[str]) -> list[dict[str, Any]]:
-    cells = [{"key": k, "count": n, "suppressed": False} for k, n in sorted(counts.items())]
-    small = [c for c in cells if c["count"] < THRESHOLD]
-    for cell in small:
-        cell["suppressed"] = True
-    if len(small) == 1 and len(cells) > 1:
-        rest = sorted((c for c in cells if not c["suppressed"]), key=lambda c: c["count"])
-        rest[0]["suppressed"] = True
-    for cell in cells:
-        if cell["suppressed"]:
-            cell["count"] = None
-    return cells
+def suppress(counts: Counter[str]) -> list[Cell]:
+    items = sorted(counts.items())
+    withheld = {k for k, n in items if n < THRESHOLD}
+    if len(withheld) == 1 and len(items) > 1:
+        rest = sorted(((k, n) for k, n in items if k not in withheld), key=lambda kn: kn[1])
+        withheld.add(rest[0][0])
+    return [
+        {"key": k, "count": None if k in withheld else n, "suppressed": k in withheld}
+        for k, n in items
+    ]
 
 
-def statistics(session: Session, actor: Any, by: Dimension) -> dict[str, Any]:
+def statistics(session: Session, actor: Actor, by: Dimension) -> StatsTable:
     cells = suppress(_count(session, actor, by))
     audit.record(session, actor=actor, action="stats.read", details={"by": by.value})
     return {
@@ -137,7 +150,7 @@ def statistics(session: Session, actor: Any, by: Dimension) -> dict[str, Any]:
     }
 
 
-def as_csv(table: dict[str, Any], *, hxl: bool) -> str:
+def as_csv(table: StatsTable, *, hxl: bool) -> str:
     header, tags = COLUMNS[Dimension(table["by"])]
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")

@@ -9,13 +9,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.audit import service as audit
 from app.auth.deps import require
 from app.auth.roles import Action
-from app.auth.scope import OWN
 from app.auth.service import Actor
 from app.db import SessionDep
-from app.individuals.service import get_visible
 from app.unhcr import service
 from app.unhcr.service import Status
 from app.validation import LongText, PlausibleDate, ShortText
@@ -51,8 +48,7 @@ def add_unhcr_status(
     actor: Annotated[Actor, require(Action.UNHCR_WRITE)],
     session: SessionDep,
 ) -> dict[str, Any]:
-    person = get_visible(session, actor, individual_id, OWN)
-    return service.add_status(session, actor, person, body.model_dump())
+    return service.add_for_person(session, actor, individual_id, body.model_dump())
 
 
 @router.get("/individuals/{individual_id}/unhcr-status", response_model=list[UnhcrStatusRead])
@@ -61,12 +57,4 @@ def list_unhcr_status(
     actor: Annotated[Actor, require(Action.INDIVIDUALS_READ)],
     session: SessionDep,
 ) -> list[dict[str, Any]]:
-    person = get_visible(session, actor, individual_id, "unhcr_status")
-    audit.record(
-        session,
-        actor=actor,
-        action="unhcr_status.read",
-        subject_type="individual",
-        subject_id=person.id,
-    )
-    return service.status_history(session, person)
+    return service.read_history(session, actor, individual_id)

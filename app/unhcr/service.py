@@ -9,11 +9,16 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app import events
+from app.actor import Actor
 from app.audit import service as audit
-from app.cases import history
+from app.auth.scope import OWN
 from app.crypto import FieldSlot, Pad, crypto_of
+from app.events import UnhcrStatusChanged
 from app.models.individual import Individual
 from app.models.unhcr import UnhcrStatus
+from app.records import history
+from app.records.people import get_visible
 
 
 class Status(enum.StrEnum):
@@ -70,7 +75,7 @@ def status_history(session: Session, person: Individual) -> list[dict[str, Any]]
 
 
 def add_status(
-    session: Session, actor: Any, person: Individual, data: dict[str, Any]
+    session: Session, actor: Actor, person: Individual, data: dict[str, Any]
 ) -> dict[str, Any]:
     crypto = crypto_of(session)
     key = crypto.keys.current(session, person.id)
@@ -106,9 +111,7 @@ def add_status(
             "expires_on": data.get("expires_on"),
         },
     )
-    from app.risk import service as risk
-
-    risk.reassess(session, person.id, trigger="unhcr_status", actor=actor)
+    events.publish(session, UnhcrStatusChanged(actor=actor, individual_id=person.id))
     audit.record(
         session,
         actor=actor,
@@ -117,3 +120,27 @@ def add_status(
         subject_id=person.id,
     )
     return _present(session, row)
+
+
+# Use cases by the person's id (the API's routes and the web pages) ------------------------------
+def add_for_person(
+    session: Session, actor: Actor, individual_id: uuid.UUID, data: dict[str, Any]
+) -> dict[str, Any]:
+    """``add_status`` for a person of the actor's own organisation (404 through a referral or
+    outside the scope)."""
+    person = get_visible(session, actor, individual_id, OWN)
+    return add_status(session, actor, person, data)
+
+
+def read_history(session: Session, actor: Actor, individual_id: uuid.UUID) -> list[dict[str, Any]]:
+    """The person's UNHCR status history, newest first, audited as ``unhcr_status.read``; 404
+    unless the person is in scope with the ``unhcr_status`` section."""
+    person = get_visible(session, actor, individual_id, "unhcr_status")
+    audit.record(
+        session,
+        actor=actor,
+        action="unhcr_status.read",
+        subject_type="individual",
+        subject_id=person.id,
+    )
+    return status_history(session, person)

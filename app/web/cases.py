@@ -18,18 +18,18 @@ from starlette.responses import Response
 
 from app.auth import roles
 from app.auth.roles import Action
-from app.auth.scope import OWN, SECTIONS
+from app.auth.scope import SECTIONS
 from app.auth.service import Actor
 from app.cases import assignments, attachments, notes, schemas, timeline
 from app.cases import service as cases
 from app.cases.attachment_routes import _body, _events, _filename, _part_data
 from app.individuals import service as individuals
+from app.records.sharing import sections_for_case
 from app.referrals import service as referrals
-from app.referrals.access import sections_for_case
 from app.web import cookies
 from app.web import referrals as web_referrals
 from app.web.render import CsrfRefused, FormError, WebRoute, render, see_other
-from app.web.session import SessionForm, signed_in, text, values_of
+from app.web.session import SessionForm, signed_in, submit_form, text, values_of
 
 router = APIRouter(route_class=WebRoute)
 LIST_LIMIT = 100
@@ -58,8 +58,7 @@ def case_context(session: Session, actor: Actor, case_id: uuid.UUID) -> dict[str
     A case of another organisation, seen through a referral, shows the referral's banner and
     the referred sections only: notes and history with ``history``, never its attachments,
     export or referrals."""
-    case = cases.read_case(session, actor, case_id)
-    row = cases.get_visible_case(session, actor, case_id)
+    case, row = cases.read_case_record(session, actor, case_id)
     case.setdefault("title", None)
     person = web_referrals.with_defaults(individuals.read(session, actor, case["individual_id"]))
     own = row.organisation_id == actor.organisation_id
@@ -108,44 +107,66 @@ def case_page(request: Request, case_id: uuid.UUID) -> Response:
         return _case_page(request, session, actor, case_id)
 
 
-def _failed_page(request: Request, case_id: uuid.UUID, exc: FormError, **extra: Any) -> Response:
-    with signed_in(request, Action.CASES_READ) as (session, actor):
-        return _case_page(
-            request,
-            session,
-            actor,
-            case_id,
-            status=extra.pop("status", 422),
-            errors=exc.errors,
-            message=exc.message or "Check the field marked below.",
-            **extra,
-        )
+# A form on the case's page shown again: the whole page, as one who may read the case.
+AGAIN_AS = (Action.CASES_READ,)
+
+
+def _failed_page(
+    request: Request,
+    session: Session,
+    actor: Actor,
+    case_id: uuid.UUID,
+    exc: FormError,
+    **extra: Any,
+) -> Response:
+    return _case_page(
+        request,
+        session,
+        actor,
+        case_id,
+        status=extra.pop("status", 422),
+        **exc.shown("Check the field marked below."),
+        **extra,
+    )
 
 
 @router.post("/cases/{case_id}/notes")
 def add_note(request: Request, case_id: uuid.UUID, form: SessionForm) -> Response:
     body = text(form, "body")
-    try:
-        with signed_in(request, Action.NOTES_WRITE, Action.LEGAL_NOTES_WRITE) as (session, actor):
-            note = schemas.NoteCreate.model_validate({"body": body})
-            notes.add_note(session, actor, case_id, note.body)
-    except FormError as exc:
-        return _failed_page(request, case_id, exc, values={"body": body})
-    return see_other(f"/cases/{case_id}#notes", done="note")
+
+    def save(session: Session, actor: Actor) -> Response:
+        note = schemas.NoteCreate.model_validate({"body": body})
+        notes.add_note(session, actor, case_id, note.body)
+        return see_other(f"/cases/{case_id}#notes", done="note")
+
+    def again(session: Session, actor: Actor, exc: FormError) -> Response:
+        return _failed_page(request, session, actor, case_id, exc, values={"body": body})
+
+    return submit_form(
+        request,
+        Action.NOTES_WRITE,
+        Action.LEGAL_NOTES_WRITE,
+        save=save,
+        again=again,
+        again_as=AGAIN_AS,
+    )
 
 
 @router.post("/cases/{case_id}/assignments")
 def assign(request: Request, case_id: uuid.UUID, form: SessionForm) -> Response:
     values = values_of(form, ("user_id",))
-    try:
-        with signed_in(request, Action.CASES_ASSIGN) as (session, actor):
-            user_id, _, role = values["user_id"].partition(":")
-            body = schemas.AssignmentCreate.model_validate({"user_id": user_id, "role": role})
-            assignments.assign(session, actor, case_id, body.user_id, body.role.value)
-    except FormError as exc:
+
+    def save(session: Session, actor: Actor) -> Response:
+        user_id, _, role = values["user_id"].partition(":")
+        body = schemas.AssignmentCreate.model_validate({"user_id": user_id, "role": role})
+        assignments.assign(session, actor, case_id, body.user_id, body.role.value)
+        return see_other(f"/cases/{case_id}#assignments", done="assigned")
+
+    def again(session: Session, actor: Actor, exc: FormError) -> Response:
         errors = {"user_id": next(iter(exc.errors.values()), exc.message or "Choose a person.")}
-        return _failed_page(request, case_id, FormError(errors), values=values)
-    return see_other(f"/cases/{case_id}#assignments", done="assigned")
+        return _failed_page(request, session, actor, case_id, FormError(errors), values=values)
+
+    return submit_form(request, Action.CASES_ASSIGN, save=save, again=again, again_as=AGAIN_AS)
 
 
 @router.post("/cases/{case_id}/assignments/{user_id}/remove")
@@ -160,13 +181,16 @@ def unassign(
 @router.post("/cases/{case_id}/referrals")
 def refer(request: Request, case_id: uuid.UUID, form: SessionForm) -> Response:
     values = web_referrals.referral_values(form)
-    try:
-        with signed_in(request, Action.REFERRALS_WRITE) as (session, actor):
-            body = web_referrals.referral_body(values)
-            referrals.create(session, actor, case_id, body)
-    except FormError as exc:
-        return _failed_page(request, case_id, exc, values=values, status=exc.status)
-    return see_other(f"/cases/{case_id}#referrals", done="referred")
+
+    def save(session: Session, actor: Actor) -> Response:
+        body = web_referrals.referral_body(values)
+        referrals.create(session, actor, case_id, body)
+        return see_other(f"/cases/{case_id}#referrals", done="referred")
+
+    def again(session: Session, actor: Actor, exc: FormError) -> Response:
+        return _failed_page(request, session, actor, case_id, exc, values=values, status=exc.status)
+
+    return submit_form(request, Action.REFERRALS_WRITE, save=save, again=again, again_as=AGAIN_AS)
 
 
 # Attachments ----------------------------------------------------------------------------------
@@ -212,10 +236,13 @@ class _Upload:
 @router.post("/cases/{case_id}/attachments")
 def upload(request: Request, case_id: uuid.UUID) -> Response:
     parts = _Upload(request)
-    try:
-        with signed_in(request, Action.ATTACHMENTS_WRITE) as (session, actor):
-            case = cases.get_visible_case(session, actor, case_id, OWN)  # before the file is read
-            attachments.store(session, actor, case, parts.file())
-    except FormError as exc:
-        return _failed_page(request, case_id, exc)
-    return see_other(f"/cases/{case_id}#attachments", done="attachment")
+
+    def save(session: Session, actor: Actor) -> Response:
+        # The case is found in scope before the file is read, as by the API.
+        attachments.upload(session, actor, case_id, parts.file)
+        return see_other(f"/cases/{case_id}#attachments", done="attachment")
+
+    def again(session: Session, actor: Actor, exc: FormError) -> Response:
+        return _failed_page(request, session, actor, case_id, exc)
+
+    return submit_form(request, Action.ATTACHMENTS_WRITE, save=save, again=again, again_as=AGAIN_AS)

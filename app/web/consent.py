@@ -17,25 +17,18 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from app.auth.roles import Action
-from app.auth.scope import OWN
 from app.auth.service import Actor
 from app.consent import service as consent
 from app.consent.schemas import ConsentCreate
 from app.individuals import schemas as person_schemas
 from app.individuals import service as individuals
 from app.web.render import FormError, WebRoute, render, see_other
-from app.web.session import SessionForm, present, signed_in, text, values_of
+from app.web.session import SessionForm, present, signed_in, submit_form, text, values_of
 
 router = APIRouter(route_class=WebRoute)
 
 CONSENT_FIELDS = ("method", "recorded_on", "note")
 METHODS = [("verbal", "Verbal"), ("written", "Written")]
-
-
-def _own_person(session: Session, actor: Actor, individual_id: uuid.UUID) -> dict[str, Any]:
-    """The person, read as their own organisation does (404 through a referral)."""
-    individuals.get_visible(session, actor, individual_id, OWN)
-    return individuals.read(session, actor, individual_id)
 
 
 def _consent_page(
@@ -47,7 +40,7 @@ def _consent_page(
     status: int = 200,
     **context: Any,
 ) -> Response:
-    person = _own_person(session, actor, individual_id)
+    person = individuals.read_own(session, actor, individual_id)
     context.setdefault(
         "values",
         {"store": "1", "method": "verbal", "recorded_on": dt.date.today().isoformat()},
@@ -90,62 +83,61 @@ def consent_body(values: dict[str, str]) -> ConsentCreate:
 @router.post("/people/{individual_id}/consent")
 def record_consent(request: Request, individual_id: uuid.UUID, form: SessionForm) -> Response:
     values = values_of(form, (*CONSENT_FIELDS, "store", "share_with_partners"))
-    try:
-        with signed_in(request, Action.CONSENT_WRITE) as (session, actor):
-            consent.record(session, actor, individual_id, consent_body(values))
-    except FormError as exc:
-        with signed_in(request, Action.CONSENT_WRITE) as (session, actor):
-            return _consent_page(
-                request,
-                session,
-                actor,
-                individual_id,
-                status=422,
-                values=values,
-                errors=exc.errors,
-                message=exc.message or "Check the fields marked below.",
-            )
-    return see_other(f"/people/{individual_id}#consent", done="consent")
+
+    def save(session: Session, actor: Actor) -> Response:
+        consent.record(session, actor, individual_id, consent_body(values))
+        return see_other(f"/people/{individual_id}#consent", done="consent")
+
+    def again(session: Session, actor: Actor, exc: FormError) -> Response:
+        return _consent_page(
+            request, session, actor, individual_id, status=422, values=values, **exc.shown()
+        )
+
+    return submit_form(request, Action.CONSENT_WRITE, save=save, again=again)
 
 
 # Erasure ----------------------------------------------------------------------------------------
 def _erase_page(
-    request: Request, individual_id: uuid.UUID, *, status: int = 200, **context: Any
+    request: Request,
+    session: Session,
+    actor: Actor,
+    individual_id: uuid.UUID,
+    *,
+    status: int = 200,
+    **context: Any,
 ) -> Response:
-    with signed_in(request, Action.INDIVIDUALS_ERASE) as (session, actor):
-        person = _own_person(session, actor, individual_id)
-        return render(
-            request,
-            "people/erase.html",
-            actor=actor,
-            status=status,
-            person=person,
-            current=consent.current(session, individual_id),
-            **context,
-        )
+    person = individuals.read_own(session, actor, individual_id)
+    return render(
+        request,
+        "people/erase.html",
+        actor=actor,
+        status=status,
+        person=person,
+        current=consent.current(session, individual_id),
+        **context,
+    )
 
 
 @router.get("/people/{individual_id}/erase")
 def erase_page(request: Request, individual_id: uuid.UUID) -> Response:
-    return _erase_page(request, individual_id)
+    with signed_in(request, Action.INDIVIDUALS_ERASE) as (session, actor):
+        return _erase_page(request, session, actor, individual_id)
 
 
 @router.post("/people/{individual_id}/erase")
 def erase(request: Request, individual_id: uuid.UUID, form: SessionForm) -> Response:
     values = values_of(form, ("reason",))
-    try:
-        with signed_in(request, Action.INDIVIDUALS_ERASE) as (session, actor):
-            if text(form, "confirm") != "1":
-                raise FormError({"confirm": "Tick the box to confirm the erasure."})
-            body = person_schemas.Erasure.model_validate(present(values))
-            individuals.erase(session, actor, individual_id, body.reason)
-    except FormError as exc:
+
+    def save(session: Session, actor: Actor) -> Response:
+        if text(form, "confirm") != "1":
+            raise FormError({"confirm": "Tick the box to confirm the erasure."})
+        body = person_schemas.Erasure.model_validate(present(values))
+        individuals.erase(session, actor, individual_id, body.reason)
+        return see_other("/people", done="erased")
+
+    def again(session: Session, actor: Actor, exc: FormError) -> Response:
         return _erase_page(
-            request,
-            individual_id,
-            status=422,
-            values=values,
-            errors=exc.errors,
-            message=exc.message or "Check the fields marked below.",
+            request, session, actor, individual_id, status=422, values=values, **exc.shown()
         )
-    return see_other("/people", done="erased")
+
+    return submit_form(request, Action.INDIVIDUALS_ERASE, save=save, again=again)

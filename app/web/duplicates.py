@@ -4,7 +4,6 @@ after a confirmation page). Matching and merging are ``app.individuals.duplicate
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from fastapi import APIRouter, Request
 from sqlalchemy.orm import Session
@@ -12,7 +11,6 @@ from starlette.responses import Response
 
 from app.auth import roles
 from app.auth.roles import Action
-from app.auth.scope import OWN
 from app.auth.service import Actor
 from app.individuals import duplicates
 from app.individuals import service as individuals
@@ -30,11 +28,6 @@ def possible(session: Session, actor: Actor, individual_id: uuid.UUID) -> list[u
     return duplicates.possible_duplicates(session, actor, individual_id)
 
 
-def _read_own(session: Session, actor: Actor, individual_id: uuid.UUID) -> dict[str, Any]:
-    individuals.get_visible(session, actor, individual_id, OWN)
-    return individuals.read(session, actor, individual_id)
-
-
 @router.get("/people/{individual_id}/merge")
 def merge_page(request: Request, individual_id: uuid.UUID) -> Response:
     into = uuid_or_none(request.query_params.get("into"))
@@ -45,8 +38,8 @@ def merge_page(request: Request, individual_id: uuid.UUID) -> Response:
             request,
             "people/merge.html",
             actor=actor,
-            duplicate=_read_own(session, actor, individual_id),
-            into=_read_own(session, actor, into),
+            duplicate=individuals.read_own(session, actor, individual_id),
+            into=individuals.read_own(session, actor, into),
         )
 
 

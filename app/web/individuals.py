@@ -13,12 +13,10 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from app.alerts import queries as alert_queries
-from app.audit import service as audit
 from app.auth import roles
 from app.auth.roles import Action
 from app.auth.scope import SECTIONS
 from app.auth.service import Actor
-from app.cases import history
 from app.cases import service as cases
 from app.consent import service as consent
 from app.documents import service as documents
@@ -26,14 +24,15 @@ from app.incidents import service as incidents
 from app.individuals import schemas
 from app.individuals import service as individuals
 from app.models.base import utcnow
-from app.referrals.access import sections_for_person
+from app.records import history
+from app.records.sharing import sections_for_person
 from app.risk import service as risk
 from app.unhcr import service as unhcr
 from app.validation import CountryCode
 from app.web import duplicates as web_duplicates
 from app.web import referrals as web_referrals
 from app.web.render import FormError, WebRoute, render, see_other
-from app.web.session import SessionForm, present, signed_in, text, values_of
+from app.web.session import SessionForm, present, signed_in, submit_form, text, values_of
 
 router = APIRouter(route_class=WebRoute)
 
@@ -139,29 +138,30 @@ def person_data(values: dict[str, str]) -> dict[str, Any]:
 def create_person(request: Request, form: SessionForm) -> Response:
     values = values_of(form, PERSON_FIELDS)
     open_case = text(form, "open_case")
-    try:
-        with signed_in(request, Action.INDIVIDUALS_WRITE) as (session, actor):
-            body = schemas.IndividualCreate.model_validate(person_data(values))
-            person = individuals.create(session, actor, body.model_dump())
-            opened = bool(open_case) and roles.allows(actor.role, Action.CASES_WRITE)
-            if opened:
-                cases.open_case(session, actor, {"individual_id": person.id})
-            found = web_duplicates.possible(session, actor, person.id)
-    except FormError as exc:
-        with signed_in(request, Action.INDIVIDUALS_WRITE) as (_, actor):
-            return _new_page(
-                request,
-                actor,
-                status=422,
-                values={**values, "open_case": open_case},
-                errors=exc.errors,
-                message=exc.message or "Check the fields marked below.",
-            )
-    return see_other(
-        f"/people/{person.id}",
-        done="person-case" if opened else "person",
-        warn=["duplicates"] if found else None,
-    )
+
+    def save(session: Session, actor: Actor) -> Response:
+        body = schemas.IndividualCreate.model_validate(person_data(values))
+        person = individuals.create(session, actor, body.model_dump())
+        opened = bool(open_case) and roles.allows(actor.role, Action.CASES_WRITE)
+        if opened:
+            cases.open_case(session, actor, {"individual_id": person.id})
+        found = web_duplicates.possible(session, actor, person.id)
+        return see_other(
+            f"/people/{person.id}",
+            done="person-case" if opened else "person",
+            warn=["duplicates"] if found else None,
+        )
+
+    def again(_: Session, actor: Actor, exc: FormError) -> Response:
+        return _new_page(
+            request,
+            actor,
+            status=422,
+            values={**values, "open_case": open_case},
+            **exc.shown(),
+        )
+
+    return submit_form(request, Action.INDIVIDUALS_WRITE, save=save, again=again)
 
 
 # A person's page ------------------------------------------------------------------------------
@@ -205,8 +205,8 @@ def person_context(session: Session, actor: Actor, individual_id: uuid.UUID) -> 
     the referral's banner and the referred sections only (never risk, alerts, check-ins,
     consent or duplicates: no referral shares them)."""
     allowed = {a for a in Action if roles.allows(actor.role, a)}
-    person = web_referrals.with_defaults(individuals.read(session, actor, individual_id))
-    row = individuals.get_visible(session, actor, individual_id)
+    read, row, hidden = individuals.read_record(session, actor, individual_id)
+    person = web_referrals.with_defaults(read)
     own = row.organisation_id == actor.organisation_id
     shown = set(SECTIONS) if own else set(sections_for_person(session, actor, row) or ())
     context: dict[str, Any] = {
@@ -223,7 +223,7 @@ def person_context(session: Session, actor: Actor, individual_id: uuid.UUID) -> 
         "check_ins": [],
         "overdue": False,
         "alerts": [],
-        "hidden": individuals.hidden_fields(session, actor, row),
+        "hidden": hidden,
         "consents": [],
         "duplicates": [],
     }
@@ -234,14 +234,7 @@ def person_context(session: Session, actor: Actor, individual_id: uuid.UUID) -> 
             doc["tone"], doc["state"] = document_state(doc, today)
         context["documents"] = docs
     if "unhcr_status" in shown:
-        audit.record(
-            session,
-            actor=actor,
-            action="unhcr_status.read",
-            subject_type="individual",
-            subject_id=row.id,
-        )
-        context["unhcr_history"] = unhcr.status_history(session, row)
+        context["unhcr_history"] = unhcr.read_history(session, actor, row.id)
     if Action.CASES_READ in allowed:
         context["cases"] = cases.list_cases(session, actor, individual_id=row.id, limit=20)[0]
     if Action.INCIDENTS_READ in allowed and "incidents" in shown:

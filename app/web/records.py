@@ -15,7 +15,6 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from app.auth.roles import Action
-from app.auth.scope import OWN
 from app.auth.service import Actor
 from app.documents import schemas as document_schemas
 from app.documents import service as documents
@@ -29,7 +28,7 @@ from app.unhcr import service as unhcr
 from app.unhcr.routes import UnhcrStatusCreate
 from app.web import duplicates as web_duplicates
 from app.web.render import FormError, WebRoute, render, see_other, uuid_or_none
-from app.web.session import SessionForm, present, signed_in, values_of
+from app.web.session import SessionForm, present, signed_in, submit_form, values_of
 
 router = APIRouter(route_class=WebRoute)
 
@@ -69,13 +68,8 @@ def _form_page(
     status: int = 200,
     **context: Any,
 ) -> Response:
-    individuals.get_visible(session, actor, individual_id, OWN)  # never through a referral
-    person = individuals.read(session, actor, individual_id)
+    person = individuals.read_own(session, actor, individual_id)  # never through a referral
     return render(request, template, actor=actor, status=status, person=person, **context)
-
-
-def _failed(exc: FormError) -> dict[str, Any]:
-    return {"errors": exc.errors, "message": exc.message or "Check the fields marked below."}
 
 
 # Travel documents -----------------------------------------------------------------------------
@@ -95,27 +89,28 @@ def document_page(request: Request, individual_id: uuid.UUID) -> Response:
 @router.post("/people/{individual_id}/documents")
 def add_document(request: Request, individual_id: uuid.UUID, form: SessionForm) -> Response:
     values = values_of(form, DOCUMENT_FIELDS)
-    try:
-        with signed_in(request, Action.DOCUMENTS_WRITE) as (session, actor):
-            person = individuals.get_visible(session, actor, individual_id, OWN)
-            body = document_schemas.DocumentCreate.model_validate(present(values))
-            added = documents.add_document(session, actor, person, body.model_dump())
-            found = web_duplicates.possible(session, actor, person.id)
-    except FormError as exc:
-        with signed_in(request, Action.DOCUMENTS_WRITE) as (session, actor):
-            return _form_page(
-                request,
-                session,
-                actor,
-                individual_id,
-                "people/document.html",
-                status=422,
-                values=values,
-                **_failed(exc),
-            )
-    warnings = [w["field"] for w in added.get("warnings") or []]
-    warnings += ["duplicates"] if found else []
-    return see_other(f"/people/{individual_id}#documents", done="document", warn=warnings)
+
+    def save(session: Session, actor: Actor) -> Response:
+        body = document_schemas.DocumentCreate.model_validate(present(values))
+        added = documents.add_to_person(session, actor, individual_id, body.model_dump())
+        found = web_duplicates.possible(session, actor, individual_id)
+        warnings = [w["field"] for w in added.get("warnings") or []]
+        warnings += ["duplicates"] if found else []
+        return see_other(f"/people/{individual_id}#documents", done="document", warn=warnings)
+
+    def again(session: Session, actor: Actor, exc: FormError) -> Response:
+        return _form_page(
+            request,
+            session,
+            actor,
+            individual_id,
+            "people/document.html",
+            status=422,
+            values=values,
+            **exc.shown(),
+        )
+
+    return submit_form(request, Action.DOCUMENTS_WRITE, save=save, again=again)
 
 
 # UNHCR status ---------------------------------------------------------------------------------
@@ -128,24 +123,25 @@ def unhcr_page(request: Request, individual_id: uuid.UUID) -> Response:
 @router.post("/people/{individual_id}/unhcr")
 def add_unhcr_status(request: Request, individual_id: uuid.UUID, form: SessionForm) -> Response:
     values = values_of(form, UNHCR_FIELDS)
-    try:
-        with signed_in(request, Action.UNHCR_WRITE) as (session, actor):
-            person = individuals.get_visible(session, actor, individual_id, OWN)
-            body = UnhcrStatusCreate.model_validate(present(values))
-            unhcr.add_status(session, actor, person, body.model_dump())
-    except FormError as exc:
-        with signed_in(request, Action.UNHCR_WRITE) as (session, actor):
-            return _form_page(
-                request,
-                session,
-                actor,
-                individual_id,
-                "people/unhcr.html",
-                status=422,
-                values=values,
-                **_failed(exc),
-            )
-    return see_other(f"/people/{individual_id}#unhcr", done="unhcr")
+
+    def save(session: Session, actor: Actor) -> Response:
+        body = UnhcrStatusCreate.model_validate(present(values))
+        unhcr.add_for_person(session, actor, individual_id, body.model_dump())
+        return see_other(f"/people/{individual_id}#unhcr", done="unhcr")
+
+    def again(session: Session, actor: Actor, exc: FormError) -> Response:
+        return _form_page(
+            request,
+            session,
+            actor,
+            individual_id,
+            "people/unhcr.html",
+            status=422,
+            values=values,
+            **exc.shown(),
+        )
+
+    return submit_form(request, Action.UNHCR_WRITE, save=save, again=again)
 
 
 # Welfare check-ins ----------------------------------------------------------------------------
@@ -160,24 +156,26 @@ def check_in_page(request: Request, individual_id: uuid.UUID) -> Response:
 @router.post("/people/{individual_id}/check-ins")
 def add_check_in(request: Request, individual_id: uuid.UUID, form: SessionForm) -> Response:
     values = values_of(form, ("channel", "note"))
-    try:
-        with signed_in(request, Action.CHECK_INS_WRITE) as (session, actor):
-            body = CheckInCreate.model_validate(present(values))
-            monitoring.record_check_in(session, actor, individual_id, body.model_dump())
-    except FormError as exc:
-        with signed_in(request, Action.CHECK_INS_WRITE) as (session, actor):
-            return _form_page(
-                request,
-                session,
-                actor,
-                individual_id,
-                "people/check_in.html",
-                status=422,
-                values=values,
-                channels=CHANNELS,
-                **_failed(exc),
-            )
-    return see_other(f"/people/{individual_id}#check-ins", done="check-in")
+
+    def save(session: Session, actor: Actor) -> Response:
+        body = CheckInCreate.model_validate(present(values))
+        monitoring.record_check_in(session, actor, individual_id, body.model_dump())
+        return see_other(f"/people/{individual_id}#check-ins", done="check-in")
+
+    def again(session: Session, actor: Actor, exc: FormError) -> Response:
+        return _form_page(
+            request,
+            session,
+            actor,
+            individual_id,
+            "people/check_in.html",
+            status=422,
+            values=values,
+            channels=CHANNELS,
+            **exc.shown(),
+        )
+
+    return submit_form(request, Action.CHECK_INS_WRITE, save=save, again=again)
 
 
 @router.post("/people/{individual_id}/check-in-interval")
@@ -185,26 +183,34 @@ def set_check_in_interval(
     request: Request, individual_id: uuid.UUID, form: SessionForm
 ) -> Response:
     values = values_of(form, ("check_in_every_hours",))
-    try:
-        with signed_in(request, Action.INDIVIDUALS_WRITE) as (session, actor):
-            body = person_schemas.IndividualUpdate.model_validate(present(values))
-            individuals.update_person(
-                session, actor, individual_id, {"check_in_every_hours": body.check_in_every_hours}
-            )
-    except FormError as exc:
-        with signed_in(request, Action.CHECK_INS_WRITE) as (session, actor):
-            return _form_page(
-                request,
-                session,
-                actor,
-                individual_id,
-                "people/check_in.html",
-                status=422,
-                interval=values,
-                channels=CHANNELS,
-                **_failed(exc),
-            )
-    return see_other(f"/people/{individual_id}#check-ins", done="interval")
+
+    def save(session: Session, actor: Actor) -> Response:
+        body = person_schemas.IndividualUpdate.model_validate(present(values))
+        individuals.update_person(
+            session, actor, individual_id, {"check_in_every_hours": body.check_in_every_hours}
+        )
+        return see_other(f"/people/{individual_id}#check-ins", done="interval")
+
+    def again(session: Session, actor: Actor, exc: FormError) -> Response:
+        return _form_page(
+            request,
+            session,
+            actor,
+            individual_id,
+            "people/check_in.html",
+            status=422,
+            interval=values,
+            channels=CHANNELS,
+            **exc.shown(),
+        )
+
+    return submit_form(
+        request,
+        Action.INDIVIDUALS_WRITE,
+        save=save,
+        again=again,
+        again_as=(Action.CHECK_INS_WRITE,),
+    )
 
 
 # Incidents ------------------------------------------------------------------------------------
@@ -214,8 +220,7 @@ def _candidates(
     """People to tick: those already chosen, then a name search, or the caller's caseload."""
     people: dict[uuid.UUID, dict[str, Any]] = {}
     for person_id in chosen:
-        individuals.get_visible(session, actor, person_id, OWN)  # never through a referral
-        person = individuals.read(session, actor, person_id)
+        person = individuals.read_own(session, actor, person_id)  # never through a referral
         people[person["id"]] = person
     if find:
         found, _ = individuals.search(session, actor, name=find, limit=30)
@@ -298,18 +303,18 @@ def create_incident(request: Request, form: SessionForm) -> Response:
     values = values_of(form, INCIDENT_FIELDS)
     people = [str(v) for v in form.getlist("individual_ids") if isinstance(v, str)]
     chosen = [p for v in people if (p := uuid_or_none(v))]
-    try:
-        with signed_in(request, Action.INCIDENTS_WRITE) as (session, actor):
-            body = incident_schemas.IncidentCreate.model_validate(incident_data(values, people))
-            incidents.record_incident(session, actor, body.model_dump())
-    except FormError as exc:
-        failed = _failed(exc)
+
+    def save(session: Session, actor: Actor) -> Response:
+        body = incident_schemas.IncidentCreate.model_validate(incident_data(values, people))
+        incidents.record_incident(session, actor, body.model_dump())
+        return see_other(f"/people/{chosen[0]}#incidents", done="incident")
+
+    def again(session: Session, actor: Actor, exc: FormError) -> Response:
+        failed = exc.shown()
         failed["errors"] = {_incident_field(k): v for k, v in exc.errors.items()}
-        with signed_in(request, Action.INCIDENTS_WRITE) as (session, actor):
-            return _incident_page(
-                request, session, actor, chosen, status=422, values=values, **failed
-            )
-    return see_other(f"/people/{chosen[0]}#incidents", done="incident")
+        return _incident_page(request, session, actor, chosen, status=422, values=values, **failed)
+
+    return submit_form(request, Action.INCIDENTS_WRITE, save=save, again=again)
 
 
 def _incident_field(name: str) -> str:

@@ -17,29 +17,15 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
-from app.alerts.service import evaluate_time_rules
+from app.alerts.engine import evaluate_time_rules
 from app.db import transaction
 from app.main import create_app
 from app.models.alert import Alert
 from app.models.audit import AuditEntry
 from app.models.individual import Individual
-from tests.alerts.support import (
-    API,
-    Member,
-    Team,
-    add_document,
-    add_webhook,
-    alert_history,
-    alerts_of,
-    db,
-    detain,
-    open_case,
-    outbox,
-    register,
-    stored,
-)
+from tests.alerts.support import add_webhook, alert_history, alerts_of, detain, outbox, stored
 from tests.conftest import database_url, fresh_address, make_settings
-from tests.factories import make_user, unique
+from tests.factories import API, Member, Team, db, unique
 
 MINUTE, DAY = dt.timedelta(minutes=1), dt.timedelta(days=1)
 
@@ -73,12 +59,7 @@ def evaluate(app: FastAPI, now: dt.datetime) -> int:
 
 
 def member_with_email(team: Team, role: str) -> Member:
-    from tests.factories import login
-
-    user = make_user(
-        team.app, role, organisation=team.organisation, email=f"{unique(role)}@example.org"
-    )
-    return Member(user, login(team.client, user))
+    return team.member(role, email=f"{unique(role)}@example.org")
 
 
 def now() -> dt.datetime:
@@ -93,9 +74,9 @@ class TestEscalation:
         worker = member_with_email(team, "caseworker")
         boss = member_with_email(team, "supervisor")
         quiet_boss = team.member("supervisor")  # no e-mail address
-        person = register(tclient, worker)
-        open_case(tclient, worker, person)
-        alert = detain(tclient, worker, person)
+        person = team.person(worker)
+        team.case(worker, person)
+        alert = detain(team, worker, person)
 
         created = [r for r in outbox(timed_app, hook) if str(r.alert_id) == alert["id"]]
         assert [r.event for r in created] == ["alert.created"]
@@ -135,7 +116,7 @@ class TestEscalation:
         self, timed_app: FastAPI, tclient: TestClient, team: Team
     ) -> None:
         worker = team.member("caseworker")
-        alert = detain(tclient, worker, register(tclient, worker))
+        alert = detain(team, worker, team.person(worker))
         response = tclient.post(f"{API}/alerts/{alert['id']}/acknowledge", headers=worker.headers)
         assert response.status_code == 200
         evaluate(timed_app, stored(timed_app, alert["id"]).created_at + 60 * MINUTE)
@@ -144,11 +125,10 @@ class TestEscalation:
     def test_lower_severities_do_not_escalate(
         self, timed_app: FastAPI, tclient: TestClient, team: Team
     ) -> None:
-        from tests.alerts.support import incident
 
         worker = team.member("caseworker")
-        person = register(tclient, worker)
-        incident(tclient, worker, person, type="travel_ban")
+        person = team.person(worker)
+        team.incident(worker, person, type="travel_ban")
         (alert,) = alerts_of(tclient, worker, person, rule="mobility_or_warrant")
         evaluate(timed_app, stored(timed_app, alert["id"]).created_at + 60 * MINUTE)
         assert stored(timed_app, alert["id"]).escalated_at is None
@@ -157,11 +137,9 @@ class TestEscalation:
 class TestExpiringDocuments:
     def test_90_then_30_days(self, timed_app: FastAPI, tclient: TestClient, team: Team) -> None:
         worker = team.member("caseworker")
-        person = register(tclient, worker, current_country="THA")
+        person = team.person(worker, current_country="THA")
         start = now()
-        document = add_document(
-            tclient, worker, person, expires_on=(start.date() + 60 * DAY).isoformat()
-        )
+        document = team.document(worker, person, expires_on=(start.date() + 60 * DAY).isoformat())
         evaluate(timed_app, start)
         (alert,) = alerts_of(tclient, worker, person, rule="document_expiring")
         assert (alert["severity"], alert["status"]) == ("medium", "open")
@@ -179,15 +157,15 @@ class TestExpiringDocuments:
         self, timed_app: FastAPI, tclient: TestClient, team: Team
     ) -> None:
         worker = team.member("caseworker")
-        person = register(tclient, worker, current_country="KHM")
-        add_document(tclient, worker, person, expires_on=(now().date() + 20 * DAY).isoformat())
+        person = team.person(worker, current_country="KHM")
+        team.document(worker, person, expires_on=(now().date() + 20 * DAY).isoformat())
         evaluate(timed_app, now())
         assert alerts_of(tclient, worker, person, rule="document_expiring") == []
 
     def test_far_from_expiry(self, timed_app: FastAPI, tclient: TestClient, team: Team) -> None:
         worker = team.member("caseworker")
-        person = register(tclient, worker, current_country="THA")
-        add_document(tclient, worker, person, expires_on=(now().date() + 200 * DAY).isoformat())
+        person = team.person(worker, current_country="THA")
+        team.document(worker, person, expires_on=(now().date() + 200 * DAY).isoformat())
         evaluate(timed_app, now())
         assert alerts_of(tclient, worker, person, rule="document_expiring") == []
 
@@ -195,9 +173,9 @@ class TestExpiringDocuments:
         self, timed_app: FastAPI, tclient: TestClient, team: Team
     ) -> None:
         worker = team.member("caseworker")
-        person = register(tclient, worker, current_country="MYS")
+        person = team.person(worker, current_country="MYS")
         expires = now().date() + 10 * DAY
-        add_document(tclient, worker, person, expires_on=expires.isoformat())
+        team.document(worker, person, expires_on=expires.isoformat())
         evaluate(timed_app, now())
         (expiring,) = alerts_of(tclient, worker, person, rule="document_expiring")
         evaluate(timed_app, now() + 12 * DAY)
@@ -210,9 +188,9 @@ class TestExpiringDocuments:
         self, timed_app: FastAPI, tclient: TestClient, team: Team
     ) -> None:
         worker = team.member("caseworker")
-        person = register(tclient, worker, current_country="THA")
+        person = team.person(worker, current_country="THA")
         start = now()
-        add_document(tclient, worker, person, expires_on=(start.date() + 80 * DAY).isoformat())
+        team.document(worker, person, expires_on=(start.date() + 80 * DAY).isoformat())
         evaluate(timed_app, start)
         (notice,) = alerts_of(tclient, worker, person, rule="document_expiring")
         response = tclient.post(
@@ -234,10 +212,8 @@ class TestExpiringDocuments:
         self, timed_app: FastAPI, tclient: TestClient, team: Team
     ) -> None:
         worker = team.member("caseworker")
-        person = register(tclient, worker, current_country="THA")
-        document = add_document(
-            tclient, worker, person, expires_on=(now().date() + 40 * DAY).isoformat()
-        )
+        person = team.person(worker, current_country="THA")
+        document = team.document(worker, person, expires_on=(now().date() + 40 * DAY).isoformat())
         evaluate(timed_app, now())
         response = tclient.patch(
             f"{API}/documents/{document['id']}",
@@ -258,9 +234,9 @@ class TestExpiringDocuments:
     ) -> None:
         hook = add_webhook(timed_app, team.organisation.id)
         worker = team.member("caseworker")
-        person = register(tclient, worker, current_country="THA")
-        custody = detain(tclient, worker, person)
-        add_document(tclient, worker, person, expires_on=(now().date() + 20 * DAY).isoformat())
+        person = team.person(worker, current_country="THA")
+        custody = detain(team, worker, person)
+        team.document(worker, person, expires_on=(now().date() + 20 * DAY).isoformat())
         evaluate(timed_app, now())
         (expiring,) = alerts_of(tclient, worker, person, rule="document_expiring")
         assert expiring["inhibited"] is True
@@ -273,7 +249,7 @@ class TestUnhcrCertificate:
         self, timed_app: FastAPI, tclient: TestClient, team: Team
     ) -> None:
         worker = team.member("caseworker")
-        person = register(tclient, worker)
+        person = team.person(worker)
         start = now()
         response = tclient.post(
             f"{API}/individuals/{person}/unhcr-status",
@@ -316,7 +292,7 @@ class TestCheckIns:
 
     def test_overdue_check_in(self, timed_app: FastAPI, tclient: TestClient, team: Team) -> None:
         worker = team.member("caseworker")
-        person = register(tclient, worker)
+        person = team.person(worker)
         response = tclient.patch(
             f"{API}/individuals/{person}", json={"check_in_every_hours": 48}, headers=worker.headers
         )
@@ -349,7 +325,7 @@ class TestCheckIns:
         self, timed_app: FastAPI, tclient: TestClient, team: Team
     ) -> None:
         worker = team.member("caseworker")
-        person = register(tclient, worker)
+        person = team.person(worker)
         tclient.patch(
             f"{API}/individuals/{person}", json={"check_in_every_hours": 24}, headers=worker.headers
         )
@@ -369,13 +345,12 @@ class TestEmail:
     def test_high_alerts_are_not_mailed(
         self, timed_app: FastAPI, tclient: TestClient, team: Team
     ) -> None:
-        from tests.alerts.support import incident
 
         worker = member_with_email(team, "caseworker")
         boss = member_with_email(team, "supervisor")
-        person = register(tclient, worker)
-        open_case(tclient, worker, person)
-        incident(tclient, worker, person, type="public_denunciation")
+        person = team.person(worker)
+        team.case(worker, person)
+        team.incident(worker, person, type="public_denunciation")
         assert outbox(timed_app, worker.id) == []
         assert outbox(timed_app, boss.id) == []
 
@@ -385,8 +360,8 @@ class TestEmail:
         owner = member_with_email(team, "caseworker")
         intruder = member_with_email(team, "caseworker")
         boss = member_with_email(team, "supervisor")
-        person = register(tclient, owner)
-        case = open_case(tclient, owner, person)
+        person = team.person(owner)
+        case = team.case(owner, person)
         response = tclient.post(
             f"{API}/cases/{case['id']}/break-glass",
             json={"reason": "Detained tonight; the assigned caseworker cannot be reached."},
@@ -402,12 +377,11 @@ class TestEmail:
     def test_a_repeat_is_not_mailed_again(
         self, timed_app: FastAPI, tclient: TestClient, team: Team
     ) -> None:
-        from tests.alerts.support import incident
 
         boss = member_with_email(team, "supervisor")
         worker = team.member("caseworker")
-        person = register(tclient, worker)
-        custody = detain(tclient, worker, person)
-        incident(tclient, worker, person, type="arrest")
+        person = team.person(worker)
+        custody = detain(team, worker, person)
+        team.incident(worker, person, type="arrest")
         mails = [r for r in outbox(timed_app, boss.id) if str(r.alert_id) == custody["id"]]
         assert [(r.channel, r.event) for r in mails] == [("email", "alert.created")]

@@ -126,7 +126,7 @@ class TestTick:
     ) -> None:
         calls: list[tuple[str, dt.datetime]] = []
         monkeypatch.setattr(
-            engine_module, "_evaluate_time_rules", lambda s, now: calls.append(("rules", now))
+            engine_module, "evaluate_time_rules", lambda s, now: calls.append(("rules", now))
         )
         monkeypatch.setattr(engine_module, "_sweep", lambda s, now: calls.append(("sweep", now)))
         written: list[bool] = []
@@ -162,7 +162,7 @@ class TestTick:
         def broken(session: object, now: object) -> None:
             raise RuntimeError("rule bug")
 
-        monkeypatch.setattr(engine_module, "_evaluate_time_rules", broken)
+        monkeypatch.setattr(engine_module, "evaluate_time_rules", broken)
         hook = register(api, team, receiver.url)
         add_outbox(delivery_app, uuid.UUID(hook["id"]))
         runner = _engine(delivery_app, delivery_settings, "worker-robust")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from dataclasses import asdict
 from typing import Any
 
 import pytest
@@ -15,28 +16,23 @@ from app.alerts import service as alerts_service
 from app.models.risk import RiskAssessment
 from app.risk import reference
 from app.risk.policy import policy_version
-from tests.cases.support import API, Member, Team, audit_actions, db, open_case, register, report
+from tests.cases.support import audit_actions
+from tests.factories import API, Member, Team, db
 
 VERSION = policy_version(reference.build())
 
 
 @pytest.fixture
-def team(app: FastAPI, client: TestClient) -> Team:
-    return Team(app, client)
-
-
-@pytest.fixture
 def escalations(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
-    """Every risk_escalated alert raised, as the keyword arguments it was raised with."""
+    """Every risk_escalated alert raised, as the fields of the spec it was raised with."""
     calls: list[dict[str, Any]] = []
-    real = alerts_service.raise_alert
+    real = alerts_service.raise_many
 
-    def spy(session: Any, **kwargs: Any) -> Any:
-        if kwargs["rule"] == "risk_escalated":
-            calls.append(kwargs)
-        return real(session, **kwargs)
+    def spy(session: Any, specs: Any, **kwargs: Any) -> Any:
+        calls.extend(asdict(s) for s in specs if s.rule == "risk_escalated")
+        return real(session, specs, **kwargs)
 
-    monkeypatch.setattr(alerts_service, "raise_alert", spy)
+    monkeypatch.setattr(alerts_service, "raise_many", spy)
     return calls
 
 
@@ -70,8 +66,8 @@ class TestGetRisk:
         self, client: TestClient, team: Team, app: FastAPI
     ) -> None:
         worker = team.member("caseworker")
-        person = register(client, worker, current_country="THA")
-        incident = report(client, worker, person, type="abduction_attempt", occurred_on=ago(2))
+        person = team.person(worker, current_country="THA")
+        incident = team.incident(worker, person, type="abduction_attempt", occurred_on=ago(2))
         body = risk(client, worker, person)
         attack = factor(body, "PHYSICAL_ATTACK_HOST")
         assert attack is not None and incident["id"] in attack["evidence"]
@@ -83,8 +79,8 @@ class TestGetRisk:
 
     def test_the_person_shows_the_same_level(self, client: TestClient, team: Team) -> None:
         worker = team.member("caseworker")
-        person = register(client, worker, current_country="THA")
-        report(client, worker, person, type="detention")
+        person = team.person(worker, current_country="THA")
+        team.incident(worker, person, type="detention")
         read = client.get(f"{API}/individuals/{person}", headers=worker.headers).json()
         body = risk(client, worker, person)
         assert read["risk"] == {"level": body["level"], "score": body["score"]}
@@ -94,7 +90,7 @@ class TestGetRisk:
         self, client: TestClient, team: Team, app: FastAPI
     ) -> None:
         worker = team.member("caseworker")
-        person = register(client, worker, current_country="MYS")
+        person = team.person(worker, current_country="MYS")
         with db(app) as session:
             session.execute(delete(RiskAssessment).where(RiskAssessment.individual_id == person))
         body = risk(client, worker, person)
@@ -104,8 +100,7 @@ class TestGetRisk:
     def test_evidence_holds_no_names_or_places(self, client: TestClient, team: Team) -> None:
         worker = team.member("caseworker")
         name = f"Chanthou {uuid.uuid4().hex[:6]}"
-        person = register(
-            client,
+        person = team.person(
             worker,
             full_name=name,
             current_country="THA",
@@ -113,14 +108,14 @@ class TestGetRisk:
             affiliation_role="Deputy president",
             current_location="Soi 7, Lat Phrao",
         )
-        report(client, worker, person, type="surveillance")
+        team.incident(worker, person, type="surveillance")
         text = client.get(f"{API}/individuals/{person}/risk", headers=worker.headers).text
         for secret in (name, "CNRP", "Deputy", "Lat Phrao", "Suan Phlu", "Family member"):
             assert secret not in text
 
     def test_scope_and_roles(self, client: TestClient, team: Team, app: FastAPI) -> None:
         worker, other = team.member("caseworker"), team.member("caseworker")
-        person = register(client, worker)
+        person = team.person(worker)
         path = f"{API}/individuals/{person}/risk"
         assert client.get(path).status_code == 401
         assert client.get(path, headers=other.headers).status_code == 404
@@ -137,8 +132,8 @@ class TestReassessment:
         self, client: TestClient, team: Team, app: FastAPI
     ) -> None:
         worker = team.member("caseworker")
-        person = register(client, worker, current_country="THA")
-        report(client, worker, person, type="surveillance")
+        person = team.person(worker, current_country="THA")
+        team.incident(worker, person, type="surveillance")
         document = client.post(
             f"{API}/individuals/{person}/documents",
             json={
@@ -179,9 +174,9 @@ class TestReassessment:
         self, client: TestClient, team: Team, escalations: list[dict[str, Any]]
     ) -> None:
         worker = team.member("caseworker")
-        person = register(client, worker, current_country="THA", affiliation="CNRP")
-        case = open_case(client, worker, person)
-        report(client, worker, person, type="detention")
+        person = team.person(worker, current_country="THA", affiliation="CNRP")
+        case = team.case(worker, person)
+        team.incident(worker, person, type="detention")
         entries = client.get(f"{API}/cases/{case['id']}/history", headers=worker.headers).json()[
             "entries"
         ]
@@ -206,9 +201,9 @@ class TestReassessment:
         self, client: TestClient, team: Team, escalations: list[dict[str, Any]]
     ) -> None:
         worker = team.member("caseworker")
-        person = register(client, worker, current_country="THA")
-        report(client, worker, person, type="forced_return", occurred_on=ago(3 * 365))
-        report(client, worker, person, type="arrest", occurred_on=ago(3 * 365 + 2))
+        person = team.person(worker, current_country="THA")
+        team.incident(worker, person, type="forced_return", occurred_on=ago(3 * 365))
+        team.incident(worker, person, type="arrest", occurred_on=ago(3 * 365 + 2))
         body = risk(client, worker, person)
         assert body["level"] == "critical" and factor(body, "REFOULED") is not None
         assert factor(body, "HOST_CUSTODY") is None
@@ -218,8 +213,8 @@ class TestReassessment:
         self, client: TestClient, team: Team, escalations: list[dict[str, Any]]
     ) -> None:
         worker = team.member("caseworker")
-        person = register(client, worker, current_country="THA")
-        report(client, worker, person, type="detention", occurred_on=ago(400))
+        person = team.person(worker, current_country="THA")
+        team.incident(worker, person, type="detention", occurred_on=ago(400))
         assert factor(risk(client, worker, person), "HOST_CUSTODY")["weight"] > 25
         assert [c["severity"] for c in escalations] == ["high"]
 
@@ -227,15 +222,15 @@ class TestReassessment:
         self, client: TestClient, team: Team, escalations: list[dict[str, Any]]
     ) -> None:
         worker = team.member("caseworker")
-        person = register(client, worker, current_country="THA")
-        report(client, worker, person, type="detention", occurred_on=ago(2))
-        report(client, worker, person, type="release", occurred_on=ago(1))
+        person = team.person(worker, current_country="THA")
+        team.incident(worker, person, type="detention", occurred_on=ago(2))
+        team.incident(worker, person, type="release", occurred_on=ago(1))
         assert [c["severity"] for c in escalations] == ["high"]
         assert risk(client, worker, person)["level"] == "low"
 
     def test_moving_to_a_safe_state(self, client: TestClient, team: Team, app: FastAPI) -> None:
         worker = team.member("caseworker")
-        person = register(client, worker, current_country="THA")
+        person = team.person(worker, current_country="THA")
         moved = client.patch(
             f"{API}/individuals/{person}", json={"current_country": "FRA"}, headers=worker.headers
         )
@@ -254,7 +249,7 @@ class TestReassessment:
 
     def test_a_revocation_list_reassesses_the_holder(self, client: TestClient, team: Team) -> None:
         worker, boss = team.member("caseworker"), team.member("supervisor")
-        person = register(client, worker, current_country="THA")
+        person = team.person(worker, current_country="THA")
         number = f"N{uuid.uuid4().hex[:8].upper()}"
         document = client.post(
             f"{API}/individuals/{person}/documents",

@@ -1,0 +1,58 @@
+"""Who reacts to what, and in which order: the one table of Haven's side effects.
+
+A service publishes a fact (``app.events``); the reactions listed for it here run at once, in
+this order, in the same transaction. Risk comes before alerts, so a rise in risk is raised as an
+alert before (and can be muted by, or mute) the alert of the fact itself.
+
+To add a reaction: write ``on_<fact>(session, event)`` in the package that reacts (its
+``reactions.py``, or the module that owns what it changes) and list it below. A new kind of event
+must be listed here too: publishing one that is not is an error (``tests/test_events.py``).
+"""
+
+from __future__ import annotations
+
+from app.alerts import triggers as alerts
+from app.cases import attachments
+from app.events import (
+    BreakGlassGranted,
+    CheckInRecorded,
+    ConsentRecorded,
+    CountryEventRecorded,
+    DocumentAdded,
+    DocumentStatusChanged,
+    IncidentRecorded,
+    ListMatched,
+    PersonErased,
+    PersonRegistered,
+    ProfileChanged,
+    ReferralStepped,
+    RevocationListApplied,
+    RiskEscalated,
+    Table,
+    UnhcrStatusChanged,
+)
+from app.referrals import service as referrals
+from app.risk import reactions as risk
+
+TABLE: Table = {
+    # People
+    PersonRegistered: (risk.on_person_registered,),
+    ProfileChanged: (risk.on_profile_changed,),
+    UnhcrStatusChanged: (risk.on_unhcr_status,),
+    CheckInRecorded: (alerts.on_check_in,),
+    PersonErased: (attachments.on_person_erased,),
+    # Documents
+    DocumentAdded: (risk.on_document_added,),
+    DocumentStatusChanged: (risk.on_document_status, alerts.on_document_status),
+    RevocationListApplied: (risk.on_revocation_list, alerts.on_revocation_list),
+    # Incidents and monitoring
+    IncidentRecorded: (risk.on_incident, alerts.on_incident),
+    ListMatched: (risk.on_list_matched, alerts.on_list_matched),
+    CountryEventRecorded: (risk.on_country_event, alerts.on_country_event),
+    # Risk
+    RiskEscalated: (alerts.on_risk_escalated,),
+    # Cases, consent and referrals
+    BreakGlassGranted: (alerts.on_break_glass,),
+    ConsentRecorded: (referrals.on_consent_recorded,),
+    ReferralStepped: (alerts.on_referral_step,),
+}

@@ -1,0 +1,77 @@
+"""Travel documents' sealed fields and the lookup of a number among the people in scope.
+
+Shared by the documents' use cases (``app.documents``), the search and duplicate checks of
+people (``app.individuals``) and the time rules of alerts (``app.alerts.timed``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, false, select
+from sqlalchemy.orm import Session
+
+from app.actor import Actor
+from app.auth.scope import visible_individuals
+from app.crypto import CryptoError, FieldSlot, Pad, crypto_of
+from app.crypto.blind_index import DOCUMENT_NUMBER, fold_document_number
+from app.models.document import TravelDocument
+from app.models.individual import Individual
+
+NUMBER = FieldSlot("travel_document", "number")
+ISSUING_COUNTRY = FieldSlot("travel_document", "issuing_country")
+ISSUED_ON = FieldSlot("travel_document", "issued_on")
+MRZ_TEXT = FieldSlot("travel_document", "mrz")
+STATUS_SOURCE = FieldSlot("travel_document", "status_source")
+CHANGE_SOURCE = FieldSlot("document_status_change", "source")
+
+
+def holders_of(session: Session, actor: Actor, number: str) -> Select[Any]:
+    """Ids of the people in the actor's scope holding a document with this number.
+
+    The blind index gives candidates; their numbers are opened and compared, so index
+    coincidences never reach the search results.
+    """
+    crypto = crypto_of(session)
+    token = crypto.blind_index(DOCUMENT_NUMBER, number)
+    if token is None:
+        return select(TravelDocument.individual_id).where(false())
+    wanted = fold_document_number(number)
+    rows = session.execute(
+        select(TravelDocument.id, TravelDocument.individual_id, TravelDocument.number_ct).where(
+            TravelDocument.number_index == token, held_in_scope(actor)
+        )
+    )
+    found = [
+        row.id
+        for row in rows
+        if row.number_ct is not None
+        and _opened_number(session, row.id, row.individual_id, row.number_ct) == wanted
+    ]
+    return select(TravelDocument.individual_id).where(TravelDocument.id.in_(found))
+
+
+def held_in_scope(actor: Actor) -> ColumnElement[bool]:
+    """The document's holder is in the actor's scope, as a condition per document.
+
+    Correlated, so the planner starts from the number index; a plain ``IN`` over the scope
+    lets SQLite walk every person of the organisation instead.
+    """
+    return (
+        visible_individuals(actor, "documents")
+        .where(Individual.id == TravelDocument.individual_id)
+        .exists()
+    )
+
+
+def _opened_number(
+    session: Session, document_id: uuid.UUID, owner_id: uuid.UUID, sealed: bytes
+) -> str | None:
+    try:
+        number = crypto_of(session).open(
+            session, NUMBER, document_id, owner_id, sealed, pad=Pad.SHORT
+        )
+    except CryptoError:
+        return None  # the holder was erased: their documents can no longer be read
+    return fold_document_number(number)

@@ -1,0 +1,147 @@
+"""A person's record: its sealed fields, opening and sealing them, the person in scope.
+
+Every domain that reads or writes something about a person (documents, incidents, risk,
+alerts, consent …) comes here rather than to ``app.individuals.service``, which holds the
+use cases (register, read, update, search, erase).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import delete, exists, select
+from sqlalchemy.orm import Session
+
+from app.actor import Actor
+from app.auth.scope import sees_contact_details, visible_individuals
+from app.crypto import DataKey, FieldSlot, Pad, crypto_of
+from app.crypto.blind_index import PERSON_NAME
+from app.crypto.envelope import header_key_id
+from app.errors import NotFound
+from app.models.case import Case, CaseAssignment
+from app.models.individual import Individual, IndividualNameIndex
+
+# Each sealed column: its slot (table, column in the AAD) and its padding bucket.
+FIELDS: dict[str, Pad] = {
+    "full_name": Pad.SHORT,
+    "aliases": Pad.SHORT,
+    "native_name": Pad.SHORT,
+    "date_of_birth": Pad.CATEGORY,
+    "sex": Pad.CATEGORY,
+    "nationalities": Pad.SHORT,
+    "affiliation": Pad.SHORT,
+    "affiliation_role": Pad.SHORT,
+    "current_country": Pad.CATEGORY,
+    "current_location": Pad.SHORT,
+    "contact": Pad.SHORT,
+    "notes": Pad.TEXT,
+}
+SLOTS = {name: FieldSlot("individual", name) for name in FIELDS}
+RESTRICTED = frozenset({"current_location", "contact"})
+LIST_FIELDS = frozenset({"aliases", "nationalities"})
+NAME_FIELDS = frozenset({"full_name", "aliases", "native_name"})
+
+
+def get_visible(
+    session: Session, actor: Actor, individual_id: uuid.UUID, section: str | None = None
+) -> Individual:
+    """The person if the actor's scope includes them; 404 otherwise, whatever the reason.
+
+    ``section``: as in ``app.auth.scope`` (``OWN`` for what no referral ever reaches)."""
+    person = session.scalar(
+        select(Individual).where(
+            Individual.id == individual_id,
+            # The scope narrowed to this id: one index probe, whatever the organisation's size.
+            Individual.id.in_(
+                visible_individuals(actor, section).where(Individual.id == individual_id)
+            ),
+            Individual.merged_into_id.is_(None),  # a merged duplicate lives on as its survivor
+        )
+    )
+    if person is None:
+        raise NotFound()
+    return person
+
+
+def open_fields(
+    session: Session, person: Individual, names: frozenset[str] | None = None
+) -> dict[str, Any]:
+    """The person's sealed fields, opened with one key lookup."""
+    crypto = crypto_of(session)
+    key: DataKey | None = None
+    values: dict[str, Any] = {}
+    for name, pad in FIELDS.items():
+        if names is not None and name not in names:
+            continue
+        sealed = getattr(person, f"{name}_ct")
+        if sealed is None:
+            values[name] = [] if name in LIST_FIELDS else None
+            continue
+        if key is None:
+            key = crypto.keys.by_id(session, header_key_id(sealed), person.id)
+        values[name] = crypto.open_with(key, SLOTS[name], person.id, sealed, pad=pad)
+    return values
+
+
+def seal_fields(
+    session: Session, person: Individual, values: dict[str, Any], key: DataKey | None = None
+) -> None:
+    """Seal ``values`` (the person's fields, by name) into their columns."""
+    crypto = crypto_of(session)
+    key = key or crypto.keys.current(session, person.id)
+    for name, value in values.items():
+        if name not in FIELDS:
+            continue
+        if name in LIST_FIELDS and value is None:
+            value = []
+        setattr(
+            person,
+            f"{name}_ct",
+            crypto.seal(key, SLOTS[name], person.id, plain(value), pad=FIELDS[name]),
+        )
+
+
+def plain(value: Any) -> Any:
+    """An enum member's value; anything else as it is."""
+    return value.value if hasattr(value, "value") else value
+
+
+def index_names(session: Session, person: Individual, values: dict[str, Any]) -> None:
+    """The blind-index tokens of the person's names, replacing any earlier ones."""
+    crypto = crypto_of(session)
+    session.execute(
+        delete(IndividualNameIndex).where(IndividualNameIndex.individual_id == person.id)
+    )
+    names = [values.get("full_name"), values.get("native_name"), *(values.get("aliases") or [])]
+    tokens = {crypto.blind_index(PERSON_NAME, n) for n in names if n}
+    for token in sorted(t for t in tokens if t is not None):
+        session.add(IndividualNameIndex(individual_id=person.id, value=token))
+
+
+def is_assigned(session: Session, actor: Actor, person: Individual) -> bool:
+    """Whether the actor works this person's case (or registered them)."""
+    if person.created_by == actor.id:
+        return True
+    return bool(
+        session.scalar(
+            select(
+                exists().where(
+                    CaseAssignment.case_id == Case.id,
+                    Case.individual_id == person.id,
+                    CaseAssignment.user_id == actor.id,
+                    CaseAssignment.removed_at.is_(None),
+                )
+            )
+        )
+    )
+
+
+def hidden_fields(session: Session, actor: Actor, person: Individual) -> frozenset[str]:
+    """The fields withheld from this actor: contact and location unless they work the case;
+    those and the notes when the person is seen through a referral."""
+    if person.organisation_id != actor.organisation_id:
+        return RESTRICTED | {"notes"}  # seen through a referral
+    if sees_contact_details(actor, assigned=is_assigned(session, actor, person)):
+        return frozenset()
+    return RESTRICTED
