@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.main import create_app
+from tests.factories import Team
 
 ENGINE = os.environ.get("HAVEN_TEST_DATABASE", "sqlite")
 PG_URL = os.environ.get("HAVEN_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -96,6 +97,14 @@ def client(app: FastAPI) -> Iterator[TestClient]:
     # shared database would otherwise add up every test's deliberate failures.
     with TestClient(app, client=(fresh_address(), 50000)) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def team(app: FastAPI, client: TestClient) -> Team:
+    """An organisation of its own with a signed-in member per role, made on first use
+    (``team.caseworker``, ``team.supervisor`` …), and the builder of its people, cases,
+    documents and incidents (tests/factories.py)."""
+    return Team(app, client)
 
 
 @pytest.fixture

@@ -1,23 +1,56 @@
-"""Small factories with sensible defaults; API tests still sign in through /auth/login."""
+"""The one builder of the test world: organisations and users with sensible defaults, sign-in
+through the real /auth/login, and people, cases, documents and incidents made through the API.
+
+``Team`` is the builder: an organisation of its own, a signed-in member per role (made on first
+use), and the steps that register a person, open a case, add a document or record an incident,
+each asserting the 201 and returning the answer. The ``team`` fixture (tests/conftest.py) is one
+on the session's app and the test's client; a test with an app of its own builds
+``Team(app, client)``.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import random
 import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, Protocol
 
 from fastapi import FastAPI
-from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
 
 from app import organisations
 from app.auth.users import create_user
 from app.db import transaction
 from app.models.organisation import Organisation
 
+API = "/api/v1"
 PASSWORD = "a long enough test passphrase"
+
+
+class Client(Protocol):
+    """What the builder needs of a client: a TestClient, or an httpx.Client with a base_url."""
+
+    def post(self, url: str, **kwargs: Any) -> Any: ...
 
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def passport_number(prefix: str = "N") -> str:
+    """A random nine-character number (letter + eight digits), unlikely to exist already."""
+    return prefix + "".join(random.choices("0123456789", k=8))
+
+
+@contextmanager
+def db(app: FastAPI) -> Iterator[Session]:
+    """A committed transaction on the app's database, as the app itself opens them."""
+    with transaction(app.state.sessionmaker) as session:
+        yield session
 
 
 @dataclass
@@ -57,10 +90,156 @@ def make_user(
         return UserHandle(user.id, user.username, user.role, org.id, password)
 
 
-def login(client: TestClient, user: UserHandle, **extra: str) -> dict[str, str]:
+def login(client: Client, user: UserHandle, **extra: str) -> dict[str, str]:
     """Sign in through the real endpoint; returns the Authorization header."""
     response = client.post(
-        "/api/v1/auth/login", json={"username": user.username, "password": user.password, **extra}
+        f"{API}/auth/login", json={"username": user.username, "password": user.password, **extra}
     )
     assert response.status_code == 200, response.text
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+@dataclass
+class Member:
+    """A user signed in through /auth/login, and the headers their requests carry."""
+
+    user: UserHandle
+    headers: dict[str, str]
+
+    @property
+    def id(self) -> uuid.UUID:
+        return self.user.id
+
+
+# Who sends a request: a member, or the Authorization headers of a user or an API key.
+Who = Member | Mapping[str, str]
+
+
+def headers_of(who: Who) -> dict[str, str]:
+    return who.headers if isinstance(who, Member) else dict(who)
+
+
+def incident_body(*people: uuid.UUID | str, **fields: Any) -> dict[str, Any]:
+    """A detention in Thailand three days ago naming ``people``, graded B2; ``fields`` win."""
+    body: dict[str, Any] = {
+        "type": "detention",
+        "occurred_on": (dt.date.today() - dt.timedelta(days=3)).isoformat(),
+        "country": "THA",
+        "location": "Immigration detention centre, Suan Phlu",
+        "description": "Held by immigration police after a raid on the flat.",
+        "perpetrator": "Immigration police",
+        "individual_ids": [str(p) for p in people],
+        "source": {"name": "Family member", "reliability": "B", "credibility": 2},
+    }
+    body.update(fields)
+    return body
+
+
+class Team:
+    """An organisation of its own on ``app``, and the builder of everything a test puts in it.
+
+    ``team.caseworker`` (likewise supervisor, lawyer, admin, analyst, auditor) is one member of
+    that role, made and signed in on first use; ``team.member(role)`` makes another each call;
+    ``team.monitor`` is a service API key of the organisation. The steps take who sends them
+    (a member or headers) and go through the API the way a client would."""
+
+    def __init__(
+        self, app: FastAPI, client: Client, organisation: Organisation | None = None
+    ) -> None:
+        self.app, self.client = app, client
+        self.organisation: Organisation = organisation or make_organisation(app)
+
+    # -- organisations and users -------------------------------------------------------------
+
+    def elsewhere(self) -> Team:
+        """Another organisation on the same app, sent to through the same client."""
+        return Team(self.app, self.client)
+
+    def user(self, role: str, **fields: Any) -> UserHandle:
+        """A new user of this organisation (username, password, email … as given)."""
+        return make_user(self.app, role, organisation=self.organisation, **fields)
+
+    def login(self, user: UserHandle, **extra: str) -> dict[str, str]:
+        return login(self.client, user, **extra)
+
+    def member(self, role: str, **fields: Any) -> Member:
+        """A new user of this organisation, signed in."""
+        user = self.user(role, **fields)
+        return Member(user, self.login(user))
+
+    @cached_property
+    def supervisor(self) -> Member:
+        return self.member("supervisor")
+
+    @cached_property
+    def caseworker(self) -> Member:
+        return self.member("caseworker")
+
+    @cached_property
+    def lawyer(self) -> Member:
+        return self.member("lawyer")
+
+    @cached_property
+    def admin(self) -> Member:
+        return self.member("admin")
+
+    @cached_property
+    def analyst(self) -> Member:
+        return self.member("analyst")
+
+    @cached_property
+    def auditor(self) -> Member:
+        return self.member("auditor")
+
+    @cached_property
+    def monitor(self) -> dict[str, str]:
+        """The headers of a service API key of this organisation, made by its admin."""
+        response = self.client.post(
+            f"{API}/api-keys",
+            json={"name": unique("monitor"), "role": "service"},
+            headers=self.admin.headers,
+        )
+        assert response.status_code == 201, response.text
+        return {"Authorization": f"Bearer {response.json()['key']}"}
+
+    # -- records, through the API -------------------------------------------------------------
+
+    def _created(self, who: Who, path: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        response = self.client.post(f"{API}{path}", json=dict(body), headers=headers_of(who))
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    def register(self, who: Who, **fields: Any) -> dict[str, Any]:
+        """POST /individuals: a Cambodian national unless told otherwise; the answer."""
+        body = {"full_name": f"Person {uuid.uuid4().hex[:8]}", "nationalities": ["KHM"]}
+        return self._created(who, "/individuals", body | fields)
+
+    def person(self, who: Who, **fields: Any) -> uuid.UUID:
+        """As ``register``; the new person's id."""
+        return uuid.UUID(self.register(who, **fields)["id"])
+
+    def case(self, who: Who, person: uuid.UUID | str, **fields: Any) -> dict[str, Any]:
+        """POST /cases for ``person``; the answer."""
+        return self._created(who, "/cases", {"individual_id": str(person), **fields})
+
+    def document(self, who: Who, person: uuid.UUID | str, **fields: Any) -> dict[str, Any]:
+        """A valid Cambodian passport with a fresh number (none when an MRZ is given)."""
+        body: dict[str, Any] = {"type": "passport", "issuing_country": "KHM", "status": "valid"}
+        if "mrz" not in fields:
+            body["number"] = passport_number()
+        return self._created(who, f"/individuals/{person}/documents", body | fields)
+
+    def incident(self, who: Who, *people: uuid.UUID | str, **fields: Any) -> dict[str, Any]:
+        """POST /incidents with ``incident_body``; the answer."""
+        return self._created(who, "/incidents", incident_body(*people, **fields))
+
+    def assign(
+        self, who: Who, case: uuid.UUID | str, user: Member | UserHandle, role: str | None = None
+    ) -> Any:
+        """POST /cases/{case}/assignments (``role`` defaults to the user's); the response."""
+        handle = user.user if isinstance(user, Member) else user
+        return self.client.post(
+            f"{API}/cases/{case}/assignments",
+            json={"user_id": str(handle.id), "role": role or handle.role},
+            headers=headers_of(who),
+        )
