@@ -55,6 +55,11 @@ class FormError(Exception):
         self.message = message
         self.status = status
 
+    def shown(self, message: str = "Check the fields marked below.") -> dict[str, Any]:
+        """The form's ``errors`` by field and its ``message`` (``message`` when the error has
+        none), as the form's template takes them when it is shown again."""
+        return {"errors": self.errors, "message": self.message or message}
+
     @classmethod
     def from_validation(cls, exc: ValidationError, prefix: str = "") -> FormError:
         errors: dict[str, str] = {}

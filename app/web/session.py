@@ -9,7 +9,7 @@ the same ``authenticate_token``: scope and roles are identical to the API's by c
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
 
@@ -70,6 +70,29 @@ def signed_in(request: Request, *actions: Action) -> Iterator[tuple[Session, Act
             if exc.status_code in FORM_STATUSES:
                 raise FormError.from_domain(exc) from None
             raise
+
+
+def submit_form(
+    request: Request,
+    *actions: Action,
+    save: Callable[[Session, Actor], Response],
+    again: Callable[[Session, Actor, FormError], Response],
+    again_as: tuple[Action, ...] | None = None,
+) -> Response:
+    """A form's submission, or the same form again with what was wrong with it.
+
+    ``save`` runs in one transaction as ``signed_in(request, *actions)`` and returns the
+    response (a redirect, usually, sent once the transaction has committed). When the form is
+    invalid or the domain refuses it (a ``FormError``, see ``signed_in``), that transaction is
+    rolled back and ``again`` renders the form in a new one, signed in for ``again_as``
+    (``actions`` unless given), from the error (``FormError.shown``) and the values as typed.
+    """
+    try:
+        with signed_in(request, *actions) as (session, actor):
+            return save(session, actor)
+    except FormError as exc:
+        with signed_in(request, *(actions if again_as is None else again_as)) as (session, actor):
+            return again(session, actor, exc)
 
 
 def _had_cookie(request: Request) -> bool:
@@ -246,28 +269,29 @@ def two_factor_page(request: Request) -> Response:
 
 @router.post("/account/two-factor/start")
 def two_factor_start(request: Request, form: SessionForm) -> Response:
-    try:
-        with signed_in(request, Action.SESSION) as (session, actor):
-            secret, _ = auth.enroll_mfa(session, actor)
-            return _mfa_page(request, session, actor, secret=secret)
-    except FormError as exc:
-        with signed_in(request, Action.SESSION) as (session, actor):
-            return _mfa_page(request, session, actor, status=409, message=exc.message)
+    def save(session: Session, actor: Actor) -> Response:
+        secret, _ = auth.enroll_mfa(session, actor)
+        return _mfa_page(request, session, actor, secret=secret)
+
+    def again(session: Session, actor: Actor, exc: FormError) -> Response:
+        return _mfa_page(request, session, actor, status=409, message=exc.message)
+
+    return submit_form(request, Action.SESSION, save=save, again=again)
 
 
 @router.post("/account/two-factor/confirm")
 def two_factor_confirm(request: Request, form: SessionForm) -> Response:
     code = text(form, "code").replace(" ", "")
     secret = text(form, "secret")
-    try:
-        with signed_in(request, Action.SESSION) as (session, actor):
-            if not code:
-                raise BadRequest("code: enter the six-digit code your app shows")
-            codes = auth.confirm_mfa(session, actor, code)
-            return _mfa_page(request, session, actor, recovery_codes=codes)
-    except FormError as exc:
+
+    def save(session: Session, actor: Actor) -> Response:
+        if not code:
+            raise BadRequest("code: enter the six-digit code your app shows")
+        codes = auth.confirm_mfa(session, actor, code)
+        return _mfa_page(request, session, actor, recovery_codes=codes)
+
+    def again(session: Session, actor: Actor, exc: FormError) -> Response:
         errors = exc.errors or ({"code": exc.message} if exc.message else {})
-        with signed_in(request, Action.SESSION) as (session, actor):
-            return _mfa_page(
-                request, session, actor, status=422, secret=secret or None, errors=errors
-            )
+        return _mfa_page(request, session, actor, status=422, secret=secret or None, errors=errors)
+
+    return submit_form(request, Action.SESSION, save=save, again=again)

@@ -10,9 +10,11 @@ import uuid
 from typing import Any
 
 from fastapi import APIRouter, Request
+from sqlalchemy.orm import Session
 from starlette.datastructures import FormData, UploadFile
 from starlette.responses import Response
 
+from app.actor import Actor
 from app.auth.roles import Action
 from app.documents import revocations
 from app.documents.schemas import RevocationList
@@ -23,7 +25,7 @@ from app.risk import overrides
 from app.risk import service as risk
 from app.risk.schemas import RiskOverrideCreate
 from app.web.render import FormError, WebRoute, render, see_other
-from app.web.session import SessionForm, present, signed_in, values_of
+from app.web.session import SessionForm, present, signed_in, submit_form, values_of
 
 router = APIRouter(route_class=WebRoute)
 
@@ -86,32 +88,27 @@ def revocation_page(request: Request) -> Response:
 @router.post("/supervisor/revocations")
 def apply_revocations(request: Request, form: SessionForm) -> Response:
     values = values_of(form, ("issuing_country", "effective_date", "source", "numbers"))
-    try:
-        with signed_in(request, Action.REVOCATIONS_APPLY) as (session, actor):
-            numbers = numbers_from(values["numbers"], form.get("csv"))
-            if not numbers:
-                raise FormError({"numbers": "Paste the numbers, or choose a CSV file."})
-            data = {**present(values), "numbers": numbers}
-            body = RevocationList.model_validate(data)
-            result = revocations.apply_revocations(
-                session,
-                actor,
-                issuing_country=body.issuing_country,
-                numbers=body.numbers,
-                effective_date=body.effective_date,
-                source=body.source,
-            )
-            return _revocation_page(request, actor, result=result, values={})
-    except FormError as exc:
-        with signed_in(request, Action.REVOCATIONS_APPLY) as (_, actor):
-            return _revocation_page(
-                request,
-                actor,
-                status=422,
-                values=values,
-                errors=exc.errors,
-                message=exc.message or "Check the fields marked below.",
-            )
+
+    def save(session: Session, actor: Actor) -> Response:
+        numbers = numbers_from(values["numbers"], form.get("csv"))
+        if not numbers:
+            raise FormError({"numbers": "Paste the numbers, or choose a CSV file."})
+        data = {**present(values), "numbers": numbers}
+        body = RevocationList.model_validate(data)
+        result = revocations.apply_revocations(
+            session,
+            actor,
+            issuing_country=body.issuing_country,
+            numbers=body.numbers,
+            effective_date=body.effective_date,
+            source=body.source,
+        )
+        return _revocation_page(request, actor, result=result, values={})
+
+    def again(_: Session, actor: Actor, exc: FormError) -> Response:
+        return _revocation_page(request, actor, status=422, values=values, **exc.shown())
+
+    return submit_form(request, Action.REVOCATIONS_APPLY, save=save, again=again)
 
 
 # A country event ------------------------------------------------------------------------------
@@ -160,75 +157,75 @@ def event_data(form: FormData) -> tuple[dict[str, str], dict[str, Any]]:
 @router.post("/supervisor/country-events")
 def record_country_event(request: Request, form: SessionForm) -> Response:
     values, data = event_data(form)
-    try:
-        with signed_in(request, Action.COUNTRY_EVENTS_WRITE) as (session, actor):
-            body = CountryEventCreate.model_validate(data)
-            if not any(body.affects.model_dump().values()):
-                raise FormError(
-                    {
-                        "nationality": "Say whom it affects: a nationality, an affiliation or a "
-                        "country of residence."
-                    }
-                )
-            result = monitoring.record_country_event(session, actor, body.model_dump())
-            return _event_page(request, actor, result=result, values={})
-    except FormError as exc:
-        errors = {k.removeprefix("affects."): v for k, v in exc.errors.items()}
-        with signed_in(request, Action.COUNTRY_EVENTS_WRITE) as (_, actor):
-            return _event_page(
-                request,
-                actor,
-                status=422,
-                values=values,
-                errors=errors,
-                message=exc.message or "Check the fields marked below.",
+
+    def save(session: Session, actor: Actor) -> Response:
+        body = CountryEventCreate.model_validate(data)
+        if not any(body.affects.model_dump().values()):
+            raise FormError(
+                {
+                    "nationality": "Say whom it affects: a nationality, an affiliation or a "
+                    "country of residence."
+                }
             )
+        result = monitoring.record_country_event(session, actor, body.model_dump())
+        return _event_page(request, actor, result=result, values={})
+
+    def again(_: Session, actor: Actor, exc: FormError) -> Response:
+        shown = exc.shown()
+        shown["errors"] = {k.removeprefix("affects."): v for k, v in exc.errors.items()}
+        return _event_page(request, actor, status=422, values=values, **shown)
+
+    return submit_form(request, Action.COUNTRY_EVENTS_WRITE, save=save, again=again)
 
 
 # Overriding a risk level ----------------------------------------------------------------------
 def _override_page(
-    request: Request, individual_id: uuid.UUID, *, status: int = 200, **context: Any
+    request: Request,
+    session: Session,
+    actor: Actor,
+    individual_id: uuid.UUID,
+    *,
+    status: int = 200,
+    **context: Any,
 ) -> Response:
-    with signed_in(request, Action.RISK_OVERRIDE) as (session, actor):
-        current = risk.read_risk(session, actor, individual_id)  # 404 through a referral
-        person = individuals.read(session, actor, individual_id)
-        return render(
-            request,
-            "people/risk_override.html",
-            actor=actor,
-            status=status,
-            person=person,
-            risk=current,
-            **context,
-        )
+    current = risk.read_risk(session, actor, individual_id)  # 404 through a referral
+    person = individuals.read(session, actor, individual_id)
+    return render(
+        request,
+        "people/risk_override.html",
+        actor=actor,
+        status=status,
+        person=person,
+        risk=current,
+        **context,
+    )
 
 
 @router.get("/people/{individual_id}/risk/override")
 def override_page(request: Request, individual_id: uuid.UUID) -> Response:
-    return _override_page(request, individual_id)
+    with signed_in(request, Action.RISK_OVERRIDE) as (session, actor):
+        return _override_page(request, session, actor, individual_id)
 
 
 @router.post("/people/{individual_id}/risk/override")
 def override_risk(request: Request, individual_id: uuid.UUID, form: SessionForm) -> Response:
     values = values_of(form, ("level", "justification", "expires_on"))
-    try:
-        with signed_in(request, Action.RISK_OVERRIDE) as (session, actor):
-            body = RiskOverrideCreate.model_validate(present(values))
-            overrides.set_override(
-                session,
-                actor,
-                individual_id,
-                level=body.level.value,
-                justification=body.justification,
-                expires_on=body.expires_on,
-            )
-    except FormError as exc:
-        return _override_page(
-            request,
+
+    def save(session: Session, actor: Actor) -> Response:
+        body = RiskOverrideCreate.model_validate(present(values))
+        overrides.set_override(
+            session,
+            actor,
             individual_id,
-            status=422,
-            values=values,
-            errors=exc.errors,
-            message=exc.message or "Check the fields marked below.",
+            level=body.level.value,
+            justification=body.justification,
+            expires_on=body.expires_on,
         )
-    return see_other(f"/people/{individual_id}#risk", done="override")
+        return see_other(f"/people/{individual_id}#risk", done="override")
+
+    def again(session: Session, actor: Actor, exc: FormError) -> Response:
+        return _override_page(
+            request, session, actor, individual_id, status=422, values=values, **exc.shown()
+        )
+
+    return submit_form(request, Action.RISK_OVERRIDE, save=save, again=again)
