@@ -16,7 +16,9 @@ from typing import Any
 from sqlalchemy import Select, and_, case, false, or_, select
 from sqlalchemy.orm import Session
 
+from app.actor import Actor
 from app.alerts import rules
+from app.audit import service as audit
 from app.auth.roles import Role
 from app.auth.scope import OWN, visible_individuals
 from app.crypto import CryptoError, FieldSlot, Pad, crypto_of
@@ -33,7 +35,7 @@ severity_rank = case(
 )
 
 
-def visible_alerts(actor: Any) -> Select[tuple[uuid.UUID]]:
+def visible_alerts(actor: Actor) -> Select[uuid.UUID]:
     """Ids of the alerts the actor may see."""
     own = Alert.organisation_id == actor.organisation_id
     if actor.role == Role.SERVICE:
@@ -52,7 +54,7 @@ def visible_alerts(actor: Any) -> Select[tuple[uuid.UUID]]:
 
 
 def get_visible(
-    session: Session, actor: Any, alert_id: uuid.UUID, *, for_update: bool = False
+    session: Session, actor: Actor, alert_id: uuid.UUID, *, for_update: bool = False
 ) -> Alert:
     """The alert if it is in the actor's scope; 404 otherwise, whatever the reason."""
     query = select(Alert).where(Alert.id == alert_id, Alert.id.in_(visible_alerts(actor)))
@@ -80,7 +82,7 @@ def present(alert: Alert) -> dict[str, Any]:
     }
 
 
-def present_detail(session: Session, actor: Any, alert: Alert) -> dict[str, Any]:
+def present_detail(session: Session, actor: Actor, alert: Alert) -> dict[str, Any]:
     """One alert with its lifecycle; the resolution note for people, not for machines."""
     item = present(alert)
     item.update(
@@ -109,7 +111,7 @@ def present_detail(session: Session, actor: Any, alert: Alert) -> dict[str, Any]
 
 def list_alerts(
     session: Session,
-    actor: Any,
+    actor: Actor,
     *,
     status: str | None = None,
     severity: str | None = None,
@@ -157,7 +159,7 @@ def _parse_cursor(cursor: str) -> tuple[int, dt.datetime, uuid.UUID]:
 
 
 def changed_since(
-    session: Session, actor: Any, since: dt.datetime, *, limit: int = 500
+    session: Session, actor: Actor, since: dt.datetime, *, limit: int = 500
 ) -> list[dict[str, Any]]:
     """Alerts in scope changed at or after ``since``, oldest change first (the stream)."""
     rows = session.scalars(
@@ -177,3 +179,76 @@ def latest_open_case(session: Session, individual_id: uuid.UUID) -> uuid.UUID | 
         .order_by(Case.created_at.desc(), Case.id.desc())
         .limit(1)
     )
+
+
+# Use cases: what the API's routes and the web pages read, each with its audit entry ------------
+def read_alerts(
+    session: Session,
+    actor: Actor,
+    *,
+    status: str | None = None,
+    severity: str | None = None,
+    individual_id: uuid.UUID | None = None,
+    group_key: str | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """``list_alerts``, audited as ``alert.list`` (GET /alerts)."""
+    items, next_cursor = list_alerts(
+        session,
+        actor,
+        status=status,
+        severity=severity,
+        individual_id=individual_id,
+        group_key=group_key,
+        limit=limit,
+        cursor=cursor,
+    )
+    audit.record(session, actor=actor, action="alert.list", details={"results": len(items)})
+    return items, next_cursor
+
+
+def read_inbox(
+    session: Session,
+    actor: Actor,
+    *,
+    waiting: int,
+    handling: int,
+    open_after: str | None = None,
+    handling_after: str | None = None,
+) -> dict[str, Any]:
+    """The web inbox's two lists, open alerts and acknowledged ones, audited as one
+    ``alert.list`` (``via: web``)."""
+    open_items, open_next = list_alerts(
+        session, actor, status="open", limit=waiting, cursor=open_after
+    )
+    handled, handled_next = list_alerts(
+        session, actor, status="acknowledged", limit=handling, cursor=handling_after
+    )
+    audit.record(
+        session,
+        actor=actor,
+        action="alert.list",
+        details={"results": len(open_items) + len(handled), "via": "web"},
+    )
+    return {
+        "waiting": open_items,
+        "waiting_next": open_next,
+        "handling": handled,
+        "handling_next": handled_next,
+    }
+
+
+def open_stream(session: Session, actor: Actor, *, once: bool) -> None:
+    """Record that the actor opened the alert stream (GET /alerts/stream)."""
+    audit.record(session, actor=actor, action="alert.stream", details={"once": once})
+
+
+def read_alert(session: Session, actor: Actor, alert_id: uuid.UUID) -> dict[str, Any]:
+    """One alert in the actor's scope with its lifecycle, audited as ``alert.read``; 404
+    outside the scope."""
+    alert = get_visible(session, actor, alert_id)
+    audit.record(
+        session, actor=actor, action="alert.read", subject_type="alert", subject_id=alert.id
+    )
+    return present_detail(session, actor, alert)

@@ -17,7 +17,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from app.alerts import queries, service
-from app.audit import service as audit
 from app.auth.deps import require
 from app.auth.roles import Action
 from app.auth.service import Actor, authenticate_token
@@ -97,7 +96,7 @@ def list_alerts(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> dict[str, Any]:
-    items, next_cursor = queries.list_alerts(
+    items, next_cursor = queries.read_alerts(
         session,
         actor,
         status=status.value if status else None,
@@ -107,7 +106,6 @@ def list_alerts(
         limit=limit,
         cursor=cursor,
     )
-    audit.record(session, actor=actor, action="alert.list", details={"results": len(items)})
     return {"items": items, "next_cursor": next_cursor}
 
 
@@ -127,7 +125,7 @@ async def stream_alerts(
     tests that cannot hold a stream open). ``Last-Event-ID`` resumes after a reconnect.
     """
     credentials = request.headers.get("authorization", "").partition(" ")[2].strip()
-    audit.record(session, actor=actor, action="alert.stream", details={"once": once})
+    queries.open_stream(session, actor, once=once)
     since = _resume_point(last_event_id) or utcnow()
     factory = request.app.state.sessionmaker
     events = _events(request, factory, actor, credentials, since, once=once)
@@ -208,11 +206,7 @@ def get_alert(
     actor: Annotated[Actor, require(Action.ALERTS_READ)],
     session: SessionDep,
 ) -> dict[str, Any]:
-    alert = queries.get_visible(session, actor, alert_id)
-    audit.record(
-        session, actor=actor, action="alert.read", subject_type="alert", subject_id=alert.id
-    )
-    return queries.present_detail(session, actor, alert)
+    return queries.read_alert(session, actor, alert_id)
 
 
 @router.post("/alerts/{alert_id}/acknowledge", response_model=AlertDetail)

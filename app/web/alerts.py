@@ -18,12 +18,11 @@ from starlette.responses import Response
 from app.alerts import queries
 from app.alerts import service as alerts
 from app.alerts.routes import AlertResolve
-from app.audit import service as audit
 from app.auth import roles
 from app.auth.roles import Action
 from app.auth.service import Actor
 from app.web.render import FormError, WebRoute, render, see_other
-from app.web.session import SessionForm, signed_in, text
+from app.web.session import SessionForm, signed_in, submit_form, text
 
 router = APIRouter(route_class=WebRoute)
 # Enough for a busy day, few enough to keep the page light on a weak connection (the rest is
@@ -33,28 +32,14 @@ WAITING, HANDLING = 40, 20
 
 def _lists(session: Session, actor: Actor, request: Request) -> dict[str, Any]:
     params = request.query_params
-    waiting, waiting_next = queries.list_alerts(
-        session, actor, status="open", limit=WAITING, cursor=params.get("open_after") or None
-    )
-    handling, handling_next = queries.list_alerts(
+    return queries.read_inbox(
         session,
         actor,
-        status="acknowledged",
-        limit=HANDLING,
-        cursor=params.get("handling_after") or None,
+        waiting=WAITING,
+        handling=HANDLING,
+        open_after=params.get("open_after") or None,
+        handling_after=params.get("handling_after") or None,
     )
-    audit.record(
-        session,
-        actor=actor,
-        action="alert.list",
-        details={"results": len(waiting) + len(handling), "via": "web"},
-    )
-    return {
-        "waiting": waiting,
-        "waiting_next": waiting_next,
-        "handling": handling,
-        "handling_next": handling_next,
-    }
 
 
 def _inbox(
@@ -96,23 +81,26 @@ def inbox_lists(request: Request) -> Response:
 
 @router.post("/alerts/{alert_id}/acknowledge")
 def acknowledge(request: Request, alert_id: uuid.UUID, form: SessionForm) -> Response:
-    try:
-        with signed_in(request, Action.ALERTS_HANDLE) as (session, actor):
-            alerts.acknowledge(session, actor, alert_id)
-    except FormError as exc:
-        with signed_in(request, Action.ALERTS_HANDLE) as (session, actor):
-            return _inbox(request, session, actor, status=409, message=exc.message)
-    return see_other(f"/#alert-{alert_id}", done="acknowledged")
+    def save(session: Session, actor: Actor) -> Response:
+        alerts.acknowledge(session, actor, alert_id)
+        return see_other(f"/#alert-{alert_id}", done="acknowledged")
+
+    def again(session: Session, actor: Actor, exc: FormError) -> Response:
+        return _inbox(request, session, actor, status=409, message=exc.message)
+
+    return submit_form(request, Action.ALERTS_HANDLE, save=save, again=again)
 
 
 @router.post("/alerts/{alert_id}/resolve")
 def resolve(request: Request, alert_id: uuid.UUID, form: SessionForm) -> Response:
     note = text(form, "note")
-    try:
-        with signed_in(request, Action.ALERTS_HANDLE) as (session, actor):
-            body = AlertResolve.model_validate({"note": note})
-            alerts.resolve(session, actor, alert_id, body.note)
-    except FormError as exc:
+
+    def save(session: Session, actor: Actor) -> Response:
+        body = AlertResolve.model_validate({"note": note})
+        alerts.resolve(session, actor, alert_id, body.note)
+        return see_other("/", done="resolved")
+
+    def again(session: Session, actor: Actor, exc: FormError) -> Response:
         failed = {
             "id": alert_id,
             "note": note,
@@ -120,6 +108,6 @@ def resolve(request: Request, alert_id: uuid.UUID, form: SessionForm) -> Respons
         }
         if not note:
             failed["error"] = "Write a note saying how the alert was resolved."
-        with signed_in(request, Action.ALERTS_HANDLE) as (session, actor):
-            return _inbox(request, session, actor, status=422, failed=failed)
-    return see_other("/", done="resolved")
+        return _inbox(request, session, actor, status=422, failed=failed)
+
+    return submit_form(request, Action.ALERTS_HANDLE, save=save, again=again)
