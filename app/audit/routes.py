@@ -9,15 +9,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
-from sqlalchemy import select
 
+from app.actor import Actor
 from app.audit import service as audit
-from app.audit.verify import verify_all
 from app.auth.deps import require
 from app.auth.roles import Action
-from app.auth.service import Actor
 from app.db import SessionDep
-from app.models.audit import AuditEntry
 from app.validation import NO_CONTROL_PATTERN
 
 router = APIRouter(tags=["audit"])
@@ -61,18 +58,15 @@ def list_audit(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     cursor: Annotated[int | None, Query(ge=0)] = None,
 ) -> AuditPage:
-    query = select(AuditEntry).order_by(AuditEntry.seq).limit(limit + 1)
-    if actor_id is not None:
-        query = query.where(AuditEntry.actor_id == actor_id)
-    if subject is not None:
-        query = query.where(AuditEntry.subject_id == subject)
-    if action is not None:
-        query = query.where(AuditEntry.action == action)
-    if cursor is not None:
-        query = query.where(AuditEntry.seq > cursor)
-    rows = list(session.scalars(query))
-    page = rows[:limit]
-    audit.record(session, actor=actor, action="audit.read", details={"count": len(page)})
+    page, next_cursor = audit.read_entries(
+        session,
+        actor,
+        actor_id=actor_id,
+        subject=subject,
+        action=action,
+        limit=limit,
+        cursor=cursor,
+    )
     return AuditPage(
         items=[
             AuditEntryRead(
@@ -91,7 +85,7 @@ def list_audit(
             )
             for r in page
         ],
-        next_cursor=page[-1].seq if len(rows) > limit else None,
+        next_cursor=next_cursor,
     )
 
 
@@ -100,6 +94,5 @@ def verify_audit(
     request: Request, actor: Annotated[Actor, require(Action.AUDIT_READ)], session: SessionDep
 ) -> dict[str, Any]:
     state = request.app.state
-    result = verify_all(session, state.crypto.provider, state.settings.data_dir)
-    audit.record(session, actor=actor, action="audit.verify", details={"ok": result.ok})
+    result = audit.verify_trail(session, actor, state.crypto.provider, state.settings.data_dir)
     return result.as_json()

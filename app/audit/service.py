@@ -13,25 +13,25 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
-from typing import Any, Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
+from app.actor import Actor
 from app.audit.chain import entry_hash
 from app.logs import client_var, request_id_var
 from app.models.audit import AuditEntry, AuditHead
 from app.models.base import utcnow
 
+if TYPE_CHECKING:
+    from app.audit.verify import Verification
+    from app.crypto.keyring import KeyProvider
+
 PENDING = "audit_pending"
 DURABLE = "audit_durable"
 HIGH_RISK = "audit_checkpoint_due"
-
-
-class ActorLike(Protocol):
-    id: uuid.UUID
-    username: str
-    role: str
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ class _Queued:
 def record(
     session: Session,
     *,
-    actor: ActorLike | None,
+    actor: Actor | None,
     action: str,
     subject_type: str | None = None,
     subject_id: uuid.UUID | None = None,
@@ -117,3 +117,43 @@ def append(session: Session, entries: list[dict[str, Any]]) -> None:
         rows.append(row)
     session.execute(insert(AuditEntry), rows)
     session.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=seq, head_hash=prev))
+
+
+# Reading the trail (auditors) -------------------------------------------------------------------
+def read_entries(
+    session: Session,
+    actor: Actor,
+    *,
+    actor_id: uuid.UUID | None = None,
+    subject: uuid.UUID | None = None,
+    action: str | None = None,
+    limit: int = 100,
+    cursor: int | None = None,
+) -> tuple[list[AuditEntry], int | None]:
+    """A page of entries in ``seq`` order, and the cursor of the next page (None at the end);
+    the read is itself audited as ``audit.read`` (GET /audit)."""
+    query = select(AuditEntry).order_by(AuditEntry.seq).limit(limit + 1)
+    if actor_id is not None:
+        query = query.where(AuditEntry.actor_id == actor_id)
+    if subject is not None:
+        query = query.where(AuditEntry.subject_id == subject)
+    if action is not None:
+        query = query.where(AuditEntry.action == action)
+    if cursor is not None:
+        query = query.where(AuditEntry.seq > cursor)
+    rows = list(session.scalars(query))
+    page = rows[:limit]
+    record(session, actor=actor, action="audit.read", details={"count": len(page)})
+    return page, page[-1].seq if len(rows) > limit else None
+
+
+def verify_trail(
+    session: Session, actor: Actor, provider: KeyProvider, data_dir: Path
+) -> Verification:
+    """The whole chain and its signed checkpoints checked, audited as ``audit.verify``
+    (GET /audit/verify)."""
+    from app.audit.verify import verify_all
+
+    result = verify_all(session, provider, data_dir)
+    record(session, actor=actor, action="audit.verify", details={"ok": result.ok})
+    return result
