@@ -1,9 +1,8 @@
-"""Helpers for the alert tests: a team, people and incidents through the API, webhooks and the
-outbox read straight from the database."""
+"""Helpers for the alert tests: the alerts of a person, a detention and its alert, webhooks and
+the outbox read straight from the database. People and incidents come from tests/factories.py."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import uuid
 from typing import Any
@@ -15,48 +14,10 @@ from sqlalchemy import select
 from app.alerts import rules
 from app.models.alert import Alert, OutboxMessage, Webhook
 from app.models.history import HistoryEntry
-from tests.cases.support import API, Member, Team, db, open_case, register
-from tests.documents.support import passport_number
-
-__all__ = [
-    "API",
-    "INCIDENT_RULES",
-    "Member",
-    "Team",
-    "add_document",
-    "add_webhook",
-    "alert_history",
-    "alerts_of",
-    "db",
-    "detain",
-    "incident",
-    "open_case",
-    "outbox",
-    "payloads",
-    "register",
-    "stored",
-]
+from tests.factories import API, Member, Team, db
 
 # The rules an incident can raise (risk reassessment may raise risk_escalated besides).
 INCIDENT_RULES = rules.BY_PERSON
-
-
-def incident(
-    client: TestClient, who: Member, *people: uuid.UUID, type: str = "detention", **fields: Any
-) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "type": type,
-        "occurred_on": (dt.date.today() - dt.timedelta(days=1)).isoformat(),
-        "country": "THA",
-        "location": "Suan Phlu immigration detention centre",
-        "description": "Held by immigration police at the airport.",
-        "individual_ids": [str(p) for p in people],
-        "source": {"name": "Family member", "reliability": "B", "credibility": 2},
-        **fields,
-    }
-    response = client.post(f"{API}/incidents", json=body, headers=who.headers)
-    assert response.status_code == 201, response.text
-    return response.json()
 
 
 def alerts_of(
@@ -75,26 +36,11 @@ def alerts_of(
     return [i for i in items if rule is None or i["rule"] == rule]
 
 
-def detain(client: TestClient, who: Member, person: uuid.UUID, **fields: Any) -> dict[str, Any]:
+def detain(team: Team, who: Member, person: uuid.UUID, **fields: Any) -> dict[str, Any]:
     """Report a detention in a host state; returns the host_custody alert."""
-    incident(client, who, person, **fields)
-    (alert,) = alerts_of(client, who, person, rule=rules.HOST_CUSTODY, status="open")
+    team.incident(who, person, **fields)
+    (alert,) = alerts_of(team.client, who, person, rule=rules.HOST_CUSTODY, status="open")
     return alert
-
-
-def add_document(
-    client: TestClient, who: Member, person: uuid.UUID, **fields: Any
-) -> dict[str, Any]:
-    body = {
-        "type": "passport",
-        "number": passport_number(),
-        "issuing_country": "KHM",
-        "status": "valid",
-        **fields,
-    }
-    response = client.post(f"{API}/individuals/{person}/documents", json=body, headers=who.headers)
-    assert response.status_code == 201, response.text
-    return response.json()
 
 
 def add_webhook(

@@ -10,20 +10,13 @@ from fastapi.testclient import TestClient
 
 from tests.alerts.support import (
     INCIDENT_RULES,
-    Team,
     add_webhook,
     alert_history,
     alerts_of,
     detain,
-    incident,
     outbox,
-    register,
 )
-
-
-@pytest.fixture
-def team(app: FastAPI, client: TestClient) -> Team:
-    return Team(app, client)
+from tests.factories import Team
 
 
 class TestRulesByIncidentType:
@@ -47,8 +40,8 @@ class TestRulesByIncidentType:
         self, client: TestClient, team: Team, incident_type: str, rule: str, severity: str
     ) -> None:
         worker = team.member("caseworker")
-        person = register(client, worker, current_country="THA")
-        incident(client, worker, person, type=incident_type)
+        person = team.person(worker, current_country="THA")
+        team.incident(worker, person, type=incident_type)
         found = [a for a in alerts_of(client, worker, person) if a["rule"] in INCIDENT_RULES]
         assert [(a["rule"], a["severity"], a["status"]) for a in found] == [
             (rule, severity, "open")
@@ -62,34 +55,33 @@ class TestRulesByIncidentType:
         self, client: TestClient, team: Team, incident_type: str
     ) -> None:
         worker = team.member("caseworker")
-        person = register(client, worker)
-        incident(client, worker, person, type=incident_type)
+        person = team.person(worker)
+        team.incident(worker, person, type=incident_type)
         assert [a for a in alerts_of(client, worker, person) if a["rule"] in INCIDENT_RULES] == []
 
     def test_custody_in_the_origin_state_is_not_host_custody(
         self, client: TestClient, team: Team
     ) -> None:
         worker = team.member("caseworker")
-        person = register(client, worker, nationalities=["KHM"])
-        incident(client, worker, person, type="detention", country="KHM")
+        person = team.person(worker, nationalities=["KHM"])
+        team.incident(worker, person, type="detention", country="KHM")
         assert alerts_of(client, worker, person, rule="host_custody") == []
 
     def test_each_person_named_gets_an_alert(self, client: TestClient, team: Team) -> None:
         worker = team.member("caseworker")
-        first, second = register(client, worker), register(client, worker)
-        incident(client, worker, first, second, type="forced_return")
+        first, second = team.person(worker), team.person(worker)
+        team.incident(worker, first, second, type="forced_return")
         for person in (first, second):
             (alert,) = alerts_of(client, worker, person, rule="forced_return")
             assert alert["individual_id"] == str(person)
 
     def test_the_most_recent_open_case_is_linked(self, client: TestClient, team: Team) -> None:
         worker = team.member("caseworker")
-        person = register(client, worker)
-        from tests.alerts.support import open_case
+        person = team.person(worker)
 
-        open_case(client, worker, person)
-        latest = open_case(client, worker, person)
-        alert = detain(client, worker, person)
+        team.case(worker, person)
+        latest = team.case(worker, person)
+        alert = detain(team, worker, person)
         assert alert["case_id"] == latest["id"]
 
 
@@ -98,9 +90,9 @@ class TestBackfill:
         self, client: TestClient, team: Team
     ) -> None:
         worker = team.member("caseworker")
-        person = register(client, worker)
+        person = team.person(worker)
         long_ago = (dt.date.today() - dt.timedelta(days=45)).isoformat()
-        incident(client, worker, person, occurred_on=long_ago)
+        team.incident(worker, person, occurred_on=long_ago)
         (alert,) = alerts_of(client, worker, person, rule="host_custody")
         assert alert["severity"] == "critical"
 
@@ -108,29 +100,29 @@ class TestBackfill:
         self, client: TestClient, team: Team
     ) -> None:
         worker = team.member("caseworker")
-        person = register(client, worker)
+        person = team.person(worker)
         long_ago = (dt.date.today() - dt.timedelta(days=45)).isoformat()
         released = (dt.date.today() - dt.timedelta(days=44)).isoformat()
-        incident(client, worker, person, type="release", occurred_on=released)
-        incident(client, worker, person, occurred_on=long_ago)
+        team.incident(worker, person, type="release", occurred_on=released)
+        team.incident(worker, person, occurred_on=long_ago)
         (alert,) = alerts_of(client, worker, person, rule="host_custody")
         assert alert["severity"] == "info"
         assert alert["summary"].endswith("(backfilled)")
 
     def test_a_month_old_detention_still_alerts(self, client: TestClient, team: Team) -> None:
         worker = team.member("caseworker")
-        person = register(client, worker)
+        person = team.person(worker)
         recent = (dt.date.today() - dt.timedelta(days=30)).isoformat()
-        incident(client, worker, person, occurred_on=recent)
+        team.incident(worker, person, occurred_on=recent)
         (alert,) = alerts_of(client, worker, person, rule="host_custody")
         assert alert["severity"] == "critical"
 
     def test_a_live_report_raises_a_backfilled_alert(self, client: TestClient, team: Team) -> None:
         worker = team.member("caseworker")
-        person = register(client, worker)
+        person = team.person(worker)
         long_ago = (dt.date.today() - dt.timedelta(days=60)).isoformat()
-        incident(client, worker, person, occurred_on=long_ago)
-        incident(client, worker, person)
+        team.incident(worker, person, occurred_on=long_ago)
+        team.incident(worker, person)
         (alert,) = alerts_of(client, worker, person, rule="host_custody")
         assert (alert["severity"], alert["occurrences"]) == ("critical", 2)
 
@@ -140,9 +132,9 @@ class TestDedup:
         self, client: TestClient, team: Team, app: FastAPI
     ) -> None:
         worker = team.member("caseworker")
-        person = register(client, worker)
-        first = detain(client, worker, person)
-        incident(client, worker, person, type="arrest")  # a second source, same threat
+        person = team.person(worker)
+        first = detain(team, worker, person)
+        team.incident(worker, person, type="arrest")  # a second source, same threat
         (alert,) = alerts_of(client, worker, person, rule="host_custody")
         assert alert["id"] == first["id"]
         assert alert["occurrences"] == 2
@@ -162,24 +154,24 @@ class TestDedup:
     ) -> None:
         hook = add_webhook(app, team.organisation.id)
         worker = team.member("caseworker")
-        person = register(client, worker)
-        detain(client, worker, person)
-        incident(client, worker, person)
+        person = team.person(worker)
+        detain(team, worker, person)
+        team.incident(worker, person)
         events = [row.event for row in outbox(app, hook) if row.event.startswith("alert.")]
         assert events.count("alert.created") >= 1
         assert "alert.updated" in events
 
     def test_a_new_alert_after_resolution(self, client: TestClient, team: Team) -> None:
         worker = team.member("caseworker")
-        person = register(client, worker)
-        first = detain(client, worker, person)
+        person = team.person(worker)
+        first = detain(team, worker, person)
         resolved = client.post(
             f"/api/v1/alerts/{first['id']}/resolve",
             json={"note": "Released the same day."},
             headers=worker.headers,
         )
         assert resolved.status_code == 200, resolved.text
-        second = detain(client, worker, person)
+        second = detain(team, worker, person)
         assert second["id"] != first["id"]
         assert second["occurrences"] == 1
         assert second["dedup_key"] == first["dedup_key"]
@@ -194,9 +186,9 @@ class TestInhibition:
     ) -> None:
         hook = add_webhook(app, team.organisation.id)
         worker = team.member("caseworker")
-        person = register(client, worker)
-        custody = detain(client, worker, person)
-        incident(client, worker, person, type="public_denunciation")
+        person = team.person(worker)
+        custody = detain(team, worker, person)
+        team.incident(worker, person, type="public_denunciation")
         (named,) = alerts_of(client, worker, person, rule="publicly_named")
         assert named["inhibited"] is True
         assert named["severity"] == "high"
@@ -209,27 +201,27 @@ class TestInhibition:
 
     def test_a_critical_alert_is_not_muted(self, client: TestClient, team: Team) -> None:
         worker = team.member("caseworker")
-        person = register(client, worker)
-        detain(client, worker, person)
-        incident(client, worker, person, type="deportation_order")
+        person = team.person(worker)
+        detain(team, worker, person)
+        team.incident(worker, person, type="deportation_order")
         (removal,) = alerts_of(client, worker, person, rule="removal_order")
         assert removal["inhibited"] is False
 
     def test_custody_mutes_alerts_already_open(self, client: TestClient, team: Team) -> None:
         worker = team.member("caseworker")
-        person = register(client, worker)
-        incident(client, worker, person, type="travel_ban")
+        person = team.person(worker)
+        team.incident(worker, person, type="travel_ban")
         (ban,) = alerts_of(client, worker, person, rule="mobility_or_warrant")
         assert ban["inhibited"] is False
-        detain(client, worker, person)
+        detain(team, worker, person)
         (ban,) = alerts_of(client, worker, person, rule="mobility_or_warrant")
         assert ban["inhibited"] is True
 
     def test_resolving_the_custody_alert_unmutes(self, client: TestClient, team: Team) -> None:
         worker = team.member("caseworker")
-        person = register(client, worker)
-        custody = detain(client, worker, person)
-        incident(client, worker, person, type="arrest_warrant")
+        person = team.person(worker)
+        custody = detain(team, worker, person)
+        team.incident(worker, person, type="arrest_warrant")
         response = client.post(
             f"/api/v1/alerts/{custody['id']}/resolve",
             json={"note": "Released; warrant remains."},
@@ -241,8 +233,8 @@ class TestInhibition:
 
     def test_other_people_are_not_muted(self, client: TestClient, team: Team) -> None:
         worker = team.member("caseworker")
-        held, free = register(client, worker), register(client, worker)
-        detain(client, worker, held)
-        incident(client, worker, free, type="public_denunciation")
+        held, free = team.person(worker), team.person(worker)
+        detain(team, worker, held)
+        team.incident(worker, free, type="public_denunciation")
         (named,) = alerts_of(client, worker, free, rule="publicly_named")
         assert named["inhibited"] is False

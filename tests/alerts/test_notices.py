@@ -17,23 +17,8 @@ from app.alerts import notify
 from app.alerts import service as alerts
 from app.db import transaction
 from app.models.alert import Alert, OutboxMessage
-from tests.alerts.support import (
-    API,
-    Team,
-    add_document,
-    add_webhook,
-    alerts_of,
-    db,
-    detain,
-    outbox,
-    payloads,
-    register,
-)
-
-
-@pytest.fixture
-def team(app: FastAPI, client: TestClient) -> Team:
-    return Team(app, client)
+from tests.alerts.support import add_webhook, alerts_of, detain, outbox, payloads
+from tests.factories import API, Team, db
 
 
 class TestSameTransaction:
@@ -42,7 +27,7 @@ class TestSameTransaction:
     ) -> None:
         hook = add_webhook(app, team.organisation.id)
         worker = team.member("caseworker")
-        person = register(client, worker)
+        person = team.person(worker)
         with pytest.raises(RuntimeError), transaction(app.state.sessionmaker) as session:
             alert = alerts.raise_alert(
                 session,
@@ -67,7 +52,7 @@ class TestSameTransaction:
     ) -> None:
         hook = add_webhook(app, team.organisation.id)
         worker = team.member("caseworker")
-        people = [register(client, worker) for _ in range(2)]
+        people = [team.person(worker) for _ in range(2)]
         group = str(uuid.uuid4())
         with transaction(app.state.sessionmaker) as session:
             for person in people:
@@ -91,7 +76,7 @@ class TestSameTransaction:
     ) -> None:
         hook = add_webhook(app, team.organisation.id)
         worker = team.member("caseworker")
-        person = register(client, worker)
+        person = team.person(worker)
         with pytest.raises(RuntimeError), transaction(app.state.sessionmaker) as session:
             alerts.raise_alert(
                 session,
@@ -114,9 +99,9 @@ class TestPayload:
         hook = add_webhook(app, team.organisation.id, ["alert.created"])
         worker = team.member("caseworker")
         name = f"Sokha Chanthou {uuid.uuid4().hex[:6]}"
-        person = register(client, worker, full_name=name, current_location="Soi 7, Bangkok")
-        document = add_document(client, worker, person)
-        alert = detain(client, worker, person, location="Don Mueang airport")
+        person = team.person(worker, full_name=name, current_location="Soi 7, Bangkok")
+        document = team.document(worker, person)
+        alert = detain(team, worker, person, location="Don Mueang airport")
         (row,) = [r for r in outbox(app, hook) if str(r.alert_id) == alert["id"]]
         body = json.loads(row.payload)
         assert set(body) == {"type", "timestamp", "data"}
@@ -140,9 +125,9 @@ class TestPayload:
     ) -> None:
         created_only = add_webhook(app, team.organisation.id, ["alert.created"])
         resolved_only = add_webhook(app, team.organisation.id, ["alert.resolved"])
-        other_org = add_webhook(app, Team(app, client).organisation.id)
+        other_org = add_webhook(app, team.elsewhere().organisation.id)
         worker = team.member("caseworker")
-        alert = detain(client, worker, register(client, worker))
+        alert = detain(team, worker, team.person(worker))
         client.post(f"{API}/alerts/{alert['id']}/acknowledge", headers=worker.headers)
         assert {r.event for r in outbox(app, created_only)} == {"alert.created"}
         assert outbox(app, resolved_only) == []
@@ -159,7 +144,7 @@ class TestPayload:
             assert row is not None
             row.disabled_at = dt.datetime.now(dt.UTC)
         worker = team.member("caseworker")
-        detain(client, worker, register(client, worker))
+        detain(team, worker, team.person(worker))
         assert outbox(app, hook) == []
 
 
@@ -183,8 +168,8 @@ class TestRevocationGroups:
     ) -> None:
         hook = add_webhook(app, team.organisation.id, ["alert.created"])
         worker, boss = team.member("caseworker"), team.member("supervisor")
-        people = [register(client, worker) for _ in range(4)]
-        numbers = [add_document(client, worker, p)["number"] for p in people]
+        people = [team.person(worker) for _ in range(4)]
+        numbers = [team.document(worker, p)["number"] for p in people]
 
         first = self.revoke(client, boss, numbers[:3])
         assert first["matched"] == 3
@@ -215,8 +200,8 @@ class TestRevocationGroups:
         self, client: TestClient, team: Team, app: FastAPI
     ) -> None:
         worker = team.member("caseworker")
-        person = register(client, worker)
-        document = add_document(client, worker, person)
+        person = team.person(worker)
+        document = team.document(worker, person)
         response = client.patch(
             f"{API}/documents/{document['id']}",
             json={"status": "revoked", "status_date": dt.date.today().isoformat()},
@@ -232,7 +217,7 @@ class TestConcurrency:
         self, client: TestClient, team: Team, app: FastAPI
     ) -> None:
         worker = team.member("caseworker")
-        person = register(client, worker)
+        person = team.person(worker)
         barrier = threading.Barrier(2)
         errors: list[BaseException] = []
 

@@ -9,38 +9,16 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from tests.alerts.support import (
-    API,
-    Member,
-    Team,
     add_webhook,
     alert_history,
     alerts_of,
     detain,
-    incident,
-    open_case,
     outbox,
     payloads,
-    register,
     stored,
 )
-from tests.cases.support import assign, audit_actions
-from tests.factories import unique
-
-
-@pytest.fixture
-def team(app: FastAPI, client: TestClient) -> Team:
-    return Team(app, client)
-
-
-def api_key(client: TestClient, team: Team) -> dict[str, str]:
-    admin = team.member("admin")
-    response = client.post(
-        f"{API}/api-keys",
-        json={"name": unique("monitor"), "role": "service"},
-        headers=admin.headers,
-    )
-    assert response.status_code == 201, response.text
-    return {"Authorization": f"Bearer {response.json()['key']}"}
+from tests.cases.support import audit_actions
+from tests.factories import API, Member, Team
 
 
 def ack(client: TestClient, who: Member, alert_id: str) -> object:
@@ -54,8 +32,8 @@ def resolve(client: TestClient, who: Member, alert_id: str, note: str = "Release
 class TestListAlerts:
     def test_fields(self, client: TestClient, team: Team) -> None:
         worker = team.member("caseworker")
-        person = register(client, worker)
-        alert = detain(client, worker, person)
+        person = team.person(worker)
+        alert = detain(team, worker, person)
         assert set(alert) == {
             "id",
             "rule",
@@ -80,10 +58,10 @@ class TestListAlerts:
 
     def test_most_severe_first_then_newest(self, client: TestClient, team: Team) -> None:
         worker = team.member("caseworker")
-        first, second, third = (register(client, worker) for _ in range(3))
-        incident(client, worker, first, type="travel_ban")
-        incident(client, worker, second, type="detention")
-        incident(client, worker, third, type="public_denunciation")
+        first, second, third = (team.person(worker) for _ in range(3))
+        team.incident(worker, first, type="travel_ban")
+        team.incident(worker, second, type="detention")
+        team.incident(worker, third, type="public_denunciation")
         mine = {str(first), str(second), str(third)}
         response = client.get(f"{API}/alerts", headers=worker.headers)
         items = [
@@ -99,9 +77,9 @@ class TestListAlerts:
 
     def test_filters(self, client: TestClient, team: Team) -> None:
         worker = team.member("caseworker")
-        person = register(client, worker)
-        custody = detain(client, worker, person)
-        incident(client, worker, person, type="deportation_order")
+        person = team.person(worker)
+        custody = detain(team, worker, person)
+        team.incident(worker, person, type="deportation_order")
         assert ack(client, worker, custody["id"]).status_code == 200
         opened = alerts_of(client, worker, person, status="open", severity="critical")
         assert [a["rule"] for a in opened if a["rule"] != "risk_escalated"] == ["removal_order"]
@@ -110,9 +88,9 @@ class TestListAlerts:
 
     def test_pages(self, client: TestClient, team: Team) -> None:
         worker = team.member("caseworker")
-        people = [register(client, worker) for _ in range(3)]
+        people = [team.person(worker) for _ in range(3)]
         for person in people:
-            incident(client, worker, person, type="travel_ban")
+            team.incident(worker, person, type="travel_ban")
         seen: list[str] = []
         cursor = None
         while True:
@@ -139,8 +117,8 @@ class TestListAlerts:
 class TestGetAlert:
     def test_detail(self, client: TestClient, team: Team) -> None:
         worker = team.member("caseworker")
-        person = register(client, worker)
-        alert = detain(client, worker, person)
+        person = team.person(worker)
+        alert = detain(team, worker, person)
         response = client.get(f"{API}/alerts/{alert['id']}", headers=worker.headers)
         assert response.status_code == 200
         detail = response.json()
@@ -160,10 +138,10 @@ class TestLifecycle:
             team.member("supervisor"),
             team.member("lawyer"),
         )
-        person = register(client, worker)
-        case = open_case(client, worker, person)
-        assert assign(client, worker, case["id"], counsel, "lawyer").status_code == 201
-        alert = detain(client, worker, person)
+        person = team.person(worker)
+        case = team.case(worker, person)
+        assert team.assign(worker, case["id"], counsel, "lawyer").status_code == 201
+        alert = detain(team, worker, person)
         assert alert["case_id"] == case["id"]
 
         acked = ack(client, worker, alert["id"])
@@ -199,8 +177,8 @@ class TestLifecycle:
 
     def test_the_note_is_sealed(self, client: TestClient, team: Team, app: FastAPI) -> None:
         worker = team.member("caseworker")
-        person = register(client, worker)
-        alert = detain(client, worker, person)
+        person = team.person(worker)
+        alert = detain(team, worker, person)
         note = "Released at Suan Phlu after the embassy called."
         assert resolve(client, worker, alert["id"], note).status_code == 200
         row = stored(app, alert["id"])
@@ -209,7 +187,7 @@ class TestLifecycle:
 
     def test_resolved_alerts_cannot_change(self, client: TestClient, team: Team) -> None:
         worker = team.member("caseworker")
-        alert = detain(client, worker, register(client, worker))
+        alert = detain(team, worker, team.person(worker))
         assert resolve(client, worker, alert["id"]).status_code == 200
         assert resolve(client, worker, alert["id"]).status_code == 409
         assert ack(client, worker, alert["id"]).status_code == 409
@@ -217,7 +195,7 @@ class TestLifecycle:
     @pytest.mark.parametrize("note", ["", "   ", "x" * 2001])
     def test_note_is_required_and_bounded(self, client: TestClient, team: Team, note: str) -> None:
         worker = team.member("caseworker")
-        alert = detain(client, worker, register(client, worker))
+        alert = detain(team, worker, team.person(worker))
         response = resolve(client, worker, alert["id"], note)
         assert response.status_code == 422
         assert ack(client, worker, alert["id"]).status_code == 200  # untouched: still open
@@ -227,7 +205,7 @@ class TestLifecycle:
             app, team.organisation.id, ["alert.created", "alert.acknowledged", "alert.resolved"]
         )
         worker = team.member("caseworker")
-        alert = detain(client, worker, register(client, worker))
+        alert = detain(team, worker, team.person(worker))
         ack(client, worker, alert["id"])
         resolve(client, worker, alert["id"])
         mine = [r for r in outbox(app, hook) if str(r.alert_id) == alert["id"]]
@@ -239,8 +217,8 @@ class TestLifecycle:
 class TestScope:
     def test_others_see_nothing(self, client: TestClient, team: Team, app: FastAPI) -> None:
         worker, colleague = team.member("caseworker"), team.member("caseworker")
-        stranger = Team(app, client).member("supervisor")
-        alert = detain(client, worker, register(client, worker))
+        stranger = team.elsewhere().member("supervisor")
+        alert = detain(team, worker, team.person(worker))
         for outsider in (colleague, stranger):
             listed = client.get(f"{API}/alerts", headers=outsider.headers).json()["items"]
             assert alert["id"] not in {i["id"] for i in listed}
@@ -252,16 +230,16 @@ class TestScope:
 
     def test_supervisor_sees_the_organisation(self, client: TestClient, team: Team) -> None:
         worker, boss = team.member("caseworker"), team.member("supervisor")
-        alert = detain(client, worker, register(client, worker))
+        alert = detain(team, worker, team.person(worker))
         assert ack(client, boss, alert["id"]).status_code == 200
 
     def test_lawyer_reads_but_does_not_handle(self, client: TestClient, team: Team) -> None:
         worker, counsel = team.member("caseworker"), team.member("lawyer")
-        person = register(client, worker)
-        case = open_case(client, worker, person)
-        alert = detain(client, worker, person)
+        person = team.person(worker)
+        case = team.case(worker, person)
+        alert = detain(team, worker, person)
         assert alerts_of(client, counsel, person) == []
-        assert assign(client, worker, case["id"], counsel, "lawyer").status_code == 201
+        assert team.assign(worker, case["id"], counsel, "lawyer").status_code == 201
         assert [a["id"] for a in alerts_of(client, counsel, person, rule="host_custody")] == [
             alert["id"]
         ]
@@ -269,8 +247,8 @@ class TestScope:
 
     def test_service_key_reads_ids_only(self, client: TestClient, team: Team) -> None:
         worker = team.member("caseworker")
-        key = api_key(client, team)
-        alert = detain(client, worker, register(client, worker))
+        key = team.monitor
+        alert = detain(team, worker, team.person(worker))
         listed = client.get(f"{API}/alerts", headers=key).json()["items"]
         assert alert["id"] in {i["id"] for i in listed}
         resolve(client, worker, alert["id"], "Released after the embassy called.")
@@ -279,8 +257,8 @@ class TestScope:
         assert (
             client.post(f"{API}/alerts/{alert['id']}/acknowledge", headers=key).status_code == 403
         )
-        other = Team(client=client, app=team.app).member("caseworker")
-        theirs = detain(client, other, register(client, other))
+        other = team.elsewhere().member("caseworker")
+        theirs = detain(team, other, team.person(other))
         assert client.get(f"{API}/alerts/{theirs['id']}", headers=key).status_code == 404
 
 
@@ -291,8 +269,8 @@ class TestBreakGlass:
             team.member("caseworker"),
             team.member("supervisor"),
         )
-        person = register(client, owner)
-        case = open_case(client, owner, person)
+        person = team.person(owner)
+        case = team.case(owner, person)
         response = client.post(
             f"{API}/cases/{case['id']}/break-glass",
             json={"reason": "Detained tonight; the assigned caseworker cannot be reached."},

@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from app.alerts import routes
-from tests.alerts.support import API, Team, incident, register
+from tests.factories import API, Team
 
 WAIT = 10.0
 
@@ -86,11 +86,10 @@ def quick_heartbeat(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.usefixtures("quick_heartbeat")
 class TestStream:
     def test_an_incident_reaches_the_stream(
-        self, server: str, app: FastAPI, client: TestClient
+        self, server: str, client: TestClient, team: Team
     ) -> None:
-        team = Team(app, client)
         worker, outsider = team.member("caseworker"), team.member("caseworker")
-        person = register(client, worker)
+        person = team.person(worker)
         mine: queue.Queue[Any] = queue.Queue()
         theirs: queue.Queue[Any] = queue.Queue()
         stop = threading.Event()
@@ -111,7 +110,7 @@ class TestStream:
                 kind, text, _ = next_item(out, deadline)
                 assert kind == "comment" and text.startswith("connected")
 
-            incident(client, worker, person, type="detention")
+            team.incident(worker, person, type="detention")
             deadline = time.monotonic() + WAIT
             found = None
             while found is None:
@@ -149,11 +148,10 @@ class TestStream:
             reader.join(timeout=WAIT)
             assert not reader.is_alive()
 
-    def test_last_event_id_resumes(self, app: FastAPI, client: TestClient) -> None:
-        team = Team(app, client)
+    def test_last_event_id_resumes(self, client: TestClient, team: Team) -> None:
         worker = team.member("caseworker")
-        person = register(client, worker)
-        incident(client, worker, person, type="deportation_order")
+        person = team.person(worker)
+        team.incident(worker, person, type="deportation_order")
         (alert,) = [
             a
             for a in client.get(
@@ -171,8 +169,8 @@ class TestStream:
         assert f"id: {alert['id']}@" in response.text
         assert response.text.rstrip().endswith(": heartbeat")
 
-    def test_once_without_news(self, app: FastAPI, client: TestClient) -> None:
-        worker = Team(app, client).member("supervisor")
+    def test_once_without_news(self, client: TestClient, team: Team) -> None:
+        worker = team.member("supervisor")
         response = client.get(f"{API}/alerts/stream", params={"once": 1}, headers=worker.headers)
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
@@ -189,15 +187,15 @@ class TestStream:
         )
         assert bad.status_code == 401
 
-    def test_roles_without_alerts_are_403(self, app: FastAPI, client: TestClient) -> None:
-        analyst = Team(app, client).member("analyst")
+    def test_roles_without_alerts_are_403(self, client: TestClient, team: Team) -> None:
+        analyst = team.member("analyst")
         response = client.get(f"{API}/alerts/stream", params={"once": 1}, headers=analyst.headers)
         assert response.status_code == 403
 
     def test_a_revoked_token_ends_the_stream(
-        self, server: str, app: FastAPI, client: TestClient
+        self, server: str, client: TestClient, team: Team
     ) -> None:
-        worker = Team(app, client).member("caseworker")
+        worker = team.member("caseworker")
         out: queue.Queue[Any] = queue.Queue()
         stop = threading.Event()
         threading.Thread(

@@ -7,8 +7,7 @@ from fastapi.testclient import TestClient
 
 from app.db import transaction
 from app.models.user import User
-from tests.cases.support import API, Team, assign, open_case, register
-from tests.factories import make_user
+from tests.factories import API, Team, make_user
 
 
 class TestAssign:
@@ -18,11 +17,11 @@ class TestAssign:
             team.member("supervisor"),
             team.member("lawyer"),
         )
-        case = open_case(client, worker, register(client, worker))
-        first = assign(client, boss, case["id"], counsel, "lawyer")
+        case = team.case(worker, team.person(worker))
+        first = team.assign(boss, case["id"], counsel, "lawyer")
         assert first.status_code == 201, first.text
         assert (first.json()["user_id"], first.json()["role"]) == (str(counsel.id), "lawyer")
-        again = assign(client, boss, case["id"], counsel, "lawyer")
+        again = team.assign(boss, case["id"], counsel, "lawyer")
         assert again.status_code == 200
         assert again.json()["assigned_at"] == first.json()["assigned_at"]
         read = client.get(f"{API}/cases/{case['id']}", headers=boss.headers).json()
@@ -30,21 +29,21 @@ class TestAssign:
 
     def test_case_caseworker_assigns_colleague(self, client: TestClient, team: Team) -> None:
         worker, colleague = team.member("caseworker"), team.member("caseworker")
-        case = open_case(client, worker, register(client, worker))
+        case = team.case(worker, team.person(worker))
         path = f"{API}/cases/{case['id']}"
         assert client.get(path, headers=colleague.headers).status_code == 404
-        assert assign(client, worker, case["id"], colleague, "caseworker").status_code == 201
+        assert team.assign(worker, case["id"], colleague, "caseworker").status_code == 201
         assert client.get(path, headers=colleague.headers).json()["access"] == "assigned"
 
     def test_assignee_must_fit(self, client: TestClient, team: Team, app: FastAPI) -> None:
         worker, boss = team.member("caseworker"), team.member("supervisor")
         counsel, colleague = team.member("lawyer"), team.member("caseworker")
-        outsider = Team(app, client).member("lawyer")
-        case = open_case(client, worker, register(client, worker))
-        assert assign(client, boss, case["id"], colleague, "lawyer").status_code == 422
-        assert assign(client, boss, case["id"], counsel, "caseworker").status_code == 422
-        assert assign(client, boss, case["id"], boss, "caseworker").status_code == 422
-        assert assign(client, boss, case["id"], outsider, "lawyer").status_code == 422
+        outsider = team.elsewhere().member("lawyer")
+        case = team.case(worker, team.person(worker))
+        assert team.assign(boss, case["id"], colleague, "lawyer").status_code == 422
+        assert team.assign(boss, case["id"], counsel, "caseworker").status_code == 422
+        assert team.assign(boss, case["id"], boss, "caseworker").status_code == 422
+        assert team.assign(boss, case["id"], outsider, "lawyer").status_code == 422
         unknown = client.post(
             f"{API}/cases/{case['id']}/assignments",
             json={"user_id": "00000000-0000-4000-8000-000000000000", "role": "lawyer"},
@@ -76,18 +75,18 @@ class TestAssign:
             team.member("lawyer"),
         )
         stranger = team.member("caseworker")
-        case = open_case(client, worker, register(client, worker))
-        assign(client, worker, case["id"], counsel, "lawyer")
+        case = team.case(worker, team.person(worker))
+        team.assign(worker, case["id"], counsel, "lawyer")
         # A lawyer's role may not assign at all, even on their own case.
-        assert assign(client, counsel, case["id"], other_counsel, "lawyer").status_code == 403
+        assert team.assign(counsel, case["id"], other_counsel, "lawyer").status_code == 403
         # A caseworker not on the case does not see it.
-        assert assign(client, stranger, case["id"], other_counsel, "lawyer").status_code == 404
+        assert team.assign(stranger, case["id"], other_counsel, "lawyer").status_code == 404
         # Another organisation's supervisor does not see it either.
-        foreign_boss = Team(app, client).member("supervisor")
-        assert assign(client, foreign_boss, case["id"], counsel, "lawyer").status_code == 404
+        foreign_boss = team.elsewhere().member("supervisor")
+        assert team.assign(foreign_boss, case["id"], counsel, "lawyer").status_code == 404
         for role in ("analyst", "auditor", "admin"):
             who = team.member(role)
-            assert assign(client, who, case["id"], counsel, "lawyer").status_code == 403, role
+            assert team.assign(who, case["id"], counsel, "lawyer").status_code == 403, role
 
     def test_emergency_access_does_not_allow_assigning(
         self, client: TestClient, team: Team
@@ -97,14 +96,14 @@ class TestAssign:
             team.member("caseworker"),
             team.member("lawyer"),
         )
-        case = open_case(client, worker, register(client, worker))
+        case = team.case(worker, team.person(worker))
         granted = client.post(
             f"{API}/cases/{case['id']}/break-glass",
             json={"reason": "Client detained tonight; assigned caseworker unreachable."},
             headers=rescuer.headers,
         )
         assert granted.status_code == 201
-        assert assign(client, rescuer, case["id"], counsel, "lawyer").status_code == 403
+        assert team.assign(rescuer, case["id"], counsel, "lawyer").status_code == 403
 
 
 class TestUnassign:
@@ -114,8 +113,8 @@ class TestUnassign:
             team.member("supervisor"),
             team.member("lawyer"),
         )
-        case = open_case(client, worker, register(client, worker))
-        assign(client, boss, case["id"], counsel, "lawyer")
+        case = team.case(worker, team.person(worker))
+        team.assign(boss, case["id"], counsel, "lawyer")
         path = f"{API}/cases/{case['id']}"
         assert client.get(path, headers=counsel.headers).status_code == 200
         removed = client.delete(f"{path}/assignments/{counsel.id}", headers=worker.headers)
@@ -128,5 +127,5 @@ class TestUnassign:
         read = client.get(path, headers=boss.headers).json()
         assert str(counsel.id) not in [a["user_id"] for a in read["assignments"]]
         # Assigned again later: a new assignment.
-        assert assign(client, boss, case["id"], counsel, "lawyer").status_code == 201
+        assert team.assign(boss, case["id"], counsel, "lawyer").status_code == 201
         assert client.get(path, headers=counsel.headers).status_code == 200

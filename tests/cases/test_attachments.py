@@ -18,7 +18,8 @@ from app.cases import attachments, content_types
 from app.cases.attachments import CHUNK, FILE_MAGIC, SEALED_CHUNK, DamagedAttachment, Upload
 from app.errors import PayloadTooLarge
 from app.models.case import Attachment, Case
-from tests.cases.support import API, Member, Team, assign, audit_actions, db, open_case, register
+from tests.cases.support import audit_actions
+from tests.factories import API, Member, Team, db
 
 PDF = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj << /Type /Catalog >> endobj\n"
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(16)
@@ -57,8 +58,8 @@ def worker(team: Team) -> Member:
 
 
 @pytest.fixture
-def case_id(client: TestClient, worker: Member) -> str:
-    return str(open_case(client, worker, register(client, worker))["id"])
+def case_id(team: Team, worker: Member) -> str:
+    return str(team.case(worker, team.person(worker))["id"])
 
 
 class TestUploadAttachment:
@@ -182,7 +183,7 @@ class TestSizeLimit:
         with TestClient(app) as client:
             team = Team(app, client)
             worker = team.member("caseworker")
-            case_id = str(open_case(client, worker, register(client, worker))["id"])
+            case_id = str(team.case(worker, team.person(worker))["id"])
             assert upload(client, worker, case_id, os.urandom(90_000)).status_code == 201
             before = files_in(directory)
             # Declared length: refused before the body is read.
@@ -224,7 +225,7 @@ class TestSizeLimit:
         with TestClient(app) as client:
             team = Team(app, client)
             worker = team.member("caseworker")
-            case_id = uuid.UUID(open_case(client, worker, register(client, worker))["id"])
+            case_id = uuid.UUID(team.case(worker, team.person(worker))["id"])
         read: list[int] = []
 
         def pieces() -> Iterator[bytes]:
@@ -390,7 +391,7 @@ class TestDownloadAttachment:
     ) -> None:
         body = upload(client, worker, case_id, b"private").json()
         outsiders = [team.member("caseworker"), team.member("lawyer")]
-        other_org = Team(team.app, client).member("supervisor")
+        other_org = team.elsewhere().member("supervisor")
         for who in [*outsiders, other_org]:
             assert (
                 client.get(f"{API}/attachments/{body['id']}", headers=who.headers).status_code
@@ -407,7 +408,7 @@ class TestDownloadAttachment:
     ) -> None:
         body = upload(client, worker, case_id, b"evidence").json()
         lawyer = team.member("lawyer")
-        assert assign(client, team.member("supervisor"), case_id, lawyer, "lawyer").status_code in (
+        assert team.assign(team.member("supervisor"), case_id, lawyer, "lawyer").status_code in (
             200,
             201,
         )

@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 
 from app.models.audit import AuditEntry
 from app.models.case import BreakGlassGrant
-from tests.cases.support import API, Team, db, open_case, register
+from tests.factories import API, Team, db
 
 REASON = "Client detained at the airport; assigned caseworker is unreachable tonight."
 
@@ -29,7 +29,7 @@ class TestBreakGlass:
         self, client: TestClient, team: Team, app: FastAPI
     ) -> None:
         worker, rescuer = team.member("caseworker"), team.member("caseworker")
-        case = open_case(client, worker, register(client, worker))
+        case = team.case(worker, team.person(worker))
         path = f"{API}/cases/{case['id']}"
         assert client.get(path, headers=rescuer.headers).status_code == 404
         granted = break_glass(client, rescuer, case["id"])
@@ -70,15 +70,15 @@ class TestBreakGlass:
 
     def test_other_organisation_is_404(self, client: TestClient, team: Team, app: FastAPI) -> None:
         worker = team.member("caseworker")
-        case = open_case(client, worker, register(client, worker))
-        foreign = Team(app, client)
+        case = team.case(worker, team.person(worker))
+        foreign = team.elsewhere()
         for role in ("caseworker", "supervisor"):
             assert break_glass(client, foreign.member(role), case["id"]).status_code == 404
         assert break_glass(client, worker, str(uuid.uuid4())).status_code == 404
 
     def test_reason_is_required(self, client: TestClient, team: Team) -> None:
         worker, rescuer = team.member("caseworker"), team.member("caseworker")
-        case = open_case(client, worker, register(client, worker))
+        case = team.case(worker, team.person(worker))
         for reason in ("urgent", " " * 40, "x" * 2001):
             assert break_glass(client, rescuer, case["id"], reason).status_code == 422
         missing = client.post(
@@ -89,7 +89,7 @@ class TestBreakGlass:
 
     def test_who_may_break_glass(self, client: TestClient, team: Team) -> None:
         worker, boss = team.member("caseworker"), team.member("supervisor")
-        case = open_case(client, worker, register(client, worker))
+        case = team.case(worker, team.person(worker))
         # Those who already see the case have no need of it.
         assert break_glass(client, worker, case["id"]).status_code == 409
         assert break_glass(client, boss, case["id"]).status_code == 409

@@ -8,7 +8,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from app.models.case import Case
-from tests.cases.support import API, Team, assign, audit_actions, db, open_case, register
+from tests.cases.support import audit_actions
+from tests.factories import API, Team, db
 
 
 class TestCreateCase:
@@ -16,8 +17,8 @@ class TestCreateCase:
         self, client: TestClient, team: Team, app: FastAPI
     ) -> None:
         worker = team.member("caseworker")
-        person = register(client, worker)
-        case = open_case(client, worker, person, title="Detention at Suan Phlu", priority="urgent")
+        person = team.person(worker)
+        case = team.case(worker, person, title="Detention at Suan Phlu", priority="urgent")
         assert case["individual_id"] == str(person)
         assert case["title"] == "Detention at Suan Phlu"
         assert (case["priority"], case["status"], case["access"]) == ("urgent", "open", "assigned")
@@ -32,18 +33,18 @@ class TestCreateCase:
 
     def test_defaults(self, client: TestClient, team: Team) -> None:
         worker = team.member("caseworker")
-        case = open_case(client, worker, register(client, worker))
+        case = team.case(worker, team.person(worker))
         assert (case["title"], case["priority"], case["status"]) == (None, "normal", "open")
 
     def test_supervisor_opens_without_assignment(self, client: TestClient, team: Team) -> None:
         boss = team.member("supervisor")
-        case = open_case(client, boss, register(client, boss))
+        case = team.case(boss, team.person(boss))
         assert case["assignments"] == []
         assert case["access"] == "assigned"  # the one who opened it
 
     def test_person_out_of_scope_is_404(self, client: TestClient, team: Team) -> None:
         worker, other = team.member("caseworker"), team.member("caseworker")
-        person = register(client, other)
+        person = team.person(other)
         for target in (person, uuid.uuid4()):
             response = client.post(
                 f"{API}/cases", json={"individual_id": str(target)}, headers=worker.headers
@@ -52,7 +53,7 @@ class TestCreateCase:
 
     def test_bad_input_is_422(self, client: TestClient, team: Team) -> None:
         worker = team.member("caseworker")
-        person = str(register(client, worker))
+        person = str(team.person(worker))
         for body in (
             {"individual_id": person, "priority": "critical"},
             {"individual_id": person, "title": ""},
@@ -65,7 +66,7 @@ class TestCreateCase:
 
     def test_roles_that_cannot_open(self, client: TestClient, team: Team) -> None:
         worker = team.member("caseworker")
-        person = register(client, worker)
+        person = team.person(worker)
         for role in ("lawyer", "analyst", "auditor", "admin"):
             response = client.post(
                 f"{API}/cases",
@@ -79,8 +80,8 @@ class TestListCases:
     def test_only_visible(self, client: TestClient, team: Team) -> None:
         first, second = team.member("caseworker"), team.member("caseworker")
         boss = team.member("supervisor")
-        mine = open_case(client, first, register(client, first))
-        theirs = open_case(client, second, register(client, second))
+        mine = team.case(first, team.person(first))
+        theirs = team.case(second, team.person(second))
 
         def ids(who: object) -> dict[str, str]:
             response = client.get(f"{API}/cases", params={"limit": 200}, headers=who.headers)  # type: ignore[attr-defined]
@@ -95,10 +96,8 @@ class TestListCases:
 
     def test_filters_and_pages(self, client: TestClient, team: Team) -> None:
         worker = team.member("caseworker")
-        person = register(client, worker)
-        made = [
-            open_case(client, worker, person, priority=p)["id"] for p in ("low", "high", "high")
-        ]
+        person = team.person(worker)
+        made = [team.case(worker, person, priority=p)["id"] for p in ("low", "high", "high")]
         client.patch(f"{API}/cases/{made[0]}", json={"status": "closed"}, headers=worker.headers)
 
         def listed(**params: object) -> list[str]:
@@ -135,8 +134,8 @@ class TestGetCase:
     def test_lawyer_sees_only_cases_where_assigned(self, client: TestClient, team: Team) -> None:
         worker, boss = team.member("caseworker"), team.member("supervisor")
         counsel, other = team.member("lawyer"), team.member("lawyer")
-        case = open_case(client, worker, register(client, worker))
-        assert assign(client, boss, case["id"], counsel, "lawyer").status_code == 201
+        case = team.case(worker, team.person(worker))
+        assert team.assign(boss, case["id"], counsel, "lawyer").status_code == 201
         for suffix in ("", "/history", "/notes"):
             path = f"{API}/cases/{case['id']}{suffix}"
             assert client.get(path, headers=counsel.headers).status_code == 200, suffix
@@ -149,7 +148,7 @@ class TestGetCase:
         self, client: TestClient, team: Team, app: FastAPI
     ) -> None:
         worker = team.member("caseworker")
-        case = open_case(client, worker, register(client, worker))
+        case = team.case(worker, team.person(worker))
         assert client.get(f"{API}/cases/{uuid.uuid4()}", headers=worker.headers).status_code == 404
         assert client.get(f"{API}/cases/{case['id']}", headers=worker.headers).status_code == 200
         assert "case.read" in [e.action for e in audit_actions(app, case["id"])]
@@ -158,7 +157,7 @@ class TestGetCase:
 class TestUpdateCase:
     def test_priority_status_title(self, client: TestClient, team: Team) -> None:
         worker = team.member("caseworker")
-        case = open_case(client, worker, register(client, worker), title="Old")
+        case = team.case(worker, team.person(worker), title="Old")
         path = f"{API}/cases/{case['id']}"
         changed = client.patch(
             path,
@@ -179,8 +178,8 @@ class TestUpdateCase:
     def test_lawyer_and_outsiders(self, client: TestClient, team: Team) -> None:
         worker, counsel = team.member("caseworker"), team.member("lawyer")
         other = team.member("caseworker")
-        case = open_case(client, worker, register(client, worker))
-        assign(client, worker, case["id"], counsel, "lawyer")
+        case = team.case(worker, team.person(worker))
+        team.assign(worker, case["id"], counsel, "lawyer")
         path = f"{API}/cases/{case['id']}"
         assert (
             client.patch(path, json={"priority": "low"}, headers=counsel.headers).status_code == 403

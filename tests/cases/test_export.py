@@ -15,16 +15,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from app.cases import glyphs
-from tests.cases.support import (
-    API,
-    Member,
-    Team,
-    assign,
-    audit_actions,
-    open_case,
-    register,
-    report,
-)
+from tests.cases.support import audit_actions
+from tests.factories import API, Member, Team
 
 KHMER_NAME = "សុខ ដារ៉ា"
 
@@ -41,8 +33,7 @@ class Scene:
 @pytest.fixture
 def scene(client: TestClient, team: Team) -> Scene:
     worker, supervisor, lawyer = (team.member(r) for r in ("caseworker", "supervisor", "lawyer"))
-    person = register(
-        client,
+    person = team.person(
         worker,
         full_name="Sok Dara",
         native_name=KHMER_NAME,
@@ -50,8 +41,8 @@ def scene(client: TestClient, team: Team) -> Scene:
         current_country="THA",
         current_location="Bangkok, Lat Phrao",
     )
-    case_id = str(open_case(client, worker, person, title="Detention at Suan Phlu")["id"])
-    assert assign(client, supervisor, case_id, lawyer, "lawyer").status_code in (200, 201)
+    case_id = str(team.case(worker, person, title="Detention at Suan Phlu")["id"])
+    assert team.assign(supervisor, case_id, lawyer, "lawyer").status_code in (200, 201)
     document = {
         "type": "passport",
         "number": "N01234567",
@@ -71,7 +62,7 @@ def scene(client: TestClient, team: Team) -> Scene:
         f"{API}/individuals/{person}/unhcr-status", json=status, headers=worker.headers
     )
     assert response.status_code == 201, response.text
-    report(client, worker, person)
+    team.incident(worker, person)
     response = client.post(
         f"{API}/cases/{case_id}/notes", json={"body": "Hearing on 3 March."}, headers=worker.headers
     )
@@ -162,7 +153,7 @@ class TestExportScope:
         assert export(client, outsider, str(uuid.uuid4())).status_code == 404
 
     def test_other_organisation_is_404(self, client: TestClient, team: Team, scene: Scene) -> None:
-        stranger = Team(team.app, client).member("supervisor")
+        stranger = team.elsewhere().member("supervisor")
         assert export(client, stranger, scene.case_id).status_code == 404
 
     def test_roles_without_case_content_are_403(
@@ -249,8 +240,8 @@ class TestPdfExport:
         self, client: TestClient, team: Team, tmp_path: Path
     ) -> None:
         worker = team.member("caseworker")
-        person = register(client, worker, full_name="Aung Min", native_name="အောင်မင်း")
-        case_id = str(open_case(client, worker, person)["id"])
+        person = team.person(worker, full_name="Aung Min", native_name="အောင်မင်း")
+        case_id = str(team.case(worker, person)["id"])
         body = export(client, worker, case_id, "pdf").content
         assert body.startswith(b"%PDF-")
         if shutil.which("pdftotext") is None:

@@ -8,16 +8,8 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from tests.cases.support import (
-    API,
-    Member,
-    Team,
-    assign,
-    audit_actions,
-    open_case,
-    register,
-    report,
-)
+from tests.cases.support import audit_actions
+from tests.factories import API, Member, Team
 
 
 def timeline(client: TestClient, who: Member, case_id: str, **params: Any) -> list[dict[str, Any]]:
@@ -35,8 +27,8 @@ class TestHistory:
             team.member("supervisor"),
             team.member("lawyer"),
         )
-        person = register(client, worker, current_location="Bangkok, Huai Khwang")
-        case = open_case(client, worker, person, title="Airport detention")
+        person = team.person(worker, current_location="Bangkok, Huai Khwang")
+        case = team.case(worker, person, title="Airport detention")
         path = f"{API}/cases/{case['id']}"
         steps = [
             client.patch(
@@ -51,12 +43,12 @@ class TestHistory:
             ),
         ]
         assert all(s.status_code in (200, 201) for s in steps), [s.text for s in steps]
-        report(client, worker, person, type="detention")
+        team.incident(worker, person, type="detention")
         assert (
             client.patch(path, json={"priority": "urgent"}, headers=worker.headers).status_code
             == 200
         )
-        assert assign(client, boss, case["id"], counsel, "lawyer").status_code == 201
+        assert team.assign(boss, case["id"], counsel, "lawyer").status_code == 201
         note = client.post(
             f"{path}/notes", json={"body": "Lawyer briefed."}, headers=worker.headers
         )
@@ -107,9 +99,9 @@ class TestHistory:
 
     def test_as_of_returns_the_earlier_state(self, client: TestClient, team: Team) -> None:
         worker = team.member("caseworker")
-        person = register(client, worker)
-        case = open_case(client, worker, person)
-        report(client, worker, person)
+        person = team.person(worker)
+        case = team.case(worker, person)
+        team.incident(worker, person)
         client.patch(f"{API}/cases/{case['id']}", json={"priority": "high"}, headers=worker.headers)
         full = timeline(client, worker, case["id"])
         kinds = [e["kind"] for e in full]
@@ -129,7 +121,7 @@ class TestHistory:
 
     def test_bad_as_of_is_422(self, client: TestClient, team: Team) -> None:
         worker = team.member("caseworker")
-        case = open_case(client, worker, register(client, worker))
+        case = team.case(worker, team.person(worker))
         future = (dt.datetime.now(dt.UTC) + dt.timedelta(days=1)).isoformat()
         for value in (future, "yesterday", "2024-13-01T00:00:00Z"):
             response = client.get(
@@ -145,10 +137,10 @@ class TestHistory:
             team.member("supervisor"),
             team.member("lawyer"),
         )
-        person = register(client, worker)
-        first = open_case(client, worker, person)
-        second = open_case(client, worker, person)
-        assign(client, boss, first["id"], counsel, "lawyer")
+        person = team.person(worker)
+        first = team.case(worker, person)
+        second = team.case(worker, person)
+        team.assign(boss, first["id"], counsel, "lawyer")
         client.post(
             f"{API}/cases/{second['id']}/notes",
             json={"body": "Other matter."},
@@ -160,7 +152,7 @@ class TestHistory:
 
     def test_roles(self, client: TestClient, team: Team) -> None:
         worker = team.member("caseworker")
-        case = open_case(client, worker, register(client, worker))
+        case = team.case(worker, team.person(worker))
         path = f"{API}/cases/{case['id']}/history"
         assert client.get(path, headers=team.member("caseworker").headers).status_code == 404
         assert client.get(path, headers=team.member("supervisor").headers).status_code == 200

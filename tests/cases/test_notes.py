@@ -9,14 +9,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from app.models.case import CaseNote
-from tests.cases.support import API, Team, assign, db, open_case, register
-from tests.factories import unique
+from tests.factories import API, Team, db, unique
 
 
 class TestNotes:
     def test_caseworker_note_is_sealed(self, client: TestClient, team: Team, app: FastAPI) -> None:
         worker = team.member("caseworker")
-        case = open_case(client, worker, register(client, worker))
+        case = team.case(worker, team.person(worker))
         text = f"Met the client at the safe house {unique('room')}; wife still in Phnom Penh."
         response = client.post(
             f"{API}/cases/{case['id']}/notes", json={"body": text}, headers=worker.headers
@@ -37,8 +36,8 @@ class TestNotes:
             team.member("supervisor"),
             team.member("lawyer"),
         )
-        case = open_case(client, worker, register(client, worker))
-        assign(client, boss, case["id"], counsel, "lawyer")
+        case = team.case(worker, team.person(worker))
+        team.assign(boss, case["id"], counsel, "lawyer")
         path = f"{API}/cases/{case['id']}/notes"
         legal = client.post(
             path, json={"body": "Filed for interim measures."}, headers=counsel.headers
@@ -61,7 +60,7 @@ class TestNotes:
             team.member("caseworker"),
             team.member("lawyer"),
         )
-        case = open_case(client, worker, register(client, worker))
+        case = team.case(worker, team.person(worker))
         path = f"{API}/cases/{case['id']}/notes"
         body = {"body": "Something"}
         assert client.post(path, json=body, headers=stranger.headers).status_code == 404

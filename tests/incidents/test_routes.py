@@ -12,31 +12,17 @@ from sqlalchemy import select
 
 from app.models.history import HistoryEntry
 from app.models.incident import Incident, IncidentSubject
-from tests.cases.support import (
-    API,
-    Team,
-    audit_actions,
-    db,
-    incident_body,
-    open_case,
-    register,
-    report,
-)
-from tests.factories import login, make_user, unique
+from tests.cases.support import audit_actions
+from tests.factories import API, Team, db, incident_body, login, make_user, unique
 
 DAY = dt.timedelta(days=1)
-
-
-@pytest.fixture
-def team(app: FastAPI, client: TestClient) -> Team:
-    return Team(app, client)
 
 
 class TestCreateIncident:
     def test_several_people(self, client: TestClient, team: Team, app: FastAPI) -> None:
         worker = team.member("caseworker")
-        first, second = register(client, worker), register(client, worker)
-        incident = report(client, worker, first, second, type="arrest")
+        first, second = team.person(worker), team.person(worker)
+        incident = team.incident(worker, first, second, type="arrest")
         assert incident["type"] == "arrest"
         assert set(incident["individual_ids"]) == {str(first), str(second)}
         assert incident["description"] == "Held by immigration police after a raid on the flat."
@@ -66,13 +52,13 @@ class TestCreateIncident:
 
     def test_same_person_twice_is_named_once(self, client: TestClient, team: Team) -> None:
         worker = team.member("caseworker")
-        person = register(client, worker)
-        incident = report(client, worker, person, person)
+        person = team.person(worker)
+        incident = team.incident(worker, person, person)
         assert incident["individual_ids"] == [str(person)]
 
     def test_out_of_scope_person_is_404(self, client: TestClient, team: Team) -> None:
         mine, theirs = team.member("caseworker"), team.member("caseworker")
-        own, other = register(client, mine), register(client, theirs)
+        own, other = team.person(mine), team.person(theirs)
         for people in ((own, other), (own, uuid.uuid4())):
             response = client.post(
                 f"{API}/incidents", json=incident_body(*people), headers=mine.headers
@@ -80,11 +66,9 @@ class TestCreateIncident:
             assert response.status_code == 404
             assert str(people[1]) not in response.text
 
-    def test_other_organisation_person_is_404(
-        self, client: TestClient, app: FastAPI, team: Team
-    ) -> None:
-        other_team = Team(app, client)
-        person = register(client, other_team.member("caseworker"))
+    def test_other_organisation_person_is_404(self, client: TestClient, team: Team) -> None:
+        other_team = team.elsewhere()
+        person = team.person(other_team.member("caseworker"))
         boss = team.member("supervisor")
         response = client.post(f"{API}/incidents", json=incident_body(person), headers=boss.headers)
         assert response.status_code == 404
@@ -118,7 +102,7 @@ class TestCreateIncident:
         self, client: TestClient, team: Team, app: FastAPI, change: dict[str, object]
     ) -> None:
         worker = team.member("caseworker")
-        person = register(client, worker)
+        person = team.person(worker)
         body = incident_body(person, **change)
         if change.get("description", "") is None:
             del body["description"]
@@ -133,10 +117,9 @@ class TestCreateIncident:
         self, client: TestClient, team: Team, app: FastAPI
     ) -> None:
         worker = team.member("caseworker")
-        person = register(client, worker)
+        person = team.person(worker)
         secret = f"Beaten in cell {unique('block')} by two officers"
-        incident = report(
-            client,
+        incident = team.incident(
             worker,
             person,
             description=secret,
@@ -156,14 +139,13 @@ class TestCreateIncident:
 
     def test_after_forced_return_is_kept_and_flagged(self, client: TestClient, team: Team) -> None:
         worker = team.member("caseworker")
-        person, bystander = register(client, worker), register(client, worker)
+        person, bystander = team.person(worker), team.person(worker)
         today = dt.date.today()
-        returned = report(
-            client, worker, person, type="forced_return", occurred_on=(today - 30 * DAY).isoformat()
+        returned = team.incident(
+            worker, person, type="forced_return", occurred_on=(today - 30 * DAY).isoformat()
         )
         assert returned["after_return"] is False
-        later = report(
-            client,
+        later = team.incident(
             worker,
             person,
             bystander,
@@ -171,13 +153,13 @@ class TestCreateIncident:
             occurred_on=(today - 20 * DAY).isoformat(),
         )
         assert later["after_return"] is True
-        earlier = report(client, worker, person, occurred_on=(today - 40 * DAY).isoformat())
+        earlier = team.incident(worker, person, occurred_on=(today - 40 * DAY).isoformat())
         assert earlier["after_return"] is False
-        assert report(client, worker, bystander)["after_return"] is False
+        assert team.incident(worker, bystander)["after_return"] is False
 
     def test_roles_without_the_right_are_403(self, client: TestClient, team: Team) -> None:
         worker = team.member("caseworker")
-        person = register(client, worker)
+        person = team.person(worker)
         for role in ("lawyer", "analyst", "auditor", "admin"):
             who = team.member(role)
             response = client.post(
@@ -203,7 +185,7 @@ class TestServiceKey:
         assert created.status_code == 201, created.text
         monitor = {"Authorization": f"Bearer {created.json()['key']}"}
         worker = team.member("caseworker")
-        person = register(client, worker)
+        person = team.person(worker)
         incident = client.post(f"{API}/incidents", json=incident_body(person), headers=monitor)
         assert incident.status_code == 201, incident.text
         assert incident.json()["individual_ids"] == [str(person)]
@@ -213,7 +195,7 @@ class TestServiceKey:
         )
         assert [i["id"] for i in listed.json()["items"]] == [incident.json()["id"]]
         # People of another organisation are not the monitor's to name.
-        stranger = register(client, Team(app, client).member("caseworker"))
+        stranger = team.person(team.elsewhere().member("caseworker"))
         other = client.post(f"{API}/incidents", json=incident_body(stranger), headers=monitor)
         assert other.status_code == 404
         # ...and it reads nothing back.
@@ -230,8 +212,8 @@ class TestServiceKey:
 class TestReadIncidents:
     def test_filter_by_person_and_scope(self, client: TestClient, team: Team) -> None:
         worker, outsider = team.member("caseworker"), team.member("caseworker")
-        person = register(client, worker)
-        incident = report(client, worker, person)
+        person = team.person(worker)
+        incident = team.incident(worker, person)
         own = client.get(
             f"{API}/incidents", params={"individual_id": str(person)}, headers=worker.headers
         )
@@ -252,8 +234,8 @@ class TestReadIncidents:
     def test_lists_only_people_in_scope(self, client: TestClient, team: Team) -> None:
         first, second = team.member("caseworker"), team.member("caseworker")
         boss = team.member("supervisor")
-        mine, theirs = register(client, first), register(client, second)
-        incident = report(client, boss, mine, theirs)
+        mine, theirs = team.person(first), team.person(second)
+        incident = team.incident(boss, mine, theirs)
         assert set(incident["individual_ids"]) == {str(mine), str(theirs)}
         seen = client.get(f"{API}/incidents/{incident['id']}", headers=first.headers)
         assert seen.status_code == 200
@@ -263,13 +245,13 @@ class TestReadIncidents:
 
     def test_lawyer_reads_incidents_of_their_cases(self, client: TestClient, team: Team) -> None:
         worker, lawyer = team.member("caseworker"), team.member("lawyer")
-        person = register(client, worker)
-        incident = report(client, worker, person)
+        person = team.person(worker)
+        incident = team.incident(worker, person)
         assert (
             client.get(f"{API}/incidents/{incident['id']}", headers=lawyer.headers).status_code
             == 404
         )
-        case = open_case(client, worker, person)
+        case = team.case(worker, person)
         client.post(
             f"{API}/cases/{case['id']}/assignments",
             json={"user_id": str(lawyer.id), "role": "lawyer"},
@@ -282,10 +264,10 @@ class TestReadIncidents:
 
     def test_pages_newest_first(self, client: TestClient, team: Team) -> None:
         worker = team.member("caseworker")
-        person = register(client, worker)
+        person = team.person(worker)
         today = dt.date.today()
         made = [
-            report(client, worker, person, occurred_on=(today - n * DAY).isoformat())["id"]
+            team.incident(worker, person, occurred_on=(today - n * DAY).isoformat())["id"]
             for n in (5, 1, 3)
         ]
         params = {"individual_id": str(person), "limit": 2}

@@ -14,14 +14,10 @@ from sqlalchemy import select, update
 from app.models.history import HistoryEntry
 from app.models.individual import Individual
 from app.models.risk import RiskOverride
-from tests.cases.support import API, Member, Team, audit_actions, db, open_case, register
+from tests.cases.support import audit_actions
+from tests.factories import API, Member, Team, db
 
 JUSTIFICATION = "Return announced for 9 November; airlines told not to board."
-
-
-@pytest.fixture
-def team(app: FastAPI, client: TestClient) -> Team:
-    return Team(app, client)
 
 
 def override(
@@ -45,8 +41,8 @@ class TestOverride:
         self, client: TestClient, team: Team, app: FastAPI
     ) -> None:
         worker, boss, counsel = (team.member(r) for r in ("caseworker", "supervisor", "lawyer"))
-        person = register(client, worker, current_country="FRA", nationalities=["KHM"])
-        case = open_case(client, worker, person)
+        person = team.person(worker, current_country="FRA", nationalities=["KHM"])
+        case = team.case(worker, person)
         client.post(
             f"{API}/cases/{case['id']}/assignments",
             json={"user_id": str(counsel.id), "role": "lawyer"},
@@ -80,14 +76,14 @@ class TestOverride:
 
     def test_caseworker_is_403(self, client: TestClient, team: Team) -> None:
         worker = team.member("caseworker")
-        person = register(client, worker)
+        person = team.person(worker)
         assert override(client, worker, person)[0] == 403
         path = f"{API}/individuals/{person}/risk/override"
         assert client.delete(path, headers=worker.headers).status_code == 403
 
-    def test_out_of_scope_is_404(self, client: TestClient, app: FastAPI, team: Team) -> None:
-        elsewhere = Team(app, client)
-        person = register(client, elsewhere.member("caseworker"))
+    def test_out_of_scope_is_404(self, client: TestClient, team: Team) -> None:
+        elsewhere = team.elsewhere()
+        person = team.person(elsewhere.member("caseworker"))
         boss = team.member("supervisor")
         assert override(client, boss, person)[0] == 404
         assert override(client, boss, uuid.uuid4())[0] == 404
@@ -106,14 +102,14 @@ class TestOverride:
         ],
     )
     def test_invalid(self, client: TestClient, team: Team, body: dict[str, Any]) -> None:
-        person = register(client, team.member("caseworker"))
+        person = team.person(team.member("caseworker"))
         assert override(client, team.member("supervisor"), person, **body)[0] == 422
 
     def test_expired_override_is_not_shown(
         self, client: TestClient, team: Team, app: FastAPI
     ) -> None:
         worker, boss = team.member("caseworker"), team.member("supervisor")
-        person = register(client, worker)
+        person = team.person(worker)
         assert override(client, boss, person, expires_on=dt.date.today().isoformat())[0] == 201
         assert risk(client, worker, person)["override"]["level"] == "high"
         with db(app) as session:
@@ -128,7 +124,7 @@ class TestOverride:
         self, client: TestClient, team: Team, app: FastAPI
     ) -> None:
         worker, boss = team.member("caseworker"), team.member("supervisor")
-        person = register(client, worker)
+        person = team.person(worker)
         override(client, boss, person, level="critical")
         status, body = override(client, boss, person, level="medium")
         assert status == 201 and body["override"]["level"] == "medium"

@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 from app.models.history import HistoryEntry
 from app.models.risk import RiskAssessment
 from app.risk import reference, service
-from tests.cases.support import API, Member, Team, db, register
+from tests.factories import API, Member, Team, db
 
 COUNTRIES = f"{API}/reference/countries"
 
@@ -127,7 +127,7 @@ class TestRoutes:
 class TestOverrideChangesTheResult:
     def test_thailand_party_to_1951_from_today(self, deployment: Deployment) -> None:
         d = deployment
-        person = register(d.client, d.worker, current_country="THA")
+        person = d.team.person(d.worker, current_country="THA")
         assert "HOST_NON_PARTY_1951" in codes(d, person)
         assert sweep(d) == 0  # assessed just now, nothing changed
         body = {
@@ -142,7 +142,7 @@ class TestOverrideChangesTheResult:
 
     def test_a_future_override_changes_nothing_yet(self, deployment: Deployment) -> None:
         d = deployment
-        person = register(d.client, d.worker, current_country="THA")
+        person = d.team.person(d.worker, current_country="THA")
         later = (dt.date.today() + dt.timedelta(days=30)).isoformat()
         body = {"fields": {"party_1951": True}, "reason": "Announced.", "effective_on": later}
         assert put(d, "THA", body).status_code == 200
@@ -156,8 +156,8 @@ class TestOverrideChangesTheResult:
 class TestSweep:
     def test_a_day_old_assessment_is_made_again(self, deployment: Deployment) -> None:
         d = deployment
-        person = register(d.client, d.worker, current_country="THA")
-        fresh = register(d.client, d.worker, current_country="THA")
+        person = d.team.person(d.worker, current_country="THA")
+        fresh = d.team.person(d.worker, current_country="THA")
         with db(d.app) as session:
             session.execute(
                 update(RiskAssessment)
@@ -182,7 +182,7 @@ class TestSweep:
 
     def test_decay_that_changes_the_level_is_recorded(self, deployment: Deployment) -> None:
         d = deployment
-        person = register(d.client, d.worker, current_country="THA")
+        person = d.team.person(d.worker, current_country="THA")
         attack = {
             "type": "physical_attack",
             "occurred_on": dt.date.today().isoformat(),
