@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from app.actor import Actor
 from app.alerts import notify, queries, rules
 from app.audit import service as audit
 from app.crypto import Pad, crypto_of
@@ -58,7 +59,7 @@ def raise_alert(
     case_id: uuid.UUID | None = None,
     subject_id: uuid.UUID | None = None,
     group_key: str | None = None,
-    actor: Any = None,
+    actor: Actor | None = None,
     now: dt.datetime | None = None,
 ) -> Alert | None:
     """Open an alert, or update the open one with the same dedup key.
@@ -77,7 +78,7 @@ def raise_many(
     session: Session,
     specs: Sequence[AlertSpec],
     *,
-    actor: Any = None,
+    actor: Actor | None = None,
     now: dt.datetime | None = None,
 ) -> list[Alert]:
     """``raise_alert`` for each spec, in order, with the same outcome as one call each, but
@@ -124,10 +125,10 @@ def raise_many(
         case_id = spec.case_id
         if case_id is None and spec.individual_id is not None:
             case_id = cases.get(spec.individual_id)
-        alert = open_by_key.get(key)
-        created = alert is None
+        existing = open_by_key.get(key)
+        created = existing is None
         became_critical = False
-        if alert is None:
+        if existing is None:
             alert = Alert(
                 id=uuid.uuid4(),
                 organisation_id=spec.organisation_id,
@@ -151,6 +152,7 @@ def raise_many(
                 active[spec.individual_id].append(alert)
             became_critical = spec.severity == "critical"
         else:
+            alert = existing
             alert.occurrences += 1
             alert.last_seen_at = alert.updated_at = now
             if rules.RANK[spec.severity] > rules.RANK[alert.severity]:
@@ -269,7 +271,7 @@ def _inhibit(alert: Alert, active: list[Alert], now: dt.datetime) -> None:
 
 
 def acknowledge(
-    session: Session, actor: Any, alert_id: uuid.UUID, *, now: dt.datetime | None = None
+    session: Session, actor: Actor, alert_id: uuid.UUID, *, now: dt.datetime | None = None
 ) -> Alert:
     """Someone is on it. Acknowledging an acknowledged alert changes nothing."""
     now = now or utcnow()
@@ -290,7 +292,7 @@ def acknowledge(
 
 def resolve(
     session: Session,
-    actor: Any,
+    actor: Actor,
     alert_id: uuid.UUID,
     note: str,
     *,
@@ -308,7 +310,7 @@ def resolve(
 
 
 def close(
-    session: Session, alert: Alert, *, actor: Any, note: str | None, now: dt.datetime
+    session: Session, alert: Alert, *, actor: Actor | None, note: str | None, now: dt.datetime
 ) -> None:
     """Resolve ``alert`` (already locked and in scope): by a person with a note, or by the
     time rules (no actor) when a reversible condition cleared."""
@@ -356,7 +358,7 @@ def escalate(session: Session, alert: Alert, *, now: dt.datetime) -> None:
 
 def _history(
     session: Session,
-    actor: Any,
+    actor: Actor | None,
     alert: Alert,
     kind: str,
     now: dt.datetime,
@@ -386,7 +388,7 @@ def _entry(
     )
 
 
-def _audit(session: Session, actor: Any, alert: Alert, action: str) -> None:
+def _audit(session: Session, actor: Actor | None, alert: Alert, action: str) -> None:
     person = alert.individual_id
     audit.record(
         session,

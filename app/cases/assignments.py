@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.actor import Actor
 from app.audit import service as audit
 from app.auth.roles import Role
 from app.auth.scope import active_referrals
@@ -27,7 +28,7 @@ from app.records.cases import get_visible_case
 ROLE_LABEL = {"caseworker": "Caseworker", "lawyer": "Lawyer"}
 
 
-def _referral_of(session: Session, actor: Any, case: Case) -> uuid.UUID | None:
+def _referral_of(session: Session, actor: Actor, case: Case) -> uuid.UUID | None:
     """The active referral through which the actor's organisation sees the case."""
     return session.scalar(
         select(Referral.id)
@@ -37,7 +38,7 @@ def _referral_of(session: Session, actor: Any, case: Case) -> uuid.UUID | None:
     )
 
 
-def _may_assign(session: Session, actor: Any, case: Case) -> bool:
+def _may_assign(session: Session, actor: Actor, case: Case) -> bool:
     """A supervisor of the case's organisation, or a caseworker assigned to the case; for a
     referred case, the receiving organisation's supervisor (its own staff)."""
     if actor.organisation_id != case.organisation_id:
@@ -50,11 +51,11 @@ def _may_assign(session: Session, actor: Any, case: Case) -> bool:
     )
 
 
-def may_assign(session: Session, actor: Any, case: Case) -> bool:
+def may_assign(session: Session, actor: Actor, case: Case) -> bool:
     return _may_assign(session, actor, case)
 
 
-def candidates(session: Session, actor: Any, case: Case) -> list[dict[str, Any]]:
+def candidates(session: Session, actor: Actor, case: Case) -> list[dict[str, Any]]:
     """Who ``assign`` would accept for the case and does not already hold the role: active
     caseworkers and lawyers of its organisation, by username (empty for anyone who may not
     assign)."""
@@ -91,7 +92,7 @@ def _active(
     return session.scalars(query.limit(1)).first()
 
 
-def _check_assigner(session: Session, actor: Any, case: Case, action: str) -> None:
+def _check_assigner(session: Session, actor: Actor, case: Case, action: str) -> None:
     if not _may_assign(session, actor, case):
         audit.record(
             session,
@@ -106,7 +107,7 @@ def _check_assigner(session: Session, actor: Any, case: Case, action: str) -> No
 
 
 def assign(
-    session: Session, actor: Any, case_id: uuid.UUID, user_id: uuid.UUID, role: str
+    session: Session, actor: Actor, case_id: uuid.UUID, user_id: uuid.UUID, role: str
 ) -> tuple[dict[str, Any], bool]:
     """Assign a caseworker or lawyer; returns the assignment and whether it is new."""
     case = get_visible_case(session, actor, case_id)
@@ -169,7 +170,7 @@ def assign(
     return item, created
 
 
-def unassign(session: Session, actor: Any, case_id: uuid.UUID, user_id: uuid.UUID) -> None:
+def unassign(session: Session, actor: Actor, case_id: uuid.UUID, user_id: uuid.UUID) -> None:
     case = get_visible_case(session, actor, case_id)
     _check_assigner(session, actor, case, "case.unassign")
     query = select(CaseAssignment).where(

@@ -36,6 +36,7 @@ from typing import Any, BinaryIO
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from app.actor import Actor
 from app.audit import service as audit
 from app.auth.scope import OWN
 from app.cases.content_types import OCTET_STREAM, sniff
@@ -206,7 +207,7 @@ def _decrypt(
 
 
 # Use cases --------------------------------------------------------------------------------------
-def store(session: Session, actor: Any, case: Case, upload: Upload) -> Attachment:
+def store(session: Session, actor: Actor, case: Case, upload: Upload) -> Attachment:
     """Encrypt an upload into the data dir and record it (413 past the size limit)."""
     person = get_visible(session, actor, case.individual_id, OWN)  # an erased person takes no files
     crypto = crypto_of(session)
@@ -291,7 +292,7 @@ def store(session: Session, actor: Any, case: Case, upload: Upload) -> Attachmen
 
 
 def get_visible_attachment(
-    session: Session, actor: Any, attachment_id: uuid.UUID
+    session: Session, actor: Actor, attachment_id: uuid.UUID
 ) -> tuple[Attachment, Case]:
     """The attachment and its case, if the case is in the actor's scope; 404 otherwise."""
     attachment = session.get(Attachment, attachment_id)
@@ -333,7 +334,7 @@ def list_for_case(session: Session, case: Case) -> list[dict[str, Any]]:
     return [present(session, case, row) for row in rows]
 
 
-def list_attachments(session: Session, actor: Any, case: Case) -> list[dict[str, Any]]:
+def list_attachments(session: Session, actor: Actor, case: Case) -> list[dict[str, Any]]:
     get_visible(session, actor, case.individual_id, OWN)
     items = list_for_case(session, case)
     audit.record(
@@ -347,7 +348,7 @@ def list_attachments(session: Session, actor: Any, case: Case) -> list[dict[str,
     return items
 
 
-def stream(session: Session, actor: Any, attachment: Attachment, case: Case) -> Iterator[bytes]:
+def stream(session: Session, actor: Actor, attachment: Attachment, case: Case) -> Iterator[bytes]:
     """Audit the download and return its decrypted chunks.
 
     Everything that needs the database happens here, before the response starts; the returned
@@ -478,7 +479,7 @@ def sweep(engine: Engine, data_dir: Path) -> int:
 
 # Use cases by id (the API's routes and the web pages) -------------------------------------------
 def upload(
-    session: Session, actor: Any, case_id: uuid.UUID, receive: Callable[[], Upload]
+    session: Session, actor: Actor, case_id: uuid.UUID, receive: Callable[[], Upload]
 ) -> dict[str, Any]:
     """Store a file on a case of the actor's own organisation (``store``) and show it.
 
@@ -489,14 +490,14 @@ def upload(
     return present(session, case, attachment)
 
 
-def list_on_case(session: Session, actor: Any, case_id: uuid.UUID) -> list[dict[str, Any]]:
+def list_on_case(session: Session, actor: Actor, case_id: uuid.UUID) -> list[dict[str, Any]]:
     """The attachments of a case of the actor's own organisation (``list_attachments``)."""
     case = get_visible_case(session, actor, case_id, OWN)
     return list_attachments(session, actor, case)
 
 
 def download(
-    session: Session, actor: Any, attachment_id: uuid.UUID
+    session: Session, actor: Actor, attachment_id: uuid.UUID
 ) -> tuple[Attachment, str, Iterator[bytes]]:
     """An attachment in scope, its filename and its decrypted chunks (``stream``, audited)."""
     attachment, case = get_visible_attachment(session, actor, attachment_id)

@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app import __version__
+from app.actor import Actor
 from app.audit import service as audit
 from app.auth.scope import SECTIONS, visible_individuals
 from app.cases import attachments, notes
@@ -56,7 +57,7 @@ class Export:
     sha256: str
 
 
-def build_bundle(session: Session, actor: Any, case: Case) -> dict[str, Any]:
+def build_bundle(session: Session, actor: Actor, case: Case) -> dict[str, Any]:
     """The bundle as plain data (ids, dates and enums still typed).
 
     Exported through a referral, the bundle holds the referred sections only: the parts
@@ -109,7 +110,7 @@ def _documents(session: Session, individual_id: uuid.UUID) -> list[dict[str, Any
     return [documents.present(session, row, with_history=True) for row in rows]
 
 
-def _incidents(session: Session, actor: Any, individual_id: uuid.UUID) -> list[dict[str, Any]]:
+def _incidents(session: Session, actor: Actor, individual_id: uuid.UUID) -> list[dict[str, Any]]:
     """The person's incidents, oldest first; other people named only when in scope."""
     ids = select(IncidentSubject.incident_id).where(IncidentSubject.individual_id == individual_id)
     rows = list(
@@ -169,7 +170,7 @@ def canonical_json(bundle: Any) -> bytes:
 
 
 # The use case -----------------------------------------------------------------------------------
-def export_case(session: Session, actor: Any, case_id: uuid.UUID, fmt: Format) -> Export:
+def export_case(session: Session, actor: Actor, case_id: uuid.UUID, fmt: Format) -> Export:
     case = case_records.get_visible_case(session, actor, case_id)
     bundle = build_bundle(session, actor, case)
     if fmt == "pdf":

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.actor import Actor
 from app.audit import service as audit
 from app.auth import roles
 from app.auth.roles import Action
@@ -26,7 +27,7 @@ def note_kind(role: str) -> str:
     return "note" if roles.allows(role, Action.NOTES_WRITE) else "legal"
 
 
-def add_note(session: Session, actor: Any, case_id: uuid.UUID, body: str) -> dict[str, Any]:
+def add_note(session: Session, actor: Actor, case_id: uuid.UUID, body: str) -> dict[str, Any]:
     case = get_visible_case(session, actor, case_id, "history")
     kind = note_kind(actor.role)
     if case.organisation_id != actor.organisation_id and kind != "legal":
@@ -76,7 +77,7 @@ def present(session: Session, case: Case, note: CaseNote) -> dict[str, Any]:
     }
 
 
-def list_notes(session: Session, actor: Any, case_id: uuid.UUID) -> list[dict[str, Any]]:
+def list_notes(session: Session, actor: Actor, case_id: uuid.UUID) -> list[dict[str, Any]]:
     """Every note of the case, oldest first (through a referral: with its history section)."""
     case = get_visible_case(session, actor, case_id, "history")
     notes = session.scalars(

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
+from app.actor import Actor
 from app.audit import service as audit
 from app.auth.roles import Role
 from app.auth.scope import OWN, visible_cases
@@ -57,7 +58,7 @@ def _assignments(
     return found
 
 
-def _access(actor: Any, case: Case, assignments: list[dict[str, Any]]) -> str:
+def _access(actor: Actor, case: Case, assignments: list[dict[str, Any]]) -> str:
     """Why a case in scope is visible: assignment, organisation-wide role, or emergency."""
     if case.organisation_id != actor.organisation_id:
         return "referral"
@@ -69,7 +70,7 @@ def _access(actor: Any, case: Case, assignments: list[dict[str, Any]]) -> str:
 
 
 def present(
-    session: Session, actor: Any, case: Case, assignments: list[dict[str, Any]] | None = None
+    session: Session, actor: Actor, case: Case, assignments: list[dict[str, Any]] | None = None
 ) -> dict[str, Any]:
     from app.records.sharing import sections_for_case
 
@@ -108,7 +109,7 @@ def present(
 
 
 # Opening, reading, listing, changing ----------------------------------------------------------
-def open_case(session: Session, actor: Any, data: dict[str, Any]) -> dict[str, Any]:
+def open_case(session: Session, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
     person = get_visible(session, actor, data["individual_id"], OWN)
     priority = data.get("priority") or "normal"
     case = Case(
@@ -147,7 +148,7 @@ def open_case(session: Session, actor: Any, data: dict[str, Any]) -> dict[str, A
     return present(session, actor, case)
 
 
-def read_case(session: Session, actor: Any, case_id: uuid.UUID) -> dict[str, Any]:
+def read_case(session: Session, actor: Actor, case_id: uuid.UUID) -> dict[str, Any]:
     case = get_visible_case(session, actor, case_id)
     audit.record(session, actor=actor, action="case.read", subject_type="case", subject_id=case.id)
     return present(session, actor, case)
@@ -155,7 +156,7 @@ def read_case(session: Session, actor: Any, case_id: uuid.UUID) -> dict[str, Any
 
 def list_cases(
     session: Session,
-    actor: Any,
+    actor: Actor,
     *,
     status: str | None = None,
     priority: str | None = None,
@@ -208,7 +209,7 @@ def _parse_cursor(cursor: str) -> tuple[dt.datetime, uuid.UUID]:
 
 
 def update_case(
-    session: Session, actor: Any, case_id: uuid.UUID, changes: dict[str, Any]
+    session: Session, actor: Actor, case_id: uuid.UUID, changes: dict[str, Any]
 ) -> dict[str, Any]:
     case = get_visible_case(session, actor, case_id, OWN)
     diff: dict[str, Any] = {}
@@ -265,7 +266,7 @@ def _change_summary(diff: dict[str, Any]) -> str:
 
 
 def read_case_record(
-    session: Session, actor: Any, case_id: uuid.UUID
+    session: Session, actor: Actor, case_id: uuid.UUID
 ) -> tuple[dict[str, Any], Case]:
     """``read_case`` (audited as ``case.read``), with the case's row (the case's page, which
     shows more of the case than the read)."""

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.actor import Actor
 from app.audit import service as audit
 from app.errors import NotFound, Unprocessable
 from app.models.base import utcnow
@@ -20,7 +21,7 @@ from app.records.sharing import sections_for_case, strip_timeline
 
 
 def case_history(
-    session: Session, actor: Any, case_id: uuid.UUID, *, as_of: dt.datetime | None = None
+    session: Session, actor: Actor, case_id: uuid.UUID, *, as_of: dt.datetime | None = None
 ) -> list[dict[str, Any]]:
     """Oldest first. Entries of the person's other cases are left out; values the reader may
     not see (current location, contact) are withheld."""
@@ -59,7 +60,7 @@ def case_history(
 
 def _with_merged(
     session: Session,
-    actor: Any,
+    actor: Actor,
     person: Individual,
     entries: list[dict[str, Any]],
     as_of: dt.datetime | None,

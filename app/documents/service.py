@@ -96,7 +96,7 @@ def add_document(
         individual_id=person.id,
         organisation_id=person.organisation_id,
         type=_plain(data["type"]),
-        number_index=crypto.blind_index(DOCUMENT_NUMBER, number),
+        number_index=None if number is None else crypto.blind_index(DOCUMENT_NUMBER, number),
         expires_on=expires_on,
         status=status,
         status_date=data.get("status_date"),

@@ -38,7 +38,7 @@ SEALED: dict[str, tuple[FieldSlot, Pad]] = {
 FORCED_RETURN = "forced_return"
 
 
-def _reachable(actor: Actor) -> Select[tuple[uuid.UUID]]:
+def _reachable(actor: Actor) -> Select[uuid.UUID]:
     """People the actor may name in an incident: a monitor reports on its organisation's."""
     if actor.role == Role.SERVICE:
         return reportable_individuals(actor)
@@ -200,7 +200,7 @@ def _subjects_in_scope(
     return subjects
 
 
-def _visible_incidents(actor: Actor) -> Select[tuple[uuid.UUID]]:
+def _visible_incidents(actor: Actor) -> Select[uuid.UUID]:
     """An incident is visible when at least one of its people is (through a referral: with
     its ``incidents`` section)."""
     return select(IncidentSubject.incident_id).where(

@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.orm import Session
 
+from app.actor import Actor
 from app.audit import service as audit
 from app.auth.scope import OWN, visible_individuals
 from app.crypto import CryptoError, Pad, crypto_of
@@ -115,7 +116,9 @@ def _same_name_and_birth(session: Session, person: Individual) -> set[uuid.UUID]
     return found
 
 
-def possible_duplicates(session: Session, actor: Any, individual_id: uuid.UUID) -> list[uuid.UUID]:
+def possible_duplicates(
+    session: Session, actor: Actor, individual_id: uuid.UUID
+) -> list[uuid.UUID]:
     """Ids of the live people of the actor's organisation who may be this person."""
     person = get_visible(session, actor, individual_id, OWN)
     if person.organisation_id != actor.organisation_id:
@@ -133,7 +136,7 @@ def possible_duplicates(session: Session, actor: Any, individual_id: uuid.UUID) 
     return found
 
 
-def _held(session: Session, actor: Any, individual_id: uuid.UUID) -> Individual:
+def _held(session: Session, actor: Actor, individual_id: uuid.UUID) -> Individual:
     """A record of the actor's organisation in its scope, erased or merged ones included
     (those are refused with 409, not hidden: the supervisor sees the whole organisation)."""
     person = session.scalar(
@@ -152,7 +155,7 @@ def _held(session: Session, actor: Any, individual_id: uuid.UUID) -> Individual:
 
 
 def merge(
-    session: Session, actor: Any, duplicate_id: uuid.UUID, into_id: uuid.UUID
+    session: Session, actor: Actor, duplicate_id: uuid.UUID, into_id: uuid.UUID
 ) -> dict[str, Any]:
     duplicate = _held(session, actor, duplicate_id)
     into = _held(session, actor, into_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import select
@@ -75,7 +76,7 @@ def match_list(session: Session, actor: Actor, data: dict[str, Any]) -> dict[str
         token = crypto.blind_index(PERSON_NAME, name)
         if token is not None:
             wanted.setdefault(token, set()).add(fold_name(name))
-    candidates = (
+    candidates: Iterable[Individual] = (
         session.scalars(
             select(Individual)
             .join(IndividualNameIndex, IndividualNameIndex.individual_id == Individual.id)

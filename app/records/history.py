@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.actor import Actor
 from app.crypto import CryptoError, DataKey, FieldSlot, Pad, UnknownKeyError, crypto_of
 from app.models.base import utcnow
 from app.models.history import HistoryEntry
@@ -41,7 +42,7 @@ class Entry:
 def record(
     session: Session,
     *,
-    actor: Any,
+    actor: Actor | None,
     individual_id: uuid.UUID,
     kind: str,
     summary: str,
@@ -57,7 +58,9 @@ def record(
     return record_many(session, actor=actor, entries=[entry])[0]
 
 
-def record_many(session: Session, *, actor: Any, entries: Sequence[Entry]) -> list[HistoryEntry]:
+def record_many(
+    session: Session, *, actor: Actor | None, entries: Sequence[Entry]
+) -> list[HistoryEntry]:
     """Add entries in order. Their ids go into the encryption context of their changes, so
     the rows are inserted first, together, and sealed afterwards."""
     rows = [

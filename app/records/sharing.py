@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.actor import Actor
 from app.auth.scope import SECTIONS, active_referrals
 from app.models.case import Case
 from app.models.individual import Individual
@@ -80,7 +81,7 @@ def _union(rows: Iterable[str]) -> frozenset[str]:
     return frozenset(found)
 
 
-def sections_for_case(session: Session, actor: Any, case: Case) -> frozenset[str] | None:
+def sections_for_case(session: Session, actor: Actor, case: Case) -> frozenset[str] | None:
     if case.organisation_id == actor.organisation_id:
         return None
     return _union(
@@ -92,14 +93,16 @@ def sections_for_case(session: Session, actor: Any, case: Case) -> frozenset[str
     )
 
 
-def sections_for_person(session: Session, actor: Any, person: Individual) -> frozenset[str] | None:
+def sections_for_person(
+    session: Session, actor: Actor, person: Individual
+) -> frozenset[str] | None:
     if person.organisation_id == actor.organisation_id:
         return None
     return sections_for_individual_id(session, actor, person.id)
 
 
 def sections_for_individual_id(
-    session: Session, actor: Any, individual_id: uuid.UUID
+    session: Session, actor: Actor, individual_id: uuid.UUID
 ) -> frozenset[str]:
     return _union(
         session.scalars(

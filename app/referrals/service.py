@@ -38,7 +38,7 @@ from app.models.referral import Referral
 from app.records import history
 from app.records.cases import get_visible_case, open_sealed, seal_for
 from app.records.sharing import ordered, parse
-from app.referrals.schemas import ReferralCreate, ReferralRead
+from app.referrals.schemas import ReferralCreate, ReferralRead, ReferralStatus
 
 PURPOSE = FieldSlot("referral", "purpose")
 OPEN = ("pending", "accepted")
@@ -59,8 +59,8 @@ def _lapsed(referral: Referral, now: dt.datetime) -> bool:
     return referral.status in OPEN and expires is not None and expires <= now
 
 
-def _status(referral: Referral, now: dt.datetime) -> str:
-    return "expired" if _lapsed(referral, now) else referral.status
+def _status(referral: Referral, now: dt.datetime) -> ReferralStatus:
+    return ReferralStatus("expired" if _lapsed(referral, now) else referral.status)
 
 
 # Presenting ------------------------------------------------------------------------------------
@@ -96,7 +96,7 @@ def present(
             else None
         ),
         sections=ordered(parse(referral.sections)),
-        status=status,  # type: ignore[arg-type]
+        status=status,
         active=status == "accepted",
         expires_on=(expires - dt.timedelta(days=1)).date() if expires else None,
         expires_at=expires,
@@ -151,7 +151,7 @@ def _deny(session: Session, actor: Actor, referral: Referral, action: str, why: 
 # Steps -------------------------------------------------------------------------------------------
 def _step(
     session: Session,
-    actor: Actor,
+    actor: Actor | None,
     referral: Referral,
     case: Case,
     *,
@@ -295,7 +295,9 @@ def decline(session: Session, actor: Actor, referral_id: uuid.UUID) -> ReferralR
     return _decide(session, actor, referral_id, "declined")
 
 
-def _end(session: Session, actor: Actor, referral: Referral, case: Case, status: str) -> None:
+def _end(
+    session: Session, actor: Actor | None, referral: Referral, case: Case, status: str
+) -> None:
     """Revoked or expired: the receiving staff's assignments under it end with it."""
     now = utcnow()
     if status == "revoked":
@@ -338,7 +340,9 @@ def revoke(session: Session, actor: Actor, referral_id: uuid.UUID) -> ReferralRe
     return present(session, actor, referral, case)
 
 
-def revoke_for_withdrawn_consent(session: Session, actor: Actor, individual_id: uuid.UUID) -> int:
+def revoke_for_withdrawn_consent(
+    session: Session, actor: Actor | None, individual_id: uuid.UUID
+) -> int:
     """Consent to share withdrawn: every open referral of the person's cases ends at once."""
     rows = list(
         session.scalars(

@@ -89,7 +89,7 @@ def gather_many(
         nationalities = tuple(opened.get("nationalities") or ())
         current_country = opened.get("current_country")
         affiliation = opened.get("affiliation")
-        status = statuses.get(person.id)
+        held = statuses.get(person.id)
         own = {i.id for i in incidents[person.id]}
         facts[person.id] = Facts(
             now=now,
@@ -111,8 +111,8 @@ def gather_many(
                 for i in incidents[person.id]
             ),
             documents=tuple(documents[person.id]),
-            unhcr_status=status[1] if status else None,
-            unhcr_status_id=str(status[0]) if status else None,
+            unhcr_status=held[1] if held else None,
+            unhcr_status_id=str(held[0]) if held else None,
             list_matches=tuple(matches[person.id]),
             country_events=tuple(
                 EventFact(

@@ -10,9 +10,10 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
+from app.actor import Actor
 from app.audit import service as audit
 from app.auth.scope import OWN
 from app.crypto import CryptoError, FieldSlot, Pad, crypto_of
@@ -25,7 +26,7 @@ from app.records.people import get_visible
 JUSTIFICATION = FieldSlot("risk_override", "justification")
 
 
-def _active(individual_id: uuid.UUID, today: dt.date):  # type: ignore[no-untyped-def]
+def _active(individual_id: uuid.UUID, today: dt.date) -> Select[RiskOverride]:
     return select(RiskOverride).where(
         RiskOverride.individual_id == individual_id,
         RiskOverride.lifted_at.is_(None),
@@ -59,7 +60,7 @@ def present(session: Session, row: RiskOverride) -> dict[str, Any]:
 
 def set_override(
     session: Session,
-    actor: Any,
+    actor: Actor,
     individual_id: uuid.UUID,
     *,
     level: str,
@@ -116,7 +117,7 @@ def set_override(
     return row
 
 
-def lift(session: Session, actor: Any, individual_id: uuid.UUID) -> int:
+def lift(session: Session, actor: Actor, individual_id: uuid.UUID) -> int:
     """Lift the override in force, if any; returns how many were lifted."""
     person = get_visible(session, actor, individual_id, OWN)
     now = utcnow()
