@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, cast
 
 import segno
 from fastapi import APIRouter, Query, Response
 from sqlalchemy import select
 
 from app import organisations
-from app.audit import service as audit
+from app.actor import Actor
 from app.auth import schemas, service, users
 from app.auth.deps import require
 from app.auth.roles import Action
-from app.auth.service import Actor
 from app.db import SessionDep
-from app.errors import NotFound
 from app.logs import client_var
 from app.models.user import ApiKey, User
 
@@ -86,39 +84,22 @@ def change_password(
 
 
 # Users ----------------------------------------------------------------------------------------
-def _user(session: SessionDep, user_id: uuid.UUID) -> User:
-    user = session.get(User, user_id)
-    if user is None:
-        raise NotFound()
-    return user
-
-
 @router.post("/users", status_code=201, response_model=schemas.UserRead, tags=["users"])
 def create_user(
     body: schemas.UserCreate,
     actor: Annotated[Actor, require(Action.USERS_MANAGE)],
     session: SessionDep,
-) -> dict[str, object]:
-    org, _ = organisations.resolve(session, body.organisation, create=False)
-    user = users.create_user(
+) -> users.UserView:
+    return users.add_user(
         session,
+        actor,
         username=body.username,
         role=body.role.value,
         password=body.password,
-        organisation=org,
+        organisation=body.organisation,
         full_name=body.full_name,
         email=body.email,
     )
-    audit.record(
-        session,
-        actor=actor,
-        action="user.create",
-        subject_type="user",
-        subject_id=user.id,
-        details={"role": user.role},
-        high_risk=True,
-    )
-    return users.read_user(session, user)
 
 
 @router.get("/users", response_model=schemas.UserPage, tags=["users"])
@@ -128,16 +109,8 @@ def list_users(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=64)] = None,
 ) -> dict[str, object]:
-    query = select(User).order_by(User.username).limit(limit + 1)
-    if cursor:
-        query = query.where(User.username > cursor)
-    rows = list(session.scalars(query))
-    page = rows[:limit]
-    audit.record(session, actor=actor, action="user.list", details={"count": len(page)})
-    return {
-        "items": [users.read_user(session, u) for u in page],
-        "next_cursor": page[-1].username if len(rows) > limit else None,
-    }
+    items, next_cursor = users.list_users(session, actor, limit=limit, cursor=cursor)
+    return {"items": items, "next_cursor": next_cursor}
 
 
 @router.get("/users/{user_id}", response_model=schemas.UserRead, tags=["users"])
@@ -145,10 +118,8 @@ def get_user(
     user_id: uuid.UUID,
     actor: Annotated[Actor, require(Action.USERS_MANAGE)],
     session: SessionDep,
-) -> dict[str, object]:
-    user = _user(session, user_id)
-    audit.record(session, actor=actor, action="user.read", subject_type="user", subject_id=user.id)
-    return users.read_user(session, user)
+) -> users.UserView:
+    return users.get_user(session, actor, user_id)
 
 
 @router.patch("/users/{user_id}", response_model=schemas.UserRead, tags=["users"])
@@ -157,19 +128,10 @@ def update_user(
     body: schemas.UserUpdate,
     actor: Annotated[Actor, require(Action.USERS_MANAGE)],
     session: SessionDep,
-) -> dict[str, object]:
-    user = _user(session, user_id)
-    changed = users.update_user(session, user, body.model_dump(exclude_unset=True))
-    audit.record(
-        session,
-        actor=actor,
-        action="user.update",
-        subject_type="user",
-        subject_id=user.id,
-        details={"fields": sorted(changed)},
-        high_risk="role" in changed or "disabled" in changed,
-    )
-    return users.read_user(session, user)
+) -> users.UserView:
+    # UserUpdate's fields are UserChanges' keys; only those given are changed.
+    changes = cast(users.UserChanges, body.model_dump(exclude_unset=True))
+    return users.change_user(session, actor, user_id, changes)
 
 
 @router.delete("/users/{user_id}", response_model=schemas.UserRead, tags=["users"])
@@ -177,18 +139,8 @@ def disable_user(
     user_id: uuid.UUID,
     actor: Annotated[Actor, require(Action.USERS_MANAGE)],
     session: SessionDep,
-) -> dict[str, object]:
-    user = _user(session, user_id)
-    users.update_user(session, user, {"disabled": True})
-    audit.record(
-        session,
-        actor=actor,
-        action="user.disable",
-        subject_type="user",
-        subject_id=user.id,
-        high_risk=True,
-    )
-    return users.read_user(session, user)
+) -> users.UserView:
+    return users.disable_user(session, actor, user_id)
 
 
 # API keys -------------------------------------------------------------------------------------

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import uuid
 from functools import lru_cache
+from typing import TypedDict
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app import organisations
+from app.actor import Actor
+from app.audit import service as audit
 from app.auth.passwords import hash_password
 from app.auth.roles import Role
 from app.crypto import FieldSlot, Pad, crypto_of
-from app.errors import BadRequest, Conflict
+from app.errors import BadRequest, Conflict, NotFound
 from app.models.organisation import Organisation
 from app.models.user import User
 
@@ -20,6 +25,30 @@ USER_FULL_NAME = FieldSlot("user", "full_name")
 USER_EMAIL = FieldSlot("user", "email")
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,63}$")
 MIN_PASSWORD, MAX_PASSWORD = 12, 128
+
+
+class UserView(TypedDict):
+    """A user as the users API shows it (schemas.UserRead), name and e-mail opened."""
+
+    id: uuid.UUID
+    username: str
+    role: str
+    organisation: uuid.UUID
+    disabled: bool
+    mfa_enabled: bool
+    full_name: str | None
+    email: str | None
+    created_at: dt.datetime
+    last_login_at: dt.datetime | None
+
+
+class UserChanges(TypedDict, total=False):
+    """An admin's changes to a user (schemas.UserUpdate, the fields given only)."""
+
+    role: str | None
+    disabled: bool | None
+    full_name: str | None
+    email: str | None
 
 
 def check_password(password: str, *, username: str | None = None) -> None:
@@ -74,10 +103,11 @@ def create_user(
     return user
 
 
-def read_user(session: Session, user: User) -> dict[str, object]:
+def read_user(session: Session, user: User) -> UserView:
     """The user as the users API shows it, name and e-mail opened."""
     crypto = crypto_of(session)
-    full_name = email = None
+    full_name: str | None = None
+    email: str | None = None
     if user.full_name_ct is not None:
         full_name = crypto.open(
             session, USER_FULL_NAME, user.id, user.id, user.full_name_ct, pad=Pad.SHORT
@@ -105,7 +135,7 @@ def seal_contact(session: Session, user: User, *, full_name: str | None, email: 
     user.email_ct = crypto.seal(key, USER_EMAIL, user.id, email, pad=Pad.SHORT)
 
 
-def update_user(session: Session, user: User, changes: dict[str, object]) -> set[str]:
+def update_user(session: Session, user: User, changes: UserChanges) -> set[str]:
     """Apply an admin's changes; disabling revokes every token at once."""
     from app.auth.service import revoke_tokens
 
@@ -123,8 +153,107 @@ def update_user(session: Session, user: User, changes: dict[str, object]) -> set
         seal_contact(
             session,
             user,
-            full_name=changes.get("full_name", current["full_name"]),  # type: ignore[arg-type]
-            email=changes.get("email", current["email"]),  # type: ignore[arg-type]
+            full_name=changes.get("full_name", current["full_name"]),
+            email=changes.get("email", current["email"]),
         )
         changed.update(k for k in ("full_name", "email") if k in changes)
     return changed
+
+
+# The users API's use cases (administrators), each audited --------------------------------------
+def add_user(
+    session: Session,
+    actor: Actor,
+    *,
+    username: str,
+    role: str,
+    password: str,
+    organisation: str | None = None,
+    full_name: str | None = None,
+    email: str | None = None,
+) -> UserView:
+    """Create an account in an existing organisation (POST /users), audited as
+    ``user.create`` (high risk)."""
+    org, _ = organisations.resolve(session, organisation, create=False)
+    user = create_user(
+        session,
+        username=username,
+        role=role,
+        password=password,
+        organisation=org,
+        full_name=full_name,
+        email=email,
+    )
+    audit.record(
+        session,
+        actor=actor,
+        action="user.create",
+        subject_type="user",
+        subject_id=user.id,
+        details={"role": user.role},
+        high_risk=True,
+    )
+    return read_user(session, user)
+
+
+def list_users(
+    session: Session, actor: Actor, *, limit: int = 50, cursor: str | None = None
+) -> tuple[list[UserView], str | None]:
+    """A page of accounts by username, and the cursor of the next (GET /users), audited as
+    ``user.list``."""
+    query = select(User).order_by(User.username).limit(limit + 1)
+    if cursor:
+        query = query.where(User.username > cursor)
+    rows = list(session.scalars(query))
+    page = rows[:limit]
+    audit.record(session, actor=actor, action="user.list", details={"count": len(page)})
+    return [read_user(session, u) for u in page], page[-1].username if len(rows) > limit else None
+
+
+def _user(session: Session, user_id: uuid.UUID) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound()
+    return user
+
+
+def get_user(session: Session, actor: Actor, user_id: uuid.UUID) -> UserView:
+    """One account (GET /users/{id}), audited as ``user.read``; 404 if there is none."""
+    user = _user(session, user_id)
+    audit.record(session, actor=actor, action="user.read", subject_type="user", subject_id=user.id)
+    return read_user(session, user)
+
+
+def change_user(
+    session: Session, actor: Actor, user_id: uuid.UUID, changes: UserChanges
+) -> UserView:
+    """An administrator's changes to an account (PATCH /users/{id}), audited as
+    ``user.update`` with the fields changed (high risk for the role or disabling)."""
+    user = _user(session, user_id)
+    changed = update_user(session, user, changes)
+    audit.record(
+        session,
+        actor=actor,
+        action="user.update",
+        subject_type="user",
+        subject_id=user.id,
+        details={"fields": sorted(changed)},
+        high_risk="role" in changed or "disabled" in changed,
+    )
+    return read_user(session, user)
+
+
+def disable_user(session: Session, actor: Actor, user_id: uuid.UUID) -> UserView:
+    """Disable an account and revoke its tokens (DELETE /users/{id}), audited as
+    ``user.disable`` (high risk)."""
+    user = _user(session, user_id)
+    update_user(session, user, {"disabled": True})
+    audit.record(
+        session,
+        actor=actor,
+        action="user.disable",
+        subject_type="user",
+        subject_id=user.id,
+        high_risk=True,
+    )
+    return read_user(session, user)
