@@ -1,4 +1,5 @@
-"""Shared steps for the consent tests: people, cases and consent through the API."""
+"""Shared steps for the consent tests: consent through the API (people and cases come from
+the builder in tests/factories.py)."""
 
 from __future__ import annotations
 
@@ -11,23 +12,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.factories import unique
-
-API = "/api/v1"
-
-
-def register(client: TestClient, headers: dict[str, str], **fields: object) -> dict[str, Any]:
-    body: dict[str, object] = {"full_name": unique("Sok Dara"), "current_country": "THA"}
-    body.update(fields)
-    response = client.post(f"{API}/individuals", json=body, headers=headers)
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
-def open_case(client: TestClient, headers: dict[str, str], person_id: str) -> str:
-    response = client.post(f"{API}/cases", json={"individual_id": person_id}, headers=headers)
-    assert response.status_code == 201, response.text
-    return response.json()["id"]
+from tests.factories import API
 
 
 def consent_body(

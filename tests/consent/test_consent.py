@@ -16,32 +16,20 @@ from app.crypto import CryptoError
 from app.db import transaction
 from app.models.audit import AuditEntry
 from app.models.consent import Consent
-from tests.consent.support import (
-    API,
-    capture_referral_revocations,
-    consent_body,
-    give,
-    open_case,
-    register,
-)
-from tests.factories import login, make_organisation, make_user
+from tests.consent.support import capture_referral_revocations, consent_body, give
+from tests.factories import API, Team
 
 NOTE = "Agreed in the Mae Sot office, sister present-Testvalue"
 
 
 @pytest.fixture
-def org(app: FastAPI):  # type: ignore[no-untyped-def]
-    return make_organisation(app)
+def caseworker(team: Team) -> dict[str, str]:
+    return team.caseworker.headers
 
 
 @pytest.fixture
-def caseworker(app: FastAPI, client: TestClient, org) -> dict[str, str]:  # type: ignore[no-untyped-def]
-    return login(client, make_user(app, "caseworker", organisation=org))
-
-
-@pytest.fixture
-def person(client: TestClient, caseworker: dict[str, str]) -> str:
-    return register(client, caseworker)["id"]
+def person(team: Team, caseworker: dict[str, str]) -> str:
+    return team.register(caseworker)["id"]
 
 
 class TestRecordConsent:
@@ -51,9 +39,9 @@ class TestRecordConsent:
 
     @pytest.mark.parametrize("role", ["lawyer", "analyst", "auditor", "admin"])
     def test_roles_without_consent_work_are_forbidden(
-        self, app: FastAPI, client: TestClient, org, person: str, role: str
+        self, client: TestClient, team: Team, person: str, role: str
     ) -> None:
-        headers = login(client, make_user(app, role, organisation=org))
+        headers = team.member(role).headers
         response = client.post(
             f"{API}/individuals/{person}/consent", json=consent_body(), headers=headers
         )
@@ -109,20 +97,20 @@ class TestRecordConsent:
         assert response.status_code == 422
 
     def test_another_organisation_gets_404(
-        self, app: FastAPI, client: TestClient, person: str
+        self, client: TestClient, team: Team, person: str
     ) -> None:
-        other = make_organisation(app)
+        other = team.elsewhere()
         for role in ("supervisor", "caseworker"):
-            headers = login(client, make_user(app, role, organisation=other))
+            headers = other.member(role).headers
             response = client.post(
                 f"{API}/individuals/{person}/consent", json=consent_body(), headers=headers
             )
             assert response.status_code == 404
 
     def test_caseworker_outside_the_caseload_gets_404(
-        self, app: FastAPI, client: TestClient, org, person: str
+        self, client: TestClient, team: Team, person: str
     ) -> None:
-        colleague = login(client, make_user(app, "caseworker", organisation=org))
+        colleague = team.member("caseworker").headers
         response = client.post(
             f"{API}/individuals/{person}/consent", json=consent_body(), headers=colleague
         )
@@ -135,9 +123,9 @@ class TestRecordConsent:
         assert response.status_code == 404
 
     def test_supervisor_of_the_organisation_may_record(
-        self, app: FastAPI, client: TestClient, org, person: str
+        self, client: TestClient, team: Team, person: str
     ) -> None:
-        supervisor = login(client, make_user(app, "supervisor", organisation=org))
+        supervisor = team.member("supervisor").headers
         assert give(client, supervisor, person)["store"] is True
 
 
@@ -187,39 +175,35 @@ class TestConsentHistory:
             assert consent.allows_sharing(session, uuid.UUID(person)) is False
 
     def test_counsel_on_the_case_may_read_it(
-        self, app: FastAPI, client: TestClient, org, caseworker: dict[str, str], person: str
+        self, client: TestClient, team: Team, caseworker: dict[str, str], person: str
     ) -> None:
         give(client, caseworker, person, share=True)
-        case = open_case(client, caseworker, person)
-        lawyer = make_user(app, "lawyer", organisation=org)
-        assigned = client.post(
-            f"{API}/cases/{case}/assignments",
-            json={"user_id": str(lawyer.id), "role": "lawyer"},
-            headers=caseworker,
-        )
+        case = team.case(caseworker, person)["id"]
+        lawyer = team.lawyer
+        assigned = team.assign(caseworker, case, lawyer)
         assert assigned.status_code == 201, assigned.text
-        response = client.get(f"{API}/individuals/{person}/consent", headers=login(client, lawyer))
+        response = client.get(f"{API}/individuals/{person}/consent", headers=lawyer.headers)
         assert response.status_code == 200
         assert len(response.json()) == 1
 
     def test_lawyer_not_on_the_case_gets_404(
-        self, app: FastAPI, client: TestClient, org, person: str
+        self, client: TestClient, team: Team, person: str
     ) -> None:
-        lawyer = login(client, make_user(app, "lawyer", organisation=org))
+        lawyer = team.member("lawyer").headers
         assert client.get(f"{API}/individuals/{person}/consent", headers=lawyer).status_code == 404
 
     @pytest.mark.parametrize("role", ["analyst", "auditor", "admin"])
     def test_roles_without_case_content_are_forbidden(
-        self, app: FastAPI, client: TestClient, org, person: str, role: str
+        self, client: TestClient, team: Team, person: str, role: str
     ) -> None:
-        headers = login(client, make_user(app, role, organisation=org))
+        headers = team.member(role).headers
         assert client.get(f"{API}/individuals/{person}/consent", headers=headers).status_code == 403
 
     def test_another_organisation_gets_404(
-        self, app: FastAPI, client: TestClient, caseworker: dict[str, str], person: str
+        self, client: TestClient, team: Team, caseworker: dict[str, str], person: str
     ) -> None:
         give(client, caseworker, person)
-        headers = login(client, make_user(app, "supervisor", organisation=make_organisation(app)))
+        headers = team.elsewhere().member("supervisor").headers
         assert client.get(f"{API}/individuals/{person}/consent", headers=headers).status_code == 404
 
     def test_reads_and_changes_are_audited(
@@ -238,9 +222,9 @@ class TestConsentHistory:
 
 class TestOnTheCaseTimeline:
     def test_entry_without_personal_data_in_its_summary(
-        self, client: TestClient, caseworker: dict[str, str], person: str
+        self, client: TestClient, team: Team, caseworker: dict[str, str], person: str
     ) -> None:
-        case = open_case(client, caseworker, person)
+        case = team.case(caseworker, person)["id"]
         give(client, caseworker, person, share=True, note=NOTE)
         give(client, caseworker, person, share=False)
         entries = client.get(f"{API}/cases/{case}/history", headers=caseworker).json()["entries"]

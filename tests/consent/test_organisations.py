@@ -12,8 +12,7 @@ from sqlalchemy import select
 
 from app.db import transaction
 from app.models.audit import AuditEntry
-from tests.consent.support import API, open_case, register
-from tests.factories import UserHandle, login, make_organisation, make_user, unique
+from tests.factories import API, Team, UserHandle, login, make_organisation, make_user, unique
 
 ORGS = f"{API}/organisations"
 
@@ -108,12 +107,11 @@ class TestScopePerOrganisation:
     """Staff of an organisation created through the API see nothing of another's caseload."""
 
     def test_new_organisation_starts_empty(
-        self, app: FastAPI, client: TestClient, admin: dict[str, str]
+        self, client: TestClient, team: Team, admin: dict[str, str]
     ) -> None:
-        theirs = make_organisation(app)
-        worker = login(client, make_user(app, "caseworker", organisation=theirs))
-        person = register(client, worker)["id"]
-        case = open_case(client, worker, person)
+        worker = team.caseworker.headers
+        person = team.register(worker)["id"]
+        case = team.case(worker, person)["id"]
 
         created = client.post(ORGS, json={"name": unique("Partner")}, headers=admin).json()
         staff = {}

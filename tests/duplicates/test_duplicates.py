@@ -12,35 +12,17 @@ from sqlalchemy import select
 
 from app.db import transaction
 from app.models.audit import AuditEntry
-from tests.consent.support import API, register
-from tests.factories import login, make_organisation, make_user, unique
+from tests.factories import API, Team, unique
 
 
 @pytest.fixture
-def org(app: FastAPI):  # type: ignore[no-untyped-def]
-    return make_organisation(app)
+def first(team: Team) -> dict[str, str]:
+    return team.caseworker.headers
 
 
 @pytest.fixture
-def first(app: FastAPI, client: TestClient, org) -> dict[str, str]:  # type: ignore[no-untyped-def]
-    return login(client, make_user(app, "caseworker", organisation=org))
-
-
-@pytest.fixture
-def second(app: FastAPI, client: TestClient, org) -> dict[str, str]:  # type: ignore[no-untyped-def]
-    return login(client, make_user(app, "caseworker", organisation=org))
-
-
-def add_document(
-    client: TestClient, headers: dict[str, str], person: str, number: str
-) -> dict[str, object]:
-    response = client.post(
-        f"{API}/individuals/{person}/documents",
-        json={"type": "passport", "number": number, "issuing_country": "KHM", "status": "valid"},
-        headers=headers,
-    )
-    assert response.status_code == 201, response.text
-    return response.json()
+def second(team: Team) -> dict[str, str]:
+    return team.member("caseworker").headers
 
 
 def a_name() -> tuple[str, str]:
@@ -51,67 +33,66 @@ def a_name() -> tuple[str, str]:
 
 class TestOnRegistration:
     def test_always_present_and_empty_when_none(
-        self, client: TestClient, first: dict[str, str]
+        self, client: TestClient, team: Team, first: dict[str, str]
     ) -> None:
-        assert register(client, first)["possible_duplicates"] == []
+        assert team.register(first)["possible_duplicates"] == []
 
     def test_folded_name_and_birth_across_caseworkers(
-        self, client: TestClient, first: dict[str, str], second: dict[str, str]
+        self, client: TestClient, team: Team, first: dict[str, str], second: dict[str, str]
     ) -> None:
         written, typed = a_name()
-        earlier = register(client, first, full_name=written, date_of_birth="1980-05-02")
-        later = register(client, second, full_name=typed, date_of_birth="1980-05-02")
+        earlier = team.register(first, full_name=written, date_of_birth="1980-05-02")
+        later = team.register(second, full_name=typed, date_of_birth="1980-05-02")
         assert later["possible_duplicates"] == [earlier["id"]]
         # Ids only: the other caseworker's record stays outside her scope.
         assert client.get(f"{API}/individuals/{earlier['id']}", headers=second).status_code == 404
 
     def test_an_alias_or_native_name_matches_too(
-        self, client: TestClient, first: dict[str, str], second: dict[str, str]
+        self, client: TestClient, team: Team, first: dict[str, str], second: dict[str, str]
     ) -> None:
         written, typed = a_name()
-        earlier = register(
-            client, first, full_name=unique("Other"), aliases=[written], date_of_birth="1975-01-09"
+        earlier = team.register(
+            first, full_name=unique("Other"), aliases=[written], date_of_birth="1975-01-09"
         )
-        later = register(client, second, full_name=typed, date_of_birth="1975-01-09")
+        later = team.register(second, full_name=typed, date_of_birth="1975-01-09")
         assert later["possible_duplicates"] == [earlier["id"]]
 
     def test_same_name_another_birth_date_is_no_duplicate(
-        self, client: TestClient, first: dict[str, str], second: dict[str, str]
+        self, client: TestClient, team: Team, first: dict[str, str], second: dict[str, str]
     ) -> None:
         written, typed = a_name()
-        register(client, first, full_name=written, date_of_birth="1980-05-02")
-        later = register(client, second, full_name=typed, date_of_birth="1980-05-03")
+        team.register(first, full_name=written, date_of_birth="1980-05-02")
+        later = team.register(second, full_name=typed, date_of_birth="1980-05-03")
         assert later["possible_duplicates"] == []
 
     def test_a_name_alone_is_no_duplicate(
-        self, client: TestClient, first: dict[str, str], second: dict[str, str]
+        self, client: TestClient, team: Team, first: dict[str, str], second: dict[str, str]
     ) -> None:
         written, typed = a_name()
-        register(client, first, full_name=written)
-        assert register(client, second, full_name=typed)["possible_duplicates"] == []
+        team.register(first, full_name=written)
+        assert team.register(second, full_name=typed)["possible_duplicates"] == []
 
     def test_never_across_organisations(
-        self, app: FastAPI, client: TestClient, first: dict[str, str]
+        self, client: TestClient, team: Team, first: dict[str, str]
     ) -> None:
         written, typed = a_name()
-        register(client, first, full_name=written, date_of_birth="1980-05-02")
+        team.register(first, full_name=written, date_of_birth="1980-05-02")
         for role in ("caseworker", "supervisor"):
-            elsewhere = make_organisation(app)
-            headers = login(client, make_user(app, role, organisation=elsewhere))
-            later = register(client, headers, full_name=typed, date_of_birth="1980-05-02")
+            elsewhere = team.elsewhere()
+            headers = elsewhere.member(role).headers
+            later = team.register(headers, full_name=typed, date_of_birth="1980-05-02")
             assert later["possible_duplicates"] == []
 
     def test_not_for_erased_people(
         self,
-        app: FastAPI,
         client: TestClient,
-        org,
+        team: Team,
         first: dict[str, str],
         second: dict[str, str],
     ) -> None:
         written, typed = a_name()
-        earlier = register(client, first, full_name=written, date_of_birth="1980-05-02")
-        supervisor = login(client, make_user(app, "supervisor", organisation=org))
+        earlier = team.register(first, full_name=written, date_of_birth="1980-05-02")
+        supervisor = team.member("supervisor").headers
         erased = client.request(
             "DELETE",
             f"{API}/individuals/{earlier['id']}",
@@ -119,15 +100,20 @@ class TestOnRegistration:
             headers=supervisor,
         )
         assert erased.status_code == 204
-        later = register(client, second, full_name=typed, date_of_birth="1980-05-02")
+        later = team.register(second, full_name=typed, date_of_birth="1980-05-02")
         assert later["possible_duplicates"] == []
 
     def test_matches_are_audited_as_reads_of_the_other_record(
-        self, app: FastAPI, client: TestClient, first: dict[str, str], second: dict[str, str]
+        self,
+        app: FastAPI,
+        client: TestClient,
+        team: Team,
+        first: dict[str, str],
+        second: dict[str, str],
     ) -> None:
         written, typed = a_name()
-        earlier = register(client, first, full_name=written, date_of_birth="1980-05-02")
-        register(client, second, full_name=typed, date_of_birth="1980-05-02")
+        earlier = team.register(first, full_name=written, date_of_birth="1980-05-02")
+        team.register(second, full_name=typed, date_of_birth="1980-05-02")
         with transaction(app.state.sessionmaker) as session:
             actions = set(
                 session.scalars(
@@ -141,60 +127,64 @@ class TestOnRegistration:
 
 class TestOnDocument:
     def test_same_number_across_caseworkers(
-        self, client: TestClient, first: dict[str, str], second: dict[str, str]
+        self, client: TestClient, team: Team, first: dict[str, str], second: dict[str, str]
     ) -> None:
         number = uuid.uuid4().hex[:9].upper()
-        earlier = register(client, first)
-        assert add_document(client, first, earlier["id"], number)["possible_duplicates"] == []
-        later = register(client, second)
+        earlier = team.register(first)
+        assert team.document(first, earlier["id"], number=number)["possible_duplicates"] == []
+        later = team.register(second)
         spaced = f"{number[:3]} {number[3:6]}-{number[6:].lower()}"
-        document = add_document(client, second, later["id"], spaced)
+        document = team.document(second, later["id"], number=spaced)
         assert document["possible_duplicates"] == [earlier["id"]]
 
     def test_another_number_is_no_duplicate(
-        self, client: TestClient, first: dict[str, str], second: dict[str, str]
+        self, client: TestClient, team: Team, first: dict[str, str], second: dict[str, str]
     ) -> None:
-        earlier = register(client, first)
-        add_document(client, first, earlier["id"], uuid.uuid4().hex[:9].upper())
-        later = register(client, second)
-        other = add_document(client, second, later["id"], uuid.uuid4().hex[:9].upper())
+        earlier = team.register(first)
+        team.document(first, earlier["id"], number=uuid.uuid4().hex[:9].upper())
+        later = team.register(second)
+        other = team.document(second, later["id"], number=uuid.uuid4().hex[:9].upper())
         assert other["possible_duplicates"] == []
 
     def test_never_across_organisations(
-        self, app: FastAPI, client: TestClient, first: dict[str, str]
+        self, client: TestClient, team: Team, first: dict[str, str]
     ) -> None:
         number = uuid.uuid4().hex[:9].upper()
-        earlier = register(client, first)
-        add_document(client, first, earlier["id"], number)
-        headers = login(client, make_user(app, "caseworker", organisation=make_organisation(app)))
-        later = register(client, headers)
-        assert add_document(client, headers, later["id"], number)["possible_duplicates"] == []
+        earlier = team.register(first)
+        team.document(first, earlier["id"], number=number)
+        headers = team.elsewhere().member("caseworker").headers
+        later = team.register(headers)
+        assert team.document(headers, later["id"], number=number)["possible_duplicates"] == []
 
 
 class TestDuplicatesOfAPerson:
     def test_current_duplicates_both_ways(
-        self, client: TestClient, first: dict[str, str], second: dict[str, str]
+        self, client: TestClient, team: Team, first: dict[str, str], second: dict[str, str]
     ) -> None:
         written, typed = a_name()
-        earlier = register(client, first, full_name=written, date_of_birth="1980-05-02")
-        later = register(client, second, full_name=typed, date_of_birth="1980-05-02")
+        earlier = team.register(first, full_name=written, date_of_birth="1980-05-02")
+        later = team.register(second, full_name=typed, date_of_birth="1980-05-02")
         response = client.get(f"{API}/individuals/{earlier['id']}/duplicates", headers=first)
         assert response.status_code == 200
         assert response.json() == {"possible_duplicates": [later["id"]]}
 
     def test_outside_the_scope_is_404(
-        self, app: FastAPI, client: TestClient, first: dict[str, str], second: dict[str, str]
+        self,
+        client: TestClient,
+        team: Team,
+        first: dict[str, str],
+        second: dict[str, str],
     ) -> None:
-        path = f"{API}/individuals/{register(client, first)['id']}/duplicates"
+        path = f"{API}/individuals/{team.register(first)['id']}/duplicates"
         assert client.get(path, headers=second).status_code == 404
-        other = login(client, make_user(app, "supervisor", organisation=make_organisation(app)))
+        other = team.elsewhere().member("supervisor").headers
         assert client.get(path, headers=other).status_code == 404
 
     @pytest.mark.parametrize("role", ["lawyer", "analyst", "auditor", "admin"])
     def test_roles_that_register_nobody_are_forbidden(
-        self, app: FastAPI, client: TestClient, org, first: dict[str, str], role: str
+        self, client: TestClient, team: Team, first: dict[str, str], role: str
     ) -> None:
-        person = register(client, first)["id"]
-        headers = login(client, make_user(app, role, organisation=org))
+        person = team.register(first)["id"]
+        headers = team.member(role).headers
         response = client.get(f"{API}/individuals/{person}/duplicates", headers=headers)
         assert response.status_code == 403

@@ -13,23 +13,18 @@ from sqlalchemy import select
 from app.db import transaction
 from app.models.audit import AuditEntry
 from app.models.individual import Individual
-from tests.consent.support import API, give, open_case, register
-from tests.factories import login, make_organisation, make_user, unique
+from tests.consent.support import give
+from tests.factories import API, Team, unique
 
 
 @pytest.fixture
-def org(app: FastAPI):  # type: ignore[no-untyped-def]
-    return make_organisation(app)
+def supervisor(team: Team) -> dict[str, str]:
+    return team.supervisor.headers
 
 
 @pytest.fixture
-def supervisor(app: FastAPI, client: TestClient, org) -> dict[str, str]:  # type: ignore[no-untyped-def]
-    return login(client, make_user(app, "supervisor", organisation=org))
-
-
-@pytest.fixture
-def caseworker(app: FastAPI, client: TestClient, org) -> dict[str, str]:  # type: ignore[no-untyped-def]
-    return login(client, make_user(app, "caseworker", organisation=org))
+def caseworker(team: Team) -> dict[str, str]:
+    return team.caseworker.headers
 
 
 def merge(client: TestClient, headers: dict[str, str], duplicate: str, into: str) -> int:
@@ -47,11 +42,11 @@ def kinds(client: TestClient, headers: dict[str, str], case: str) -> list[str]:
 
 class TestMerge:
     def test_hidden_from_reads_lists_and_searches(
-        self, client: TestClient, supervisor: dict[str, str], caseworker: dict[str, str]
+        self, client: TestClient, team: Team, supervisor: dict[str, str], caseworker: dict[str, str]
     ) -> None:
         name = unique("Chanthy Sok")
-        survivor = register(client, caseworker, full_name=name, date_of_birth="1990-01-01")
-        duplicate = register(client, caseworker, full_name=name, date_of_birth="1990-01-01")
+        survivor = team.register(caseworker, full_name=name, date_of_birth="1990-01-01")
+        duplicate = team.register(caseworker, full_name=name, date_of_birth="1990-01-01")
         assert duplicate["possible_duplicates"] == [survivor["id"]]
         response = client.post(
             f"{API}/individuals/{duplicate['id']}/merge",
@@ -70,12 +65,12 @@ class TestMerge:
         assert again.json() == {"possible_duplicates": []}
 
     def test_both_histories_on_the_survivor_and_cases_kept(
-        self, client: TestClient, supervisor: dict[str, str], caseworker: dict[str, str]
+        self, client: TestClient, team: Team, supervisor: dict[str, str], caseworker: dict[str, str]
     ) -> None:
-        survivor = register(client, caseworker)["id"]
-        duplicate = register(client, caseworker)["id"]
-        kept = open_case(client, caseworker, survivor)
-        theirs = open_case(client, caseworker, duplicate)
+        survivor = team.register(caseworker)["id"]
+        duplicate = team.register(caseworker)["id"]
+        kept = team.case(caseworker, survivor)["id"]
+        theirs = team.case(caseworker, duplicate)["id"]
         give(client, caseworker, duplicate, share=True)
         assert merge(client, supervisor, duplicate, survivor) == 200
         entries = client.get(f"{API}/cases/{kept}/history", headers=supervisor).json()["entries"]
@@ -90,10 +85,10 @@ class TestMerge:
         assert "individual.merged" in kinds(client, caseworker, theirs)
 
     def test_audited_on_both(
-        self, app: FastAPI, client: TestClient, supervisor: dict[str, str], caseworker
+        self, app: FastAPI, client: TestClient, team: Team, supervisor: dict[str, str], caseworker
     ) -> None:
-        survivor = register(client, caseworker)["id"]
-        duplicate = register(client, caseworker)["id"]
+        survivor = team.register(caseworker)["id"]
+        duplicate = team.register(caseworker)["id"]
         assert merge(client, supervisor, duplicate, survivor) == 200
         with transaction(app.state.sessionmaker) as session:
             rows = session.execute(
@@ -111,21 +106,21 @@ class TestMerge:
         }
 
     def test_earlier_merges_follow_to_the_new_survivor(
-        self, client: TestClient, supervisor: dict[str, str], caseworker: dict[str, str]
+        self, client: TestClient, team: Team, supervisor: dict[str, str], caseworker: dict[str, str]
     ) -> None:
-        a, b, c = (register(client, caseworker)["id"] for _ in range(3))
+        a, b, c = (team.register(caseworker)["id"] for _ in range(3))
         assert merge(client, supervisor, a, b) == 200
         assert merge(client, supervisor, b, c) == 200
-        case = open_case(client, caseworker, c)
+        case = team.case(caseworker, c)["id"]
         entries = client.get(f"{API}/cases/{case}/history", headers=supervisor).json()["entries"]
         created = {e["subject_id"] for e in entries if e["kind"] == "individual.created"}
         assert created == {a, b, c}
 
     def test_erasing_the_survivor_erases_the_merged_record(
-        self, app: FastAPI, client: TestClient, supervisor: dict[str, str], caseworker
+        self, app: FastAPI, client: TestClient, team: Team, supervisor: dict[str, str], caseworker
     ) -> None:
-        survivor = register(client, caseworker)["id"]
-        duplicate = register(client, caseworker)["id"]
+        survivor = team.register(caseworker)["id"]
+        duplicate = team.register(caseworker)["id"]
         assert merge(client, supervisor, duplicate, survivor) == 200
         response = client.request(
             "DELETE",
@@ -141,18 +136,22 @@ class TestMerge:
 
 
 class TestRefused:
-    def test_into_itself_is_409(self, client: TestClient, supervisor, caseworker) -> None:
-        person = register(client, caseworker)["id"]
+    def test_into_itself_is_409(
+        self, client: TestClient, team: Team, supervisor, caseworker
+    ) -> None:
+        person = team.register(caseworker)["id"]
         assert merge(client, supervisor, person, person) == 409
 
-    def test_already_merged_is_409(self, client: TestClient, supervisor, caseworker) -> None:
-        a, b, c = (register(client, caseworker)["id"] for _ in range(3))
+    def test_already_merged_is_409(
+        self, client: TestClient, team: Team, supervisor, caseworker
+    ) -> None:
+        a, b, c = (team.register(caseworker)["id"] for _ in range(3))
         assert merge(client, supervisor, a, b) == 200
         assert merge(client, supervisor, a, c) == 409
         assert merge(client, supervisor, c, a) == 409
 
-    def test_erased_is_409(self, client: TestClient, supervisor, caseworker) -> None:
-        a, b = (register(client, caseworker)["id"] for _ in range(2))
+    def test_erased_is_409(self, client: TestClient, team: Team, supervisor, caseworker) -> None:
+        a, b = (team.register(caseworker)["id"] for _ in range(2))
         response = client.request(
             "DELETE", f"{API}/individuals/{a}", json={"reason": "Asked."}, headers=supervisor
         )
@@ -161,27 +160,25 @@ class TestRefused:
         assert merge(client, supervisor, b, a) == 409
 
     @pytest.mark.parametrize("role", ["caseworker", "lawyer", "analyst", "auditor", "admin"])
-    def test_only_supervisors(
-        self, app: FastAPI, client: TestClient, org, caseworker, role: str
-    ) -> None:
-        a, b = (register(client, caseworker)["id"] for _ in range(2))
-        headers = login(client, make_user(app, role, organisation=org))
+    def test_only_supervisors(self, client: TestClient, team: Team, caseworker, role: str) -> None:
+        a, b = (team.register(caseworker)["id"] for _ in range(2))
+        headers = team.member(role).headers
         assert merge(client, headers, a, b) == 403
 
     def test_another_organisation_is_404_either_way(
-        self, app: FastAPI, client: TestClient, supervisor, caseworker
+        self, client: TestClient, team: Team, supervisor, caseworker
     ) -> None:
-        mine = register(client, caseworker)["id"]
-        elsewhere = make_organisation(app)
-        theirs = register(
-            client, login(client, make_user(app, "caseworker", organisation=elsewhere))
-        )["id"]
+        mine = team.register(caseworker)["id"]
+        elsewhere = team.elsewhere()
+        theirs = team.register(elsewhere.member("caseworker").headers)["id"]
         assert merge(client, supervisor, theirs, mine) == 404
         assert merge(client, supervisor, mine, theirs) == 404
         assert merge(client, supervisor, mine, str(uuid.uuid4())) == 404
 
-    def test_invalid_body_is_422(self, client: TestClient, supervisor, caseworker) -> None:
-        person = register(client, caseworker)["id"]
+    def test_invalid_body_is_422(
+        self, client: TestClient, team: Team, supervisor, caseworker
+    ) -> None:
+        person = team.register(caseworker)["id"]
         response = client.post(
             f"{API}/individuals/{person}/merge", json={"into": "nobody"}, headers=supervisor
         )
