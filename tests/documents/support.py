@@ -1,12 +1,7 @@
-"""Helpers for the travel-document tests: MRZ lines, people and documents through the API."""
+"""MRZ lines for the travel-document tests (people and documents come from the builder in
+tests/factories.py)."""
 
 from __future__ import annotations
-
-import random
-import uuid
-from typing import Any
-
-from fastapi.testclient import TestClient
 
 from app.documents.mrz import check_digit
 
@@ -45,24 +40,3 @@ def td3(
     )
     composite = line2[0:10] + line2[13:20] + line2[21:43]
     return f"{line1}\n{line2}{check_digit(composite)}"
-
-
-def passport_number(prefix: str = "N") -> str:
-    """A random nine-character number (letter + eight digits), unlikely to exist already."""
-    return prefix + "".join(random.choices("0123456789", k=8))
-
-
-def add_person(client: TestClient, headers: dict[str, str], **fields: Any) -> uuid.UUID:
-    body = {"full_name": f"Test Person {uuid.uuid4().hex[:8]}", "nationalities": ["KHM"], **fields}
-    response = client.post("/api/v1/individuals", json=body, headers=headers)
-    assert response.status_code == 201, response.text
-    return uuid.UUID(response.json()["id"])
-
-
-def add_document(
-    client: TestClient, headers: dict[str, str], person: uuid.UUID, **fields: Any
-) -> dict[str, Any]:
-    body = {"type": "passport", "issuing_country": "KHM", "status": "valid", **fields}
-    response = client.post(f"/api/v1/individuals/{person}/documents", json=body, headers=headers)
-    assert response.status_code == 201, response.text
-    return response.json()

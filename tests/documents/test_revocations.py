@@ -14,17 +14,14 @@ from app.db import transaction
 from app.models.audit import AuditEntry
 from app.models.document import DocumentStatusChange, TravelDocument
 from app.models.history import HistoryEntry
-from app.models.organisation import Organisation
-from tests.documents.support import add_document, add_person, passport_number
-from tests.factories import login, make_organisation, make_user
+from tests.factories import Team, passport_number
 
 REVOCATIONS = "/api/v1/documents/revocations"
 
 
-def holder(client: TestClient, headers: dict[str, str], number: str, **fields: Any) -> str:
+def holder(team: Team, headers: dict[str, str], number: str, **fields: Any) -> str:
     """A new person holding one document; returns the document id."""
-    person = add_person(client, headers)
-    return add_document(client, headers, person, number=number, **fields)["id"]
+    return team.document(headers, team.person(headers), number=number, **fields)["id"]
 
 
 def apply(client: TestClient, headers: dict[str, str], numbers: list[str], **body: Any) -> Any:
@@ -64,35 +61,31 @@ def statuses(app: FastAPI, document_ids: list[str]) -> dict[str, str]:
 
 
 @pytest.fixture
-def organisation(app: FastAPI) -> Organisation:
-    return make_organisation(app)
+def sup(team: Team) -> dict[str, str]:
+    return team.supervisor.headers
 
 
 @pytest.fixture
-def sup(client: TestClient, app: FastAPI, organisation: Organisation) -> dict[str, str]:
-    return login(client, make_user(app, "supervisor", organisation=organisation))
-
-
-@pytest.fixture
-def other_sup(client: TestClient, app: FastAPI) -> dict[str, str]:
+def other_sup(team: Team) -> dict[str, str]:
     """A supervisor of another organisation."""
-    return login(client, make_user(app, "supervisor", organisation=make_organisation(app)))
+    return team.elsewhere().supervisor.headers
 
 
 class TestApplyRevocations:
     def test_scenario_twelve_then_thirty_nine(
         self,
         client: TestClient,
+        team: Team,
         app: FastAPI,
         sup: dict[str, str],
         other_sup: dict[str, str],
     ) -> None:
         held = [passport_number() for _ in range(9)]
-        held_docs = [holder(client, sup, n) for n in held]
+        held_docs = [holder(team, sup, n) for n in held]
         elsewhere = passport_number()  # held in another organisation
-        elsewhere_doc = holder(client, other_sup, elsewhere)
+        elsewhere_doc = holder(team, other_sup, elsewhere)
         thai = passport_number()  # same number, issued by another state
-        thai_doc = holder(client, sup, thai, issuing_country="THA")
+        thai_doc = holder(team, sup, thai, issuing_country="THA")
         later = passport_number()  # registered only after the first list
         # As a government would print them: spacing and hyphens vary.
         first = [f"{n[:1]} {n[1:5]}-{n[5:]}" for n in held[:3]] + held[3:]
@@ -121,9 +114,9 @@ class TestApplyRevocations:
         assert counts(app, held_docs) == before
 
         # The second list: the 9 again, a person registered since, 10 new holders, 19 unknown.
-        later_doc = holder(client, sup, later)
+        later_doc = holder(team, sup, later)
         fresh = [passport_number() for _ in range(10)]
-        fresh_docs = [holder(client, sup, n) for n in fresh]
+        fresh_docs = [holder(team, sup, n) for n in fresh]
         unknown = [passport_number("K") for _ in range(19)]
         second = [*held, later, *fresh, *unknown]
         assert len(second) == 39
@@ -157,10 +150,10 @@ class TestApplyRevocations:
         assert statuses(app, [elsewhere_doc]) == {elsewhere_doc: "revoked"}
 
     def test_revocation_visible_on_the_document(
-        self, client: TestClient, sup: dict[str, str]
+        self, client: TestClient, team: Team, sup: dict[str, str]
     ) -> None:
         number = passport_number()
-        document = holder(client, sup, number)
+        document = holder(team, sup, number)
         result = apply(client, sup, [number]).json()
         body = client.get(f"/api/v1/documents/{document}", headers=sup).json()
         assert (body["status"], body["status_date"], body["status_source"]) == (
@@ -171,10 +164,10 @@ class TestApplyRevocations:
         assert body["status_history"][-1]["revocation_list_id"] == result["list_id"]
 
     def test_previously_lost_document_becomes_revoked(
-        self, client: TestClient, sup: dict[str, str]
+        self, client: TestClient, team: Team, sup: dict[str, str]
     ) -> None:
         number = passport_number()
-        document = holder(client, sup, number, status="lost")
+        document = holder(team, sup, number, status="lost")
         assert apply(client, sup, [number]).json()["newly_revoked"] == 1
         assert client.get(f"/api/v1/documents/{document}", headers=sup).json()["status"] == (
             "revoked"
@@ -195,8 +188,8 @@ class TestApplyRevocations:
         assert details is not None
         assert not any(n in details for n in numbers)
 
-    def test_caseworker_is_403(self, client: TestClient, app: FastAPI) -> None:
-        caseworker = login(client, make_user(app, "caseworker"))
+    def test_caseworker_is_403(self, client: TestClient, team: Team, app: FastAPI) -> None:
+        caseworker = team.caseworker.headers
         assert apply(client, caseworker, [passport_number()]).status_code == 403
 
     @pytest.mark.parametrize(

@@ -13,32 +13,27 @@ from sqlalchemy import func, select
 from app.db import transaction
 from app.models.document import DocumentStatusChange, TravelDocument
 from app.models.history import HistoryEntry
-from tests.documents.support import HAVEN_VECTOR, add_document, add_person, passport_number, td3
-from tests.factories import UserHandle, login, make_user
+from tests.documents.support import HAVEN_VECTOR, td3
+from tests.factories import Team, passport_number
 
 INDIVIDUALS = "/api/v1/individuals"
 DOCUMENTS = "/api/v1/documents"
 
 
 @pytest.fixture
-def caseworker(app: FastAPI) -> UserHandle:
-    return make_user(app, "caseworker")
+def headers(team: Team) -> dict[str, str]:
+    return team.caseworker.headers
 
 
 @pytest.fixture
-def headers(client: TestClient, caseworker: UserHandle) -> dict[str, str]:
-    return login(client, caseworker)
-
-
-@pytest.fixture
-def other_headers(client: TestClient, app: FastAPI) -> dict[str, str]:
+def other_headers(team: Team) -> dict[str, str]:
     """A caseworker of the same organisation who works none of these cases."""
-    return login(client, make_user(app, "caseworker"))
+    return team.member("caseworker").headers
 
 
 @pytest.fixture
-def person(client: TestClient, headers: dict[str, str]) -> uuid.UUID:
-    return add_person(client, headers, date_of_birth="1985-03-15")
+def person(team: Team, headers: dict[str, str]) -> uuid.UUID:
+    return team.person(headers, date_of_birth="1985-03-15")
 
 
 def post(client: TestClient, headers: dict[str, str], person: uuid.UUID, **body: Any) -> Any:
@@ -73,20 +68,17 @@ class TestCreateDocument:
         assert body["warnings"] == []
 
     def test_number_country_and_expiry_taken_from_the_mrz(
-        self, client: TestClient, headers: dict[str, str], person: uuid.UUID
+        self, client: TestClient, team: Team, headers: dict[str, str], person: uuid.UUID
     ) -> None:
         number = passport_number()
-        body = add_document(
-            client, headers, person, issuing_country=None, mrz=td3(number, issuer="D")
-        )
+        body = team.document(headers, person, issuing_country=None, mrz=td3(number, issuer="D"))
         assert (body["number"], body["issuing_country"]) == (number, "DEU")
         assert body["expires_on"] == "2028-01-01"
 
     def test_mismatch_with_the_mrz_is_a_warning(
-        self, client: TestClient, headers: dict[str, str], person: uuid.UUID
+        self, client: TestClient, team: Team, headers: dict[str, str], person: uuid.UUID
     ) -> None:
-        body = add_document(
-            client,
+        body = team.document(
             headers,
             person,
             number=passport_number(),
@@ -102,13 +94,11 @@ class TestCreateDocument:
         }
 
     def test_number_spelt_differently_from_the_mrz_is_no_warning(
-        self, client: TestClient, headers: dict[str, str], person: uuid.UUID
+        self, client: TestClient, team: Team, headers: dict[str, str], person: uuid.UUID
     ) -> None:
         number = passport_number()
         spelt = f"{number[0].lower()} {number[1:5]}-{number[5:]}"
-        assert (
-            add_document(client, headers, person, number=spelt, mrz=td3(number))["warnings"] == []
-        )
+        assert team.document(headers, person, number=spelt, mrz=td3(number))["warnings"] == []
 
     def test_bad_check_digit_names_the_field(
         self, client: TestClient, headers: dict[str, str], person: uuid.UUID
@@ -139,11 +129,11 @@ class TestCreateDocument:
         assert response.status_code == 422
 
     def test_icao_only_code_accepted_from_an_mrz(
-        self, client: TestClient, headers: dict[str, str], person: uuid.UUID
+        self, client: TestClient, team: Team, headers: dict[str, str], person: uuid.UUID
     ) -> None:
         mrz = td3(passport_number(), issuer="UNO")
         assert (
-            add_document(client, headers, person, issuing_country=None, mrz=mrz)["issuing_country"]
+            team.document(headers, person, issuing_country=None, mrz=mrz)["issuing_country"]
             == "UNO"
         )
 
@@ -179,16 +169,21 @@ class TestCreateDocument:
         )
         assert response.status_code == 404
 
-    def test_lawyer_may_not_add(self, client: TestClient, app: FastAPI, person: uuid.UUID) -> None:
-        lawyer = login(client, make_user(app, "lawyer"))
+    def test_lawyer_may_not_add(self, client: TestClient, team: Team, person: uuid.UUID) -> None:
+        lawyer = team.lawyer.headers
         response = post(client, lawyer, person, type="passport", number="N1", issuing_country="KHM")
         assert response.status_code == 403
 
     def test_number_is_sealed_in_the_row(
-        self, client: TestClient, app: FastAPI, headers: dict[str, str], person: uuid.UUID
+        self,
+        client: TestClient,
+        team: Team,
+        app: FastAPI,
+        headers: dict[str, str],
+        person: uuid.UUID,
     ) -> None:
         number = passport_number()
-        document = add_document(client, headers, person, number=number, mrz=td3(number))
+        document = team.document(headers, person, number=number, mrz=td3(number))
         forms = [number.encode(), number.encode("utf-16-le"), number.encode().hex().encode()]
         with transaction(app.state.sessionmaker) as session:
             row = session.execute(
@@ -210,18 +205,18 @@ class TestCreateDocument:
 
 class TestListAndRead:
     def test_list_documents_of_a_person(
-        self, client: TestClient, headers: dict[str, str], person: uuid.UUID
+        self, client: TestClient, team: Team, headers: dict[str, str], person: uuid.UUID
     ) -> None:
-        first = add_document(client, headers, person, number=passport_number())
-        second = add_document(client, headers, person, type="national_id", number="ID-42")
+        first = team.document(headers, person, number=passport_number())
+        second = team.document(headers, person, type="national_id", number="ID-42")
         response = client.get(f"{INDIVIDUALS}/{person}/documents", headers=headers)
         assert response.status_code == 200
         assert [d["id"] for d in response.json()] == [first["id"], second["id"]]
 
     def test_read_one_with_its_status_history(
-        self, client: TestClient, headers: dict[str, str], person: uuid.UUID
+        self, client: TestClient, team: Team, headers: dict[str, str], person: uuid.UUID
     ) -> None:
-        document = add_document(client, headers, person, number=passport_number())
+        document = team.document(headers, person, number=passport_number())
         response = client.get(f"{DOCUMENTS}/{document['id']}", headers=headers)
         assert response.status_code == 200
         assert [c["status"] for c in response.json()["status_history"]] == ["valid"]
@@ -229,11 +224,12 @@ class TestListAndRead:
     def test_other_caseworker_gets_404(
         self,
         client: TestClient,
+        team: Team,
         headers: dict[str, str],
         other_headers: dict[str, str],
         person: uuid.UUID,
     ) -> None:
-        document = add_document(client, headers, person, number=passport_number())
+        document = team.document(headers, person, number=passport_number())
         url = f"{DOCUMENTS}/{document['id']}"
         assert client.get(url, headers=other_headers).status_code == 404
         patch = {"status": "lost", "status_date": "2024-01-01"}
@@ -250,12 +246,13 @@ class TestSearchByNumber:
     def test_found_with_spacing_and_hyphen_variants(
         self,
         client: TestClient,
+        team: Team,
         headers: dict[str, str],
         other_headers: dict[str, str],
         person: uuid.UUID,
     ) -> None:
         number = passport_number()
-        add_document(client, headers, person, number=number)
+        team.document(headers, person, number=number)
         variants = [
             number,
             number.lower(),
@@ -272,9 +269,9 @@ class TestSearchByNumber:
         assert response.json()["items"] == []
 
     def test_other_number_finds_nobody(
-        self, client: TestClient, headers: dict[str, str], person: uuid.UUID
+        self, client: TestClient, team: Team, headers: dict[str, str], person: uuid.UUID
     ) -> None:
-        add_document(client, headers, person, number=passport_number())
+        team.document(headers, person, number=passport_number())
         response = client.get(
             INDIVIDUALS, params={"document_number": passport_number("Z")}, headers=headers
         )
@@ -283,9 +280,14 @@ class TestSearchByNumber:
 
 class TestChangeStatus:
     def test_every_change_is_kept(
-        self, client: TestClient, app: FastAPI, headers: dict[str, str], person: uuid.UUID
+        self,
+        client: TestClient,
+        team: Team,
+        app: FastAPI,
+        headers: dict[str, str],
+        person: uuid.UUID,
     ) -> None:
-        document = add_document(client, headers, person, number=passport_number())
+        document = team.document(headers, person, number=passport_number())
         url = f"{DOCUMENTS}/{document['id']}"
         steps = [
             {"status": "lost", "status_date": "2024-02-01", "status_source": "family call"},
@@ -337,19 +339,29 @@ class TestChangeStatus:
         ],
     )
     def test_invalid_body(
-        self, client: TestClient, headers: dict[str, str], person: uuid.UUID, body: dict[str, Any]
+        self,
+        client: TestClient,
+        team: Team,
+        headers: dict[str, str],
+        person: uuid.UUID,
+        body: dict[str, Any],
     ) -> None:
-        document = add_document(client, headers, person, number=passport_number())
+        document = team.document(headers, person, number=passport_number())
         response = client.patch(f"{DOCUMENTS}/{document['id']}", json=body, headers=headers)
         assert response.status_code == 422
 
     def test_audited_with_ids_only(
-        self, client: TestClient, app: FastAPI, headers: dict[str, str], person: uuid.UUID
+        self,
+        client: TestClient,
+        team: Team,
+        app: FastAPI,
+        headers: dict[str, str],
+        person: uuid.UUID,
     ) -> None:
         from app.models.audit import AuditEntry
 
         number = passport_number()
-        document = add_document(client, headers, person, number=number)
+        document = team.document(headers, person, number=number)
         client.get(f"{DOCUMENTS}/{document['id']}", headers=headers)
         with transaction(app.state.sessionmaker) as session:
             entries = session.execute(
