@@ -7,43 +7,38 @@ import datetime as dt
 import subprocess
 import tempfile
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy.orm import Session
 
-from app.db import transaction
 from app.models.organisation import Organisation
-from tests.factories import UserHandle, login, make_organisation, make_user, unique
+from tests.consent.support import give
+from tests.factories import API, Team, UserHandle, unique
 
-API = "/api/v1"
 ALL_SECTIONS = ["identity", "documents", "unhcr_status", "incidents", "history"]
-
-
-@contextmanager
-def db(app: FastAPI) -> Iterator[Session]:
-    with transaction(app.state.sessionmaker) as session:
-        yield session
 
 
 @dataclass
 class Org:
-    organisation: Organisation
+    """A team and its members by name ("caseworker", "caseworker_other" …)."""
+
+    team: Team
     users: dict[str, UserHandle] = field(default_factory=dict)
     headers: dict[str, dict[str, str]] = field(default_factory=dict)
 
+    @property
+    def organisation(self) -> Organisation:
+        return self.team.organisation
+
 
 def build_org(app: FastAPI, client: TestClient, roles: tuple[str, ...]) -> Org:
-    org = Org(make_organisation(app))
+    org = Org(Team(app, client))
     for name in roles:
-        role = name.split("_")[0]
-        org.users[name] = make_user(app, role, organisation=org.organisation)
-        org.headers[name] = login(client, org.users[name])
+        member = org.team.member(name.split("_")[0])
+        org.users[name], org.headers[name] = member.user, member.headers
     return org
 
 
@@ -66,7 +61,8 @@ class Record:
     ids: dict[str, str] = field(default_factory=dict)
 
 
-def make_record(client: TestClient, cw: dict[str, str], *, consent: bool | None = True) -> Record:
+def make_record(team: Team, cw: dict[str, str], *, consent: bool | None = True) -> Record:
+    """Made by ``cw``, a caseworker of ``team``."""
     name = unique("Sokha Referred")
     number = unique("RF").upper().replace("-", "")
     contact = unique("+855 contact")
@@ -75,33 +71,20 @@ def make_record(client: TestClient, cw: dict[str, str], *, consent: bool | None 
     unhcr_reference = unique("UNHCR").upper().replace("-", "")[:20]
     incident_text = unique("Followed from the market")
     note = unique("Case note text")
-    person = client.post(
-        f"{API}/individuals",
-        json={
-            "full_name": name,
-            "date_of_birth": "1990-04-02",
-            "sex": "female",
-            "nationalities": ["KHM"],
-            "current_country": "THA",
-            "current_location": location,
-            "contact": contact,
-            "notes": person_note,
-        },
-        headers=cw,
-    )
-    assert person.status_code == 201, person.text
-    pid = person.json()["id"]
-    case = client.post(
-        f"{API}/cases", json={"individual_id": pid, "title": unique("Appeal")}, headers=cw
-    )
-    assert case.status_code == 201, case.text
-    document = client.post(
-        f"{API}/individuals/{pid}/documents",
-        json={"type": "passport", "number": number, "issuing_country": "KHM", "status": "valid"},
-        headers=cw,
-    )
-    assert document.status_code == 201, document.text
-    status = client.post(
+    pid = team.register(
+        cw,
+        full_name=name,
+        date_of_birth="1990-04-02",
+        sex="female",
+        nationalities=["KHM"],
+        current_country="THA",
+        current_location=location,
+        contact=contact,
+        notes=person_note,
+    )["id"]
+    case = team.case(cw, pid, title=unique("Appeal"))
+    document = team.document(cw, pid, number=number)
+    status = team.client.post(
         f"{API}/individuals/{pid}/unhcr-status",
         json={
             "status": "asylum_seeker",
@@ -111,53 +94,31 @@ def make_record(client: TestClient, cw: dict[str, str], *, consent: bool | None 
         headers=cw,
     )
     assert status.status_code == 201, status.text
-    incident = client.post(
-        f"{API}/incidents",
-        json={
-            "type": "detention",
-            "occurred_on": dt.date.today().isoformat(),
-            "country": "THA",
-            "description": incident_text,
-            "individual_ids": [pid],
-            "source": {"name": "monitor", "reliability": "B", "credibility": 2},
-        },
-        headers=cw,
+    incident = team.incident(
+        cw,
+        pid,
+        occurred_on=dt.date.today().isoformat(),
+        description=incident_text,
+        source={"name": "monitor", "reliability": "B", "credibility": 2},
     )
-    assert incident.status_code == 201, incident.text
-    added = client.post(f"{API}/cases/{case.json()['id']}/notes", json={"body": note}, headers=cw)
+    added = team.client.post(f"{API}/cases/{case['id']}/notes", json={"body": note}, headers=cw)
     assert added.status_code == 201, added.text
     if consent is not None:
-        record_consent(client, cw, pid, share=consent)
+        give(team.client, cw, pid, share=consent, method="written")
     return Record(
         person=pid,
-        case=case.json()["id"],
+        case=case["id"],
         name=name,
         number=number,
         contact=contact,
         location=location,
         person_note=person_note,
         unhcr_reference=unhcr_reference,
-        incident=incident.json()["id"],
+        incident=incident["id"],
         incident_text=incident_text,
-        document=document.json()["id"],
+        document=document["id"],
         note=note,
     )
-
-
-def record_consent(
-    client: TestClient, headers: dict[str, str], person: str, *, share: bool
-) -> None:
-    response = client.post(
-        f"{API}/individuals/{person}/consent",
-        json={
-            "store": True,
-            "share_with_partners": share,
-            "method": "written",
-            "recorded_on": dt.date.today().isoformat(),
-        },
-        headers=headers,
-    )
-    assert response.status_code == 201, response.text
 
 
 def refer(
@@ -182,14 +143,6 @@ def refer(
 
 def step(client: TestClient, headers: dict[str, str], referral: str, verb: str) -> Any:
     return client.post(f"{API}/referrals/{referral}/{verb}", headers=headers)
-
-
-def assign(client: TestClient, headers: dict[str, str], case: str, user: UserHandle) -> Any:
-    return client.post(
-        f"{API}/cases/{case}/assignments",
-        json={"user_id": str(user.id), "role": user.role},
-        headers=headers,
-    )
 
 
 def pdf_text(body: bytes) -> str:

@@ -14,15 +14,14 @@ from sqlalchemy import select, update
 
 from app.models.alert import Alert, OutboxMessage
 from app.models.referral import Referral
+from tests.consent.support import give
+from tests.factories import API, db
 from tests.referrals.support import (
     ALL_SECTIONS,
-    API,
     Org,
     Record,
     as_uuid,
-    assign,
     build_org,
-    db,
     make_record,
     pdf_text,
     refer,
@@ -54,7 +53,7 @@ def world(app: FastAPI) -> World:
 def _referred(world: World, sections: list[str], *, lawyer: bool = True) -> tuple[Record, str]:
     """A fresh record of a, referred to b with ``sections``, accepted, b's lawyer assigned."""
     client, a, b = world.client, world.a, world.b
-    record = make_record(client, a.headers["caseworker"])
+    record = make_record(a.team, a.headers["caseworker"])
     created = refer(client, a.headers["caseworker"], record.case, b.organisation, sections)
     assert created.status_code == 201, created.text
     referral = created.json()["id"]
@@ -62,7 +61,7 @@ def _referred(world: World, sections: list[str], *, lawyer: bool = True) -> tupl
     assert accepted.status_code == 200, accepted.text
     assert accepted.json()["status"] == "accepted" and accepted.json()["active"] is True
     if lawyer:
-        response = assign(client, b.headers["supervisor"], record.case, b.users["lawyer"])
+        response = b.team.assign(b.headers["supervisor"], record.case, b.users["lawyer"])
         assert response.status_code == 201, response.text
     return record, referral
 
@@ -293,7 +292,7 @@ def test_expiry_ends_access_at_once(world: World) -> None:
 
 
 def test_past_expiry_date_and_bad_bodies_are_refused(world: World) -> None:
-    record = make_record(world.client, world.a.headers["caseworker"])
+    record = make_record(world.a.team, world.a.headers["caseworker"])
     cw, b = world.a.headers["caseworker"], world.b.organisation
     yesterday = (dt.date.today() - dt.timedelta(days=1)).isoformat()
     bad = [
@@ -330,7 +329,7 @@ def test_past_expiry_date_and_bad_bodies_are_refused(world: World) -> None:
 def test_without_consent_to_share_the_referral_is_refused(world: World) -> None:
     cw = world.a.headers["caseworker"]
     for consent in (None, False):
-        record = make_record(world.client, cw, consent=consent)
+        record = make_record(world.a.team, cw, consent=consent)
         response = refer(world.client, cw, record.case, world.b.organisation, ["identity"])
         assert response.status_code == 409
         assert record.name not in response.text and record.person not in response.text
@@ -342,7 +341,7 @@ def test_without_consent_to_share_the_referral_is_refused(world: World) -> None:
 
 
 def test_who_may_refer(world: World) -> None:
-    record = make_record(world.client, world.a.headers["caseworker"])
+    record = make_record(world.a.team, world.a.headers["caseworker"])
     b = world.b.organisation
     assert (
         refer(world.client, world.a.headers["lawyer"], record.case, b, ["identity"]).status_code
@@ -364,7 +363,7 @@ def test_who_may_refer(world: World) -> None:
 
 def test_decline_and_tampering(world: World) -> None:
     client, a, b, c = world.client, world.a, world.b, world.c
-    record = make_record(client, a.headers["caseworker"])
+    record = make_record(a.team, a.headers["caseworker"])
     first = refer(client, a.headers["caseworker"], record.case, b.organisation, ALL_SECTIONS).json()
     # Pending: nothing visible yet, and only the receiving supervisor decides.
     assert set(_reads(world, b.headers["supervisor"], record).values()) == {404}
@@ -377,9 +376,7 @@ def test_decline_and_tampering(world: World) -> None:
     assert step(client, b.headers["supervisor"], first["id"], "accept").status_code == 409
     assert set(_reads(world, b.headers["supervisor"], record).values()) == {404}
     # Assigning staff needs an active referral.
-    assert (
-        assign(client, b.headers["supervisor"], record.case, b.users["lawyer"]).status_code == 404
-    )
+    assert b.team.assign(b.headers["supervisor"], record.case, b.users["lawyer"]).status_code == 404
 
     second = refer(
         client, a.headers["caseworker"], record.case, b.organisation, ["identity"]
@@ -389,7 +386,7 @@ def test_decline_and_tampering(world: World) -> None:
     assert step(client, b.headers["supervisor"], second["id"], "revoke").status_code == 403
     assert step(client, c.headers["supervisor"], second["id"], "revoke").status_code == 404
     # The receiving supervisor assigns its own staff only.
-    theirs = assign(client, b.headers["supervisor"], record.case, a.users["lawyer"])
+    theirs = b.team.assign(b.headers["supervisor"], record.case, a.users["lawyer"])
     assert theirs.status_code == 422
     # A third organisation never sees the case.
     assert set(_reads(world, c.headers["supervisor"], record).values()) == {404}
@@ -419,11 +416,9 @@ def test_lists_of_referrals(world: World) -> None:
 
 
 def test_withdrawn_consent_ends_referrals(world: World) -> None:
-    from tests.referrals.support import record_consent
-
     record, referral = _referred(world, ALL_SECTIONS)
     assert _reads(world, world.b.headers["lawyer"], record)["person"] == 200
-    record_consent(world.client, world.a.headers["caseworker"], record.person, share=False)
+    give(world.client, world.a.headers["caseworker"], record.person, share=False, method="written")
     assert set(_reads(world, world.b.headers["lawyer"], record).values()) == {404}
     seen = _get(world, world.a.headers["caseworker"], f"/referrals/{referral}").json()
     assert seen["status"] == "revoked"
