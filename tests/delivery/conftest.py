@@ -5,7 +5,6 @@ so an engine under test only ever sees the rows that test wrote."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import pytest
 from fastapi import FastAPI
@@ -13,12 +12,9 @@ from fastapi.testclient import TestClient
 
 from app.config import Settings
 from app.main import create_app
-from app.models.organisation import Organisation
 from tests.conftest import database_url, fresh_address, make_settings
 from tests.delivery.support import Mailbox, Receiver, retire_pending, start_smtp
-from tests.factories import login, make_organisation, make_user
-
-API = "/api/v1"
+from tests.factories import API, Team
 
 
 @pytest.fixture(scope="package")
@@ -68,22 +64,13 @@ def receiver() -> Iterator[Receiver]:
     server.close()
 
 
-@dataclass
-class Team:
-    organisation: Organisation
-    admin: dict[str, str]
-    caseworker: dict[str, str]
-
-
 @pytest.fixture
 def team(delivery_app: FastAPI, api: TestClient) -> Team:
-    org = make_organisation(delivery_app)
-    admin = make_user(delivery_app, "admin", organisation=org)
-    caseworker = make_user(delivery_app, "caseworker", organisation=org)
-    return Team(org, login(api, admin), login(api, caseworker))
+    """The shared team fixture's builder, on this package's app."""
+    return Team(delivery_app, api)
 
 
 def register(api: TestClient, team: Team, url: str, **body: object) -> dict[str, str]:
-    response = api.post(f"{API}/webhooks", json={"url": url, **body}, headers=team.admin)
+    response = api.post(f"{API}/webhooks", json={"url": url, **body}, headers=team.admin.headers)
     assert response.status_code == 201, response.text
     return response.json()

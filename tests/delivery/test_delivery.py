@@ -20,7 +20,7 @@ from app.db import transaction
 from app.models.alert import OutboxMessage
 from app.models.audit import AuditEntry
 from app.models.base import utcnow
-from tests.delivery.conftest import API, Team, register
+from tests.delivery.conftest import register
 from tests.delivery.support import (
     Mailbox,
     Receiver,
@@ -30,7 +30,7 @@ from tests.delivery.support import (
     payload,
     verify,
 )
-from tests.factories import make_user, unique
+from tests.factories import API, Team, unique
 
 MS = dt.timedelta(milliseconds=1)
 
@@ -47,41 +47,25 @@ class Person:
     place: str
 
 
-def person_with_document(api: TestClient, team: Team) -> Person:
+def person_with_document(team: Team) -> Person:
     name, place = unique("Sokha Chan"), unique("Wat Phnom Lane")
-    response = api.post(
-        f"{API}/individuals",
-        json={"full_name": name, "current_country": "THA", "current_location": place},
-        headers=team.caseworker,
-    )
-    assert response.status_code == 201, response.text
-    person = response.json()["id"]
+    worker = team.caseworker
+    person = team.register(worker, full_name=name, current_country="THA", current_location=place)
     number = unique("N").upper().replace("-", "")
-    document = api.post(
-        f"{API}/individuals/{person}/documents",
-        json={"type": "passport", "number": number, "issuing_country": "KHM", "status": "valid"},
-        headers=team.caseworker,
-    )
-    assert document.status_code == 201, document.text
-    return Person(person, name, number, place)
+    team.document(worker, person["id"], number=number)
+    return Person(person["id"], name, number, place)
 
 
-def report_attack(api: TestClient, team: Team, person: Person) -> dict[str, object]:
-    response = api.post(
-        f"{API}/incidents",
-        json={
-            "type": "physical_attack",
-            "occurred_on": dt.date.today().isoformat(),
-            "country": "THA",
-            "location": person.place,
-            "description": f"{person.name} was beaten outside the flat.",
-            "individual_ids": [person.id],
-            "source": {"name": "Neighbour", "reliability": "B", "credibility": 2},
-        },
-        headers=team.caseworker,
+def report_attack(team: Team, person: Person) -> dict[str, object]:
+    return team.incident(
+        team.caseworker,
+        person.id,
+        type="physical_attack",
+        occurred_on=dt.date.today().isoformat(),
+        location=person.place,
+        description=f"{person.name} was beaten outside the flat.",
+        source={"name": "Neighbour", "reliability": "B", "credibility": 2},
     )
-    assert response.status_code == 201, response.text
-    return response.json()
 
 
 class TestWebhookDelivery:
@@ -94,8 +78,8 @@ class TestWebhookDelivery:
         delivery_settings: Settings,
     ) -> None:
         hook = register(api, team, receiver.url, events=["*"])
-        person = person_with_document(api, team)
-        report_attack(api, team, person)
+        person = person_with_document(team)
+        report_attack(team, person)
         rows = outbox_for(delivery_app, uuid.UUID(hook["id"]))
         assert rows, "the incident wrote no outbox row for the webhook (raise_alert)"
         report = engine(delivery_app, delivery_settings).deliver()
@@ -191,7 +175,7 @@ class TestWebhookDelivery:
     ) -> None:
         hook = register(api, team, receiver.url)
         (message,) = add_outbox(delivery_app, uuid.UUID(hook["id"]))
-        api.delete(f"{API}/webhooks/{hook['id']}", headers=team.admin)
+        api.delete(f"{API}/webhooks/{hook['id']}", headers=team.admin.headers)
         assert engine(delivery_app, delivery_settings).deliver().dead == 1
         assert receiver.snapshot() == []
         assert outbox(delivery_app, message).last_error == "webhook disabled"
@@ -246,11 +230,9 @@ class TestEmail:
         smtp: tuple[int, Mailbox],
     ) -> None:
         address = f"{unique('sup')}@ngo.example.org"
-        supervisor = make_user(
-            delivery_app, "supervisor", organisation=team.organisation, email=address
-        )
-        person = person_with_document(api, team)
-        report_attack(api, team, person)
+        supervisor = team.user("supervisor", email=address)
+        person = person_with_document(team)
+        report_attack(team, person)
         rows = [r for r in outbox_for(delivery_app, supervisor.id) if r.channel == "email"]
         assert rows, "a critical alert wrote no e-mail row for the supervisor (raise_alert)"
         _, mailbox = smtp
@@ -273,7 +255,7 @@ class TestEmail:
     def test_a_user_without_an_address_is_not_retried(
         self, team: Team, delivery_app: FastAPI, delivery_settings: Settings
     ) -> None:
-        user = make_user(delivery_app, "supervisor", organisation=team.organisation)
+        user = team.user("supervisor")
         (message,) = add_outbox(delivery_app, user.id, channel="email")
         assert engine(delivery_app, delivery_settings).deliver().dead == 1
         assert outbox(delivery_app, message).last_error == "no e-mail address"
@@ -282,7 +264,7 @@ class TestEmail:
         self, team: Team, delivery_app: FastAPI, delivery_settings: Settings
     ) -> None:
         address = f"{unique('sup')}@ngo.example.org"
-        user = make_user(delivery_app, "supervisor", organisation=team.organisation, email=address)
+        user = team.user("supervisor", email=address)
         (message,) = add_outbox(delivery_app, user.id, channel="email")
         closed = delivery_settings.model_copy(update={"smtp_url": "smtp://u:p%40ss@127.0.0.1:9"})
         assert engine(delivery_app, closed).deliver().retried == 1

@@ -10,8 +10,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.alerts import egress
-from tests.delivery.conftest import API, Team, register
+from tests.delivery.conftest import register
 from tests.delivery.support import Receiver
+from tests.factories import API, Team
 
 NONE: frozenset[str] = frozenset()
 
@@ -161,7 +162,7 @@ class TestRegistrationRoute:
         ],
     )
     def test_refused_with_400(self, api: TestClient, team: Team, url: str) -> None:
-        response = api.post(f"{API}/webhooks", json={"url": url}, headers=team.admin)
+        response = api.post(f"{API}/webhooks", json={"url": url}, headers=team.admin.headers)
         assert response.status_code == 400, response.text
 
     def test_allowlisted_loopback_http_is_accepted(

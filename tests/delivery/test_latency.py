@@ -20,10 +20,10 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from app.config import Settings
-from tests.delivery.conftest import API, Team, register
+from tests.delivery.conftest import register
 from tests.delivery.processes import Process, environment
 from tests.delivery.support import Receiver, free_port
-from tests.factories import PASSWORD, make_user, unique
+from tests.factories import API, PASSWORD, Team, unique
 
 INCIDENTS = 50
 
@@ -41,7 +41,7 @@ def test_alert_latency_through_serve(
     tmp_path: Path,
 ) -> None:
     register(api, team, receiver.url, events=["alert.created"])
-    worker = make_user(delivery_app, "caseworker", organisation=team.organisation)
+    worker = team.user("caseworker")
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     server = Process(

@@ -18,9 +18,10 @@ from sqlalchemy import func, select
 from app.config import Settings
 from app.db import transaction
 from app.models.alert import OutboxMessage
-from tests.delivery.conftest import Team, register
+from tests.delivery.conftest import register
 from tests.delivery.processes import Process, environment
 from tests.delivery.support import Receiver, add_outbox, free_port, outbox, verify
+from tests.factories import Team
 
 LEASE = 6.0
 BUDGET = LEASE / 2  # the engine starts no send later than this before its lease runs out

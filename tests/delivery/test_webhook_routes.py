@@ -14,9 +14,9 @@ from app.alerts import webhooks
 from app.db import transaction
 from app.models.alert import Webhook
 from app.models.audit import AuditEntry
-from tests.delivery.conftest import API, Team, register
+from tests.delivery.conftest import register
 from tests.delivery.support import Receiver
-from tests.factories import login, make_organisation, make_user
+from tests.factories import API, Team
 
 
 def _audit_actions(app: FastAPI, webhook_id: str) -> list[str]:
@@ -66,7 +66,9 @@ class TestCreateWebhook:
         self, api: TestClient, team: Team, receiver: Receiver, secret: str
     ) -> None:
         response = api.post(
-            f"{API}/webhooks", json={"url": receiver.url, "secret": secret}, headers=team.admin
+            f"{API}/webhooks",
+            json={"url": receiver.url, "secret": secret},
+            headers=team.admin.headers,
         )
         assert response.status_code == 400, response.text
 
@@ -75,12 +77,16 @@ class TestCreateWebhook:
         self, api: TestClient, team: Team, receiver: Receiver, events: list[str]
     ) -> None:
         response = api.post(
-            f"{API}/webhooks", json={"url": receiver.url, "events": events}, headers=team.admin
+            f"{API}/webhooks",
+            json={"url": receiver.url, "events": events},
+            headers=team.admin.headers,
         )
         assert response.status_code == 400, response.text
 
     def test_only_administrators(self, api: TestClient, team: Team, receiver: Receiver) -> None:
-        response = api.post(f"{API}/webhooks", json={"url": receiver.url}, headers=team.caseworker)
+        response = api.post(
+            f"{API}/webhooks", json={"url": receiver.url}, headers=team.caseworker.headers
+        )
         assert response.status_code == 403
 
 
@@ -89,15 +95,14 @@ class TestListAndDisable:
         self, api: TestClient, team: Team, receiver: Receiver, delivery_app: FastAPI
     ) -> None:
         mine = register(api, team, receiver.url)
-        other_org = make_organisation(delivery_app)
-        other_admin = login(api, make_user(delivery_app, "admin", organisation=other_org))
+        other_admin = team.elsewhere().admin.headers
         theirs = api.post(f"{API}/webhooks", json={"url": receiver.url}, headers=other_admin)
-        listed = api.get(f"{API}/webhooks", headers=team.admin).json()
+        listed = api.get(f"{API}/webhooks", headers=team.admin.headers).json()
         assert [w["id"] for w in listed] == [mine["id"]]
         assert "secret" not in listed[0]
-        assert mine["secret"] not in api.get(f"{API}/webhooks", headers=team.admin).text
+        assert mine["secret"] not in api.get(f"{API}/webhooks", headers=team.admin.headers).text
         # Another organisation's endpoint cannot be disabled, and looks unknown.
-        gone = api.delete(f"{API}/webhooks/{theirs.json()['id']}", headers=team.admin)
+        gone = api.delete(f"{API}/webhooks/{theirs.json()['id']}", headers=team.admin.headers)
         assert gone.status_code == 404
 
     def test_disable_is_audited_and_idempotent(
@@ -105,9 +110,9 @@ class TestListAndDisable:
     ) -> None:
         created = register(api, team, receiver.url)
         for _ in range(2):
-            response = api.delete(f"{API}/webhooks/{created['id']}", headers=team.admin)
+            response = api.delete(f"{API}/webhooks/{created['id']}", headers=team.admin.headers)
             assert response.status_code == 204
-        listed = api.get(f"{API}/webhooks", headers=team.admin).json()
+        listed = api.get(f"{API}/webhooks", headers=team.admin.headers).json()
         assert listed[0]["disabled_at"] is not None
         assert _audit_actions(delivery_app, created["id"]) == [
             "webhook.created",
@@ -115,5 +120,5 @@ class TestListAndDisable:
         ]
 
     def test_unknown_id_is_404(self, api: TestClient, team: Team) -> None:
-        response = api.delete(f"{API}/webhooks/{uuid.uuid4()}", headers=team.admin)
+        response = api.delete(f"{API}/webhooks/{uuid.uuid4()}", headers=team.admin.headers)
         assert response.status_code == 404
