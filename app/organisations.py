@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app.actor import Actor
 from app.audit import service as audit
 from app.errors import BadRequest, Conflict
 from app.models.organisation import DEFAULT_ORGANISATION, Organisation
@@ -56,7 +56,7 @@ def named(session: Session, name: str) -> Organisation | None:
     return None
 
 
-def create(session: Session, actor: Any, name: str) -> Organisation:
+def create(session: Session, actor: Actor, name: str) -> Organisation:
     """A new organisation; 409 when one of that name exists, whatever its case."""
     if named(session, name) is not None:
         raise Conflict("an organisation of that name exists")

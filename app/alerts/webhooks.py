@@ -16,7 +16,6 @@ import re
 import secrets
 import uuid
 from dataclasses import dataclass
-from typing import Any
 
 import httpx
 from sqlalchemy import select
@@ -24,6 +23,7 @@ from sqlalchemy.orm import Session
 from standardwebhooks.webhooks import Webhook as Signer
 
 from app import __version__
+from app.actor import Actor
 from app.alerts import egress
 from app.audit import service as audit
 from app.crypto import FieldSlot, Pad, crypto_of
@@ -76,7 +76,7 @@ def check_events(events: list[str]) -> list[str]:
 # Registration --------------------------------------------------------------------------------
 def register(
     session: Session,
-    actor: Any,
+    actor: Actor,
     *,
     url: str,
     events: list[str],
@@ -111,7 +111,7 @@ def register(
     return webhook, secret
 
 
-def list_webhooks(session: Session, actor: Any) -> list[Webhook]:
+def list_webhooks(session: Session, actor: Actor) -> list[Webhook]:
     return list(
         session.scalars(
             select(Webhook)
@@ -121,7 +121,7 @@ def list_webhooks(session: Session, actor: Any) -> list[Webhook]:
     )
 
 
-def disable(session: Session, actor: Any, webhook_id: uuid.UUID) -> Webhook:
+def disable(session: Session, actor: Actor, webhook_id: uuid.UUID) -> Webhook:
     """Stop deliveries to an endpoint of the actor's organisation (another's is not found)."""
     webhook = session.scalar(
         select(Webhook).where(
@@ -147,9 +147,10 @@ def events_of(webhook: Webhook) -> list[str]:
 
 
 def open_secret(session: Session, webhook: Webhook) -> str:
-    return crypto_of(session).open(
+    secret: str = crypto_of(session).open(
         session, SECRET, webhook.id, webhook.id, webhook.secret_ct, pad=Pad.SHORT
     )
+    return secret
 
 
 # Delivery ------------------------------------------------------------------------------------

@@ -8,10 +8,11 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
+from app.actor import Actor
 from app.audit import service as audit
 from app.auth import roles
 from app.auth.roles import Action
-from app.auth.service import Actor, authenticate_token
+from app.auth.service import authenticate_token
 from app.db import SessionDep
 from app.errors import Forbidden, NotAuthenticated
 
@@ -20,7 +21,7 @@ def current_actor(request: Request, session: SessionDep) -> Actor:
     """The bearer token's (or API key's) actor. The web client's GET requests to the API carry
     the session cookie instead, turned into this header by ``app.web.cookies.ApiCookieBridge``
     (safe methods only; a bearer token always wins)."""
-    cached = getattr(request.state, "actor", None)
+    cached: Actor | None = getattr(request.state, "actor", None)
     if cached is not None:
         return cached
     header = request.headers.get("authorization", "")

@@ -16,10 +16,10 @@ scope is simply not found (404), in lists, searches, counts and sub-resources al
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, exists, false, literal, or_, select
 
+from app.actor import Actor
 from app.auth.roles import Role
 from app.models.base import utcnow
 from app.models.case import BreakGlassGrant, Case, CaseAssignment
@@ -33,7 +33,7 @@ SECTIONS = ("identity", "documents", "unhcr_status", "incidents", "history")
 OWN = "own"
 
 
-def _assigned(actor: Any, role: str) -> Select[tuple[uuid.UUID]]:
+def _assigned(actor: Actor, role: str) -> Select[uuid.UUID]:
     return select(CaseAssignment.case_id).where(
         CaseAssignment.user_id == actor.id,
         CaseAssignment.role == role,
@@ -41,13 +41,13 @@ def _assigned(actor: Any, role: str) -> Select[tuple[uuid.UUID]]:
     )
 
 
-def _break_glass(actor: Any) -> Select[tuple[uuid.UUID]]:
+def _break_glass(actor: Actor) -> Select[uuid.UUID]:
     return select(BreakGlassGrant.case_id).where(
         BreakGlassGrant.user_id == actor.id, BreakGlassGrant.expires_at > utcnow()
     )
 
 
-def active_referrals(actor: Any, section: str | None = None) -> Select[tuple[uuid.UUID]]:
+def active_referrals(actor: Actor, section: str | None = None) -> Select[uuid.UUID]:
     """Ids of the referrals through which the actor sees a case of another organisation.
 
     Active means accepted and not expired, decided here in SQL, so a revocation or an expiry
@@ -57,11 +57,11 @@ def active_referrals(actor: Any, section: str | None = None) -> Select[tuple[uui
     return select(Referral.id).where(*_referral_terms(actor, section))
 
 
-def _referred(actor: Any, section: str | None) -> Select[tuple[uuid.UUID]]:
+def _referred(actor: Actor, section: str | None) -> Select[uuid.UUID]:
     return select(Referral.case_id).where(*_referral_terms(actor, section))
 
 
-def _referral_terms(actor: Any, section: str | None) -> list[ColumnElement[bool]]:
+def _referral_terms(actor: Actor, section: str | None) -> list[ColumnElement[bool]]:
     if actor.role not in (Role.SUPERVISOR, Role.CASEWORKER, Role.LAWYER):
         return [false()]
     terms = [
@@ -92,7 +92,7 @@ def has_section(section: str) -> ColumnElement[bool]:
     )
 
 
-def _own_cases(actor: Any) -> ColumnElement[bool] | None:
+def _own_cases(actor: Actor) -> ColumnElement[bool] | None:
     """The own-organisation rule for cases, as a condition (None: no case at all)."""
     own = Case.organisation_id == actor.organisation_id
     if actor.role == Role.SUPERVISOR:
@@ -111,7 +111,7 @@ def _own_cases(actor: Any) -> ColumnElement[bool] | None:
     return None
 
 
-def visible_cases(actor: Any, section: str | None = None) -> Select[tuple[uuid.UUID]]:
+def visible_cases(actor: Actor, section: str | None = None) -> Select[uuid.UUID]:
     """Ids of the cases the actor may see.
 
     ``section``: also the cases referred to the actor's organisation whose referral includes
@@ -129,7 +129,7 @@ def visible_cases(actor: Any, section: str | None = None) -> Select[tuple[uuid.U
     return select(Case.id).where(or_(own, Case.id.in_(_referred(actor, section))), alive)
 
 
-def visible_individuals(actor: Any, section: str | None = None) -> Select[tuple[uuid.UUID]]:
+def visible_individuals(actor: Actor, section: str | None = None) -> Select[uuid.UUID]:
     """Ids of the people the actor may see (erased people are gone for everyone).
 
     ``section`` as for ``visible_cases``: the people of cases referred with that section too.
@@ -151,13 +151,13 @@ def visible_individuals(actor: Any, section: str | None = None) -> Select[tuple[
     return select(Individual.id).where(or_(own, Individual.id.in_(referred)), alive)
 
 
-def reportable_individuals(actor: Any) -> Select[tuple[uuid.UUID]]:
+def reportable_individuals(actor: Actor) -> Select[uuid.UUID]:
     """People an automated monitor may name in an incident: its organisation's, unseen."""
     return select(Individual.id).where(
         Individual.organisation_id == actor.organisation_id, Individual.erased_at.is_(None)
     )
 
 
-def sees_contact_details(actor: Any, *, assigned: bool) -> bool:
+def sees_contact_details(actor: Actor, *, assigned: bool) -> bool:
     """Current location and contact: supervisors, and caseworkers assigned to the person."""
     return actor.role == Role.SUPERVISOR or (actor.role == Role.CASEWORKER and assigned)

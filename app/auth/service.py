@@ -8,8 +8,9 @@ import secrets
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, CursorResult, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -157,7 +158,7 @@ def _check_throttle(session: Session, keys: list[tuple[bytes, str]]) -> None:
             )
 
 
-def _count_failure(keys: list[tuple[bytes, str]]):  # type: ignore[no-untyped-def]
+def _count_failure(keys: list[tuple[bytes, str]]) -> Callable[[Session], None]:
     def job(session: Session) -> None:
         now = utcnow()
         for key, kind in keys:
@@ -260,11 +261,15 @@ def _second_factor_ok(
         if step is None:
             return False
         # Conditional on the old value, so two concurrent sign-ins cannot both use one code.
-        claimed = session.execute(
-            update(User)
-            .where(User.id == user.id, _step_is(user.totp_last_step))
-            .values(totp_last_step=step)
-            .execution_options(synchronize_session=False)
+        # An UPDATE's result is a CursorResult; Session.execute is typed for the general case.
+        claimed = cast(
+            "CursorResult[Any]",
+            session.execute(
+                update(User)
+                .where(User.id == user.id, _step_is(user.totp_last_step))
+                .values(totp_last_step=step)
+                .execution_options(synchronize_session=False)
+            ),
         ).rowcount
         user.totp_last_step = step
         return claimed == 1
@@ -284,16 +289,17 @@ def _second_factor_ok(
     return False
 
 
-def _step_is(last: int | None):  # type: ignore[no-untyped-def]
+def _step_is(last: int | None) -> ColumnElement[bool]:
     return User.totp_last_step.is_(None) if last is None else User.totp_last_step == last
 
 
 def _seed(session: Session, user: User) -> str:
     if user.totp_seed_ct is None:
         raise BadRequest("two-factor is not set up for this account")
-    return crypto_of(session).open(
+    seed: str = crypto_of(session).open(
         session, TOTP_SEED, user.id, user.id, user.totp_seed_ct, pad=Pad.SHORT
     )
+    return seed
 
 
 def _normal_recovery(code: str) -> str:

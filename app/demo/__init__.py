@@ -10,8 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app import organisations
+from app.actor import Actor
 from app.audit import service as audit
-from app.auth.service import Actor
 from app.auth.users import create_user
 from app.config import Settings
 from app.crypto import crypto_of

@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.actor import Actor
 from app.audit import service as audit
 from app.models.base import utcnow
 from app.models.risk import CountryProfileOverride
@@ -181,7 +182,7 @@ def present_override(row: CountryProfileOverride) -> dict[str, Any]:
 
 def override(
     session: Session,
-    actor: Any,
+    actor: Actor,
     *,
     country: str,
     fields: dict[str, Any],
