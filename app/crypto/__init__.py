@@ -88,7 +88,7 @@ class Crypto:
 
 def crypto_of(session: Session) -> Crypto:
     """The Crypto of the app that opened this session (see app.db)."""
-    crypto = session.info.get("crypto")
+    crypto: Crypto | None = session.info.get("crypto")
     if crypto is None:
         raise CryptoError("this session was not opened with a keyring")
     return crypto

@@ -63,7 +63,7 @@ class IndexSpec:
     version: int = 1
 
     def coincidences(self, rows: int) -> float:
-        return rows / 2**self.bits
+        return rows / 2.0**self.bits
 
 
 # Projected rows for the planner rule: 100,000 people over five years, several names each.

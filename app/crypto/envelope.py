@@ -116,6 +116,7 @@ def header_key_id(sealed: bytes) -> int:
     """The key id a sealed value names, after checking format and algorithm."""
     if len(sealed) < OVERHEAD:
         raise DecryptionError("ciphertext too short")
+    key_id: int
     fmt, alg, key_id = HEADER.unpack_from(sealed)
     if fmt != FORMAT_V1:
         raise UnsupportedFormat(f"unknown ciphertext format {fmt}")

@@ -8,6 +8,7 @@ owner. New tables join erasure by marking their columns, not by editing this mod
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from sqlalchemy import Column, Connection, Engine, Table, update
 from sqlalchemy.orm import Session
@@ -16,7 +17,7 @@ from app.crypto import crypto_of
 from app.models import Base
 
 
-def _indexed_tables() -> list[tuple[Table, Column, list[Column]]]:
+def _indexed_tables() -> list[tuple[Table, Column[Any], list[Column[Any]]]]:
     found = []
     for table in Base.metadata.sorted_tables:
         indexed = [c for c in table.columns if c.info.get("blind_index")]

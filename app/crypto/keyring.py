@@ -55,7 +55,8 @@ def wrap_aad(subject_id: uuid.UUID, key_id: int, kek_version: int) -> bytes:
 class KeyProvider(Protocol):
     """Where key-encryption keys live. KEK material never leaves the provider."""
 
-    development: bool
+    @property
+    def development(self) -> bool: ...
 
     def current_kek_version(self) -> int: ...
 
@@ -268,7 +269,8 @@ def _seal_doc(doc: dict[str, Any], material: dict[str, Any], passphrase: str | N
 
 def _open_doc(doc: dict[str, Any], passphrase: str | None, path: Path) -> dict[str, Any]:
     if doc.get("protection") != "argon2id":
-        return doc["keys"]
+        keys: dict[str, Any] = doc["keys"]
+        return keys
     if not passphrase:
         raise KeyringLocked(f"the keyring {path} is passphrase-protected")
     sealed = doc["sealed"]
@@ -284,7 +286,8 @@ def _open_doc(doc: dict[str, Any], passphrase: str | None, path: Path) -> dict[s
         )
     except InvalidTag:
         raise KeyringLocked(f"the keyring {path} is damaged") from None
-    return json.loads(body)
+    opened: dict[str, Any] = json.loads(body)
+    return opened
 
 
 def _write_atomic(path: Path, data: bytes, *, exclusive: bool = False) -> None:
@@ -311,7 +314,21 @@ def _write_atomic(path: Path, data: bytes, *, exclusive: bool = False) -> None:
         raise
 
 
-def open_provider(settings: Any, *, create: bool) -> FileKeyProvider:
+class KeyringSettings(Protocol):
+    """What ``open_provider`` reads of app.config.Settings (named here, not imported: the
+    crypto layer sits below the configuration)."""
+
+    @property
+    def key_file(self) -> Path: ...
+    @property
+    def key_provider(self) -> str: ...
+    @property
+    def keyring_passphrase(self) -> str | None: ...
+    @property
+    def production(self) -> bool: ...
+
+
+def open_provider(settings: KeyringSettings, *, create: bool) -> FileKeyProvider:
     """The configured provider; in development a missing keyring is created (mode 0600)."""
     path: Path = settings.key_file
     passphrase = settings.keyring_passphrase if settings.key_provider == "passphrase" else None

@@ -125,6 +125,7 @@ class DataKeys:
                 .order_by(RecordKey.id)
             )
             for key_id, owner_id, version, wrapped in rows:
+                assert wrapped is not None  # the query leaves erased keys out
                 newest[owner_id] = (key_id, version, wrapped)
         found = {}
         for owner_id, (key_id, version, wrapped) in newest.items():
@@ -145,6 +146,7 @@ class DataKeys:
             for key_id, owner_id, version, wrapped in rows:
                 if owners[key_id] != owner_id:
                     continue
+                assert wrapped is not None  # the query leaves erased keys out
                 # One bad key must not stop the batch; opening its values fails on its own.
                 with contextlib.suppress(CryptoError):
                     self._unwrap(key_id, owner_id, version, wrapped)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import ColumnElement, bindparam, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.crypto.keyring import KeyProvider, wrap_aad
@@ -41,7 +41,7 @@ class RotationReport:
     total: int
 
 
-def _outdated(version: int):  # type: ignore[no-untyped-def]
+def _outdated(version: int) -> ColumnElement[bool]:
     return (RecordKey.kek_version != version) & RecordKey.wrapped.is_not(None)
 
 
@@ -99,6 +99,7 @@ def rotate(
                 break
             params = []
             for key_id, owner_id, old, wrapped in rows:
+                assert wrapped is not None  # _outdated leaves erased keys out
                 material = provider.unwrap(old, wrapped, wrap_aad(owner_id, key_id, old))
                 params.append(
                     {
