@@ -153,7 +153,8 @@ def check_production(settings: Settings) -> None:
 
 def get_settings(request: Request) -> Settings:
     """The settings the running app was built with (see app.main.create_app)."""
-    return request.app.state.settings
+    settings: Settings = request.app.state.settings
+    return settings
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

@@ -92,7 +92,7 @@ def configure(*, json_logs: bool, level: str = "INFO", stream: Any = None) -> No
     for old in list(root.handlers):
         if getattr(old, "_haven", False):
             root.removeHandler(old)
-    handler._haven = True  # type: ignore[attr-defined]
+    handler._haven = True  # type: ignore[attr-defined]  # marks Haven's handler for reconfigure
     root.addHandler(handler)
     root.setLevel(level.upper())
     # Uvicorn's access log prints raw paths with query strings; Haven writes its own.

@@ -232,6 +232,8 @@ def recipients(
 
 
 def _has_email(session: Session, user: User) -> bool:
+    if user.email_ct is None:
+        return False
     try:
         email = crypto_of(session).open(
             session, USER_EMAIL, user.id, user.id, user.email_ct, pad=Pad.SHORT

@@ -108,6 +108,10 @@ def _canonical_rows(session: Session, batch: int = 20_000) -> Iterator[tuple[Any
     connection = session.connection()
     dialect = connection.dialect
     driver = connection.connection.driver_connection
+    if driver is None:
+        raise RuntimeError("the session's connection has no driver connection")
+    at_json: Callable[[Any], str]
+    uuid_json: Callable[[Any], str]
     if dialect.name == "postgresql":
         cursor = driver.cursor(name="haven_audit_verify")
         cursor.itersize = batch

@@ -44,7 +44,8 @@ def parameters() -> tuple[int, int]:
 
 
 def hash_password(password: str) -> str:
-    return _context.hash(password)
+    hashed: str = _context.hash(password)
+    return hashed
 
 
 def verify_and_update(password: str, stored: str | None) -> tuple[bool, str | None]:
@@ -52,4 +53,5 @@ def verify_and_update(password: str, stored: str | None) -> tuple[bool, str | No
     if stored is None:
         _context.verify(password, _DUMMY_HASH)
         return False, None
-    return _context.verify_and_update(password, stored)
+    matches, new_hash = _context.verify_and_update(password, stored)
+    return bool(matches), new_hash

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import datetime as dt
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 with warnings.catch_warnings():  # the test client's transport notice means nothing here
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
+
+if TYPE_CHECKING:
+    from app.config import Settings
+    from app.demo import DemoAccounts
 
 API = "/api/v1"
 
@@ -31,13 +35,15 @@ class Client:
         response = self.client.post(API + path, json=body, headers=self.headers)
         if response.status_code != expect:
             raise DemoError(f"POST {path} answered {response.status_code}")
-        return response.json() if response.content else {}
+        answer: dict[str, Any] = response.json() if response.content else {}
+        return answer
 
     def patch(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         response = self.client.patch(API + path, json=body, headers=self.headers)
         if response.status_code != 200:
             raise DemoError(f"PATCH {path} answered {response.status_code}")
-        return response.json()
+        answer: dict[str, Any] = response.json()
+        return answer
 
     def delete(self, path: str, body: dict[str, Any]) -> None:
         response = self.client.request("DELETE", API + path, json=body, headers=self.headers)
@@ -72,7 +78,7 @@ def make_mrz(surname: str, given: str, number: str, born: str, sex: str, expires
 def _person(c: Client, full_name: str, **extra: Any) -> str:
     body = {"full_name": full_name, "nationalities": ["KHM"], "current_country": "THA"}
     body.update(extra)
-    return c.post("/individuals", body)["id"]
+    return str(c.post("/individuals", body)["id"])
 
 
 def _incident(
@@ -89,14 +95,16 @@ def _incident(
         ),
     }
     body.update(extra)
-    return c.post("/incidents", body)["id"]
+    return str(c.post("/incidents", body)["id"])
 
 
 def _case(c: Client, person: str, title: str, priority: str = "high") -> str:
-    return c.post("/cases", {"individual_id": person, "title": title, "priority": priority})["id"]
+    return str(
+        c.post("/cases", {"individual_id": person, "title": title, "priority": priority})["id"]
+    )
 
 
-def load_scenarios(session: Session, accounts: Any, settings: Any) -> int:
+def load_scenarios(session: Session, accounts: DemoAccounts, settings: Settings) -> int:
     """Enter every scenario; returns how many were loaded."""
     from app.auth.service import issue_token
     from app.main import create_app

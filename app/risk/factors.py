@@ -95,7 +95,8 @@ class Context:
     # -- modifiers, all read from the policy table --------------------------------------------
 
     def row(self, code: str) -> dict[str, Any]:
-        return self.table["factors"][code]
+        factor: dict[str, Any] = self.table["factors"][code]
+        return factor
 
     def age_days(self, day: dt.date) -> int:
         return (self.facts.as_of - day).days
@@ -110,10 +111,11 @@ class Context:
 
     def confidence(self, reliability: str, credibility: int) -> float:
         rule = self.table["confidence"]
-        value = rule["reliability"].get(reliability, rule["reliability"]["F"]) * rule[
+        value: float = rule["reliability"].get(reliability, rule["reliability"]["F"]) * rule[
             "credibility"
         ].get(credibility, rule["credibility"][6])
-        return max(rule["floor"], value)
+        floor: float = rule["floor"]
+        return max(floor, value)
 
     def backfilled(self, incident: IncidentFact) -> bool:
         recorded = incident.recorded_on

@@ -163,7 +163,8 @@ def policy_version(reference: Reference, table: Mapping[str, Any] = POLICY) -> s
 def is_backfill(occurred_on: dt.date, recorded_at: dt.datetime | dt.date) -> bool:
     """Whether something was recorded long after it happened: history, not news."""
     recorded = recorded_at.date() if isinstance(recorded_at, dt.datetime) else recorded_at
-    return (recorded - occurred_on).days > POLICY["backfill"]["days"]
+    days: int = POLICY["backfill"]["days"]
+    return (recorded - occurred_on).days > days
 
 
 def level_of(score: float, table: Mapping[str, Any] = POLICY) -> str:
