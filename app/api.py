@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict
 
 from app.alerts.routes import router as alerts_router
 from app.alerts.webhook_routes import router as webhooks_router
-from app.audit.routes import router as audit_router
+from app.audit_routes import router as audit_router
 from app.auth.deps import current_actor
 from app.auth.routes import public as auth_public
 from app.auth.routes import router as auth_router

@@ -11,6 +11,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.logs import route_template
+
 log = logging.getLogger("haven.errors")
 
 
@@ -137,6 +139,4 @@ def install_handlers(app: FastAPI) -> None:
 
 
 def _route_template(request: Request) -> str:
-    from app.ops import route_template
-
     return route_template(request.scope)

@@ -16,6 +16,8 @@ import re
 import sys
 from typing import Any
 
+from starlette.types import Scope
+
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "haven_request_id", default=None
 )
@@ -101,3 +103,12 @@ def configure(*, json_logs: bool, level: str = "INFO", stream: Any = None) -> No
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers = []
         logging.getLogger(name).propagate = True
+
+
+def route_template(scope: Scope) -> str:
+    """The matched route's template with its full prefix, never the raw path."""
+    effective = (scope.get("fastapi") or {}).get("effective_route_context")
+    template = getattr(effective, "path", None)  # routers included by newer FastAPI
+    if not template:
+        template = getattr(scope.get("route"), "path", None)
+    return template or "<unmatched>"

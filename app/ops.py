@@ -26,7 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import migrate
 from app.db import READ_ONLY
-from app.logs import client_var, request_id_var
+from app.logs import client_var, request_id_var, route_template
 
 router = APIRouter(tags=["operations"])
 access_log = logging.getLogger("haven.access")
@@ -48,15 +48,6 @@ class Metrics:
             ["method", "route"],
             registry=self.registry,
         )
-
-
-def route_template(scope: Scope) -> str:
-    """The matched route's template with its full prefix, never the raw path."""
-    effective = (scope.get("fastapi") or {}).get("effective_route_context")
-    template = getattr(effective, "path", None)  # routers included by newer FastAPI
-    if not template:
-        template = getattr(scope.get("route"), "path", None)
-    return template or "<unmatched>"
 
 
 class RequestContextMiddleware:

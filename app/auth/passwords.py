@@ -1,8 +1,13 @@
-"""The only passlib import: argon2id hashing, verification and rehash-on-login."""
+"""The only passlib import: argon2id hashing, verification and rehash-on-login; and the
+password policy (length, not a common password)."""
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from passlib.context import CryptContext
+
+from app.errors import BadRequest
 
 # OWASP floor for argon2id is m=19 MiB, t=2, p=1, Haven's default. HAVEN_PASSWORD_MEMORY_KIB and
 # HAVEN_PASSWORD_ROUNDS raise it without breaking stored hashes (rehashed at the next sign-in);
@@ -55,3 +60,26 @@ def verify_and_update(password: str, stored: str | None) -> tuple[bool, str | No
         return False, None
     matches, new_hash = _context.verify_and_update(password, stored)
     return bool(matches), new_hash
+
+
+# Password policy -------------------------------------------------------------------------------
+MIN_PASSWORD, MAX_PASSWORD = 12, 128
+
+
+def check_password(password: str, *, username: str | None = None) -> None:
+    """ASVS 5.0 6.2: length 12 to 128, no composition rules, not a known common password."""
+    if len(password) < MIN_PASSWORD:
+        raise BadRequest(f"passwords need at least {MIN_PASSWORD} characters")
+    if len(password) > MAX_PASSWORD:
+        raise BadRequest(f"passwords may have at most {MAX_PASSWORD} characters")
+    folded = password.casefold()
+    if folded in _common_passwords() or (username and folded == username.casefold()):
+        raise BadRequest("that password is too common; choose another (a passphrase works well)")
+
+
+@lru_cache(maxsize=1)
+def _common_passwords() -> frozenset[str]:
+    # zxcvbn ships 30,000 of the most common leaked passwords; nothing is fetched at run time.
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS
+
+    return frozenset(FREQUENCY_LISTS["passwords"])

@@ -350,13 +350,11 @@ def confirm_mfa(session: Session, actor: Actor, code: str) -> list[str]:
 
 
 def change_password(session: Session, actor: Actor, current: str, new: str) -> None:
-    from app.auth.users import check_password
-
     user = session.get_one(User, actor.id)
     ok, _ = passwords.verify_and_update(current, user.password_hash)
     if not ok:
         raise BadRequest("the current password is wrong")
-    check_password(new, username=user.username)
+    passwords.check_password(new, username=user.username)
     user.password_hash = passwords.hash_password(new)
     user.password_changed_at = utcnow()
     revoke_tokens(session, user.id)

@@ -26,6 +26,7 @@ from app.audit import service as audit
 from app.auth.scope import SECTIONS, visible_individuals
 from app.cases import attachments, notes
 from app.cases import service as cases
+from app.cases.export_pdf import render_pdf
 from app.documents import service as documents
 from app.incidents import service as incidents
 from app.individuals import service as individuals
@@ -173,12 +174,7 @@ def canonical_json(bundle: Any) -> bytes:
 def export_case(session: Session, actor: Actor, case_id: uuid.UUID, fmt: Format) -> Export:
     case = case_records.get_visible_case(session, actor, case_id)
     bundle = build_bundle(session, actor, case)
-    if fmt == "pdf":
-        from app.cases.export_pdf import render_pdf
-
-        body = render_pdf(plain(bundle))
-    else:
-        body = canonical_json(bundle)
+    body = render_pdf(plain(bundle)) if fmt == "pdf" else canonical_json(bundle)
     digest = hashlib.sha256(body).hexdigest()
     history.record(
         session,

@@ -28,6 +28,7 @@ from app.models.user import User
 from app.records import history
 from app.records.cases import get_visible_case, open_sealed, seal_for
 from app.records.people import get_visible
+from app.records.sharing import sections_for_case
 
 TITLE = FieldSlot("case", "title")
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -72,8 +73,6 @@ def _access(actor: Actor, case: Case, assignments: list[dict[str, Any]]) -> str:
 def present(
     session: Session, actor: Actor, case: Case, assignments: list[dict[str, Any]] | None = None
 ) -> dict[str, Any]:
-    from app.records.sharing import sections_for_case
-
     if assignments is None:
         assignments = _assignments(session, [case.id])[case.id]
     item = {

@@ -25,6 +25,7 @@ from app.audit import service as audit
 from app.models.base import utcnow
 from app.models.risk import CountryProfileOverride
 from app.risk.facts import Cooperation, CountryProfile, Reference
+from app.risk.policy import policy_version
 
 DATA_FILE = "countries.json"
 # The fields an override may set (the schema in app.risk.schemas checks their types).
@@ -146,8 +147,6 @@ def changed_at(session: Session, now: dt.datetime) -> dt.datetime | None:
 
 def listing(session: Session, as_of: dt.date) -> dict[str, Any]:
     """The reference in force on ``as_of``, every override (past and scheduled) beside it."""
-    from app.risk.policy import policy_version
-
     rows = merged(_triples(_in_force(session, as_of)))
     data = shipped()
     every = session.scalars(

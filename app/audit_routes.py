@@ -1,4 +1,4 @@
-"""/audit and /audit/verify (auditors)."""
+"""/audit and /audit/verify: the audit trail for auditors (routes over app.audit.service)."""
 
 from __future__ import annotations
 
