@@ -10,9 +10,9 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict
 
 from app import organisations
+from app.actor import Actor
 from app.auth.deps import require
 from app.auth.roles import Action
-from app.auth.service import Actor
 from app.db import SessionDep
 from app.models.organisation import Organisation
 from app.validation import Name

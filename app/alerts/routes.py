@@ -19,7 +19,8 @@ from starlette.concurrency import run_in_threadpool
 from app.alerts import queries, service
 from app.auth.deps import require
 from app.auth.roles import Action
-from app.auth.service import Actor, authenticate_token
+from app.actor import Actor
+from app.auth.service import authenticate_token
 from app.db import SessionDep, transaction
 from app.errors import HavenError
 from app.models.base import utcnow

@@ -9,10 +9,10 @@ from typing import Annotated
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 
+from app.actor import Actor
 from app.alerts import webhooks
 from app.auth.deps import require
 from app.auth.roles import Action
-from app.auth.service import Actor
 from app.config import SettingsDep
 from app.db import SessionDep
 from app.models.alert import Webhook

@@ -19,12 +19,13 @@ import anyio.from_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
-from python_multipart.multipart import MultipartParseError, MultipartParser, parse_options_header
+from python_multipart.exceptions import MultipartParseError
+from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect
 
+from app.actor import Actor
 from app.auth.deps import require
 from app.auth.roles import Action
-from app.auth.service import Actor
 from app.cases import attachments, content_types
 from app.db import SessionDep
 from app.errors import BadRequest, Unprocessable

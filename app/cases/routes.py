@@ -8,9 +8,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 
+from app.actor import Actor
 from app.auth.deps import require
 from app.auth.roles import Action
-from app.auth.service import Actor
 from app.cases import assignments, break_glass, notes, schemas, service, timeline
 from app.db import SessionDep
 

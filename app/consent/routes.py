@@ -7,9 +7,9 @@ from typing import Annotated
 
 from fastapi import APIRouter
 
+from app.actor import Actor
 from app.auth.deps import require
 from app.auth.roles import Action
-from app.auth.service import Actor
 from app.consent import service
 from app.consent.schemas import ConsentCreate, ConsentRead
 from app.db import SessionDep

@@ -9,9 +9,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict
 
+from app.actor import Actor
 from app.auth.deps import require
 from app.auth.roles import Action
-from app.auth.service import Actor
 from app.db import SessionDep
 from app.individuals import duplicates
 

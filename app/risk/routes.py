@@ -7,9 +7,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Response
 
+from app.actor import Actor
 from app.auth.deps import require
 from app.auth.roles import Action
-from app.auth.service import Actor
 from app.db import SessionDep
 from app.models.base import utcnow
 from app.risk import overrides, reference, schemas, service

@@ -15,12 +15,12 @@ from fastapi import APIRouter, Request
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
+from app.actor import Actor
 from app.alerts import queries
 from app.alerts import service as alerts
 from app.alerts.routes import AlertResolve
 from app.auth import roles
 from app.auth.roles import Action
-from app.auth.service import Actor
 from app.web.render import FormError, WebRoute, render, see_other
 from app.web.session import SessionForm, signed_in, submit_form, text
 

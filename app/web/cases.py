@@ -16,10 +16,10 @@ from python_multipart.multipart import parse_options_header
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
+from app.actor import Actor
 from app.auth import roles
 from app.auth.roles import Action
 from app.auth.scope import SECTIONS
-from app.auth.service import Actor
 from app.cases import assignments, attachments, notes, schemas, timeline
 from app.cases import service as cases
 from app.cases.attachment_routes import _body, _events, _filename, _part_data

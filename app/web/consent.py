@@ -16,8 +16,8 @@ from fastapi import APIRouter, Request
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
+from app.actor import Actor
 from app.auth.roles import Action
-from app.auth.service import Actor
 from app.consent import service as consent
 from app.consent.schemas import ConsentCreate
 from app.individuals import schemas as person_schemas

@@ -29,7 +29,8 @@ SAFE_METHODS = frozenset({"GET", "HEAD"})
 
 
 def _settings(connection: HTTPConnection) -> Settings:
-    return connection.app.state.settings
+    settings: Settings = connection.app.state.settings
+    return settings
 
 
 def secure(connection: HTTPConnection) -> bool:

@@ -9,9 +9,9 @@ from fastapi import APIRouter, Request
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
+from app.actor import Actor
 from app.auth import roles
 from app.auth.roles import Action
-from app.auth.service import Actor
 from app.individuals import duplicates
 from app.individuals import service as individuals
 from app.web.render import FormError, WebRoute, render, see_other, uuid_or_none

@@ -13,13 +13,16 @@ def date(value: Any) -> str:
     if value is None or value == "":
         return ""
     if isinstance(value, str):
+        text: str = value
         try:
-            value = dt.datetime.fromisoformat(value)
+            value = dt.datetime.fromisoformat(text)
         except ValueError:
-            return value
+            return text
     if isinstance(value, dt.datetime):
         return value.astimezone(dt.UTC).strftime("%-d %b %Y, %H:%M UTC")
-    return value.strftime("%-d %b %Y")
+    if isinstance(value, dt.date):
+        return value.strftime("%-d %b %Y")
+    return str(value)
 
 
 def label(value: Any) -> str:

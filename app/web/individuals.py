@@ -12,11 +12,11 @@ from pydantic import Field, ValidationError
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
+from app.actor import Actor
 from app.alerts import queries as alert_queries
 from app.auth import roles
 from app.auth.roles import Action
 from app.auth.scope import SECTIONS
-from app.auth.service import Actor
 from app.cases import service as cases
 from app.consent import service as consent
 from app.documents import service as documents

@@ -14,8 +14,8 @@ from fastapi import APIRouter, Request
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
+from app.actor import Actor
 from app.auth.roles import Action
-from app.auth.service import Actor
 from app.documents import schemas as document_schemas
 from app.documents import service as documents
 from app.incidents import schemas as incident_schemas

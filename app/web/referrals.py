@@ -19,10 +19,10 @@ from starlette.datastructures import FormData
 from starlette.responses import Response
 
 from app import organisations
+from app.actor import Actor
 from app.auth import roles
 from app.auth.roles import Action
 from app.auth.scope import SECTIONS, active_referrals
-from app.auth.service import Actor
 from app.consent import service as consent
 from app.models.case import Case
 from app.models.referral import Referral

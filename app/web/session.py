@@ -20,11 +20,11 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
+from app.actor import Actor
 from app.auth import service as auth
 from app.auth import totp
 from app.auth.deps import check_role
 from app.auth.roles import Action
-from app.auth.service import Actor
 from app.db import transaction
 from app.errors import BadRequest, HavenError, NotAuthenticated, RateLimited
 from app.logs import client_var

@@ -243,7 +243,7 @@ class TestSizeLimit:
 
 
 def _actor(member: Member) -> Any:
-    from app.auth.service import Actor
+    from app.actor import Actor
 
     user = member.user
     return Actor(
