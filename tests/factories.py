@@ -138,8 +138,9 @@ def incident_body(*people: uuid.UUID | str, **fields: Any) -> dict[str, Any]:
 class Team:
     """An organisation of its own on ``app``, and the builder of everything a test puts in it.
 
-    ``team.caseworker`` (likewise supervisor, lawyer, admin, analyst, auditor) is one member of
-    that role, made and signed in on first use; ``team.member(role)`` makes another each call;
+    ``team.caseworker`` (likewise supervisor, lawyer, admin, analyst, auditor; any role by
+    ``team.signed_in(role)``) is the team's one member of that role, made and signed in on first
+    use; ``team.member(role)`` makes another each call;
     ``team.monitor`` is a service API key of the organisation. The steps take who sends them
     (a member or headers) and go through the API the way a client would."""
 
@@ -148,6 +149,7 @@ class Team:
     ) -> None:
         self.app, self.client = app, client
         self.organisation: Organisation = organisation or make_organisation(app)
+        self._members: dict[str, Member] = {}
 
     # -- organisations and users -------------------------------------------------------------
 
@@ -167,29 +169,35 @@ class Team:
         user = self.user(role, **fields)
         return Member(user, self.login(user))
 
-    @cached_property
+    def signed_in(self, role: str) -> Member:
+        """The team's one member of ``role``, made and signed in on first use."""
+        if role not in self._members:
+            self._members[role] = self.member(role)
+        return self._members[role]
+
+    @property
     def supervisor(self) -> Member:
-        return self.member("supervisor")
+        return self.signed_in("supervisor")
 
-    @cached_property
+    @property
     def caseworker(self) -> Member:
-        return self.member("caseworker")
+        return self.signed_in("caseworker")
 
-    @cached_property
+    @property
     def lawyer(self) -> Member:
-        return self.member("lawyer")
+        return self.signed_in("lawyer")
 
-    @cached_property
+    @property
     def admin(self) -> Member:
-        return self.member("admin")
+        return self.signed_in("admin")
 
-    @cached_property
+    @property
     def analyst(self) -> Member:
-        return self.member("analyst")
+        return self.signed_in("analyst")
 
-    @cached_property
+    @property
     def auditor(self) -> Member:
-        return self.member("auditor")
+        return self.signed_in("auditor")
 
     @cached_property
     def monitor(self) -> dict[str, str]:
