@@ -1,12 +1,10 @@
-"""Helpers for the identity tests: database access, tokens, audit entries, TOTP codes."""
+"""Helpers for the identity tests: tokens, audit entries, TOTP codes, raw rows."""
 
 from __future__ import annotations
 
 import hashlib
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pyotp
@@ -15,18 +13,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.db import transaction
 from app.models.audit import AuditEntry
+from tests.factories import db
 
 LOGIN = "/api/v1/auth/login"
 ME = "/api/v1/auth/me"
-
-
-@contextmanager
-def db(app: FastAPI) -> Iterator[Session]:
-    """A committed transaction on the app's database, as the app itself opens them."""
-    with transaction(app.state.sessionmaker) as session:
-        yield session
 
 
 def token_of(headers: dict[str, str]) -> str:

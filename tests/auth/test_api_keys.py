@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from app.models.user import ApiKey
-from tests.auth.support import ME, audit_entries, bearer, db, mentions, raw_row, request_id, sha256
-from tests.factories import login, make_organisation, make_user, unique
+from tests.auth.support import ME, audit_entries, bearer, mentions, raw_row, request_id, sha256
+from tests.factories import db, login, make_organisation, make_user, unique
 
 KEYS = "/api/v1/api-keys"
 

@@ -23,21 +23,26 @@ from app.auth import roles
 from app.auth.roles import Role
 from app.models.organisation import Organisation
 from app.routes_table import api_routes
-from tests.factories import UserHandle, login, make_organisation, make_user, unique
+from tests.consent.support import give
+from tests.factories import API, Team, UserHandle, make_user, unique
 
-API = "/api/v1"
 ROLES = [r.value for r in Role]
+BY = {"source": {"name": "monitor", "reliability": "B", "credibility": 2}}  # an incident's source
 
 
 @dataclass
 class Org:
     """One organisation's people, records and signed-in callers."""
 
-    organisation: Organisation | None = None
+    team: Team
     users: dict[str, UserHandle] = field(default_factory=dict)
     headers: dict[str, dict[str, str]] = field(default_factory=dict)
     ids: dict[str, str] = field(default_factory=dict)
     names: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def organisation(self) -> Organisation:
+        return self.team.organisation
 
 
 @dataclass
@@ -48,66 +53,41 @@ class World:
     b: Org
 
     def fresh_person(self, org: Org, *, by: str = "caseworker") -> str:
-        body = {"full_name": unique("Matrix Person"), "current_country": "THA"}
-        response = self.client.post(f"{API}/individuals", json=body, headers=org.headers[by])
-        assert response.status_code == 201, response.text
-        return response.json()["id"]
+        return org.team.register(
+            org.headers[by], full_name=unique("Matrix Person"), current_country="THA"
+        )["id"]
 
-    def fresh_case(self, org: Org, *, lawyer: str | None = None, by: str = "caseworker") -> str:
-        person = self.fresh_person(org, by=by)
-        response = self.client.post(
-            f"{API}/cases", json={"individual_id": person}, headers=org.headers[by]
-        )
-        assert response.status_code == 201, response.text
-        case_id = response.json()["id"]
+    def fresh_case(
+        self, org: Org, *, lawyer: UserHandle | None = None, by: str = "caseworker"
+    ) -> str:
+        case_id = org.team.case(org.headers[by], self.fresh_person(org, by=by))["id"]
         if lawyer:
-            assign = self.client.post(
-                f"{API}/cases/{case_id}/assignments",
-                json={"user_id": lawyer, "role": "lawyer"},
-                headers=org.headers["supervisor"],
-            )
+            assign = org.team.assign(org.headers["supervisor"], case_id, lawyer)
             assert assign.status_code in (200, 201), assign.text
         return case_id
 
 
 def _build_org(app: FastAPI, client: TestClient) -> Org:
-    organisation = make_organisation(app)
-    org = Org(organisation=organisation)
+    team = Team(app, client)
+    org = Org(team)
     for role in ROLES:
         if role == Role.SERVICE:
             continue
-        org.users[role] = make_user(app, role, organisation=organisation)
-        org.headers[role] = login(client, org.users[role])
-    org.users["lawyer_other"] = make_user(app, "lawyer", organisation=organisation)
-    org.users["caseworker_other"] = make_user(app, "caseworker", organisation=organisation)
-    org.headers["caseworker_other"] = login(client, org.users["caseworker_other"])
-    admin = org.headers["admin"]
-    key = client.post(
-        f"{API}/api-keys",
-        json={"name": unique("monitor"), "role": "service", "organisation": str(organisation.id)},
-        headers=admin,
-    )
-    assert key.status_code == 201, key.text
-    org.headers["service"] = {"Authorization": f"Bearer {key.json()['key']}"}
+        member = team.signed_in(role)
+        org.users[role], org.headers[role] = member.user, member.headers
+    org.users["lawyer_other"] = team.user("lawyer")
+    other = team.member("caseworker")
+    org.users["caseworker_other"], org.headers["caseworker_other"] = other.user, other.headers
+    org.headers["service"] = team.monitor
     org.ids, org.names = _records(client, org)
     # Consent to share, and a referral to a partner organisation that nobody else sees.
     _consent(client, org, org.ids["individual"])
-    org.ids["referral"] = _referral(client, org, org.ids["case"], make_organisation(app))
+    org.ids["referral"] = _referral(client, org, org.ids["case"], team.elsewhere().organisation)
     return org
 
 
 def _consent(client: TestClient, org: Org, person: str) -> None:
-    response = client.post(
-        f"{API}/individuals/{person}/consent",
-        json={
-            "store": True,
-            "share_with_partners": True,
-            "method": "written",
-            "recorded_on": _today(),
-        },
-        headers=org.headers["caseworker"],
-    )
-    assert response.status_code == 201, response.text
+    give(client, org.headers["caseworker"], person, share=True, method="written")
 
 
 def _referral(
@@ -129,71 +109,39 @@ def _referral(
 def _records(client: TestClient, org: Org) -> tuple[dict[str, str], dict[str, str]]:
     """A person of the organisation with a case, a document, incidents (one a detention, so a
     custody alert), an attachment, and counsel assigned."""
-    cw = org.headers["caseworker"]
+    cw, team = org.headers["caseworker"], org.team
     names = {"individual": unique("Sok Dara"), "document": unique("N").upper().replace("-", "")}
-    person = client.post(
-        f"{API}/individuals",
-        json={"full_name": names["individual"], "current_country": "THA"},
-        headers=cw,
-    ).json()["id"]
-    case = client.post(f"{API}/cases", json={"individual_id": person}, headers=cw).json()["id"]
-    lawyer = str(org.users["lawyer"].id)
-    assert client.post(
-        f"{API}/cases/{case}/assignments", json={"user_id": lawyer, "role": "lawyer"}, headers=cw
-    ).status_code in (200, 201)
-    document = client.post(
-        f"{API}/individuals/{person}/documents",
-        json={
-            "type": "passport",
-            "number": names["document"],
-            "issuing_country": "KHM",
-            "status": "valid",
-        },
-        headers=cw,
+    person = team.register(cw, full_name=names["individual"], current_country="THA")["id"]
+    case = team.case(cw, person)["id"]
+    assert team.assign(cw, case, org.users["lawyer"]).status_code in (200, 201)
+    document = team.document(cw, person, number=names["document"])
+    incident = team.incident(
+        cw, person, type="surveillance", occurred_on=_today(), description="Followed home.", **BY
     )
-    assert document.status_code == 201, document.text
-    incident = client.post(
-        f"{API}/incidents",
-        json={
-            "type": "surveillance",
-            "occurred_on": dt.date.today().isoformat(),
-            "country": "THA",
-            "description": "Followed home.",
-            "individual_ids": [person],
-            "source": {"name": "monitor", "reliability": "B", "credibility": 2},
-        },
-        headers=cw,
-    )
-    assert incident.status_code == 201, incident.text
     attachment = client.post(
         f"{API}/cases/{case}/attachments",
         files={"file": ("statement.txt", b"A witness statement.", "text/plain")},
         headers=cw,
     )
     assert attachment.status_code == 201, attachment.text
-    detention = client.post(
-        f"{API}/incidents",
-        json={
-            "type": "detention",
-            "occurred_on": dt.date.today().isoformat(),
-            "country": "THA",
-            "description": "Held at the airport.",
-            "individual_ids": [person],
-            "source": {"name": "monitor", "reliability": "B", "credibility": 2},
-        },
-        headers=cw,
-    )
-    assert detention.status_code == 201, detention.text
+    _detain(team, cw, person)
     ids = {
         "individual": person,
         "case": case,
-        "document": document.json()["id"],
-        "incident": incident.json()["id"],
+        "document": document["id"],
+        "incident": incident["id"],
         "attachment": attachment.json()["id"],
         "organisation": str(org.organisation.id),
         "alert": _custody_alert(client, org, person),
     }
     return ids, names
+
+
+def _detain(team: Team, cw: dict[str, str], person: str) -> None:
+    """A detention today in Thailand: a host_custody alert for ``person``."""
+    team.incident(
+        cw, person, type="detention", occurred_on=_today(), description="Held at the airport.", **BY
+    )
 
 
 def _custody_alert(client: TestClient, org: Org, person: str) -> str:
@@ -510,19 +458,7 @@ def _open_alert(w: World, me: Org, t: Org) -> str:
     if t is not me:
         return t.ids["alert"]
     person = w.fresh_person(t)
-    response = w.client.post(
-        f"{API}/incidents",
-        json={
-            "type": "detention",
-            "occurred_on": _today(),
-            "country": "THA",
-            "description": "Held at the airport.",
-            "individual_ids": [person],
-            "source": {"name": "monitor", "reliability": "B", "credibility": 2},
-        },
-        headers=t.headers["caseworker"],
-    )
-    assert response.status_code == 201, response.text
+    _detain(t.team, t.headers["caseworker"], person)
     return _custody_alert(w.client, t, person)
 
 
@@ -584,9 +520,9 @@ def _webhook_target(w: World, t: Org) -> str:
 
 def _unassign(w: World, me: Org, t: Org) -> Call:
     if t is me:
-        lawyer = str(t.users["lawyer_other"].id)
+        lawyer = t.users["lawyer_other"]
         case = w.fresh_case(t, lawyer=lawyer)
-        return Call(f"/cases/{case}/assignments/{lawyer}")
+        return Call(f"/cases/{case}/assignments/{lawyer.id}")
     return Call(f"/cases/{t.ids['case']}/assignments/{t.users['lawyer'].id}")
 
 
@@ -618,7 +554,7 @@ def _send(client: TestClient, method: str, call: Call, headers: dict[str, str] |
 
 def _headers(w: World, org: Org, role: str, key: tuple[str, str]) -> dict[str, str]:
     if key in OWN_SESSION and role != Role.SERVICE:
-        return login(w.client, make_user(w.app, role, organisation=org.organisation))
+        return org.team.member(role).headers
     return org.headers[role]
 
 
@@ -757,7 +693,7 @@ def referred(world: World) -> Org:
             headers=b.headers["supervisor"],
         )
         assert assigned.status_code == 201, assigned.text
-    return Org(a.organisation, users=a.users, headers=b.headers, ids=ids, names=names)
+    return Org(a.team, users=a.users, headers=b.headers, ids=ids, names=names)
 
 
 def _referred_failures(app: FastAPI, world: World, referred: Org, *, active: bool) -> list[str]:

@@ -13,8 +13,8 @@ from fastapi.testclient import TestClient
 
 from app.auth import totp
 from app.models.user import User
-from tests.auth.support import ME, attempt, db, next_code, raw_row, wrong_code
-from tests.factories import PASSWORD, UserHandle, login, make_user
+from tests.auth.support import ME, attempt, next_code, raw_row, wrong_code
+from tests.factories import PASSWORD, UserHandle, db, login, make_user
 
 ENROLL, CONFIRM = "/api/v1/auth/mfa/enroll", "/api/v1/auth/mfa/confirm"
 

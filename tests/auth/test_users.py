@@ -9,8 +9,8 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from tests.auth.support import ME, attempt, db, raw_row
-from tests.factories import PASSWORD, UserHandle, login, make_organisation, make_user, unique
+from tests.auth.support import ME, attempt, raw_row
+from tests.factories import PASSWORD, UserHandle, db, login, make_organisation, make_user, unique
 
 USERS = "/api/v1/users"
 NON_ADMIN_ROLES = ["supervisor", "caseworker", "lawyer", "analyst", "auditor"]

@@ -37,12 +37,10 @@ from schemathesis.specs.openapi.checks import (
 from app.auth import roles
 from app.auth.roles import Action, Role
 from app.main import create_app
-from app.models.organisation import Organisation
 from app.routes_table import api_routes
 from tests.conftest import database_url, fresh_address, make_settings
-from tests.factories import login, make_organisation, make_user, unique
+from tests.factories import API, Team, unique
 
-API = "/api/v1"
 ROLES = [r.value for r in Role]
 EXAMPLES = int(
     os.environ.get("HAVEN_FUZZ_EXAMPLES") or os.environ.get("HAVEN_TEST_FUZZ_EXAMPLES") or 5
@@ -96,27 +94,16 @@ def schema(fuzz_app: FastAPI) -> Any:
 
 
 @pytest.fixture(scope="module")
-def organisation(fuzz_app: FastAPI) -> Organisation:
-    return make_organisation(fuzz_app)
+def team(fuzz_app: FastAPI, client: TestClient) -> Team:
+    """The shared team fixture's builder, on the fuzzed app, for the whole module."""
+    return Team(fuzz_app, client)
 
 
 @pytest.fixture(scope="module")
-def headers(
-    fuzz_app: FastAPI, client: TestClient, organisation: Organisation
-) -> dict[str, dict[str, str]]:
+def headers(team: Team) -> dict[str, dict[str, str]]:
     """One signed-in caller per role in one organisation (an API key for the service role)."""
-    signed_in = {
-        role: login(client, make_user(fuzz_app, role, organisation=organisation))
-        for role in ROLES
-        if role != Role.SERVICE
-    }
-    key = client.post(
-        f"{API}/api-keys",
-        json={"name": unique("fuzz"), "role": "service"},
-        headers=signed_in["admin"],
-    )
-    assert key.status_code == 201, key.text
-    signed_in["service"] = {"Authorization": f"Bearer {key.json()['key']}"}
+    signed_in = {role: team.signed_in(role).headers for role in ROLES if role != Role.SERVICE}
+    signed_in["service"] = team.monitor
     return signed_in
 
 
@@ -125,55 +112,23 @@ def _created(response: Any) -> str:
     return response.json()["id"]
 
 
-def seed(
-    app: FastAPI,
-    client: TestClient,
-    organisation: Organisation,
-    headers: dict[str, dict[str, str]],
-) -> dict[str, str]:
+def seed(team: Team, headers: dict[str, dict[str, str]]) -> dict[str, str]:
     """Fresh records for one role's run, by path parameter name."""
+    client = team.client
     cw, sup, admin = headers["caseworker"], headers["supervisor"], headers["admin"]
-    lawyer = make_user(app, "lawyer", organisation=organisation)
-    person = _created(
-        client.post(
-            f"{API}/individuals",
-            json={"full_name": unique("Fuzz Person"), "current_country": "THA"},
-            headers=cw,
-        )
-    )
-    case = _created(client.post(f"{API}/cases", json={"individual_id": person}, headers=cw))
-    assigned = client.post(
-        f"{API}/cases/{case}/assignments",
-        json={"user_id": str(lawyer.id), "role": "lawyer"},
-        headers=cw,
-    )
+    person = team.register(cw, full_name=unique("Fuzz Person"), current_country="THA")["id"]
+    case = team.case(cw, person)["id"]
+    lawyer = team.user("lawyer")
+    assigned = team.assign(cw, case, lawyer)
     assert assigned.status_code in (200, 201), assigned.text
-    document = _created(
-        client.post(
-            f"{API}/individuals/{person}/documents",
-            json={
-                "type": "passport",
-                "number": unique("N").upper().replace("-", ""),
-                "issuing_country": "KHM",
-                "status": "valid",
-            },
-            headers=cw,
-        )
-    )
-    incident = _created(
-        client.post(
-            f"{API}/incidents",
-            json={
-                "type": "detention",
-                "occurred_on": dt.date.today().isoformat(),
-                "country": "THA",
-                "description": "Held at the airport.",
-                "individual_ids": [person],
-                "source": {"name": "monitor", "reliability": "B", "credibility": 2},
-            },
-            headers=cw,
-        )
-    )
+    document = team.document(cw, person, number=unique("N").upper().replace("-", ""))["id"]
+    incident = team.incident(
+        cw,
+        person,
+        occurred_on=dt.date.today().isoformat(),
+        description="Held at the airport.",
+        source={"name": "monitor", "reliability": "B", "credibility": 2},
+    )["id"]
     attachment = _created(
         client.post(
             f"{API}/cases/{case}/attachments",
@@ -281,14 +236,14 @@ def test_every_operation_keeps_its_contract(
     fuzz_app: FastAPI,
     client: TestClient,
     schema: Any,
-    organisation: Organisation,
+    team: Team,
     headers: dict[str, dict[str, str]],
     role: str,
 ) -> None:
     """Each role, with records of its own: every operation it may perform gets the full run;
     one its role may not perform gets a single example, since the role check answers (403)
     before the input is read (tests/auth/test_matrix.py holds every such refusal)."""
-    ids = seed(fuzz_app, client, organisation, headers)
+    ids = seed(team, headers)
     actions = _actions(fuzz_app)
     failures: list[str] = []
     for operation in _operations(schema):
@@ -328,14 +283,14 @@ REFUSED = [
 def test_control_characters_are_refused_before_the_database(
     fuzz_app: FastAPI,
     client: TestClient,
-    organisation: Organisation,
+    team: Team,
     headers: dict[str, dict[str, str]],
     role: str,
     method: str,
     path: str,
     request_: dict[str, Any],
 ) -> None:
-    ids = seed(fuzz_app, client, organisation, headers)
+    ids = seed(team, headers)
     response = client.request(
         method, API + path.format(**ids), headers=headers.get(role), **request_
     )
