@@ -20,7 +20,7 @@ from app.db import transaction
 from app.demo.synthetic import add_people
 from tests.delivery.processes import Process, environment
 from tests.delivery.support import free_port
-from tests.factories import UserHandle
+from tests.factories import UserHandle, login
 
 API = "/api/v1"
 TIMEOUT = 30.0  # any one request or wait; a hang fails the test instead of stalling CI
@@ -54,15 +54,11 @@ class Server:
         return "".join(self.process.seen)
 
     def client(self, user: UserHandle | None = None) -> httpx.Client:
-        headers = {}
+        """A client of this server, signed in as ``user`` through /auth/login if given."""
+        headers: dict[str, str] = {}
         if user is not None:
-            response = httpx.post(
-                f"{self.url}{API}/auth/login",
-                json={"username": user.username, "password": user.password},
-                timeout=TIMEOUT,
-            )
-            assert response.status_code == 200, response.text
-            headers["Authorization"] = f"Bearer {response.json()['access_token']}"
+            with httpx.Client(base_url=self.url, timeout=TIMEOUT) as signing_in:
+                headers = login(signing_in, user)
         return httpx.Client(base_url=self.url, timeout=TIMEOUT, headers=headers)
 
     def kill(self) -> None:

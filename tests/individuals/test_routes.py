@@ -12,35 +12,28 @@ from sqlalchemy import select
 from app.db import transaction
 from app.models.individual import Individual, IndividualNameIndex
 from app.models.keys import RecordKey
-from tests.factories import login, make_organisation, make_user, unique
+from tests.factories import Team, unique
 
 API = "/api/v1/individuals"
 
 
-def register(client: TestClient, headers: dict[str, str], **fields: object) -> dict:
-    body = {"full_name": unique("Sok Dara"), "nationalities": ["KHM"], "current_country": "THA"}
-    body.update(fields)
-    response = client.post(API, json=body, headers=headers)
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
 @pytest.fixture
-def caseworker(app: FastAPI, client: TestClient) -> dict[str, str]:
-    return login(client, make_user(app, "caseworker"))
+def caseworker(team: Team) -> dict[str, str]:
+    return team.caseworker.headers
 
 
 class TestCreateIndividual:
     def test_anonymous(self, client: TestClient) -> None:
         assert client.post(API, json={"full_name": "x"}).status_code == 401
 
-    def test_analyst_is_forbidden(self, app: FastAPI, client: TestClient) -> None:
-        headers = login(client, make_user(app, "analyst"))
+    def test_analyst_is_forbidden(self, client: TestClient, team: Team) -> None:
+        headers = team.analyst.headers
         assert client.post(API, json={"full_name": "x"}, headers=headers).status_code == 403
 
-    def test_every_field_round_trips(self, client: TestClient, caseworker: dict[str, str]) -> None:
-        person = register(
-            client,
+    def test_every_field_round_trips(
+        self, client: TestClient, team: Team, caseworker: dict[str, str]
+    ) -> None:
+        person = team.register(
             caseworker,
             full_name="Ratanak Dara",
             aliases=["R. Dara", "Dara Ratanak"],
@@ -53,6 +46,7 @@ class TestCreateIndividual:
             current_location="Bangkok, Lat Phrao",
             contact="+66 80 000 0000",
             notes="Fled after the party was dissolved.",
+            current_country="THA",
             check_in_every_hours=48,
         )
         read = client.get(f"{API}/{person['id']}", headers=caseworker).json()
@@ -66,10 +60,10 @@ class TestCreateIndividual:
         assert read["risk"] == {"level": "low", "score": 0}
 
     def test_fields_are_ciphertext_in_the_database(
-        self, app: FastAPI, client: TestClient, caseworker: dict[str, str]
+        self, app: FastAPI, client: TestClient, team: Team, caseworker: dict[str, str]
     ) -> None:
         secret = unique("Chanthou Veasna")
-        person = register(client, caseworker, full_name=secret, current_location="Soi 7 house 12")
+        person = team.register(caseworker, full_name=secret, current_location="Soi 7 house 12")
         with transaction(app.state.sessionmaker) as session:
             row = session.get_one(Individual, uuid.UUID(person["id"]))
             blobs = [
@@ -82,46 +76,45 @@ class TestCreateIndividual:
 
 class TestSearch:
     def test_name_search_folds_case_accents_and_spacing(
-        self, client: TestClient, caseworker: dict[str, str]
+        self, client: TestClient, team: Team, caseworker: dict[str, str]
     ) -> None:
         suffix = uuid.uuid4().hex[:6]
-        person = register(
-            client, caseworker, full_name=f"Sók Dàra {suffix}", aliases=[f"Kim {suffix}"]
+        person = team.register(
+            caseworker, full_name=f"Sók Dàra {suffix}", aliases=[f"Kim {suffix}"]
         )
         for query in (f"sok  dara {suffix}", f"SÓK DARA {suffix.upper()}", f"kim {suffix}"):
             found = client.get(API, params={"name": query}, headers=caseworker).json()["items"]
             assert [p["id"] for p in found] == [person["id"]], query
 
     def test_a_near_miss_is_not_a_match(
-        self, client: TestClient, caseworker: dict[str, str]
+        self, client: TestClient, team: Team, caseworker: dict[str, str]
     ) -> None:
         name = unique("Vannak")
-        register(client, caseworker, full_name=name)
+        team.register(caseworker, full_name=name)
         found = client.get(API, params={"name": name + "x"}, headers=caseworker).json()["items"]
         assert found == []
 
-    def test_out_of_scope_people_are_never_found(self, app: FastAPI, client: TestClient) -> None:
-        mine = login(client, make_user(app, "caseworker"))
-        theirs = login(client, make_user(app, "caseworker"))
+    def test_out_of_scope_people_are_never_found(self, client: TestClient, team: Team) -> None:
+        mine = team.member("caseworker").headers
+        theirs = team.member("caseworker").headers
         name = unique("Bopha")
-        register(client, theirs, full_name=name)
+        team.register(theirs, full_name=name)
         assert client.get(API, params={"name": name}, headers=mine).json()["items"] == []
 
     def test_other_organisation_invisible_even_to_its_supervisor(
-        self, app: FastAPI, client: TestClient
+        self, client: TestClient, team: Team
     ) -> None:
-        org = make_organisation(app)
-        supervisor = login(client, make_user(app, "supervisor", organisation=org))
+        supervisor = team.elsewhere().supervisor.headers
         name = unique("Sophal")
-        person = register(client, login(client, make_user(app, "caseworker")), full_name=name)
+        person = team.register(team.caseworker, full_name=name)
         assert client.get(API, params={"name": name}, headers=supervisor).json()["items"] == []
         assert client.get(f"{API}/{person['id']}", headers=supervisor).status_code == 404
 
     def test_filters_by_country_and_pagination_is_stable(
-        self, client: TestClient, caseworker: dict[str, str]
+        self, client: TestClient, team: Team, caseworker: dict[str, str]
     ) -> None:
         for country in ("MYS", "MYS", "MYS", "IDN"):
-            register(client, caseworker, current_country=country)
+            team.register(caseworker, current_country=country)
         seen: list[str] = []
         cursor = None
         while True:
@@ -135,11 +128,11 @@ class TestSearch:
         assert len(seen) == 3 and len(set(seen)) == 3
 
     def test_searches_and_reads_are_audited(
-        self, app: FastAPI, client: TestClient, caseworker: dict[str, str]
+        self, app: FastAPI, client: TestClient, team: Team, caseworker: dict[str, str]
     ) -> None:
         from app.models.audit import AuditEntry
 
-        person = register(client, caseworker)
+        person = team.register(caseworker)
         client.get(f"{API}/{person['id']}", headers=caseworker)
         with transaction(app.state.sessionmaker) as session:
             actions = set(
@@ -154,32 +147,24 @@ class TestSearch:
 
 class TestFieldLevelAccess:
     def test_location_and_contact_hidden_from_a_lawyer_on_the_case(
-        self, app: FastAPI, client: TestClient, caseworker: dict[str, str]
+        self, client: TestClient, team: Team, caseworker: dict[str, str]
     ) -> None:
-        person = register(client, caseworker, current_location="Safe house 3", contact="+60 1")
-        lawyer = make_user(app, "lawyer")
-        case = client.post(
-            "/api/v1/cases", json={"individual_id": person["id"]}, headers=caseworker
-        )
-        if case.status_code != 201:
-            pytest.skip("cases routes are not available")
-        client.post(
-            f"/api/v1/cases/{case.json()['id']}/assignments",
-            json={"user_id": str(lawyer.id), "role": "lawyer"},
-            headers=caseworker,
-        )
-        read = client.get(f"{API}/{person['id']}", headers=login(client, lawyer)).json()
+        person = team.register(caseworker, current_location="Safe house 3", contact="+60 1")
+        lawyer = team.lawyer
+        case = team.case(caseworker, person["id"])
+        team.assign(caseworker, case["id"], lawyer)
+        read = client.get(f"{API}/{person['id']}", headers=lawyer.headers).json()
         assert read["full_name"] == person["full_name"]
         assert read["current_location"] is None and read["contact"] is None
 
 
 class TestErasure:
     def test_erasure_destroys_keys_and_indexes(
-        self, app: FastAPI, client: TestClient, caseworker: dict[str, str]
+        self, app: FastAPI, client: TestClient, team: Team, caseworker: dict[str, str]
     ) -> None:
         name = unique("Sreymom")
-        person = register(client, caseworker, full_name=name)
-        supervisor = login(client, make_user(app, "supervisor"))
+        person = team.register(caseworker, full_name=name)
+        supervisor = team.supervisor.headers
         response = client.request(
             "DELETE",
             f"{API}/{person['id']}",
@@ -199,10 +184,10 @@ class TestErasure:
             assert all(t is None for t in tokens)
 
     def test_reason_is_required_and_caseworkers_cannot_erase(
-        self, app: FastAPI, client: TestClient, caseworker: dict[str, str]
+        self, client: TestClient, team: Team, caseworker: dict[str, str]
     ) -> None:
-        person = register(client, caseworker)
-        supervisor = login(client, make_user(app, "supervisor"))
+        person = team.register(caseworker)
+        supervisor = team.supervisor.headers
         url = f"{API}/{person['id']}"
         assert client.request("DELETE", url, json={}, headers=supervisor).status_code == 422
         assert (

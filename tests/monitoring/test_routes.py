@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select, text
@@ -13,41 +12,18 @@ from sqlalchemy import select, text
 from app.db import transaction
 from app.models.alert import CountryEvent, ListMatch, PublishedList
 from app.models.individual import Individual
-from tests.factories import login, make_organisation, make_user, unique
+from tests.factories import Team, unique
 
 API = "/api/v1"
 
 
-@pytest.fixture
-def office(app: FastAPI, client: TestClient) -> dict:
-    org = make_organisation(app)
-    return {
-        "org": org,
-        "cw": login(client, make_user(app, "caseworker", organisation=org)),
-        "sup": login(client, make_user(app, "supervisor", organisation=org)),
-    }
-
-
-def person(client: TestClient, headers: dict, **fields: object) -> str:
-    body = {
-        "full_name": unique("Person"),
-        "nationalities": ["KHM"],
-        "current_country": "THA",
-    } | fields
-    response = client.post(f"{API}/individuals", json=body, headers=headers)
-    assert response.status_code == 201, response.text
-    return response.json()["id"]
-
-
 class TestCheckIns:
-    def test_a_check_in_moves_the_clock(
-        self, app: FastAPI, client: TestClient, office: dict
-    ) -> None:
-        pid = person(client, office["cw"], check_in_every_hours=48)
+    def test_a_check_in_moves_the_clock(self, app: FastAPI, client: TestClient, team: Team) -> None:
+        pid = team.register(team.caseworker, check_in_every_hours=48)["id"]
         response = client.post(
             f"{API}/individuals/{pid}/check-ins",
             json={"channel": "signal", "note": "Safe."},
-            headers=office["cw"],
+            headers=team.caseworker.headers,
         )
         assert response.status_code == 201
         with transaction(app.state.sessionmaker) as session:
@@ -55,20 +31,20 @@ class TestCheckIns:
             assert row.last_check_in_at is not None
             assert abs((row.last_check_in_at - dt.datetime.now(dt.UTC)).total_seconds()) < 60
 
-    def test_out_of_scope_is_404(self, app: FastAPI, client: TestClient, office: dict) -> None:
-        pid = person(client, office["cw"])
-        stranger = login(client, make_user(app, "caseworker"))
+    def test_out_of_scope_is_404(self, client: TestClient, team: Team) -> None:
+        pid = team.register(team.caseworker)["id"]
+        stranger = team.elsewhere().caseworker.headers
         response = client.post(f"{API}/individuals/{pid}/check-ins", json={}, headers=stranger)
         assert response.status_code == 404
 
 
 class TestListMatch:
     def test_scenario_7_matches_without_storing_other_names(
-        self, app: FastAPI, client: TestClient, office: dict
+        self, app: FastAPI, client: TestClient, team: Team
     ) -> None:
         suffix = uuid.uuid4().hex[:6]
         listed = [
-            person(client, office["cw"], full_name=f"Sam Rainsy-Listed {suffix} {i}")
+            team.register(team.caseworker, full_name=f"Sam Rainsy-Listed {suffix} {i}")["id"]
             for i in range(3)
         ]
         strangers = [f"Unregistered Exile {suffix} {i}" for i in range(15)]
@@ -76,7 +52,7 @@ class TestListMatch:
         assert len(names) == 18
         response = client.post(
             f"{API}/lists/match",
-            headers=office["sup"],
+            headers=team.supervisor.headers,
             json={"names": names, "source": "State television", "published_on": "2019-11-20"},
         )
         assert response.status_code == 200, response.text
@@ -98,41 +74,41 @@ class TestListMatch:
             assert raw.count(f"Unregistered Exile {suffix}".encode()) == 0
             assert b"State television" not in raw
 
-    def test_only_the_callers_scope_is_matched(
-        self, app: FastAPI, client: TestClient, office: dict
-    ) -> None:
+    def test_only_the_callers_scope_is_matched(self, client: TestClient, team: Team) -> None:
         name = unique("Hidden Person")
-        person(client, login(client, make_user(app, "caseworker")), full_name=name)
+        team.register(team.elsewhere().caseworker, full_name=name)
         response = client.post(
             f"{API}/lists/match",
-            headers=office["sup"],
+            headers=team.supervisor.headers,
             json={"names": [name], "source": "x", "published_on": "2019-11-20"},
         )
         assert response.json()["matched"] == []
 
-    def test_bad_input(self, client: TestClient, office: dict) -> None:
+    def test_bad_input(self, client: TestClient, team: Team) -> None:
         for body in (
             {"names": [], "source": "x", "published_on": "2019-11-20"},
             {"names": ["a\x00b"], "source": "x", "published_on": "2019-11-20"},
             {"names": ["a"], "source": "x", "published_on": "2999-01-01"},
         ):
             assert (
-                client.post(f"{API}/lists/match", json=body, headers=office["sup"]).status_code
+                client.post(
+                    f"{API}/lists/match", json=body, headers=team.supervisor.headers
+                ).status_code
                 == 422
             )
 
 
 class TestCountryEvents:
     def test_everyone_of_the_profile_is_reassessed(
-        self, app: FastAPI, client: TestClient, office: dict
+        self, app: FastAPI, client: TestClient, team: Team
     ) -> None:
         affiliation = f"Party {uuid.uuid4().hex[:6]}"
-        members = [person(client, office["cw"], affiliation=affiliation) for _ in range(3)]
-        person(client, office["cw"], affiliation="Someone else entirely")
-        person(client, office["cw"], nationalities=["LAO"], affiliation=affiliation)
+        members = [team.register(team.caseworker, affiliation=affiliation) for _ in range(3)]
+        team.register(team.caseworker, affiliation="Someone else entirely")
+        team.register(team.caseworker, nationalities=["LAO"], affiliation=affiliation)
         response = client.post(
             f"{API}/country-events",
-            headers=office["sup"],
+            headers=team.supervisor.headers,
             json={
                 "country": "KHM",
                 "kind": "death_in_custody",
@@ -148,10 +124,10 @@ class TestCountryEvents:
             assert affiliation.encode() not in (event.affects_ct or b"")
         del members
 
-    def test_caseworkers_may_not(self, client: TestClient, office: dict) -> None:
+    def test_caseworkers_may_not(self, client: TestClient, team: Team) -> None:
         response = client.post(
             f"{API}/country-events",
-            headers=office["cw"],
+            headers=team.caseworker.headers,
             json={
                 "country": "KHM",
                 "kind": "crackdown",
