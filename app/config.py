@@ -12,6 +12,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
+from app.crypto.keyring import inspect_keyring
 from app.errors import ConfigurationError
 
 
@@ -109,8 +110,6 @@ def _write_private(path: Path, text: str) -> None:
 
 def production_problems(settings: Settings) -> list[str]:
     """Every reason this configuration is unsafe for production (empty when fine)."""
-    from app.crypto.keyring import inspect_keyring
-
     problems: list[str] = []
     if settings.debug:
         problems.append("debug is on (HAVEN_DEBUG)")

@@ -16,6 +16,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
+from app.audit import service as audit
 from app.config import Settings
 
 READ_ONLY = "haven_read_only"
@@ -83,8 +84,6 @@ def make_sessionmaker(
     engine: Engine, crypto: Any | None, settings: Settings | None = None
 ) -> sessionmaker[Session]:
     """Sessions that carry the app's Crypto and Settings (reached by services via .info)."""
-    from app.audit import service as audit
-
     factory = sessionmaker(
         engine, expire_on_commit=False, info={"crypto": crypto, "settings": settings}
     )
@@ -187,8 +186,6 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     Callbacks queued in ``session.info["after_commit"]`` run once the commit has succeeded;
     durable audit entries (denials) are written in a transaction of their own on failure.
     """
-    from app.audit import service as audit
-
     session = factory()
     try:
         yield session

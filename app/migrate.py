@@ -10,6 +10,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
+from app.db import READ_ONLY
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -25,8 +27,6 @@ def head_revisions() -> set[str]:
 
 
 def current_revisions(engine: Engine) -> set[str]:
-    from app.db import READ_ONLY
-
     with engine.connect().execution_options(**{READ_ONLY: True}) as conn:
         return set(MigrationContext.configure(conn).get_current_heads())
 

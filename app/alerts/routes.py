@@ -16,10 +16,10 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
+from app.actor import Actor
 from app.alerts import queries, service
 from app.auth.deps import require
 from app.auth.roles import Action
-from app.actor import Actor
 from app.auth.service import authenticate_token
 from app.db import SessionDep, transaction
 from app.errors import HavenError

@@ -20,7 +20,9 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from app.actor import Actor
+from app.audit import checkpoints
 from app.audit.chain import entry_hash
+from app.audit.verify import verify_all
 from app.logs import client_var, request_id_var
 from app.models.audit import AuditEntry, AuditHead
 from app.models.base import utcnow
@@ -87,8 +89,6 @@ def flush(session: Session) -> None:
 
 
 def _checkpoint_now(session: Session) -> None:
-    from app.audit import checkpoints
-
     crypto, settings = session.info.get("crypto"), session.info.get("settings")
     if crypto is None or settings is None:
         return
@@ -152,8 +152,6 @@ def verify_trail(
 ) -> Verification:
     """The whole chain and its signed checkpoints checked, audited as ``audit.verify``
     (GET /audit/verify)."""
-    from app.audit.verify import verify_all
-
     result = verify_all(session, provider, data_dir)
     record(session, actor=actor, action="audit.verify", details={"ok": result.ok})
     return result

@@ -20,7 +20,7 @@ from app.auth import passwords, totp
 from app.auth.roles import API_KEY_ROLES, Role
 from app.crypto import FieldSlot, Pad, crypto_of
 from app.db import on_rollback
-from app.errors import BadRequest, Conflict, NotAuthenticated, RateLimited
+from app.errors import BadRequest, Conflict, NotAuthenticated, NotFound, RateLimited
 from app.models.base import utcnow
 from app.models.user import ApiKey, AuthToken, LoginThrottle, RecoveryCode, User
 
@@ -391,8 +391,6 @@ def create_api_key(
 
 
 def revoke_api_key(session: Session, actor: Actor, key_id: uuid.UUID) -> ApiKey:
-    from app.errors import NotFound
-
     row = session.get(ApiKey, key_id)
     if row is None:
         raise NotFound()

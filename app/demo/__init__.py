@@ -16,6 +16,8 @@ from app.auth.users import create_user
 from app.config import Settings
 from app.crypto import crypto_of
 from app.db import transaction
+from app.demo.scenarios import load_scenarios
+from app.demo.synthetic import add_people
 from app.models.user import User
 
 DEMO_PASSWORD = "haven demo password"  # noqa: S105 - printed to the operator; demo data only
@@ -47,15 +49,11 @@ def ensure_accounts(session: Session) -> tuple[DemoAccounts, bool]:
 def load(
     sessions: sessionmaker[Session], settings: Settings, *, people: int = 0, scenarios: bool = True
 ) -> None:
-    from app.demo.synthetic import add_people
-
     with transaction(sessions) as session:
         accounts, new = ensure_accounts(session)
         if scenarios and not new:
             typer.echo("the demonstration scenarios are already loaded; not adding them twice")
         elif scenarios:
-            from app.demo.scenarios import load_scenarios
-
             loaded = load_scenarios(session, accounts, settings)
             typer.echo(f"loaded {loaded} scenarios of MISSION.md (dated relative to today)")
         audit.record(

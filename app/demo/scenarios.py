@@ -16,6 +16,10 @@ with warnings.catch_warnings():  # the test client's transport notice means noth
     from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from app.auth.service import issue_token
+from app.main import create_app
+from app.models.user import User
+
 if TYPE_CHECKING:
     from app.config import Settings
     from app.demo import DemoAccounts
@@ -106,10 +110,6 @@ def _case(c: Client, person: str, title: str, priority: str = "high") -> str:
 
 def load_scenarios(session: Session, accounts: DemoAccounts, settings: Settings) -> int:
     """Enter every scenario; returns how many were loaded."""
-    from app.auth.service import issue_token
-    from app.main import create_app
-    from app.models.user import User
-
     app = create_app(settings, migrate_on_start=False)
     tokens = {}
     for role in ("supervisor", "caseworker"):

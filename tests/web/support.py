@@ -56,8 +56,8 @@ def session_csrf(client: TestClient) -> str:
 
 def enrol_totp(app: FastAPI, user: UserHandle) -> str:
     """Turn two-factor on for ``user`` through the service; returns the seed."""
-    from app.auth import service as auth
     from app.actor import Actor
+    from app.auth import service as auth
 
     actor = Actor(user.id, user.username, user.role, user.organisation_id)
     with transaction(app.state.sessionmaker) as session:
