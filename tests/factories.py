@@ -148,8 +148,15 @@ class Team:
         self, app: FastAPI, client: Client, organisation: Organisation | None = None
     ) -> None:
         self.app, self.client = app, client
-        self.organisation: Organisation = organisation or make_organisation(app)
+        self._organisation = organisation
         self._members: dict[str, Member] = {}
+
+    @property
+    def organisation(self) -> Organisation:
+        """The team's organisation (made on first use unless one was given)."""
+        if self._organisation is None:
+            self._organisation = make_organisation(self.app)
+        return self._organisation
 
     # -- organisations and users -------------------------------------------------------------
 
@@ -240,6 +247,15 @@ class Team:
     def incident(self, who: Who, *people: uuid.UUID | str, **fields: Any) -> dict[str, Any]:
         """POST /incidents with ``incident_body``; the answer."""
         return self._created(who, "/incidents", incident_body(*people, **fields))
+
+    def unhcr_status(self, who: Who, person: uuid.UUID | str, **fields: Any) -> dict[str, Any]:
+        """POST /individuals/{person}/unhcr-status: an asylum seeker since today unless told."""
+        body = {"status": "asylum_seeker", "effective_date": dt.date.today().isoformat()}
+        return self._created(who, f"/individuals/{person}/unhcr-status", body | fields)
+
+    def note(self, who: Who, case: uuid.UUID | str, body: str) -> dict[str, Any]:
+        """POST /cases/{case}/notes; the answer."""
+        return self._created(who, f"/cases/{case}/notes", {"body": body})
 
     def assign(
         self, who: Who, case: uuid.UUID | str, user: Member | UserHandle, role: str | None = None
