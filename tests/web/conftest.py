@@ -103,7 +103,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
 
 @pytest.fixture(scope="session")
 def case_world(live: Live) -> CaseWorld:
-    return build_case(live.app)
+    return build_case(live.app, live.url)
 
 
 @pytest.fixture(scope="session")

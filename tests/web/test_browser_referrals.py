@@ -7,18 +7,11 @@ import datetime as dt
 import re
 from typing import Any
 
+import httpx
 import pytest
 
-from app.auth.service import Actor
-from app.cases import notes
-from app.cases import service as cases
-from app.db import transaction
-from app.documents import service as documents
-from app.incidents import service as incidents
-from app.incidents.schemas import IncidentCreate
-from app.individuals import service as individuals
-from app.unhcr import service as unhcr
-from tests.factories import make_organisation, make_user
+from app.models.organisation import Organisation
+from tests.factories import Team, UserHandle, make_organisation, make_user
 from tests.web.conftest import VIEWPORT, Live, Watch, screenshot
 from tests.web.test_browser import assert_local_only, expect, sign_in
 
@@ -26,50 +19,37 @@ pytestmark = pytest.mark.timeout(120)
 PURPOSE = "Representation at the deportation hearing"
 
 
-def _referred_case(live: Live, caseworker: Any) -> tuple[str, str]:
+def _referred_case(
+    live: Live, organisation: Organisation, caseworker: UserHandle
+) -> tuple[str, str]:
     """A person with a passport, a UNHCR status, an incident and a noted case."""
-    actor = Actor(caseworker.id, caseworker.username, caseworker.role, caseworker.organisation_id)
     today = dt.date.today()
-    with transaction(live.app.state.sessionmaker) as session:
-        person = individuals.create(
-            session,
-            actor,
-            {
-                "full_name": "Meas Rathana",
-                "date_of_birth": dt.date(1991, 8, 14),
-                "nationalities": ["KHM"],
-                "current_country": "THA",
-                "current_location": "Bangkok, Lat Krabang",
-            },
+    with httpx.Client(base_url=live.url, timeout=30) as client:
+        team = Team(live.app, client, organisation)
+        cw = team.login(caseworker)
+        person = team.person(
+            cw,
+            full_name="Meas Rathana",
+            date_of_birth="1991-08-14",
+            nationalities=["KHM"],
+            current_country="THA",
+            current_location="Bangkok, Lat Krabang",
         )
-        case = cases.open_case(
-            session, actor, {"individual_id": person.id, "title": "Hearing on removal"}
-        )
-        documents.add_document(
-            session,
-            actor,
+        case = team.case(cw, person, title="Hearing on removal")
+        team.document(cw, person, number="N07731562")
+        team.unhcr_status(cw, person, effective_date=(today - dt.timedelta(days=90)).isoformat())
+        team.incident(
+            cw,
             person,
-            {"type": "passport", "number": "N07731562", "issuing_country": "KHM"},
+            type="threat",
+            occurred_on=(today - dt.timedelta(days=5)).isoformat(),
+            location=None,
+            perpetrator=None,
+            description="Threatening calls from an embassy number.",
+            source={"name": "Herself", "reliability": "B", "credibility": 2},
         )
-        unhcr.add_status(
-            session,
-            actor,
-            person,
-            {"status": "asylum_seeker", "effective_date": today - dt.timedelta(days=90)},
-        )
-        body = IncidentCreate.model_validate(
-            {
-                "type": "threat",
-                "occurred_on": (today - dt.timedelta(days=5)).isoformat(),
-                "country": "THA",
-                "description": "Threatening calls from an embassy number.",
-                "individual_ids": [str(person.id)],
-                "source": {"name": "Herself", "reliability": "B", "credibility": 2},
-            }
-        )
-        incidents.record_incident(session, actor, body.model_dump())
-        notes.add_note(session, actor, case["id"], "Hearing set for next month; family safe.")
-    return str(person.id), str(case["id"])
+        team.note(cw, case["id"], "Hearing set for next month; family safe.")
+    return str(person), str(case["id"])
 
 
 def test_a_case_is_referred_accepted_seen_in_part_and_revoked(
@@ -79,7 +59,7 @@ def test_a_case_is_referred_accepted_seen_in_part_and_revoked(
     org_b = make_organisation(live.app, "Northern Legal Clinic")
     caseworker = make_user(live.app, "caseworker", organisation=org_a, username="sreymom")
     supervisor = make_user(live.app, "supervisor", organisation=org_b, username="malee.sup")
-    person, case = _referred_case(live, caseworker)
+    person, case = _referred_case(live, org_a, caseworker)
     ctx, watch = context
     sender = ctx.new_page()
 

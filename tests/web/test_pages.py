@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from app.web import PUBLIC_PAGES
 from app.web.headers import CSP
 from tests.conftest import fresh_address
-from tests.factories import UserHandle, login, make_organisation, make_user, unique
+from tests.factories import Team, UserHandle, login, unique
 from tests.web.support import field_errors, fill, sign_in, web_routes
 
 API = "/api/v1"
@@ -29,34 +29,24 @@ class World:
 
 @pytest.fixture(scope="module")
 def world(app: FastAPI) -> World:
-    organisation = make_organisation(app)
-    users = {
-        role: make_user(app, role.split("_")[0], organisation=organisation)
-        for role in ("caseworker", "supervisor", "lawyer", "lawyer_other", "analyst")
-    }
     with TestClient(app, client=(fresh_address(), 1)) as client:
-        cw = login(client, users["caseworker"])
-        person = client.post(
-            f"{API}/individuals",
-            json={"full_name": unique("Sok Dara"), "native_name": KHMER, "current_country": "THA"},
-            headers=cw,
-        ).json()["id"]
-        case = client.post(f"{API}/cases", json={"individual_id": person}, headers=cw).json()["id"]
-        client.post(
-            f"{API}/cases/{case}/assignments",
-            json={"user_id": str(users["lawyer"].id), "role": "lawyer"},
-            headers=cw,
-        ).raise_for_status()
-        document = client.post(
-            f"{API}/individuals/{person}/documents",
-            json={
-                "type": "passport",
-                "number": unique("N").upper(),
-                "issuing_country": "KHM",
-                "expires_on": (dt.date.today() + dt.timedelta(days=60)).isoformat(),
-            },
-            headers=cw,
-        ).json()["id"]
+        team = Team(app, client)
+        users = {
+            role: team.user(role.split("_")[0])
+            for role in ("caseworker", "supervisor", "lawyer", "lawyer_other", "analyst")
+        }
+        cw = team.login(users["caseworker"])
+        person = team.register(
+            cw, full_name=unique("Sok Dara"), native_name=KHMER, current_country="THA"
+        )["id"]
+        case = team.case(cw, person)["id"]
+        team.assign(cw, case, users["lawyer"]).raise_for_status()
+        document = team.document(
+            cw,
+            person,
+            number=unique("N").upper(),
+            expires_on=(dt.date.today() + dt.timedelta(days=60)).isoformat(),
+        )["id"]
     return World(users, person, case, document)
 
 

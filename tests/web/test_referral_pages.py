@@ -12,7 +12,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from tests.conftest import fresh_address
-from tests.factories import UserHandle, login, make_organisation, make_user, unique
+from tests.consent.support import give
+from tests.factories import Team, UserHandle, login, make_organisation, make_user, unique
 from tests.web.support import field_errors, sign_in
 
 API = "/api/v1"
@@ -49,38 +50,18 @@ def _signed_in(app: FastAPI, user: UserHandle) -> tuple[TestClient, str]:
 def _person_with_case(
     app: FastAPI, user: UserHandle, *, consent: bool = False, **fields: object
 ) -> tuple[str, str]:
-    """A person with a passport, a UNHCR status, an incident, a note and a case (via the API)."""
+    """A person with a passport, a UNHCR status, a note and a case (via the API)."""
     with TestClient(app, client=(fresh_address(), 1)) as api:
-        headers = login(api, user)
+        team = Team(app, api)
+        headers = team.login(user)
         data = {"full_name": unique("Sok Dara"), "current_country": "THA", **fields}
-        person = api.post(f"{API}/individuals", json=data, headers=headers).json()["id"]
-        case = api.post(
-            f"{API}/cases", json={"individual_id": person, "title": "Hearing"}, headers=headers
-        ).json()["id"]
-        api.post(
-            f"{API}/individuals/{person}/documents",
-            json={"type": "passport", "number": unique("N").upper(), "issuing_country": "KHM"},
-            headers=headers,
-        ).raise_for_status()
-        api.post(
-            f"{API}/individuals/{person}/unhcr-status",
-            json={"status": "asylum_seeker", "effective_date": TODAY},
-            headers=headers,
-        )
-        api.post(
-            f"{API}/cases/{case}/notes", json={"body": "Met the family today."}, headers=headers
-        ).raise_for_status()
+        person = team.register(headers, **data)["id"]
+        case = team.case(headers, person, title="Hearing")["id"]
+        team.document(headers, person, number=unique("N").upper())
+        team.unhcr_status(headers, person, effective_date=TODAY)
+        team.note(headers, case, "Met the family today.")
         if consent:
-            api.post(
-                f"{API}/individuals/{person}/consent",
-                json={
-                    "store": True,
-                    "share_with_partners": True,
-                    "method": "written",
-                    "recorded_on": TODAY,
-                },
-                headers=headers,
-            ).raise_for_status()
+            give(api, headers, person, share=True, method="written")
     return person, case
 
 
