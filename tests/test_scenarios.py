@@ -30,7 +30,7 @@ from app.models import (
     TravelDocument,
     UnhcrStatus,
 )
-from tests.factories import login, make_organisation, make_user, unique
+from tests.factories import Team, unique
 
 API = "/api/v1"
 
@@ -40,17 +40,18 @@ def day(days_ago: int) -> str:
 
 
 class Office:
-    """One organisation: a supervisor, a caseworker, counsel and an analyst, signed in."""
+    """One organisation (a Team): a supervisor, a caseworker, counsel and an analyst, signed in;
+    the caseworker registers people and reports incidents."""
 
     def __init__(self, app: FastAPI, client: TestClient) -> None:
         self.app, self.client = app, client
-        org = make_organisation(app)
-        self.users = {
-            r: make_user(app, r, organisation=org)
-            for r in ("supervisor", "caseworker", "lawyer", "analyst")
+        self.team = Team(app, client)
+        members = {
+            r: self.team.signed_in(r) for r in ("supervisor", "caseworker", "lawyer", "analyst")
         }
-        self.users["other_lawyer"] = make_user(app, "lawyer", organisation=org)
-        self.h = {name: login(client, user) for name, user in self.users.items()}
+        members["other_lawyer"] = self.team.member("lawyer")
+        self.users = {name: member.user for name, member in members.items()}
+        self.h = {name: member.headers for name, member in members.items()}
 
     def post(self, who: str, path: str, body: dict[str, Any], expect: int = 201) -> dict[str, Any]:
         response = self.client.post(API + path, json=body, headers=self.h[who])
@@ -67,8 +68,9 @@ class Office:
         )
 
     def person(self, **fields: Any) -> str:
-        body = {"full_name": unique("Person"), "nationalities": ["KHM"], "current_country": "THA"}
-        return self.post("caseworker", "/individuals", body | fields)["id"]
+        """A Cambodian national in Thailand unless told otherwise."""
+        body = {"current_country": "THA"} | fields
+        return self.team.register(self.h["caseworker"], **body)["id"]
 
     def incident(
         self, kind: str, days_ago: int, country: str, people: list[str], **extra: Any
@@ -77,21 +79,17 @@ class Office:
             "type": kind,
             "occurred_on": day(days_ago),
             "country": country,
-            "description": extra.pop("description", f"{kind} reported"),
-            "individual_ids": people,
+            "location": None,
+            "perpetrator": None,
+            "description": f"{kind} reported",
             "source": {"name": "Partner monitor", "reliability": "B", "credibility": 2},
         }
-        return self.post("caseworker", "/incidents", body | extra)["id"]
+        return self.team.incident(self.h["caseworker"], *people, **(body | extra))["id"]
 
     def case_with_counsel(self, person: str) -> str:
-        case = self.post("caseworker", "/cases", {"individual_id": person, "priority": "urgent"})[
-            "id"
-        ]
-        self.post(
-            "supervisor",
-            f"/cases/{case}/assignments",
-            {"user_id": str(self.users["lawyer"].id), "role": "lawyer"},
-        )
+        case = self.team.case(self.h["caseworker"], person, priority="urgent")["id"]
+        assigned = self.team.assign(self.h["supervisor"], case, self.users["lawyer"])
+        assert assigned.status_code == 201, assigned.text
         return case
 
 

@@ -7,26 +7,20 @@ import io
 from collections import Counter
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from app.stats.service import suppress
-from tests.factories import login, make_organisation, make_user, unique
+from tests.factories import Team
 
 API = "/api/v1/stats"
 
 
 @pytest.fixture
-def organisation_with_people(app: FastAPI, client: TestClient):  # type: ignore[no-untyped-def]
-    org = make_organisation(app)
-    caseworker = login(client, make_user(app, "caseworker", organisation=org))
+def organisation_with_people(team: Team) -> Team:
     for country, n in (("THA", 7), ("KHM", 6), ("MYS", 3), ("IDN", 2)):
         for _ in range(n):
-            body = {"full_name": unique("Person"), "current_country": country}
-            assert (
-                client.post("/api/v1/individuals", json=body, headers=caseworker).status_code == 201
-            )
-    return org
+            team.person(team.caseworker, current_country=country)
+    return team
 
 
 class TestSuppression:
@@ -43,48 +37,43 @@ class TestSuppression:
 
 
 class TestStatsRoute:
-    def test_only_analysts(self, app: FastAPI, client: TestClient) -> None:
+    def test_only_analysts(self, client: TestClient, team: Team) -> None:
         assert client.get(API, params={"by": "country"}).status_code == 401
         for role in ("admin", "supervisor", "caseworker", "lawyer", "auditor"):
-            headers = login(client, make_user(app, role))
+            headers = team.signed_in(role).headers
             assert client.get(API, params={"by": "country"}, headers=headers).status_code == 403
 
     def test_counts_by_country_with_suppression(
-        self, app: FastAPI, client: TestClient, organisation_with_people
+        self, client: TestClient, organisation_with_people: Team
     ) -> None:
-        analyst = login(client, make_user(app, "analyst", organisation=organisation_with_people))
+        analyst = organisation_with_people.analyst.headers
         table = client.get(API, params={"by": "country"}, headers=analyst).json()
         cells = {c["key"]: c for c in table["cells"]}
         assert cells["THA"]["count"] == 7 and cells["KHM"]["count"] == 6
         assert cells["IDN"]["suppressed"] and cells["IDN"]["count"] is None
         assert cells["MYS"]["suppressed"] and cells["MYS"]["count"] is None
 
-    def test_a_merged_duplicate_is_counted_once(self, app: FastAPI, client: TestClient) -> None:
-        org = make_organisation(app)
-        caseworker = login(client, make_user(app, "caseworker", organisation=org))
-        supervisor = login(client, make_user(app, "supervisor", organisation=org))
-        ids = []
-        for _ in range(7):
-            body = {"full_name": unique("Person"), "current_country": "LAO"}
-            response = client.post("/api/v1/individuals", json=body, headers=caseworker)
-            ids.append(response.json()["id"])
+    def test_a_merged_duplicate_is_counted_once(self, client: TestClient, team: Team) -> None:
+        ids = [team.register(team.caseworker, current_country="LAO")["id"] for _ in range(7)]
         merged = client.post(
-            f"/api/v1/individuals/{ids[0]}/merge", json={"into": ids[1]}, headers=supervisor
+            f"/api/v1/individuals/{ids[0]}/merge",
+            json={"into": ids[1]},
+            headers=team.supervisor.headers,
         )
         assert merged.status_code == 200, merged.text
-        analyst = login(client, make_user(app, "analyst", organisation=org))
+        analyst = team.analyst.headers
         table = client.get(API, params={"by": "country"}, headers=analyst).json()
         assert {c["key"]: c["count"] for c in table["cells"]}["LAO"] == 6
 
     def test_another_organisation_sees_none_of_it(
-        self, app: FastAPI, client: TestClient, organisation_with_people
+        self, client: TestClient, organisation_with_people: Team
     ) -> None:
-        analyst = login(client, make_user(app, "analyst", organisation=make_organisation(app)))
+        analyst = organisation_with_people.elsewhere().analyst.headers
         table = client.get(API, params={"by": "country"}, headers=analyst).json()
         assert table["cells"] == []
 
-    def test_hxl_csv(self, app: FastAPI, client: TestClient, organisation_with_people) -> None:
-        analyst = login(client, make_user(app, "analyst", organisation=organisation_with_people))
+    def test_hxl_csv(self, client: TestClient, organisation_with_people: Team) -> None:
+        analyst = organisation_with_people.analyst.headers
         response = client.get(API, params={"by": "country", "format": "hxl"}, headers=analyst)
         assert response.headers["content-type"].startswith("text/csv")
         rows = list(csv.reader(io.StringIO(response.text)))
@@ -93,17 +82,17 @@ class TestStatsRoute:
         assert by_key["THA"][1] == "7" and by_key["IDN"][1] == "" and by_key["IDN"][2] == "true"
 
     def test_risk_level_and_unhcr_status(
-        self, app: FastAPI, client: TestClient, organisation_with_people
+        self, client: TestClient, organisation_with_people: Team
     ) -> None:
-        analyst = login(client, make_user(app, "analyst", organisation=organisation_with_people))
+        analyst = organisation_with_people.analyst.headers
         for by in ("risk_level", "unhcr_status", "incident_type"):
             response = client.get(API, params={"by": by, "format": "csv"}, headers=analyst)
             assert response.status_code == 200, by
         table = client.get(API, params={"by": "unhcr_status"}, headers=analyst).json()
         assert {c["key"]: c["count"] for c in table["cells"]} == {"none_recorded": 18}
 
-    def test_bad_dimension(self, app: FastAPI, client: TestClient) -> None:
-        analyst = login(client, make_user(app, "analyst"))
+    def test_bad_dimension(self, client: TestClient, team: Team) -> None:
+        analyst = team.analyst.headers
         assert client.get(API, params={"by": "name"}, headers=analyst).status_code == 422
         assert (
             client.get(API, params={"by": "country", "format": "xml"}, headers=analyst).status_code
