@@ -84,16 +84,7 @@ def make_record(team: Team, cw: dict[str, str], *, consent: bool | None = True) 
     )["id"]
     case = team.case(cw, pid, title=unique("Appeal"))
     document = team.document(cw, pid, number=number)
-    status = team.client.post(
-        f"{API}/individuals/{pid}/unhcr-status",
-        json={
-            "status": "asylum_seeker",
-            "effective_date": dt.date.today().isoformat(),
-            "unhcr_reference": unhcr_reference,
-        },
-        headers=cw,
-    )
-    assert status.status_code == 201, status.text
+    team.unhcr_status(cw, pid, unhcr_reference=unhcr_reference)
     incident = team.incident(
         cw,
         pid,
@@ -101,8 +92,7 @@ def make_record(team: Team, cw: dict[str, str], *, consent: bool | None = True) 
         description=incident_text,
         source={"name": "monitor", "reliability": "B", "credibility": 2},
     )
-    added = team.client.post(f"{API}/cases/{case['id']}/notes", json={"body": note}, headers=cw)
-    assert added.status_code == 201, added.text
+    team.note(cw, case["id"], note)
     if consent is not None:
         give(team.client, cw, pid, share=consent, method="written")
     return Record(
