@@ -31,7 +31,7 @@ class Scene:
 
 
 @pytest.fixture
-def scene(client: TestClient, team: Team) -> Scene:
+def scene(team: Team) -> Scene:
     worker, supervisor, lawyer = (team.member(r) for r in ("caseworker", "supervisor", "lawyer"))
     person = team.person(
         worker,
@@ -43,30 +43,10 @@ def scene(client: TestClient, team: Team) -> Scene:
     )
     case_id = str(team.case(worker, person, title="Detention at Suan Phlu")["id"])
     assert team.assign(supervisor, case_id, lawyer, "lawyer").status_code in (200, 201)
-    document = {
-        "type": "passport",
-        "number": "N01234567",
-        "issuing_country": "KHM",
-        "status": "valid",
-    }
-    response = client.post(
-        f"{API}/individuals/{person}/documents", json=document, headers=worker.headers
-    )
-    assert response.status_code == 201, response.text
-    status = {
-        "status": "asylum_seeker",
-        "effective_date": "2024-01-02",
-        "unhcr_reference": "845-24C01234",
-    }
-    response = client.post(
-        f"{API}/individuals/{person}/unhcr-status", json=status, headers=worker.headers
-    )
-    assert response.status_code == 201, response.text
+    team.document(worker, person, number="N01234567")
+    team.unhcr_status(worker, person, effective_date="2024-01-02", unhcr_reference="845-24C01234")
     team.incident(worker, person)
-    response = client.post(
-        f"{API}/cases/{case_id}/notes", json={"body": "Hearing on 3 March."}, headers=worker.headers
-    )
-    assert response.status_code == 201, response.text
+    team.note(worker, case_id, "Hearing on 3 March.")
     return Scene(worker, supervisor, lawyer, person, case_id)
 
 

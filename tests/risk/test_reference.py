@@ -183,15 +183,16 @@ class TestSweep:
     def test_decay_that_changes_the_level_is_recorded(self, deployment: Deployment) -> None:
         d = deployment
         person = d.team.person(d.worker, current_country="THA")
-        attack = {
-            "type": "physical_attack",
-            "occurred_on": dt.date.today().isoformat(),
-            "country": "THA",
-            "description": "Beaten outside the flat.",
-            "individual_ids": [str(person)],
-            "source": {"name": "Witness", "reliability": "A", "credibility": 1},
-        }
-        assert d.client.post(f"{API}/incidents", json=attack, headers=d.worker.headers).is_success
+        d.team.incident(
+            d.worker,
+            person,
+            type="physical_attack",
+            occurred_on=dt.date.today().isoformat(),
+            location=None,
+            perpetrator=None,
+            description="Beaten outside the flat.",
+            source={"name": "Witness", "reliability": "A", "credibility": 1},
+        )
         later = dt.datetime.now(dt.UTC) + dt.timedelta(days=400)
         assert sweep(d, later) == 1
         with db(d.app) as session:
