@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import uuid
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import Select, and_, case, false, or_, select
 from sqlalchemy.orm import Session
@@ -64,7 +64,39 @@ def get_visible(
     return alert
 
 
-def present(alert: Alert) -> dict[str, Any]:
+class AlertView(TypedDict):
+    """An alert as lists, the stream and webhooks' readers see it (AlertRead)."""
+
+    id: uuid.UUID
+    rule: str
+    severity: str
+    status: str
+    individual_id: uuid.UUID | None
+    case_id: uuid.UUID | None
+    summary: str
+    created_at: dt.datetime
+    dedup_key: str
+    occurrences: int
+    updated_at: dt.datetime
+    inhibited: bool
+
+
+class AlertDetailView(AlertView):
+    """One alert with its lifecycle (AlertDetail)."""
+
+    last_seen_at: dt.datetime | None
+    acknowledged_at: dt.datetime | None
+    acknowledged_by: uuid.UUID | None
+    resolved_at: dt.datetime | None
+    resolved_by: uuid.UUID | None
+    escalated_at: dt.datetime | None
+    inhibited_by: uuid.UUID | None
+    group_key: str | None
+    subject_id: uuid.UUID | None
+    resolution_note: str | None
+
+
+def present(alert: Alert) -> AlertView:
     """An alert as lists, the stream and webhooks' readers see it: no personal data."""
     return {
         "id": alert.id,
@@ -82,23 +114,21 @@ def present(alert: Alert) -> dict[str, Any]:
     }
 
 
-def present_detail(session: Session, actor: Actor, alert: Alert) -> dict[str, Any]:
+def present_detail(session: Session, actor: Actor, alert: Alert) -> AlertDetailView:
     """One alert with its lifecycle; the resolution note for people, not for machines."""
-    item = present(alert)
-    item.update(
-        {
-            "last_seen_at": alert.last_seen_at,
-            "acknowledged_at": alert.acknowledged_at,
-            "acknowledged_by": alert.acknowledged_by,
-            "resolved_at": alert.resolved_at,
-            "resolved_by": alert.resolved_by,
-            "escalated_at": alert.escalated_at,
-            "inhibited_by": alert.inhibited_by,
-            "group_key": alert.group_key,
-            "subject_id": alert.subject_id,
-            "resolution_note": None,
-        }
-    )
+    item: AlertDetailView = {
+        **present(alert),
+        "last_seen_at": alert.last_seen_at,
+        "acknowledged_at": alert.acknowledged_at,
+        "acknowledged_by": alert.acknowledged_by,
+        "resolved_at": alert.resolved_at,
+        "resolved_by": alert.resolved_by,
+        "escalated_at": alert.escalated_at,
+        "inhibited_by": alert.inhibited_by,
+        "group_key": alert.group_key,
+        "subject_id": alert.subject_id,
+        "resolution_note": None,
+    }
     if alert.resolution_note_ct is not None and actor.role != Role.SERVICE:
         owner = alert.individual_id or alert.id
         # After erasure the fact of the resolution stays and the note is gone.
@@ -119,7 +149,7 @@ def list_alerts(
     group_key: str | None = None,
     limit: int = 50,
     cursor: str | None = None,
-) -> tuple[list[dict[str, Any]], str | None]:
+) -> tuple[list[AlertView], str | None]:
     """Alerts in scope, most severe first, then newest."""
     query = select(Alert).where(Alert.id.in_(visible_alerts(actor)))
     if status is not None:
@@ -160,7 +190,7 @@ def _parse_cursor(cursor: str) -> tuple[int, dt.datetime, uuid.UUID]:
 
 def changed_since(
     session: Session, actor: Actor, since: dt.datetime, *, limit: int = 500
-) -> list[dict[str, Any]]:
+) -> list[AlertView]:
     """Alerts in scope changed at or after ``since``, oldest change first (the stream)."""
     rows = session.scalars(
         select(Alert)
@@ -192,7 +222,7 @@ def read_alerts(
     group_key: str | None = None,
     limit: int = 50,
     cursor: str | None = None,
-) -> tuple[list[dict[str, Any]], str | None]:
+) -> tuple[list[AlertView], str | None]:
     """``list_alerts``, audited as ``alert.list`` (GET /alerts)."""
     items, next_cursor = list_alerts(
         session,
@@ -244,7 +274,7 @@ def open_stream(session: Session, actor: Actor, *, once: bool) -> None:
     audit.record(session, actor=actor, action="alert.stream", details={"once": once})
 
 
-def read_alert(session: Session, actor: Actor, alert_id: uuid.UUID) -> dict[str, Any]:
+def read_alert(session: Session, actor: Actor, alert_id: uuid.UUID) -> AlertDetailView:
     """One alert in the actor's scope with its lifecycle, audited as ``alert.read``; 404
     outside the scope."""
     alert = get_visible(session, actor, alert_id)

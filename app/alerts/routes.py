@@ -206,7 +206,7 @@ def get_alert(
     alert_id: uuid.UUID,
     actor: Annotated[Actor, require(Action.ALERTS_READ)],
     session: SessionDep,
-) -> dict[str, Any]:
+) -> queries.AlertDetailView:
     return queries.read_alert(session, actor, alert_id)
 
 
@@ -215,7 +215,7 @@ def acknowledge_alert(
     alert_id: uuid.UUID,
     actor: Annotated[Actor, require(Action.ALERTS_HANDLE)],
     session: SessionDep,
-) -> dict[str, Any]:
+) -> queries.AlertDetailView:
     alert = service.acknowledge(session, actor, alert_id)
     return queries.present_detail(session, actor, alert)
 
@@ -226,6 +226,6 @@ def resolve_alert(
     body: AlertResolve,
     actor: Annotated[Actor, require(Action.ALERTS_HANDLE)],
     session: SessionDep,
-) -> dict[str, Any]:
+) -> queries.AlertDetailView:
     alert = service.resolve(session, actor, alert_id, body.note)
     return queries.present_detail(session, actor, alert)

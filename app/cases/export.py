@@ -28,6 +28,7 @@ from app.cases import attachments, notes
 from app.cases import service as cases
 from app.cases.export_pdf import render_pdf
 from app.documents import service as documents
+from app.documents.schemas import DocumentView
 from app.incidents import service as incidents
 from app.individuals import service as individuals
 from app.models.base import utcnow
@@ -102,7 +103,7 @@ def build_bundle(session: Session, actor: Actor, case: Case) -> dict[str, Any]:
     return bundle
 
 
-def _documents(session: Session, individual_id: uuid.UUID) -> list[dict[str, Any]]:
+def _documents(session: Session, individual_id: uuid.UUID) -> list[DocumentView]:
     rows = session.scalars(
         select(TravelDocument)
         .where(TravelDocument.individual_id == individual_id)

@@ -12,6 +12,7 @@ from app.auth.deps import require
 from app.auth.roles import Action
 from app.db import SessionDep
 from app.documents import revocations, schemas, service
+from app.documents.schemas import DocumentView
 from app.individuals import duplicates
 
 router = APIRouter(tags=["travel documents"])
@@ -40,7 +41,7 @@ def list_documents(
     individual_id: uuid.UUID,
     actor: Annotated[Actor, require(Action.INDIVIDUALS_READ)],
     session: SessionDep,
-) -> list[dict[str, Any]]:
+) -> list[DocumentView]:
     return service.list_for_person(session, actor, individual_id)
 
 
@@ -65,7 +66,7 @@ def get_document(
     document_id: uuid.UUID,
     actor: Annotated[Actor, require(Action.INDIVIDUALS_READ)],
     session: SessionDep,
-) -> dict[str, Any]:
+) -> DocumentView:
     return service.read_document(session, actor, document_id)
 
 
@@ -75,5 +76,5 @@ def update_document_status(
     body: schemas.DocumentStatusUpdate,
     actor: Annotated[Actor, require(Action.DOCUMENTS_WRITE)],
     session: SessionDep,
-) -> dict[str, Any]:
+) -> DocumentView:
     return service.change_status(session, actor, document_id, body.model_dump())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import uuid
-from typing import Annotated, Self
+from typing import Annotated, NotRequired, Self, TypedDict
 
 import pycountry
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
@@ -131,3 +131,32 @@ class RevocationResult(BaseModel):
     unmatched: list[str] = Field(description="numbers, as given, that matched no document")
     newly_revoked: int = Field(description="matched documents that were not revoked before")
     list_id: uuid.UUID
+
+
+# What the documents' service hands its routes and pages (the fields of DocumentRead).
+class StatusChangeView(TypedDict):
+    status: str
+    status_date: dt.date | None
+    status_source: str | None
+    changed_at: dt.datetime
+    changed_by: uuid.UUID | None
+    revocation_list_id: uuid.UUID | None
+
+
+class DocumentView(TypedDict):
+    id: uuid.UUID
+    individual_id: uuid.UUID
+    type: str
+    number: str | None
+    issuing_country: str | None
+    issued_on: dt.date | None
+    expires_on: dt.date | None
+    status: str
+    status_date: dt.date | None
+    status_source: str | None
+    mrz: str | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    status_history: NotRequired[list[StatusChangeView]]
+    warnings: NotRequired[list[dict[str, str]]]
+    possible_duplicates: NotRequired[list[uuid.UUID]]

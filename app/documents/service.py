@@ -23,6 +23,7 @@ from app.auth.scope import OWN, visible_individuals
 from app.crypto import DataKey, FieldSlot, Pad, crypto_of
 from app.crypto.blind_index import DOCUMENT_NUMBER, fold_document_number
 from app.documents import mrz
+from app.documents.schemas import DocumentView, StatusChangeView
 from app.errors import NotFound, Unprocessable
 from app.events import DocumentAdded, DocumentStatusChanged
 from app.models.base import utcnow
@@ -72,7 +73,7 @@ def _is_country(code: str) -> bool:
 
 def add_document(
     session: Session, actor: Actor, person: Individual, data: dict[str, Any]
-) -> dict[str, Any]:
+) -> DocumentView:
     """Register a document; an MRZ that disagrees with the typed fields gives warnings."""
     parsed = parse_mrz(data["mrz"]) if data.get("mrz") else None
     number = data.get("number")
@@ -139,7 +140,9 @@ def add_document(
         session, DocumentAdded(actor=actor, individual_id=person.id, document_id=document.id)
     )
     _audit(session, actor, "document.create", document)
-    return {**present(session, document), "warnings": warnings}
+    item = present(session, document)
+    item["warnings"] = warnings
+    return item
 
 
 def _mismatches(
@@ -202,7 +205,7 @@ def record_change(
 
 def change_status(
     session: Session, actor: Actor, document_id: uuid.UUID, data: dict[str, Any]
-) -> dict[str, Any]:
+) -> DocumentView:
     document = get_visible(session, actor, document_id, OWN)
     crypto = crypto_of(session)
     status, status_date = _plain(data["status"]), data["status_date"]
@@ -249,13 +252,13 @@ def change_status(
     return present(session, document, with_history=True)
 
 
-def read_document(session: Session, actor: Actor, document_id: uuid.UUID) -> dict[str, Any]:
+def read_document(session: Session, actor: Actor, document_id: uuid.UUID) -> DocumentView:
     document = get_visible(session, actor, document_id)
     _audit(session, actor, "document.read", document)
     return present(session, document, with_history=True)
 
 
-def list_documents(session: Session, actor: Actor, person: Individual) -> list[dict[str, Any]]:
+def list_documents(session: Session, actor: Actor, person: Individual) -> list[DocumentView]:
     documents = session.scalars(
         select(TravelDocument)
         .where(TravelDocument.individual_id == person.id)
@@ -274,9 +277,9 @@ def list_documents(session: Session, actor: Actor, person: Individual) -> list[d
 
 def present(
     session: Session, document: TravelDocument, *, with_history: bool = False
-) -> dict[str, Any]:
+) -> DocumentView:
     """The document with its sealed fields opened."""
-    item: dict[str, Any] = {
+    item: DocumentView = {
         "id": document.id,
         "individual_id": document.individual_id,
         "type": document.type,
@@ -296,7 +299,7 @@ def present(
     return item
 
 
-def status_history(session: Session, document: TravelDocument) -> list[dict[str, Any]]:
+def status_history(session: Session, document: TravelDocument) -> list[StatusChangeView]:
     """Every status the document has had, oldest first."""
     crypto = crypto_of(session)
     changes = session.scalars(
@@ -366,16 +369,14 @@ def _plain(value: Any) -> Any:
 # Use cases by the holder's id (the API's routes and the web pages) ------------------------------
 def add_to_person(
     session: Session, actor: Actor, individual_id: uuid.UUID, data: dict[str, Any]
-) -> dict[str, Any]:
+) -> DocumentView:
     """``add_document`` for a person of the actor's own organisation (404 through a referral
     or outside the scope)."""
     person = get_visible_person(session, actor, individual_id, OWN)
     return add_document(session, actor, person, data)
 
 
-def list_for_person(
-    session: Session, actor: Actor, individual_id: uuid.UUID
-) -> list[dict[str, Any]]:
+def list_for_person(session: Session, actor: Actor, individual_id: uuid.UUID) -> list[DocumentView]:
     """The person's documents, audited as ``document.list``; 404 unless the person is in scope
     with the ``documents`` section."""
     person = get_visible_person(session, actor, individual_id, "documents")

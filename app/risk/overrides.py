@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any
+from typing import TypedDict
 
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
@@ -43,7 +43,16 @@ def active(session: Session, individual_id: uuid.UUID) -> RiskOverride | None:
     )
 
 
-def present(session: Session, row: RiskOverride) -> dict[str, Any]:
+class OverrideView(TypedDict):
+    """The override in force, beside the computed assessment."""
+
+    level: str
+    justification: str | None
+    expires_on: dt.date | None
+    created_at: dt.datetime
+
+
+def present(session: Session, row: RiskOverride) -> OverrideView:
     try:
         justification = crypto_of(session).open(
             session, JUSTIFICATION, row.id, row.individual_id, row.justification_ct, pad=Pad.TEXT

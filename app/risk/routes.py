@@ -27,7 +27,7 @@ def get_risk(
     individual_id: uuid.UUID,
     actor: Annotated[Actor, require(Action.RISK_READ)],
     session: SessionDep,
-) -> dict[str, Any]:
+) -> service.RiskView:
     return service.read_risk(session, actor, individual_id)
 
 
@@ -42,7 +42,7 @@ def override_risk(
     body: schemas.RiskOverrideCreate,
     actor: Annotated[Actor, require(Action.RISK_OVERRIDE)],
     session: SessionDep,
-) -> dict[str, Any]:
+) -> service.RiskView:
     return service.override(
         session,
         actor,

@@ -16,7 +16,7 @@ import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, aliased
@@ -220,7 +220,7 @@ def latest(session: Session, individual_id: uuid.UUID) -> RiskAssessment | None:
     )
 
 
-def read_risk(session: Session, actor: Actor, individual_id: uuid.UUID) -> dict[str, Any]:
+def read_risk(session: Session, actor: Actor, individual_id: uuid.UUID) -> RiskView:
     """The person's latest assessment (made now if there is none) and any override beside it."""
     person = get_visible(session, actor, individual_id, OWN)  # never through a referral
     audit.record(
@@ -233,7 +233,18 @@ def read_risk(session: Session, actor: Actor, individual_id: uuid.UUID) -> dict[
     return present(session, actor, person)
 
 
-def present(session: Session, actor: Actor, person: Individual) -> dict[str, Any]:
+class RiskView(TypedDict):
+    """The person's latest assessment with its factors, and any override beside it (RiskRead)."""
+
+    level: str
+    score: int
+    factors: list[dict[str, Any]]
+    assessed_at: dt.datetime
+    policy_version: str
+    override: NotRequired[overrides.OverrideView]
+
+
+def present(session: Session, actor: Actor, person: Individual) -> RiskView:
     row = latest(session, person.id) or reassess(
         session, person.id, trigger="on_demand", actor=actor
     )
@@ -246,7 +257,7 @@ def present(session: Session, actor: Actor, person: Individual) -> dict[str, Any
             session, FACTORS, row.id, person.id, row.factors_ct, pad=Pad.TEXT
         )
     )
-    body: dict[str, Any] = {
+    body: RiskView = {
         "level": row.level,
         "score": row.score,
         "factors": factors,
@@ -267,7 +278,7 @@ def override(
     level: str,
     justification: str,
     expires_on: dt.date | None,
-) -> dict[str, Any]:
+) -> RiskView:
     """A supervisor's override of the person's level (``overrides.set_override``), then the
     assessment as the person's own organisation reads it (POST /individuals/{id}/risk/override)."""
     overrides.set_override(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
@@ -47,7 +47,7 @@ def add_unhcr_status(
     body: UnhcrStatusCreate,
     actor: Annotated[Actor, require(Action.UNHCR_WRITE)],
     session: SessionDep,
-) -> dict[str, Any]:
+) -> service.UnhcrStatusView:
     return service.add_for_person(session, actor, individual_id, body.model_dump())
 
 
@@ -56,5 +56,5 @@ def list_unhcr_status(
     individual_id: uuid.UUID,
     actor: Annotated[Actor, require(Action.INDIVIDUALS_READ)],
     session: SessionDep,
-) -> list[dict[str, Any]]:
+) -> list[service.UnhcrStatusView]:
     return service.read_history(session, actor, individual_id)

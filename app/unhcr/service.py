@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 import uuid
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -45,7 +46,19 @@ def _ordered(individual_id: uuid.UUID):  # type: ignore[no-untyped-def]
     )
 
 
-def _present(session: Session, row: UnhcrStatus) -> dict[str, Any]:
+class UnhcrStatusView(TypedDict):
+    """One UNHCR status as the service hands it out (the fields of UnhcrStatusRead)."""
+
+    id: uuid.UUID
+    status: str | None
+    effective_date: dt.date
+    unhcr_reference: str | None
+    expires_on: dt.date | None
+    note: str | None
+    recorded_at: dt.datetime
+
+
+def _present(session: Session, row: UnhcrStatus) -> UnhcrStatusView:
     crypto = crypto_of(session)
     owner = row.individual_id
 
@@ -65,18 +78,18 @@ def _present(session: Session, row: UnhcrStatus) -> dict[str, Any]:
     }
 
 
-def current_status(session: Session, person: Individual) -> dict[str, Any] | None:
+def current_status(session: Session, person: Individual) -> UnhcrStatusView | None:
     row = session.scalar(_ordered(person.id).limit(1))
     return _present(session, row) if row is not None else None
 
 
-def status_history(session: Session, person: Individual) -> list[dict[str, Any]]:
+def status_history(session: Session, person: Individual) -> list[UnhcrStatusView]:
     return [_present(session, row) for row in session.scalars(_ordered(person.id))]
 
 
 def add_status(
     session: Session, actor: Actor, person: Individual, data: dict[str, Any]
-) -> dict[str, Any]:
+) -> UnhcrStatusView:
     crypto = crypto_of(session)
     key = crypto.keys.current(session, person.id)
     row = UnhcrStatus(
@@ -125,14 +138,14 @@ def add_status(
 # Use cases by the person's id (the API's routes and the web pages) ------------------------------
 def add_for_person(
     session: Session, actor: Actor, individual_id: uuid.UUID, data: dict[str, Any]
-) -> dict[str, Any]:
+) -> UnhcrStatusView:
     """``add_status`` for a person of the actor's own organisation (404 through a referral or
     outside the scope)."""
     person = get_visible(session, actor, individual_id, OWN)
     return add_status(session, actor, person, data)
 
 
-def read_history(session: Session, actor: Actor, individual_id: uuid.UUID) -> list[dict[str, Any]]:
+def read_history(session: Session, actor: Actor, individual_id: uuid.UUID) -> list[UnhcrStatusView]:
     """The person's UNHCR status history, newest first, audited as ``unhcr_status.read``; 404
     unless the person is in scope with the ``unhcr_status`` section."""
     person = get_visible(session, actor, individual_id, "unhcr_status")

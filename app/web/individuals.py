@@ -20,6 +20,7 @@ from app.auth.scope import SECTIONS
 from app.cases import service as cases
 from app.consent import service as consent
 from app.documents import service as documents
+from app.documents.schemas import DocumentView
 from app.incidents import service as incidents
 from app.individuals import schemas
 from app.individuals import service as individuals
@@ -165,7 +166,7 @@ def create_person(request: Request, form: SessionForm) -> Response:
 
 
 # A person's page ------------------------------------------------------------------------------
-def document_state(document: dict[str, Any], today: dt.date) -> tuple[str, str]:
+def document_state(document: DocumentView, today: dt.date) -> tuple[str, str]:
     """(tone, words) for a document's validity at a glance."""
     status = document["status"]
     expires = document.get("expires_on")
@@ -228,11 +229,12 @@ def person_context(session: Session, actor: Actor, individual_id: uuid.UUID) -> 
         "duplicates": [],
     }
     if "documents" in shown:
-        docs = documents.list_documents(session, actor, row)
         today = dt.date.today()
-        for doc in docs:
-            doc["tone"], doc["state"] = document_state(doc, today)
-        context["documents"] = docs
+        context["documents"] = [
+            {**doc, "tone": tone, "state": state}
+            for doc in documents.list_documents(session, actor, row)
+            for tone, state in [document_state(doc, today)]
+        ]
     if "unhcr_status" in shown:
         context["unhcr_history"] = unhcr.read_history(session, actor, row.id)
     if Action.CASES_READ in allowed:
