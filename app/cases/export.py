@@ -30,6 +30,7 @@ from app.cases.export_pdf import render_pdf
 from app.documents import service as documents
 from app.documents.schemas import DocumentView
 from app.incidents import service as incidents
+from app.incidents.schemas import IncidentView
 from app.individuals import service as individuals
 from app.models.base import utcnow
 from app.models.case import Case, CaseNote
@@ -112,7 +113,7 @@ def _documents(session: Session, individual_id: uuid.UUID) -> list[DocumentView]
     return [documents.present(session, row, with_history=True) for row in rows]
 
 
-def _incidents(session: Session, actor: Actor, individual_id: uuid.UUID) -> list[dict[str, Any]]:
+def _incidents(session: Session, actor: Actor, individual_id: uuid.UUID) -> list[IncidentView]:
     """The person's incidents, oldest first; other people named only when in scope."""
     ids = select(IncidentSubject.incident_id).where(IncidentSubject.individual_id == individual_id)
     rows = list(

@@ -12,6 +12,7 @@ from app.auth.deps import require
 from app.auth.roles import Action
 from app.db import SessionDep
 from app.incidents import schemas, service
+from app.incidents.schemas import IncidentView
 
 router = APIRouter(tags=["incidents"])
 
@@ -21,7 +22,7 @@ def create_incident(
     body: schemas.IncidentCreate,
     actor: Annotated[Actor, require(Action.INCIDENTS_WRITE)],
     session: SessionDep,
-) -> dict[str, Any]:
+) -> IncidentView:
     return service.record_incident(session, actor, body.model_dump())
 
 
@@ -44,5 +45,5 @@ def get_incident(
     incident_id: uuid.UUID,
     actor: Annotated[Actor, require(Action.INCIDENTS_READ)],
     session: SessionDep,
-) -> dict[str, Any]:
+) -> IncidentView:
     return service.read_incident(session, actor, incident_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import uuid
-from typing import Annotated
+from typing import Annotated, TypedDict
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -102,3 +102,25 @@ class IncidentRead(BaseModel):
 class IncidentPage(BaseModel):
     items: list[IncidentRead]
     next_cursor: str | None = None
+
+
+# What the incidents' service hands its routes and pages (the fields of IncidentRead).
+class SourceView(TypedDict):
+    name: str | None
+    reliability: str
+    credibility: int
+
+
+class IncidentView(TypedDict):
+    id: uuid.UUID
+    type: str
+    occurred_on: dt.date
+    country: str
+    location: str | None
+    description: str | None
+    perpetrator: str | None
+    individual_ids: list[uuid.UUID]
+    source: SourceView
+    after_return: bool
+    created_by: str | None
+    created_at: dt.datetime

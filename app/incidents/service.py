@@ -23,6 +23,7 @@ from app.auth.scope import OWN, reportable_individuals, visible_individuals
 from app.crypto import CryptoError, FieldSlot, Pad, crypto_of
 from app.errors import NotFound, Unprocessable
 from app.events import IncidentRecorded
+from app.incidents.schemas import IncidentView
 from app.models.incident import Incident, IncidentSubject
 from app.models.individual import Individual
 from app.records import history
@@ -45,7 +46,7 @@ def _reachable(actor: Actor) -> Select[uuid.UUID]:
     return visible_individuals(actor, OWN)  # nobody reports on a person seen through a referral
 
 
-def record_incident(session: Session, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
+def record_incident(session: Session, actor: Actor, data: dict[str, Any]) -> IncidentView:
     person_ids = list(dict.fromkeys(data["individual_ids"]))
     found = set(
         session.scalars(
@@ -145,9 +146,7 @@ def _returned_before(session: Session, person_ids: list[uuid.UUID], day: dt.date
     return earlier is not None
 
 
-def present(
-    session: Session, incident: Incident, individual_ids: list[uuid.UUID]
-) -> dict[str, Any]:
+def present(session: Session, incident: Incident, individual_ids: list[uuid.UUID]) -> IncidentView:
     """The incident with its sealed fields opened; ``individual_ids`` already cut to scope."""
     crypto = crypto_of(session)
     opened: dict[str, Any] = {}
@@ -208,7 +207,7 @@ def _visible_incidents(actor: Actor) -> Select[uuid.UUID]:
     )
 
 
-def read_incident(session: Session, actor: Actor, incident_id: uuid.UUID) -> dict[str, Any]:
+def read_incident(session: Session, actor: Actor, incident_id: uuid.UUID) -> IncidentView:
     incident = session.scalar(
         select(Incident).where(
             Incident.id == incident_id, Incident.id.in_(_visible_incidents(actor))
@@ -235,7 +234,7 @@ def list_incidents(
     individual_id: uuid.UUID | None = None,
     limit: int = 50,
     cursor: str | None = None,
-) -> tuple[list[dict[str, Any]], str | None]:
+) -> tuple[list[IncidentView], str | None]:
     """Incidents of people in scope, newest first (by date, then id)."""
     query = select(Incident).where(Incident.id.in_(_visible_incidents(actor)))
     if individual_id is not None:

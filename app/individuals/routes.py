@@ -12,7 +12,7 @@ from app.auth.deps import require
 from app.auth.roles import Action
 from app.db import SessionDep
 from app.individuals import duplicates, schemas, service
-from app.individuals.schemas import RiskLevel
+from app.individuals.schemas import PersonView, RiskLevel
 from app.validation import CountryCode
 
 router = APIRouter(tags=["individuals"])
@@ -66,7 +66,7 @@ def get_individual(
     individual_id: uuid.UUID,
     actor: Annotated[Actor, require(Action.INDIVIDUALS_READ)],
     session: SessionDep,
-) -> dict[str, Any]:
+) -> PersonView:
     return service.read(session, actor, individual_id)
 
 
@@ -76,7 +76,7 @@ def update_individual(
     body: schemas.IndividualUpdate,
     actor: Annotated[Actor, require(Action.INDIVIDUALS_WRITE)],
     session: SessionDep,
-) -> dict[str, Any]:
+) -> PersonView:
     return service.update_person(session, actor, individual_id, body.model_dump(exclude_unset=True))
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import uuid
-from typing import Any
+from typing import Any, Required, TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.consent.schemas import ConsentRead
+from app.unhcr.service import UnhcrStatusView
 from app.validation import CountryCode, LongText, Name, PastDate, ShortText
 
 
@@ -102,3 +103,36 @@ class IndividualRead(BaseModel):
 class IndividualPage(BaseModel):
     items: list[IndividualRead]
     next_cursor: str | None = None
+
+
+class RiskSummaryView(TypedDict):
+    level: str | None
+    score: int | None
+
+
+class PersonView(TypedDict, total=False):
+    """What the people's service hands its routes and pages (IndividualRead): every field for the
+    person's own organisation, the referred sections' fields only for a referral's reader."""
+
+    id: Required[uuid.UUID]
+    full_name: str | None
+    aliases: list[str]
+    native_name: str | None
+    date_of_birth: dt.date | None
+    sex: str | None
+    nationalities: list[str]
+    affiliation: str | None
+    affiliation_role: str | None
+    current_country: str | None
+    current_location: str | None
+    contact: str | None
+    notes: str | None
+    check_in_every_hours: int | None
+    last_check_in_at: dt.datetime | None
+    risk: RiskSummaryView
+    unhcr_status: UnhcrStatusView | None
+    consent: dict[str, Any] | None
+    organisation: Required[uuid.UUID]
+    created_at: Required[dt.datetime]
+    updated_at: Required[dt.datetime]
+    possible_duplicates: list[uuid.UUID]

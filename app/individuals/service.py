@@ -18,6 +18,7 @@ from app.crypto.blind_index import PERSON_NAME, fold_name
 from app.crypto.erasure import shred
 from app.errors import NotFound
 from app.events import PersonErased, PersonRegistered, ProfileChanged
+from app.individuals.schemas import PersonView
 from app.models.base import utcnow
 from app.models.case import Case
 from app.models.individual import Individual, IndividualNameIndex
@@ -38,7 +39,7 @@ from app.unhcr.service import current_status
 
 def present(
     session: Session, actor: Actor, person: Individual, values: dict[str, Any] | None = None
-) -> dict[str, Any]:
+) -> PersonView:
     """The person as the API shows them to this actor (restricted fields withheld)."""
     values = dict(values if values is not None else open_fields(session, person))
     for name in hidden_fields(session, actor, person):
@@ -46,20 +47,31 @@ def present(
     # Seen through a referral: the referred sections only, the other fields left out.
     sections = sections_for_person(session, actor, person)
     return strip_person(
-        {
-            "id": person.id,
-            **values,
-            "check_in_every_hours": person.check_in_every_hours,
-            "last_check_in_at": person.last_check_in_at,
-            "risk": {"level": person.risk_level, "score": person.risk_score},
-            "unhcr_status": current_status(session, person),
-            "consent": consent.model_dump()
+        PersonView(
+            id=person.id,
+            full_name=values["full_name"],
+            aliases=values["aliases"],
+            native_name=values["native_name"],
+            date_of_birth=values["date_of_birth"],
+            sex=values["sex"],
+            nationalities=values["nationalities"],
+            affiliation=values["affiliation"],
+            affiliation_role=values["affiliation_role"],
+            current_country=values["current_country"],
+            current_location=values["current_location"],
+            contact=values["contact"],
+            notes=values["notes"],
+            check_in_every_hours=person.check_in_every_hours,
+            last_check_in_at=person.last_check_in_at,
+            risk={"level": person.risk_level, "score": person.risk_score},
+            unhcr_status=current_status(session, person),
+            consent=consent.model_dump()
             if (consent := current_consent(session, person.id))
             else None,
-            "organisation": person.organisation_id,
-            "created_at": person.created_at,
-            "updated_at": person.updated_at,
-        },
+            organisation=person.organisation_id,
+            created_at=person.created_at,
+            updated_at=person.updated_at,
+        ),
         sections,
     )
 
@@ -99,7 +111,7 @@ def create(session: Session, actor: Actor, data: dict[str, Any]) -> Individual:
     return person
 
 
-def read(session: Session, actor: Actor, individual_id: uuid.UUID) -> dict[str, Any]:
+def read(session: Session, actor: Actor, individual_id: uuid.UUID) -> PersonView:
     person = get_visible(session, actor, individual_id)
     audit.record(
         session,
@@ -113,7 +125,7 @@ def read(session: Session, actor: Actor, individual_id: uuid.UUID) -> dict[str, 
 
 def update_person(
     session: Session, actor: Actor, individual_id: uuid.UUID, changes: dict[str, Any]
-) -> dict[str, Any]:
+) -> PersonView:
     person = get_visible(session, actor, individual_id, OWN)
     current = open_fields(session, person)
     hidden = hidden_fields(session, actor, person)
@@ -177,7 +189,7 @@ def search(
     risk_level: str | None = None,
     limit: int = 50,
     cursor: uuid.UUID | None = None,
-) -> tuple[list[dict[str, Any]], uuid.UUID | None]:
+) -> tuple[list[PersonView], uuid.UUID | None]:
     """Exact-match search inside the caller's scope: blind-index candidates, then compare."""
     # Through a referral: by name and country with identity, by number with documents
     # (``holders_of``), never by risk.
@@ -201,7 +213,7 @@ def search(
     query = query.order_by(Individual.id)
     wanted = fold_name(name) if name else None
     filtering = bool(wanted or country)
-    found: list[dict[str, Any]] = []
+    found: list[PersonView] = []
     last: uuid.UUID | None = None
     more = False
     # Candidates are decrypted and compared in batches; index collisions fall away here.
@@ -306,7 +318,7 @@ def cases_of(session: Session, actor: Actor, individual_id: uuid.UUID) -> list[u
 
 
 # Reads for the web client's pages ---------------------------------------------------------------
-def read_own(session: Session, actor: Actor, individual_id: uuid.UUID) -> dict[str, Any]:
+def read_own(session: Session, actor: Actor, individual_id: uuid.UUID) -> PersonView:
     """``read`` (audited as ``individual.read``), for a person of the actor's own organisation
     only: 404 through a referral (the forms that add to a record)."""
     get_visible(session, actor, individual_id, OWN)
@@ -315,7 +327,7 @@ def read_own(session: Session, actor: Actor, individual_id: uuid.UUID) -> dict[s
 
 def read_record(
     session: Session, actor: Actor, individual_id: uuid.UUID
-) -> tuple[dict[str, Any], Individual, frozenset[str]]:
+) -> tuple[PersonView, Individual, frozenset[str]]:
     """``read`` (audited as ``individual.read``), with the person's row and the fields withheld
     from this actor (the person's page, which shows more than the read and says what is
     hidden)."""

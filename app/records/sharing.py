@@ -17,8 +17,8 @@ never shared through a referral.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -29,6 +29,7 @@ from app.models.case import Case
 from app.models.individual import Individual
 from app.models.referral import Referral
 
+PersonT = TypeVar("PersonT", bound=Mapping[str, Any])
 IDENTITY_FIELDS = frozenset(
     {
         "full_name",
@@ -114,7 +115,7 @@ def sections_for_individual_id(
     )
 
 
-def strip_person(item: dict[str, Any], sections: frozenset[str] | None) -> dict[str, Any]:
+def strip_person(item: PersonT, sections: frozenset[str] | None) -> PersonT:
     """The person as a referred reader may see them (unchanged for the own organisation)."""
     if sections is None:
         return item
@@ -123,7 +124,8 @@ def strip_person(item: dict[str, Any], sections: frozenset[str] | None) -> dict[
         hidden |= IDENTITY_FIELDS
     if "unhcr_status" not in sections:
         hidden.add("unhcr_status")
-    return {k: v for k, v in item.items() if k not in hidden}
+    # The same kind of mapping, with fewer keys (every key a referred reader may lack is optional).
+    return cast(PersonT, {k: v for k, v in item.items() if k not in hidden})
 
 
 def withheld_person_fields(sections: frozenset[str] | None) -> frozenset[str]:

@@ -92,7 +92,7 @@ def search_page(request: Request) -> Response:
             except ValidationError as exc:
                 errors = FormError.from_validation(exc).errors
             else:
-                results, _ = individuals.search(
+                found, _ = individuals.search(
                     session,
                     actor,
                     name=query.name,
@@ -101,7 +101,7 @@ def search_page(request: Request) -> Response:
                     risk_level=query.risk_level.value if query.risk_level else None,
                     limit=SEARCH_LIMIT,
                 )
-                results = [web_referrals.with_defaults(p) for p in results]
+                results = [web_referrals.with_defaults(p) for p in found]
         return render(
             request,
             "people/search.html",

@@ -22,6 +22,7 @@ from app.incidents import schemas as incident_schemas
 from app.incidents import service as incidents
 from app.individuals import schemas as person_schemas
 from app.individuals import service as individuals
+from app.individuals.schemas import PersonView
 from app.monitoring import service as monitoring
 from app.monitoring.routes import CheckInCreate
 from app.unhcr import service as unhcr
@@ -216,9 +217,9 @@ def set_check_in_interval(
 # Incidents ------------------------------------------------------------------------------------
 def _candidates(
     session: Session, actor: Actor, chosen: list[uuid.UUID], find: str
-) -> list[dict[str, Any]]:
+) -> list[PersonView]:
     """People to tick: those already chosen, then a name search, or the caller's caseload."""
-    people: dict[uuid.UUID, dict[str, Any]] = {}
+    people: dict[uuid.UUID, PersonView] = {}
     for person_id in chosen:
         person = individuals.read_own(session, actor, person_id)  # never through a referral
         people[person["id"]] = person

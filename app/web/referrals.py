@@ -9,6 +9,7 @@ alerts are decided there); this module only arranges it for the pages.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -63,7 +64,7 @@ PERSON_DEFAULTS: dict[str, Any] = {
 }
 
 
-def with_defaults(person: dict[str, Any]) -> dict[str, Any]:
+def with_defaults(person: Mapping[str, Any]) -> dict[str, Any]:
     """A person as the templates expect them: the fields a referral leaves out, empty."""
     return {**PERSON_DEFAULTS, **{k: v for k, v in person.items() if v is not None}}
 
