@@ -25,9 +25,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import event, func, select
 
 from app import organisations
+from app.actor import Actor
 from app.audit import service as audit
 from app.audit.verify import verify_all
-from app.auth.service import Actor
 from app.auth.users import create_user
 from app.config import Settings
 from app.crypto import Pad, crypto_of

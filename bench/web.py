@@ -21,8 +21,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from app import organisations
+from app.actor import Actor
 from app.alerts import service as alerts
-from app.auth.service import Actor
 from app.auth.users import create_user
 from app.cases import service as cases
 from app.db import transaction
