@@ -56,7 +56,7 @@ def list_audit(
     subject: uuid.UUID | None = None,
     action: Annotated[str | None, Query(max_length=64, pattern=NO_CONTROL_PATTERN)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    cursor: Annotated[int | None, Query(ge=0)] = None,
+    cursor: Annotated[int | None, Query(ge=0, le=2**63 - 1)] = None,  # a 64-bit sequence
 ) -> AuditPage:
     page, next_cursor = audit.read_entries(
         session,

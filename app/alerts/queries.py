@@ -183,6 +183,8 @@ def list_alerts(
 def _parse_cursor(cursor: str) -> tuple[int, dt.datetime, uuid.UUID]:
     try:
         rank, micros, last = cursor.split("_")
+        if int(rank) not in rules.RANK.values():  # a rank no severity has: not our cursor
+            raise ValueError(rank)
         return int(rank), EPOCH + int(micros) * MICROSECOND, uuid.UUID(last)
     except (ValueError, OverflowError):
         raise Unprocessable("malformed cursor") from None

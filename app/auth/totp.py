@@ -23,7 +23,9 @@ def provisioning_uri(seed: str, username: str) -> str:
 def matching_step(seed: str, code: str, *, now: float | None = None) -> int | None:
     """The time step whose code equals ``code`` within the window, or None."""
     code = code.strip().replace(" ", "")
-    if not (code.isdigit() and len(code) == 6):
+    # ASCII only: str.isdigit() also says yes to other scripts' digits ("١٢٣٤٥٦"), which
+    # no authenticator shows and hmac.compare_digest cannot compare.
+    if not (code.isascii() and code.isdigit() and len(code) == 6):
         return None
     totp = pyotp.TOTP(seed)
     current = int((time.time() if now is None else now) // STEP_SECONDS)

@@ -8,12 +8,11 @@ straight into the encrypting writer, and the size limit stops the upload as soon
 from __future__ import annotations
 
 import datetime as dt
-import email.utils
 import re
 import uuid
 from collections.abc import Iterator
 from typing import Annotated, Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote_to_bytes
 
 import anyio.from_thread
 from fastapi import APIRouter, Request
@@ -130,14 +129,25 @@ def _events(body: Iterator[bytes], boundary: bytes) -> Iterator[tuple[str, Any]]
 
 def _filename(disposition: bytes, options: dict[bytes, bytes]) -> str:
     extended = re.search(rb"filename\*\s*=\s*([^;]+)", disposition)
-    if extended:  # RFC 5987 / 2231: charset''percent-encoded
-        decoded = email.utils.decode_rfc2231(extended.group(1).strip().decode("latin-1"))
-        return str(email.utils.collapse_rfc2231_value(decoded))
+    if extended:  # RFC 5987 / 2231: charset'language'percent-encoded
+        charset, _, encoded = _extended_parts(extended.group(1).strip().decode("latin-1"))
+        try:
+            return unquote_to_bytes(encoded).decode(charset)
+        except (LookupError, UnicodeDecodeError):
+            raise Unprocessable("file: filename* is not in the charset it names") from None
     raw = options.get(b"filename", b"")
     try:
         return raw.decode()
     except UnicodeDecodeError:
         return raw.decode("latin-1")
+
+
+def _extended_parts(value: str) -> tuple[str, str, str]:
+    """(charset, language, encoded) of an RFC 5987 value; 422 when it is not one."""
+    parts = value.strip('"').split("'", 2)
+    if len(parts) != 3 or not parts[0]:
+        raise Unprocessable("file: filename* must be charset'language'percent-encoded")
+    return parts[0], parts[1], parts[2]
 
 
 def _file_part(request: Request) -> attachments.Upload:

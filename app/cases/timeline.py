@@ -27,8 +27,12 @@ def case_history(
     not see (current location, contact) are withheld."""
     case = get_visible_case(session, actor, case_id, "history")
     if as_of is not None:
-        if as_of.tzinfo is None:
-            as_of = as_of.replace(tzinfo=dt.UTC)
+        try:  # in UTC: an offset can carry a time at the edge of the calendar past it
+            as_of = (
+                as_of.replace(tzinfo=dt.UTC) if as_of.tzinfo is None else as_of.astimezone(dt.UTC)
+            )
+        except OverflowError:
+            raise Unprocessable("as_of is out of range") from None
         if as_of > utcnow():
             raise Unprocessable("as_of must not be in the future")
     person = session.get(Individual, case.individual_id)
