@@ -98,7 +98,9 @@ def serve(
         access_log=False,
         log_config=None,
         server_header=False,
-        proxy_headers=True,
+        # X-Forwarded-For is read by Haven itself, only from HAVEN_TRUSTED_PROXIES (app/ops.py):
+        # uvicorn's own reading would trust it from 127.0.0.1.
+        proxy_headers=False,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from pathlib import Path
@@ -30,6 +31,9 @@ class Settings(BaseSettings):
     secret_key: str | None = None  # default: generated into the data dir on first start
     smtp_url: str | None = None
     webhook_allow_hosts: str = ""
+    # Comma-separated addresses or networks of the reverse proxies in front of Haven: only a
+    # request from one of them may name the caller's address in X-Forwarded-For.
+    trusted_proxies: str = ""
     env: Literal["development", "production"] = "development"
 
     # Beyond the contract.
@@ -91,6 +95,17 @@ class Settings(BaseSettings):
         """HAVEN_SECRET_KEY, or in development one generated into the data dir and kept."""
         if self.secret_key:
             return self.secret_key
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: str) -> str:
+        _networks(value)
+        return value
+
+    @property
+    def trusted_proxy_networks(self) -> tuple[IPNetwork, ...]:
+        """HAVEN_TRUSTED_PROXIES as networks (a lone address is a network of one)."""
+        return _networks(self.trusted_proxies)
+
         if self.production:
             raise ConfigurationError("HAVEN_SECRET_KEY must be set in production")
         path = self.data_dir / "secret.key"
@@ -110,6 +125,22 @@ def _write_private(path: Path, text: str) -> None:
 
 def production_problems(settings: Settings) -> list[str]:
     """Every reason this configuration is unsafe for production (empty when fine)."""
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _networks(value: str) -> tuple[IPNetwork, ...]:
+    try:
+        return tuple(
+            ipaddress.ip_network(part.strip(), strict=False)
+            for part in value.split(",")
+            if part.strip()
+        )
+    except ValueError:
+        raise ValueError(
+            "HAVEN_TRUSTED_PROXIES must be comma-separated IP addresses or networks"
+        ) from None
+
+
     problems: list[str] = []
     if settings.debug:
         problems.append("debug is on (HAVEN_DEBUG)")

@@ -6,10 +6,12 @@ credentials, and they say nothing about any person (counts by route template onl
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import re
 import time
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -25,6 +27,7 @@ from sqlalchemy import text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import migrate
+from app.config import IPNetwork, Settings
 from app.db import READ_ONLY
 from app.logs import client_var, request_id_var, route_template
 
@@ -50,6 +53,46 @@ class Metrics:
         )
 
 
+def client_address(
+    peer: str | None, forwarded_for: str | None, trusted: Sequence[IPNetwork]
+) -> str | None:
+    """The caller's address: the peer's, unless the peer is a trusted proxy.
+
+    From a trusted proxy (HAVEN_TRUSTED_PROXIES), the nearest hop of X-Forwarded-For that is not
+    itself a trusted proxy (the left-most if all are): hops left of it were written by the
+    client and prove nothing. A hop that is not an address leaves the peer's."""
+    if peer is None or not forwarded_for or not _within(peer, trusted):
+        return peer
+    hops = [hop.strip() for hop in forwarded_for.split(",")]
+    found = peer
+    for hop in reversed(hops):
+        try:
+            found = str(ipaddress.ip_address(hop))
+        except ValueError:
+            return peer
+        if not _within(found, trusted):
+            return found
+    return found
+
+
+def _within(address: str, networks: Sequence[IPNetwork]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    values = [v.decode("latin-1") for k, v in scope.get("headers") or [] if k == name]
+    return ",".join(values) if values else None  # repeated headers are one list, in order
+
+
+def _trusted_proxies(scope: Scope) -> tuple[IPNetwork, ...]:
+    settings = getattr(getattr(scope.get("app"), "state", None), "settings", None)
+    return settings.trusted_proxy_networks if isinstance(settings, Settings) else ()
+
+
 class RequestContextMiddleware:
     """Request id, access log line and metrics, all keyed by the route template."""
 
@@ -65,7 +108,10 @@ class RequestContextMiddleware:
         request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
         token = request_id_var.set(request_id)
         client = scope.get("client")
-        client_token = client_var.set(client[0] if client else None)
+        forwarded = _header(scope, b"x-forwarded-for")
+        client_token = client_var.set(
+            client_address(client[0] if client else None, forwarded, _trusted_proxies(scope))
+        )
         scope.setdefault("state", {})["request_id"] = request_id
         status = 500
         started = time.perf_counter()
