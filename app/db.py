@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from pathlib import Path
 from typing import Annotated, Any
 from weakref import WeakKeyDictionary
 
@@ -34,6 +36,7 @@ def make_engine(settings: Settings, **overrides: Any) -> Engine:
         path = settings.sqlite_path
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            _private_files(path)
         engine = create_engine(
             settings.database_url,
             connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False},
@@ -53,6 +56,16 @@ def make_engine(settings: Settings, **overrides: Any) -> Engine:
         max_overflow=20,
         **overrides,
     )
+
+
+def _private_files(path: Path) -> None:
+    """The database file exists, readable by this user alone, before SQLite opens it; SQLite
+    then gives its -wal and -shm files the database's mode. Files an older version left
+    readable by others are narrowed."""
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        with suppress(FileNotFoundError):
+            os.chmod(f"{path}{suffix}", 0o600)
 
 
 def _configure_sqlite(engine: Engine) -> None:
