@@ -31,8 +31,11 @@ from app.events import (
     Table,
     UnhcrStatusChanged,
 )
+from app.incidents import service as incidents
+from app.monitoring import service as monitoring
 from app.referrals import service as referrals
 from app.risk import reactions as risk
+from app.risk import service as risk_service
 
 TABLE: Table = {
     # People
@@ -40,7 +43,12 @@ TABLE: Table = {
     ProfileChanged: (risk.on_profile_changed,),
     UnhcrStatusChanged: (risk.on_unhcr_status,),
     CheckInRecorded: (alerts.on_check_in,),
-    PersonErased: (attachments.on_person_erased,),
+    PersonErased: (
+        attachments.on_person_erased,
+        incidents.on_person_erased,
+        monitoring.on_person_erased,
+        risk_service.on_person_erased,
+    ),
     # Documents
     DocumentAdded: (risk.on_document_added,),
     DocumentStatusChanged: (risk.on_document_status, alerts.on_document_status),

@@ -45,7 +45,6 @@ from app.crypto.envelope import OVERHEAD, header_key_id
 from app.db import READ_ONLY, on_rollback
 from app.errors import NotFound, PayloadTooLarge
 from app.events import PersonErased
-from app.models.base import utcnow
 from app.models.case import Attachment, Case
 from app.records import history
 from app.records.cases import get_visible_case
@@ -58,6 +57,7 @@ SEALED_CHUNK = CHUNK + OVERHEAD
 FILE_MAGIC = b"HVNATT01"
 CONTENT = FieldSlot("attachment", "content")
 FILENAME = FieldSlot("attachment", "filename")
+META = FieldSlot("attachment", "meta")
 _CHUNK_POSITION = struct.Struct(">QB")  # chunk index, final flag
 _STORED_NAME = re.compile(r"[0-9a-f]{64}|\.[0-9a-f]{64}\.part")  # the names store() gives
 SWEEP_BATCH = 500
@@ -154,16 +154,36 @@ def _pieces(chunks: Iterable[bytes], limit: int) -> Iterator[tuple[bytes, bool]]
     yield bytes(buffer), True
 
 
-@dataclass
-class _Written:
+@dataclass(frozen=True)
+class StoredFile:
+    """What is known of a stored file's plaintext; sealed as the row's ``meta_ct``."""
+
     size: int
     sha256: str
     content_type: str
 
 
+def _seal_meta(session: Session, key: DataKey, attachment_id: uuid.UUID, file: StoredFile) -> bytes:
+    meta = {"size": file.size, "sha256": file.sha256, "content_type": file.content_type}
+    return crypto_of(session).seal(key, META, attachment_id, meta, pad=Pad.SHORT)
+
+
+def _open_meta(session: Session, key: DataKey, attachment: Attachment) -> StoredFile:
+    if attachment.meta_ct is None:  # stored before metadata was sealed: seal it now
+        assert attachment.size is not None and attachment.sha256 is not None
+        legacy = StoredFile(
+            attachment.size, attachment.sha256, attachment.content_type or OCTET_STREAM
+        )
+        attachment.meta_ct = _seal_meta(session, key, attachment.id, legacy)
+        attachment.content_type = attachment.size = attachment.sha256 = None
+        return legacy
+    meta = crypto_of(session).open_with(key, META, attachment.id, attachment.meta_ct, pad=Pad.SHORT)
+    return StoredFile(int(meta["size"]), str(meta["sha256"]), str(meta["content_type"]))
+
+
 def _write_sealed(
     handle: BinaryIO, key: DataKey, attachment_id: uuid.UUID, chunks: Iterable[bytes], limit: int
-) -> _Written:
+) -> StoredFile:
     digest = hashlib.sha256()
     size = 0
     content_type = OCTET_STREAM
@@ -174,7 +194,7 @@ def _write_sealed(
         digest.update(plaintext)
         size += len(plaintext)
         handle.write(key.seal(_context(key, attachment_id, index, final), plaintext))
-    return _Written(size, digest.hexdigest(), content_type)
+    return StoredFile(size, digest.hexdigest(), content_type)
 
 
 def _decrypt(
@@ -256,9 +276,7 @@ def store(session: Session, actor: Actor, case: Case, upload: Upload) -> Attachm
         id=attachment_id,
         case_id=case.id,
         filename_ct=crypto.seal(key, FILENAME, attachment_id, filename, pad=Pad.SHORT),
-        content_type=written.content_type,
-        size=written.size,
-        sha256=written.sha256,
+        meta_ct=_seal_meta(session, key, attachment_id, written),
         storage_key=storage_key,
         uploaded_by=actor.id,
     )
@@ -310,15 +328,16 @@ def _key_of(session: Session, case: Case, attachment: Attachment) -> DataKey:
 
 def present(session: Session, case: Case, attachment: Attachment) -> dict[str, Any]:
     key = _key_of(session, case, attachment)
+    meta = _open_meta(session, key, attachment)
     return {
         "id": attachment.id,
         "case_id": attachment.case_id,
         "filename": crypto_of(session).open_with(
             key, FILENAME, attachment.id, attachment.filename_ct, pad=Pad.SHORT
         ),
-        "content_type": attachment.content_type,
-        "size": attachment.size,
-        "sha256": attachment.sha256,
+        "content_type": meta.content_type,
+        "size": meta.size,
+        "sha256": meta.sha256,
         "uploaded_by": attachment.uploaded_by,
         "created_at": attachment.created_at,
     }
@@ -348,7 +367,9 @@ def list_attachments(session: Session, actor: Actor, case: Case) -> list[dict[st
     return items
 
 
-def stream(session: Session, actor: Actor, attachment: Attachment, case: Case) -> Iterator[bytes]:
+def stream(
+    session: Session, actor: Actor, attachment: Attachment, case: Case, meta: StoredFile
+) -> Iterator[bytes]:
     """Audit the download and return its decrypted chunks.
 
     Everything that needs the database happens here, before the response starts; the returned
@@ -362,7 +383,7 @@ def stream(session: Session, actor: Actor, attachment: Attachment, case: Case) -
     except FileNotFoundError:
         log.error("attachment %s: stored file is missing", attachment.id)
         raise NotFound() from None
-    chunks = _decrypt(handle, key, attachment.id, attachment.size, attachment.sha256)
+    chunks = _decrypt(handle, key, attachment.id, meta.size, meta.sha256)
     try:
         first = next(chunks)
     except DamagedAttachment:
@@ -399,24 +420,27 @@ def _chained(first: bytes, rest: Iterator[bytes], attachment_id: uuid.UUID) -> I
 
 
 def delete_files_of(session: Session, individual_id: uuid.UUID) -> None:
-    """Delete every stored attachment file of the person's cases and mark the rows deleted.
+    """Delete every stored attachment file of the person's cases, and their rows.
 
-    The rows change in this transaction; the files go once it has committed, so a failed
-    erasure keeps them. (They are sealed with the person's key, which the erasure destroys.)
+    The rows go in this transaction (the history keeps only that a file was added, its values
+    sealed with the destroyed key); the files go once it has committed, so a failed erasure
+    keeps them. (They are sealed with the person's key, which the erasure destroys.)
     """
     rows = list(
         session.scalars(
             select(Attachment).where(
-                Attachment.case_id.in_(select(Case.id).where(Case.individual_id == individual_id)),
-                Attachment.deleted_at.is_(None),
+                Attachment.case_id.in_(select(Case.id).where(Case.individual_id == individual_id))
             )
         )
     )
     if not rows:
         return
-    now = utcnow()
+    live = [row for row in rows if row.deleted_at is None]
     for row in rows:
-        row.deleted_at = now
+        session.delete(row)
+    if not live:
+        return
+    rows = live
     if session.info.get("settings") is None:
         log.error("attachment files of an erased person left in place: no data dir known")
         return
@@ -498,8 +522,10 @@ def list_on_case(session: Session, actor: Actor, case_id: uuid.UUID) -> list[dic
 
 def download(
     session: Session, actor: Actor, attachment_id: uuid.UUID
-) -> tuple[Attachment, str, Iterator[bytes]]:
-    """An attachment in scope, its filename and its decrypted chunks (``stream``, audited)."""
+) -> tuple[StoredFile, str, Iterator[bytes]]:
+    """An attachment in scope (its content type, size and digest), its filename and its
+    decrypted chunks (``stream``, audited)."""
     attachment, case = get_visible_attachment(session, actor, attachment_id)
-    filename = present(session, case, attachment)["filename"]
-    return attachment, filename, stream(session, actor, attachment, case)
+    shown = present(session, case, attachment)
+    meta = StoredFile(shown["size"], shown["sha256"], shown["content_type"])
+    return meta, shown["filename"], stream(session, actor, attachment, case, meta)

@@ -1,4 +1,11 @@
-"""Per-owner data keys: created, unwrapped through a bounded cache, destroyed on erasure."""
+"""Per-owner data keys: created, unwrapped through a bounded cache, destroyed on erasure.
+
+Several processes (workers, the ``haven`` command) share one database, each with its own cache.
+A key one of them destroys must stop opening in all of them at once, not when their cached copy
+expires: ``destroy`` bumps the erasure generation (``key_erasure``), and every transaction reads
+it (one primary-key lookup) before it trusts a key from the cache; a generation it has not seen
+drops the whole cache. Erasures are rare, so the cost is that lookup.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +15,18 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, insert, select, update
 from sqlalchemy.orm import Session
 
 from app.crypto.envelope import CryptoError, DataKey, UnknownKeyError
 from app.crypto.keyring import KeyProvider, wrap_aad
 from app.models.base import utcnow
-from app.models.keys import RecordKey
+from app.models.keys import KeyErasure, RecordKey
+
+ERASURE_ROW = 1
+_CHECKED = "haven_key_erasure_checked"  # session.info: the transaction that read the generation
 
 
 class DataKeyCache:
@@ -25,6 +36,7 @@ class DataKeyCache:
         self.size, self.ttl = size, ttl_seconds
         self._items: OrderedDict[int, tuple[float, DataKey]] = OrderedDict()
         self._lock = threading.Lock()
+        self.generation: int | None = None  # the erasure generation the cached keys are from
         self.unwraps = 0  # unwrap volume is watched: mass exfiltration shows up as many unwraps
 
     def get(self, key_id: int) -> DataKey | None:
@@ -53,6 +65,13 @@ class DataKeyCache:
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
+
+    def observe(self, generation: int) -> None:
+        """Keys were destroyed somewhere since ``generation`` changed: drop every cached key."""
+        with self._lock:
+            if self.generation != generation:
+                self._items.clear()
+                self.generation = generation
 
 
 class DataKeys:
@@ -95,8 +114,20 @@ class DataKeys:
         except UnknownKeyError:
             return self.create(session, owner_id, owner_type)
 
+    def _check_erasures(self, session: Session) -> None:
+        """Once per transaction: drop the cache if any process destroyed keys since it filled."""
+        transaction = session.get_transaction()
+        if transaction is not None and session.info.get(_CHECKED) is transaction:
+            return
+        generation = session.scalar(
+            select(KeyErasure.generation).where(KeyErasure.id == ERASURE_ROW)
+        )
+        self.cache.observe(generation or 0)
+        session.info[_CHECKED] = session.get_transaction()
+
     def by_id(self, session: Session, key_id: int, owner_id: uuid.UUID) -> DataKey:
         """The key a ciphertext header names, which must belong to the expected owner."""
+        self._check_erasures(session)
         cached = self.cache.get(key_id)
         if cached is not None and cached.subject_id == owner_id:
             return cached
@@ -136,6 +167,7 @@ class DataKeys:
     def load_many(self, session: Session, owners: dict[int, uuid.UUID]) -> None:
         """Unwrap into the cache, with one query, the keys (id -> owner) it lacks: for work
         over many people at once, where a lookup per key would be a round trip each."""
+        self._check_erasures(session)
         missing = [key_id for key_id in owners if self.cache.get(key_id) is None]
         for start in range(0, len(missing), 1000):
             rows = session.execute(
@@ -171,4 +203,21 @@ class DataKeys:
             .execution_options(synchronize_session=False)
         )
         self.cache.forget(ids)
+        _bump_generation(session)
         return len(ids)
+
+
+def _bump_generation(session: Session) -> None:
+    """Tell every other process's cache that keys were destroyed (see the module's note)."""
+    # An UPDATE's result is a CursorResult; Session.execute is typed for the general case.
+    bumped = cast(
+        "CursorResult[Any]",
+        session.execute(
+            update(KeyErasure)
+            .where(KeyErasure.id == ERASURE_ROW)
+            .values(generation=KeyErasure.generation + 1)
+            .execution_options(synchronize_session=False)
+        ),
+    ).rowcount
+    if not bumped:  # a database made without the migration, which writes the row
+        session.execute(insert(KeyErasure).values(id=ERASURE_ROW, generation=1))

@@ -12,7 +12,7 @@ import uuid
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import Select, and_, delete, or_, select
 from sqlalchemy.orm import Session
 
 from app import events
@@ -21,8 +21,9 @@ from app.audit import service as audit
 from app.auth.roles import Role
 from app.auth.scope import OWN, reportable_individuals, visible_individuals
 from app.crypto import CryptoError, FieldSlot, Pad, crypto_of
+from app.crypto.erasure import shred
 from app.errors import NotFound, Unprocessable
-from app.events import IncidentRecorded
+from app.events import IncidentRecorded, PersonErased
 from app.incidents.schemas import IncidentView
 from app.models.incident import Incident, IncidentSubject
 from app.models.individual import Individual
@@ -289,3 +290,29 @@ def _parse_cursor(cursor: str) -> tuple[dt.date, uuid.UUID]:
         return dt.date.fromisoformat(day), uuid.UUID(last)
     except ValueError:
         raise Unprocessable("malformed cursor") from None
+
+
+def on_person_erased(session: Session, event: PersonErased) -> None:
+    """The erased person leaves every incident: their links go, and an incident that concerned
+    only them is destroyed (its key shredded, its row deleted), since it describes no one else.
+    An incident shared with others stays theirs, without the erased person among its people."""
+    concerned = list(
+        session.scalars(
+            select(IncidentSubject.incident_id).where(
+                IncidentSubject.individual_id == event.individual_id
+            )
+        )
+    )
+    if not concerned:
+        return
+    session.execute(
+        delete(IncidentSubject).where(IncidentSubject.individual_id == event.individual_id)
+    )
+    shared = set(
+        session.scalars(
+            select(IncidentSubject.incident_id).where(IncidentSubject.incident_id.in_(concerned))
+        )
+    )
+    for incident_id in (i for i in concerned if i not in shared):
+        shred(session, incident_id)
+        session.execute(delete(Incident).where(Incident.id == incident_id))

@@ -17,7 +17,7 @@ from app.models.document import DocumentStatusChange, TravelDocument
 from app.models.history import HistoryEntry
 from app.models.incident import Incident, IncidentSubject
 from app.models.individual import Individual, IndividualNameIndex
-from app.models.keys import KeyEncryptionKey, RecordKey
+from app.models.keys import KeyEncryptionKey, KeyErasure, RecordKey
 from app.models.organisation import Organisation
 from app.models.referral import Referral
 from app.models.risk import CountryProfileOverride, RiskAssessment, RiskOverride
@@ -48,6 +48,7 @@ __all__ = [
     "Individual",
     "IndividualNameIndex",
     "KeyEncryptionKey",
+    "KeyErasure",
     "ListMatch",
     "LoginThrottle",
     "Organisation",

@@ -93,7 +93,8 @@ class CheckIn(UUIDPrimaryKey, Base):
 
     individual_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("individual.id"), index=True)
     at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    channel: Mapped[str | None] = mapped_column(String(32))
+    # How the person was reached: often a phone number, so sealed with the person's key.
+    channel_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
     note_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
     recorded_by: Mapped[uuid.UUID | None]
 

@@ -58,9 +58,14 @@ class Attachment(UUIDPrimaryKey, CreatedAt, Base):
 
     case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("case.id"), index=True)
     filename_ct: Mapped[bytes] = mapped_column(LargeBinary)
-    content_type: Mapped[str] = mapped_column(String(100))
-    size: Mapped[int] = mapped_column(BigInteger)
-    sha256: Mapped[str] = mapped_column(String(64))
+    # Content type, size and SHA-256, sealed together with the person's key: in plaintext the
+    # digest would let anyone holding the database confirm that a known file is here.
+    meta_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # Rows stored before that kept them in plaintext (a migration cannot reach the keyring):
+    # the first read seals them into ``meta_ct`` and clears these.
+    content_type: Mapped[str | None] = mapped_column(String(100))
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    sha256: Mapped[str | None] = mapped_column(String(64))
     storage_key: Mapped[str] = mapped_column(String(64))
     uploaded_by: Mapped[uuid.UUID | None]
     deleted_at: Mapped[dt.datetime | None]

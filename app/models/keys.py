@@ -39,3 +39,17 @@ class RecordKey(CreatedAt, Base):
     kek_version: Mapped[int]
     wrapped: Mapped[bytes | None] = mapped_column(LargeBinary)
     destroyed_at: Mapped[dt.datetime | None]
+
+
+class KeyErasure(Base):
+    """One row counting the erasures that destroyed data keys (its ``generation``).
+
+    Every running process reads it once per transaction before it trusts a data key from its
+    own cache: when another process has destroyed keys since, the cache is dropped, so an
+    erasure takes effect everywhere at once, not when cached keys expire.
+    """
+
+    __tablename__ = "key_erasure"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    generation: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from app import events
@@ -17,7 +17,7 @@ from app.auth.scope import OWN, visible_individuals
 from app.crypto import FieldSlot, Pad, crypto_of
 from app.crypto.blind_index import PERSON_NAME, fold_name
 from app.crypto.envelope import header_key_id
-from app.events import CheckInRecorded, CountryEventRecorded, ListMatched
+from app.events import CheckInRecorded, CountryEventRecorded, ListMatched, PersonErased
 from app.models.alert import CheckIn, CountryEvent, ListMatch, PublishedList
 from app.models.base import utcnow
 from app.models.individual import Individual, IndividualNameIndex
@@ -25,6 +25,7 @@ from app.records import history
 from app.records.people import get_visible, open_fields
 
 CHECK_IN_NOTE = FieldSlot("check_in", "note")
+CHECK_IN_CHANNEL = FieldSlot("check_in", "channel")
 LIST_SOURCE = FieldSlot("published_list", "source")
 EVENT_DESCRIPTION = FieldSlot("country_event", "description")
 EVENT_AFFECTS = FieldSlot("country_event", "affects")
@@ -35,13 +36,15 @@ def record_check_in(
     session: Session, actor: Actor, individual_id: uuid.UUID, data: dict[str, Any]
 ) -> dict[str, Any]:
     person = get_visible(session, actor, individual_id, OWN)
-    row = CheckIn(
-        id=uuid.uuid4(), individual_id=person.id, channel=data.get("channel"), recorded_by=actor.id
-    )
-    if data.get("note"):
+    row = CheckIn(id=uuid.uuid4(), individual_id=person.id, recorded_by=actor.id)
+    channel: str | None = data.get("channel")
+    if data.get("note") or channel:
         crypto = crypto_of(session)
         key = crypto.keys.current(session, person.id)
-        row.note_ct = crypto.seal(key, CHECK_IN_NOTE, row.id, data["note"], pad=Pad.TEXT)
+        if data.get("note"):
+            row.note_ct = crypto.seal(key, CHECK_IN_NOTE, row.id, data["note"], pad=Pad.TEXT)
+        if channel:
+            row.channel_ct = crypto.seal(key, CHECK_IN_CHANNEL, row.id, channel, pad=Pad.SHORT)
     session.add(row)
     person.last_check_in_at = row.at = utcnow()
     history.record(
@@ -61,7 +64,20 @@ def record_check_in(
         subject_id=person.id,
     )
     events.publish(session, CheckInRecorded(actor=actor, individual_id=person.id, at=row.at))
-    return {"id": row.id, "individual_id": person.id, "at": row.at, "channel": row.channel}
+    return {"id": row.id, "individual_id": person.id, "at": row.at, "channel": channel or None}
+
+
+def on_person_erased(session: Session, event: PersonErased) -> None:
+    """The erased person's check-ins (when, how reached) and list matches (the link to a list
+    whose source still opens) go; so does the check-in schedule kept plain for the timers."""
+    session.execute(delete(CheckIn).where(CheckIn.individual_id == event.individual_id))
+    session.execute(delete(ListMatch).where(ListMatch.individual_id == event.individual_id))
+    session.execute(
+        update(Individual)
+        .where(Individual.id == event.individual_id)
+        .values(check_in_every_hours=None, last_check_in_at=None)
+        .execution_options(synchronize_session="fetch")
+    )
 
 
 def match_list(session: Session, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:

@@ -10,7 +10,7 @@ import datetime as dt
 import uuid
 from typing import TypedDict
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, delete, or_, select
 from sqlalchemy.orm import Session
 
 from app.actor import Actor
@@ -152,3 +152,9 @@ def lift(session: Session, actor: Actor, individual_id: uuid.UUID) -> int:
         details={"lifted": len(lifted)},
     )
     return len(lifted)
+
+
+def forget(session: Session, individual_id: uuid.UUID) -> None:
+    """Erasure: every override of the person goes (its justification died with their key, but
+    the level, dates and who set it still described them)."""
+    session.execute(delete(RiskOverride).where(RiskOverride.individual_id == individual_id))

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, NotRequired, TypedDict
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from app import events
@@ -27,7 +27,7 @@ from app.audit import service as audit
 from app.auth.scope import OWN
 from app.crypto import CryptoError, FieldSlot, Pad, UnknownKeyError, crypto_of
 from app.errors import NotFound
-from app.events import Escalation, RiskEscalated
+from app.events import Escalation, PersonErased, RiskEscalated
 from app.models.base import utcnow
 from app.models.individual import Individual
 from app.models.risk import RiskAssessment
@@ -290,3 +290,18 @@ def override(
         expires_on=expires_on,
     )
     return present(session, actor, get_visible(session, actor, individual_id, OWN))
+
+
+def on_person_erased(session: Session, event: PersonErased) -> None:
+    """Erasure leaves no risk behind: the assessments and overrides go, and the plaintext level
+    and score kept for filtering are cleared (erased people are never reassessed)."""
+    session.execute(
+        delete(RiskAssessment).where(RiskAssessment.individual_id == event.individual_id)
+    )
+    overrides.forget(session, event.individual_id)
+    session.execute(
+        update(Individual)
+        .where(Individual.id == event.individual_id)
+        .values(risk_level=None, risk_score=None)
+        .execution_options(synchronize_session="fetch")
+    )

@@ -103,6 +103,57 @@ class TestUploadAttachment:
         assert len(on_disk) == len(FILE_MAGIC) + len(payload) + 4 * (SEALED_CHUNK - CHUNK)
         assert oct(path.stat().st_mode & 0o777) == oct(0o600)
 
+    def test_row_holds_no_digest_size_or_type(
+        self, client: TestClient, app: FastAPI, worker: Member, case_id: str
+    ) -> None:
+        """Issue 13, item 8: with the database alone, a known file cannot be confirmed."""
+        data = PDF + os.urandom(5000)
+        digest = hashlib.sha256(data).hexdigest()
+        body = upload(client, worker, case_id, data).json()
+        assert (body["sha256"], body["size"], body["content_type"]) == (
+            digest,
+            len(data),
+            "application/pdf",
+        )
+        with db(app) as session:
+            table = Attachment.__table__
+            raw = (
+                session.execute(select(table).where(table.c.id == uuid.UUID(body["id"])))
+                .mappings()
+                .one()
+            )
+        plain = {k: v for k, v in raw.items() if not isinstance(v, bytes | memoryview)}
+        assert plain.get("sha256") is None and plain.get("size") is None
+        assert plain.get("content_type") is None
+        for value in plain.values():
+            assert str(value) not in (digest, str(len(data)), "application/pdf")
+        sealed = b"".join(bytes(v) for v in raw.values() if isinstance(v, bytes | memoryview))
+        assert digest.encode() not in sealed and bytes.fromhex(digest) not in sealed
+        download = client.get(f"{API}/attachments/{body['id']}", headers=worker.headers)
+        assert download.content == data
+        assert download.headers["x-content-sha256"] == digest
+        assert download.headers["content-length"] == str(len(data))
+
+    def test_row_stored_before_sealing_is_sealed_on_first_read(
+        self, client: TestClient, app: FastAPI, worker: Member, case_id: str
+    ) -> None:
+        """A row the migration left in plaintext still downloads, and is sealed by reading."""
+        data = PDF + os.urandom(300)
+        body = upload(client, worker, case_id, data).json()
+        with db(app) as session:
+            row = session.get_one(Attachment, uuid.UUID(body["id"]))
+            row.meta_ct = None
+            row.content_type, row.size = "application/pdf", len(data)
+            row.sha256 = hashlib.sha256(data).hexdigest()
+        listed = client.get(f"{API}/cases/{case_id}/attachments", headers=worker.headers)
+        assert listed.status_code == 200
+        assert [i["sha256"] for i in listed.json()] == [hashlib.sha256(data).hexdigest()]
+        row, _ = stored(app, body["id"])
+        assert row.meta_ct is not None
+        assert (row.content_type, row.size, row.sha256) == (None, None, None)
+        download = client.get(f"{API}/attachments/{body['id']}", headers=worker.headers)
+        assert download.content == data
+
     @pytest.mark.parametrize(
         ("data", "declared", "expected"),
         [
@@ -444,8 +495,8 @@ class TestErasure:
             assert all(p.exists() for p in paths)  # not before the transaction commits
         assert not any(p.exists() for p in paths)
         for attachment_id in ids:
-            row, _ = stored(app, attachment_id)
-            assert row.deleted_at is not None
+            with db(app) as session:  # the rows go too (issue 13): not only marked deleted
+                assert session.get(Attachment, uuid.UUID(attachment_id)) is None
             response = client.get(f"{API}/attachments/{attachment_id}", headers=worker.headers)
             assert response.status_code == 404
 

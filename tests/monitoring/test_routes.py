@@ -9,9 +9,11 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select, text
 
+from app.crypto import Pad, crypto_of
 from app.db import transaction
-from app.models.alert import CountryEvent, ListMatch, PublishedList
+from app.models.alert import CheckIn, CountryEvent, ListMatch, PublishedList
 from app.models.individual import Individual
+from app.monitoring.service import CHECK_IN_CHANNEL
 from tests.factories import Team, unique
 
 API = "/api/v1"
@@ -30,6 +32,36 @@ class TestCheckIns:
             row = session.get_one(Individual, uuid.UUID(pid))
             assert row.last_check_in_at is not None
             assert abs((row.last_check_in_at - dt.datetime.now(dt.UTC)).total_seconds()) < 60
+
+    def test_channel_is_sealed_and_returned_opened(
+        self, app: FastAPI, client: TestClient, team: Team
+    ) -> None:
+        """Issue 13, item 8: the channel (often a phone number) is never plaintext at rest."""
+        phone = f"+855 12 {uuid.uuid4().int % 10**6:06d}"
+        pid = team.register(team.caseworker)["id"]
+        response = client.post(
+            f"{API}/individuals/{pid}/check-ins",
+            json={"channel": phone},
+            headers=team.caseworker.headers,
+        )
+        assert response.status_code == 201, response.text
+        assert response.json()["channel"] == phone
+        table = CheckIn.__table__
+        with transaction(app.state.sessionmaker) as session:
+            raw = (
+                session.execute(select(table).where(table.c.id == uuid.UUID(response.json()["id"])))
+                .mappings()
+                .one()
+            )
+            row = session.get_one(CheckIn, uuid.UUID(response.json()["id"]))
+            assert row.channel_ct is not None
+            opened = crypto_of(session).open(
+                session, CHECK_IN_CHANNEL, row.id, uuid.UUID(pid), row.channel_ct, pad=Pad.SHORT
+            )
+            assert opened == phone
+        for value in raw.values():
+            blob = bytes(value) if isinstance(value, bytes | memoryview) else str(value).encode()
+            assert phone.encode() not in blob and b"855 12" not in blob
 
     def test_out_of_scope_is_404(self, client: TestClient, team: Team) -> None:
         pid = team.register(team.caseworker)["id"]

@@ -1,0 +1,222 @@
+"""After erasure, a copy of the database and the keyring describe nothing of the person.
+
+The adversary of issue 13 (item 2) holds the server's disk and keyring: every key still wrapped
+in ``record_key`` opens. So erasure must destroy, not hide: what only the person's record
+explained goes with their keys, and what is shared with others loses its link to them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import Uuid, func, select
+from sqlalchemy.orm import Session
+
+from app.crypto import CryptoError, Pad, crypto_of
+from app.db import transaction
+from app.incidents.service import SEALED
+from app.models import Base
+from app.models.alert import CheckIn, ListMatch
+from app.models.case import Attachment, Case
+from app.models.incident import Incident, IncidentSubject
+from app.models.individual import Individual, IndividualNameIndex
+from app.models.keys import RecordKey
+from app.models.risk import RiskAssessment, RiskOverride
+from tests.factories import API, Team
+
+from .support import NAME, cold_sessions, name_of, seal_names
+
+PHONE = "+66 81 234 5678"
+# Tables that may still name an erased person's id, and why: the tombstone itself, the fact of
+# the erasure in the history and audit trail, the key tombstones, the closed case shell, and
+# the alerts and consent/document/status rows whose sealed values died with the key.
+MAY_NAME_THE_ID = {
+    "individual",
+    "history_entry",
+    "audit_entry",
+    "record_key",
+    "case",
+    "alert",
+    "consent",
+    "travel_document",
+    "unhcr_status",
+    "referral",
+    "break_glass_grant",
+}
+
+
+def _world(client: TestClient, team: Team) -> dict[str, Any]:
+    """A person with everything issue 13 found surviving their erasure, and a companion."""
+    worker, boss = team.caseworker, team.supervisor
+    tag = uuid.uuid4().hex[:8]
+    person = team.person(
+        worker, full_name=f"Erased Person {tag}", aliases=[f"Alias One {tag}", f"Alias Two {tag}"]
+    )
+    companion = team.person(worker, full_name=f"Companion {tag}")
+    alone = team.incident(worker, person, description=f"Only theirs {tag}")
+    shared = team.incident(worker, person, companion, description=f"Shared {tag}")
+    response = client.post(
+        f"{API}/individuals/{person}/check-ins",
+        json={"channel": PHONE, "note": "Safe."},
+        headers=worker.headers,
+    )
+    assert response.status_code == 201, response.text
+    response = client.post(
+        f"{API}/lists/match",
+        json={
+            "names": [f"Erased Person {tag}"],
+            "source": f"State television {tag}",
+            "published_on": "2024-01-02",
+        },
+        headers=boss.headers,
+    )
+    assert response.status_code == 200 and len(response.json()["matched"]) == 1, response.text
+    list_id = uuid.UUID(response.json()["list_id"])
+    response = client.post(
+        f"{API}/individuals/{person}/risk/override",
+        json={"level": "critical", "justification": "Named on state television."},
+        headers=boss.headers,
+    )
+    assert response.status_code == 201, response.text
+    case = team.case(worker, person)
+    response = client.post(
+        f"{API}/cases/{case['id']}/attachments",
+        files={"file": ("statement.pdf", b"%PDF-1.7\n" + tag.encode(), "application/pdf")},
+        headers=worker.headers,
+    )
+    assert response.status_code == 201, response.text
+    return {
+        "person": person,
+        "companion": companion,
+        "alone": uuid.UUID(alone["id"]),
+        "shared": uuid.UUID(shared["id"]),
+        "list": list_id,
+        "case": uuid.UUID(case["id"]),
+    }
+
+
+def _erase(client: TestClient, team: Team, person: uuid.UUID) -> None:
+    response = client.request(
+        "DELETE",
+        f"{API}/individuals/{person}",
+        json={"reason": "Asked to be forgotten"},
+        headers=team.supervisor.headers,
+    )
+    assert response.status_code == 204, response.text
+
+
+def _count(session: Session, model: Any, *where: Any) -> int:
+    return session.scalar(select(func.count()).select_from(model).where(*where)) or 0
+
+
+def _tables_naming(session: Session, who: uuid.UUID) -> set[str]:
+    """Every table with a row whose UUID column holds ``who``."""
+    found = set()
+    for table in Base.metadata.sorted_tables:
+        for column in table.columns:
+            if isinstance(column.type, Uuid) and _count(session, table, column == who):
+                found.add(table.name)
+    return found
+
+
+def _opens(session: Session, incident: Incident) -> list[str]:
+    """The incident's sealed fields that still open with the keyring."""
+    crypto = crypto_of(session)
+    opened = []
+    for name, (slot, pad) in SEALED.items():
+        sealed = getattr(incident, f"{name}_ct")
+        if sealed is None:
+            continue
+        try:
+            crypto.open(session, slot, incident.id, incident.id, sealed, pad=pad)
+            opened.append(name)
+        except CryptoError:
+            pass
+    return opened
+
+
+def test_erasure_leaves_nothing_that_describes_the_person(
+    app: FastAPI, client: TestClient, team: Team
+) -> None:
+    world = _world(client, team)
+    person = world["person"]
+    with transaction(app.state.sessionmaker) as session:  # controls: it was all there
+        assert (
+            _count(session, IndividualNameIndex, IndividualNameIndex.individual_id == person) == 3
+        )
+        assert _count(session, ListMatch, ListMatch.individual_id == person) == 1
+        assert _count(session, CheckIn, CheckIn.individual_id == person) == 1
+        assert _count(session, RiskOverride, RiskOverride.individual_id == person) == 1
+
+    _erase(client, team, person)
+
+    # A thief's view: a brand-new process holding the keyring, nothing cached.
+    with transaction(cold_sessions(app)) as session:
+        alone = session.get(Incident, world["alone"])
+        if alone is not None:
+            assert _opens(session, alone) == []
+            assert all(getattr(alone, f"{name}_ct") is None for name in SEALED)
+        assert (
+            session.scalar(
+                select(func.count())
+                .select_from(RecordKey)
+                .where(RecordKey.owner_id == world["alone"], RecordKey.wrapped.is_not(None))
+            )
+            == 0
+        )
+        shared = session.get_one(Incident, world["shared"])
+        assert sorted(_opens(session, shared)) == sorted(SEALED)  # the companion keeps it
+        subjects = session.scalars(
+            select(IncidentSubject.individual_id).where(
+                IncidentSubject.incident_id == world["shared"]
+            )
+        ).all()
+        assert subjects == [world["companion"]]
+        assert _count(session, IncidentSubject, IncidentSubject.individual_id == person) == 0
+        assert _count(session, ListMatch, ListMatch.individual_id == person) == 0
+        assert _count(session, RiskAssessment, RiskAssessment.individual_id == person) == 0
+        assert _count(session, RiskOverride, RiskOverride.individual_id == person) == 0
+        row = session.get_one(Individual, person)
+        assert row.risk_level is None and row.risk_score is None
+        assert _count(session, CheckIn, CheckIn.individual_id == person) == 0
+        assert _count(session, Attachment, Attachment.case_id == world["case"]) == 0
+        assert (
+            _count(session, IndividualNameIndex, IndividualNameIndex.individual_id == person) == 0
+        )
+        assert _tables_naming(session, person) <= MAY_NAME_THE_ID
+        assert _count(session, Case, Case.id == world["case"]) == 1  # the closed shell stays
+
+    # The companion's record and their view of the shared incident are untouched.
+    response = client.get(f"{API}/incidents/{world['shared']}", headers=team.caseworker.headers)
+    assert response.status_code == 200, response.text
+    assert response.json()["individual_ids"] == [str(world["companion"])]
+    assert response.json()["description"].startswith("Shared ")
+    response = client.get(f"{API}/incidents/{world['alone']}", headers=team.caseworker.headers)
+    assert response.status_code == 404
+
+
+def test_another_process_cached_key_stops_at_once(app: FastAPI) -> None:
+    """Two instances on one database: one erases, the other's cached key must not open."""
+    here, there = app.state.sessionmaker, cold_sessions(app)
+    sealed = seal_names(here, 2)
+    victim, survivor = list(sealed)
+
+    def opened(factory: Any, owner: uuid.UUID) -> str:
+        with transaction(factory) as session:
+            value: str = crypto_of(session).open(
+                session, NAME, owner, owner, sealed[owner], pad=Pad.SHORT
+            )
+            return value
+
+    assert opened(there, victim) == name_of(victim)  # now cached in the other instance
+    assert opened(there, survivor) == name_of(survivor)
+    with transaction(here) as session:
+        crypto_of(session).keys.destroy(session, victim)
+
+    with pytest.raises(CryptoError):
+        opened(there, victim)
+    assert opened(there, survivor) == name_of(survivor)  # others keep working
