@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from typing import Annotated
 
 import pycountry
@@ -20,6 +21,32 @@ def _line(value: str) -> str:
     if not value.strip():
         raise ValueError("must not be blank")
     return value.strip()
+
+
+# Zero-width non-joiner and joiner: Persian, Urdu and the Indic scripts spell names with them.
+_JOINERS = frozenset("\u200c\u200d")
+
+
+def _name(value: str) -> str:
+    """A name as people read it: no control or format character (zero-width spaces, direction
+    overrides, isolates and marks, soft hyphens), joiners only between letters, and at least
+    one letter or digit, so a name can neither look empty nor reorder the text around it."""
+    value = _line(value)
+    for i, ch in enumerate(value):
+        if unicodedata.category(ch)[0] != "C":
+            continue
+        joins = 0 < i < len(value) - 1 and _letter(value[i - 1]) and _letter(value[i + 1])
+        if not (ch in _JOINERS and joins):
+            raise ValueError(
+                "invisible characters (control, zero-width or direction) are not allowed"
+            )
+    if not any(unicodedata.category(ch)[0] in "LN" for ch in value):
+        raise ValueError("must contain a letter")
+    return value
+
+
+def _letter(ch: str) -> bool:
+    return unicodedata.category(ch)[0] in "LM"
 
 
 def _text(value: str) -> str:
@@ -56,7 +83,7 @@ NoControl = AfterValidator(_text)
 # A query parameter's form of the same rule.
 NO_CONTROL_PATTERN = r"^[^\x00-\x1f\x7f]*$"
 
-Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_line)]
+Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_name)]
 ShortText = Annotated[str, Field(min_length=1, max_length=500), AfterValidator(_line)]
 LongText = Annotated[str, Field(max_length=20_000), AfterValidator(_text)]
 CountryCode = Annotated[str, Field(min_length=3, max_length=3), AfterValidator(_country)]
