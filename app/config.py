@@ -55,8 +55,11 @@ class Settings(BaseSettings):
     # argon2id cost of password hashes; production refuses less than the OWASP floor.
     password_memory_kib: int = Field(default=19_456, ge=1024)
     password_rounds: int = Field(default=2, ge=1)
+    # Two-factor for every person who signs in: unset means on in production, off otherwise.
+    # A user without it who signs in may only enrol (and read /auth/me) until it is on.
+    require_mfa: bool | None = None
 
-    @field_validator("smtp_url", "secret_key", "keyring_passphrase", mode="before")
+    @field_validator("smtp_url", "secret_key", "keyring_passphrase", "require_mfa", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
@@ -64,6 +67,11 @@ class Settings(BaseSettings):
     @property
     def production(self) -> bool:
         return self.env == "production"
+
+    @property
+    def mfa_required(self) -> bool:
+        """HAVEN_REQUIRE_MFA, or whether this is production when it is not set."""
+        return self.production if self.require_mfa is None else self.require_mfa
 
     @property
     def key_file(self) -> Path:
@@ -87,14 +95,6 @@ class Settings(BaseSettings):
             h.strip().lower() for h in self.webhook_allow_hosts.split(",") if h.strip()
         )
 
-    @property
-    def json_logs(self) -> bool:
-        return self.log_format == "json" or (self.log_format == "auto" and self.production)
-
-    def resolved_secret_key(self) -> str:
-        """HAVEN_SECRET_KEY, or in development one generated into the data dir and kept."""
-        if self.secret_key:
-            return self.secret_key
     @field_validator("trusted_proxies")
     @classmethod
     def _proxy_networks(cls, value: str) -> str:
@@ -106,6 +106,14 @@ class Settings(BaseSettings):
         """HAVEN_TRUSTED_PROXIES as networks (a lone address is a network of one)."""
         return _networks(self.trusted_proxies)
 
+    @property
+    def json_logs(self) -> bool:
+        return self.log_format == "json" or (self.log_format == "auto" and self.production)
+
+    def resolved_secret_key(self) -> str:
+        """HAVEN_SECRET_KEY, or in development one generated into the data dir and kept."""
+        if self.secret_key:
+            return self.secret_key
         if self.production:
             raise ConfigurationError("HAVEN_SECRET_KEY must be set in production")
         path = self.data_dir / "secret.key"
@@ -117,14 +125,6 @@ class Settings(BaseSettings):
         return value
 
 
-def _write_private(path: Path, text: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-
-
-def production_problems(settings: Settings) -> list[str]:
-    """Every reason this configuration is unsafe for production (empty when fine)."""
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -141,6 +141,14 @@ def _networks(value: str) -> tuple[IPNetwork, ...]:
         ) from None
 
 
+def _write_private(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+
+
+def production_problems(settings: Settings) -> list[str]:
+    """Every reason this configuration is unsafe for production (empty when fine)."""
     problems: list[str] = []
     if settings.debug:
         problems.append("debug is on (HAVEN_DEBUG)")

@@ -169,6 +169,32 @@ class ReferralStepped(Event):
     to_organisation_id: uuid.UUID
 
 
+# Staff accounts and keys ----------------------------------------------------------------------
+@dataclass(frozen=True, kw_only=True)
+class TwoFactorReset(Event):
+    """An administrator turned a user's two-factor sign-in off (their tokens are revoked)."""
+
+    user_id: uuid.UUID
+    organisation_id: uuid.UUID
+
+
+@dataclass(frozen=True, kw_only=True)
+class CaseAccessGranted(Event):
+    """A staff account was given (or created with) a role that reaches case content."""
+
+    user_id: uuid.UUID
+    organisation_id: uuid.UUID
+    role: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApiKeyCreated(Event):
+    """An automated system's key was made for this organisation."""
+
+    api_key_id: uuid.UUID
+    organisation_id: uuid.UUID
+
+
 # Publishing ------------------------------------------------------------------------------------
 E = TypeVar("E", bound=Event)
 Reaction = Callable[[Session, Any], None]

@@ -14,7 +14,9 @@ from __future__ import annotations
 from app.alerts import triggers as alerts
 from app.cases import attachments
 from app.events import (
+    ApiKeyCreated,
     BreakGlassGranted,
+    CaseAccessGranted,
     CheckInRecorded,
     ConsentRecorded,
     CountryEventRecorded,
@@ -29,6 +31,7 @@ from app.events import (
     RevocationListApplied,
     RiskEscalated,
     Table,
+    TwoFactorReset,
     UnhcrStatusChanged,
 )
 from app.incidents import service as incidents
@@ -63,4 +66,8 @@ TABLE: Table = {
     BreakGlassGranted: (alerts.on_break_glass,),
     ConsentRecorded: (referrals.on_consent_recorded,),
     ReferralStepped: (alerts.on_referral_step,),
+    # Staff accounts and keys
+    TwoFactorReset: (alerts.on_two_factor_reset,),
+    CaseAccessGranted: (alerts.on_case_access_granted,),
+    ApiKeyCreated: (alerts.on_api_key_created,),
 }

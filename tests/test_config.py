@@ -149,3 +149,27 @@ def test_serve_refuses_production_with_a_development_keyring(tmp_path: Path) -> 
     assert lines[0].startswith("haven: refusing to start in production")
     assert "development keyring" in lines[0]
     assert not (tmp_path / "db" / "haven.db").exists()  # refused before touching the database
+
+
+class TestRequireMfa:
+    """HAVEN_REQUIRE_MFA (issue 13, item 4): two-factor for everyone who signs in, on by default
+    in production only, and settable either way."""
+
+    def test_on_by_default_in_production(self, tmp_path: Path) -> None:
+        assert production_settings(tmp_path).mfa_required is True
+
+    def test_off_by_default_in_development(self, tmp_path: Path) -> None:
+        settings = production_settings(tmp_path, env="development")
+        assert settings.mfa_required is False
+
+    @pytest.mark.parametrize(("value", "expected"), [("true", True), ("false", False), ("", None)])
+    def test_read_from_the_environment(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: str, expected: bool | None
+    ) -> None:
+        monkeypatch.setenv("HAVEN_REQUIRE_MFA", value)
+        settings = production_settings(tmp_path, env="development")
+        assert settings.require_mfa is expected
+        assert settings.mfa_required is bool(expected)
+
+    def test_production_may_turn_it_off_explicitly(self, tmp_path: Path) -> None:
+        assert production_settings(tmp_path, require_mfa=False).mfa_required is False

@@ -43,6 +43,12 @@ UNHCR_CERTIFICATE_EXPIRING = "unhcr_certificate_expiring"
 LIST_MATCH = "list_match"
 COUNTRY_EVENT = "country_event"
 BREAK_GLASS = "break_glass"
+# Rules about staff accounts and keys (no person): an account's two-factor reset by an
+# administrator, a role (or new account) reaching case content, a service key made.
+MFA_RESET = "mfa_reset"
+ROLE_GRANTED = "role_granted"
+API_KEY_CREATED = "api_key_created"
+STAFF_RULES = frozenset({MFA_RESET, ROLE_GRANTED, API_KEY_CREATED})
 # Rules about the person as a whole.
 RISK_ESCALATED = "risk_escalated"
 CHECK_IN_OVERDUE = "check_in_overdue"
@@ -86,14 +92,14 @@ BY_PERSON = frozenset(
 )
 INHIBITORS = frozenset({HOST_CUSTODY, FORCED_RETURN})
 EXPIRY_RULES = frozenset({DOCUMENT_EXPIRING, PASSPORT_EXPIRED})
-NEVER_INHIBITED = frozenset({BREAK_GLASS, *REFERRAL_RULES})
+NEVER_INHIBITED = frozenset({BREAK_GLASS, *STAFF_RULES, *REFERRAL_RULES})
 NEVER_AUTO_RESOLVE = frozenset({HOST_CUSTODY, REMOVAL_ORDER, FORCED_RETURN, DISAPPEARANCE})
 AUTO_RESOLVE = frozenset(
     {DOCUMENT_EXPIRING, PASSPORT_EXPIRED, UNHCR_CERTIFICATE_EXPIRING, CHECK_IN_OVERDUE}
 )
 # Alerts about what staff did: only supervisors see and handle them, so nobody can
 # acknowledge away the alert about their own emergency access.
-SUPERVISOR_ONLY = frozenset({BREAK_GLASS})
+SUPERVISOR_ONLY = frozenset({BREAK_GLASS, *STAFF_RULES})
 
 # Expiry windows: within 90 days medium, within 30 days high.
 EXPIRY_NOTICE = dt.timedelta(days=90)
@@ -117,6 +123,9 @@ SUMMARIES = {
     LIST_MATCH: "Matched on a published list",
     COUNTRY_EVENT: "Country event affecting this person",
     BREAK_GLASS: "Emergency access opened to a case",
+    MFA_RESET: "An administrator reset a staff account's two-factor sign-in",
+    ROLE_GRANTED: "A staff account was given access to case records",
+    API_KEY_CREATED: "A service API key was created",
     RISK_ESCALATED: "Risk level rose",
     CHECK_IN_OVERDUE: "Welfare check-in overdue",
     REFERRAL_RECEIVED: "A case was referred to this organisation",
@@ -208,7 +217,7 @@ def email_audience(event: str, rule: str, severity: str, *, became_critical: boo
     """
     if event == "alert.escalated":
         return "supervisors"
-    if rule == BREAK_GLASS:
+    if rule == BREAK_GLASS or rule in STAFF_RULES:
         return "supervisors" if event == "alert.created" else None
     if severity != "critical":
         return None

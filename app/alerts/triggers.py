@@ -13,7 +13,9 @@ from sqlalchemy.orm import Session
 from app.alerts import notify, rules, service, timed
 from app.crypto import CryptoError
 from app.events import (
+    ApiKeyCreated,
     BreakGlassGranted,
+    CaseAccessGranted,
     CheckInRecorded,
     CountryEventRecorded,
     DocumentStatusChanged,
@@ -22,6 +24,7 @@ from app.events import (
     ReferralStepped,
     RevocationListApplied,
     RiskEscalated,
+    TwoFactorReset,
 )
 from app.models.alert import Alert
 from app.models.base import utcnow
@@ -258,3 +261,43 @@ def on_check_in(session: Session, event: CheckInRecorded) -> None:
     for alert in overdue:
         if timed.cleared(session, alert, event.at):
             service.close(session, alert, actor=None, note=None, now=event.at)
+
+
+# Staff accounts and keys: supervisors of the organisation hear of what could open its records.
+def on_two_factor_reset(session: Session, event: TwoFactorReset) -> None:
+    """An account's second factor was removed by an administrator."""
+    service.raise_alert(
+        session,
+        rule=rules.MFA_RESET,
+        severity="high",
+        organisation_id=event.organisation_id,
+        summary=rules.summary(rules.MFA_RESET),
+        subject_id=event.user_id,
+        actor=event.actor,
+    )
+
+
+def on_case_access_granted(session: Session, event: CaseAccessGranted) -> None:
+    """An account now reaches case content (a role change or a new account)."""
+    service.raise_alert(
+        session,
+        rule=rules.ROLE_GRANTED,
+        severity="high",
+        organisation_id=event.organisation_id,
+        summary=f"{rules.summary(rules.ROLE_GRANTED)} ({event.role})",
+        subject_id=event.user_id,
+        actor=event.actor,
+    )
+
+
+def on_api_key_created(session: Session, event: ApiKeyCreated) -> None:
+    """A key that acts for an automated system of the organisation exists now."""
+    service.raise_alert(
+        session,
+        rule=rules.API_KEY_CREATED,
+        severity="medium",
+        organisation_id=event.organisation_id,
+        summary=rules.summary(rules.API_KEY_CREATED),
+        subject_id=event.api_key_id,
+        actor=event.actor,
+    )

@@ -12,7 +12,7 @@ from app.actor import Actor
 from app.audit import service as audit
 from app.auth import roles
 from app.auth.roles import Action
-from app.auth.service import authenticate_token
+from app.auth.service import EnrolmentRequired, authenticate_token
 from app.db import SessionDep
 from app.errors import Forbidden, NotAuthenticated
 
@@ -20,7 +20,11 @@ from app.errors import Forbidden, NotAuthenticated
 def current_actor(request: Request, session: SessionDep) -> Actor:
     """The bearer token's (or API key's) actor. The web client's GET requests to the API carry
     the session cookie instead, turned into this header by ``app.web.cookies.ApiCookieBridge``
-    (safe methods only; a bearer token always wins)."""
+    (safe methods only; a bearer token always wins).
+
+    A user who must set up two-factor first (HAVEN_REQUIRE_MFA) is let through here, marked
+    (``request.state.mfa_pending``): every route's ``require`` then answers 403
+    (``EnrolmentRequired``) but the enrolment routes' ``require_while_enrolling``."""
     cached: Actor | None = getattr(request.state, "actor", None)
     if cached is not None:
         return cached
@@ -28,7 +32,12 @@ def current_actor(request: Request, session: SessionDep) -> Actor:
     scheme, _, credentials = header.partition(" ")
     if scheme.lower() != "bearer" or not credentials.strip():
         raise NotAuthenticated("not authenticated")
-    actor = authenticate_token(session, credentials.strip())
+    try:
+        actor = authenticate_token(session, credentials.strip())
+        request.state.mfa_pending = False
+    except EnrolmentRequired:
+        actor = authenticate_token(session, credentials.strip(), enrolling=True)
+        request.state.mfa_pending = True
     request.state.actor = actor
     return actor
 
@@ -39,6 +48,19 @@ ActorDep = Annotated[Actor, Depends(current_actor)]
 def require(*actions: Action) -> Any:
     """``actor: Annotated[Actor, require(Action.X)]``: 403 unless the role includes X (or, given
     several, any of them: a route whose effect depends on the role, like notes)."""
+
+    def dependency(request: Request, actor: ActorDep, session: SessionDep) -> Actor:
+        if getattr(request.state, "mfa_pending", True):
+            raise EnrolmentRequired()
+        return check_role(session, actor, *actions)
+
+    dependency.haven_actions = actions  # type: ignore[attr-defined]  # read by the route table
+    return Depends(dependency)
+
+
+def require_while_enrolling(*actions: Action) -> Any:
+    """``require``, reachable also by a user who must set up two-factor first
+    (HAVEN_REQUIRE_MFA): the enrolment routes, /auth/me and /auth/logout."""
 
     def dependency(actor: ActorDep, session: SessionDep) -> Actor:
         return check_role(session, actor, *actions)

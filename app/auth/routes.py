@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Annotated, cast
 
@@ -12,7 +13,7 @@ from sqlalchemy import select
 from app import organisations
 from app.actor import Actor
 from app.auth import schemas, service, users
-from app.auth.deps import require
+from app.auth.deps import require, require_while_enrolling
 from app.auth.roles import Action
 from app.db import SessionDep
 from app.logs import client_var
@@ -22,7 +23,7 @@ public = APIRouter(tags=["authentication"])
 router = APIRouter()
 
 
-@public.post("/auth/login", response_model=schemas.TokenResponse)
+@public.post("/auth/login", response_model=schemas.TokenResponse, response_model_exclude_none=True)
 def login(body: schemas.LoginRequest, session: SessionDep) -> schemas.TokenResponse:
     issued = service.login(
         session,
@@ -32,17 +33,25 @@ def login(body: schemas.LoginRequest, session: SessionDep) -> schemas.TokenRespo
         recovery_code=body.recovery_code,
         client=client_var.get(),
     )
-    return schemas.TokenResponse(access_token=issued.token, expires_in=issued.expires_in)
+    return schemas.TokenResponse(
+        access_token=issued.token,
+        expires_in=issued.expires_in,
+        mfa_enrollment_required=True if issued.mfa_enrollment_required else None,
+    )
 
 
 @router.post("/auth/logout", status_code=204, tags=["authentication"])
-def logout(actor: Annotated[Actor, require(Action.SESSION)], session: SessionDep) -> Response:
+def logout(
+    actor: Annotated[Actor, require_while_enrolling(Action.SESSION)], session: SessionDep
+) -> Response:
     service.logout(session, actor)
     return Response(status_code=204)
 
 
 @router.get("/auth/me", response_model=schemas.MeRead, tags=["authentication"])
-def me(actor: Annotated[Actor, require(Action.SESSION)], session: SessionDep) -> schemas.MeRead:
+def me(
+    actor: Annotated[Actor, require_while_enrolling(Action.SESSION)], session: SessionDep
+) -> schemas.MeRead:
     user = session.get(User, actor.id)
     return schemas.MeRead(
         id=actor.id,
@@ -56,9 +65,16 @@ def me(actor: Annotated[Actor, require(Action.SESSION)], session: SessionDep) ->
 
 @router.post("/auth/mfa/enroll", response_model=schemas.MfaEnrollment, tags=["authentication"])
 def mfa_enroll(
-    actor: Annotated[Actor, require(Action.SESSION)], session: SessionDep
+    actor: Annotated[Actor, require_while_enrolling(Action.SESSION)],
+    session: SessionDep,
+    body: schemas.MfaEnroll | None = None,
 ) -> schemas.MfaEnrollment:
-    seed, uri = service.enroll_mfa(session, actor)
+    """A new authenticator seed; the current password is needed (and the current code when
+    two-factor is on): a token alone does not change the second factor."""
+    given = body or schemas.MfaEnroll()
+    seed, uri = service.start_enrolment(
+        session, actor, password=given.password, code=given.totp, client=client_var.get()
+    )
     qr = segno.make(uri, error="m").svg_data_uri(scale=4)
     return schemas.MfaEnrollment(secret=seed, otpauth_uri=uri, qr_svg=qr)
 
@@ -66,10 +82,13 @@ def mfa_enroll(
 @router.post("/auth/mfa/confirm", response_model=schemas.MfaConfirmed, tags=["authentication"])
 def mfa_confirm(
     body: schemas.MfaConfirm,
-    actor: Annotated[Actor, require(Action.SESSION)],
+    actor: Annotated[Actor, require_while_enrolling(Action.SESSION)],
     session: SessionDep,
 ) -> schemas.MfaConfirmed:
-    codes = service.confirm_mfa(session, actor, body.totp)
+    """Two-factor on, with the code of the new authenticator and the current password."""
+    codes = service.finish_enrolment(
+        session, actor, password=body.password, code=body.totp, client=client_var.get()
+    )
     return schemas.MfaConfirmed(enabled=True, recovery_codes=codes)
 
 
@@ -134,6 +153,17 @@ def update_user(
     return users.change_user(session, actor, user_id, changes)
 
 
+@router.post("/users/{user_id}/mfa/reset", response_model=schemas.UserRead, tags=["users"])
+def reset_user_mfa(
+    user_id: uuid.UUID,
+    actor: Annotated[Actor, require(Action.USERS_MANAGE)],
+    session: SessionDep,
+) -> users.UserView:
+    """Turn an account's two-factor off (a lost phone, or an authenticator someone else
+    enrolled): its tokens are revoked, its organisation's supervisors alerted."""
+    return users.reset_mfa(session, actor, user_id)
+
+
 @router.delete("/users/{user_id}", response_model=schemas.UserRead, tags=["users"])
 def disable_user(
     user_id: uuid.UUID,
@@ -155,9 +185,16 @@ def create_api_key(
     else:
         org_id = organisations.resolve(session, body.organisation, create=False)[0].id
     row, key = service.create_api_key(
-        session, actor, name=body.name, role=body.role.value, organisation_id=org_id
+        session,
+        actor,
+        name=body.name,
+        role=body.role.value,
+        organisation_id=org_id,
+        lifetime=dt.timedelta(days=body.expires_in_days),
     )
-    return schemas.ApiKeyCreated(id=row.id, key=key, name=row.name, role=row.role)
+    return schemas.ApiKeyCreated(
+        id=row.id, key=key, name=row.name, role=row.role, expires_at=row.expires_at
+    )
 
 
 @router.get("/api-keys", response_model=list[schemas.ApiKeyRead], tags=["api keys"])
@@ -186,4 +223,5 @@ def _api_key_read(row: ApiKey) -> schemas.ApiKeyRead:
         created_at=row.created_at,
         last_used_at=row.last_used_at,
         revoked_at=row.revoked_at,
+        expires_at=row.expires_at,
     )

@@ -27,6 +27,12 @@ class TokenResponse(BaseModel):
     access_token: str
     token_type: str = "bearer"  # noqa: S105 - the OAuth token type, not a secret
     expires_in: int
+    mfa_enrollment_required: bool | None = Field(
+        default=None,
+        description="Present (true) when two-factor is required (HAVEN_REQUIRE_MFA) and not set "
+        "up: the token reaches /auth/mfa/enroll, /auth/mfa/confirm, /auth/me and /auth/logout "
+        "only, every other route answers 403 until two-factor is on",
+    )
 
 
 class MeRead(BaseModel):
@@ -44,8 +50,16 @@ class MfaEnrollment(BaseModel):
     qr_svg: str = Field(description="The otpauth URI as an SVG data URI, for a QR code")
 
 
+class MfaEnroll(Strict):
+    """The current password (and current code when two-factor is on): a token is not enough."""
+
+    password: str | None = Field(default=None, max_length=1024)
+    totp: str | None = Field(default=None, max_length=16)
+
+
 class MfaConfirm(Strict):
     totp: str = Field(min_length=6, max_length=16)
+    password: str | None = Field(default=None, max_length=1024)
 
 
 class MfaConfirmed(BaseModel):
@@ -96,6 +110,7 @@ class ApiKeyCreate(Strict):
     name: Annotated[str, Field(min_length=1, max_length=100), SingleLine]
     role: Role = Role.SERVICE
     organisation: str | None = Field(default=None, max_length=200)
+    expires_in_days: int = Field(default=90, ge=1, le=365)
 
 
 class ApiKeyCreated(BaseModel):
@@ -103,6 +118,7 @@ class ApiKeyCreated(BaseModel):
     key: str
     name: str
     role: str
+    expires_at: dt.datetime
 
 
 class ApiKeyRead(BaseModel):
@@ -113,3 +129,4 @@ class ApiKeyRead(BaseModel):
     created_at: dt.datetime
     last_used_at: dt.datetime | None
     revoked_at: dt.datetime | None
+    expires_at: dt.datetime

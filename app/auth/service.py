@@ -20,7 +20,16 @@ from app.auth import passwords, totp
 from app.auth.roles import API_KEY_ROLES, Role
 from app.crypto import FieldSlot, Pad, crypto_of
 from app.db import on_rollback
-from app.errors import BadRequest, Conflict, NotAuthenticated, NotFound, RateLimited
+from app.errors import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    HavenError,
+    NotAuthenticated,
+    NotFound,
+    RateLimited,
+)
+from app.events import ApiKeyCreated, publish
 from app.models.base import utcnow
 from app.models.user import ApiKey, AuthToken, LoginThrottle, RecoveryCode, User
 
@@ -37,12 +46,40 @@ CLIENT_MAX_FAILURES, CLIENT_WINDOW = 50, dt.timedelta(minutes=15)
 SESSION_PREFIX, API_KEY_PREFIX = "hvn_s_", "hvn_k_"
 TOTP_SEED = FieldSlot("user", "totp_seed")
 RECOVERY_CODES = 10
+# Service keys live 90 days unless told otherwise, and never more than a year.
+API_KEY_LIFETIME, API_KEY_MAX_LIFETIME = dt.timedelta(days=90), dt.timedelta(days=365)
+ENROL_FIRST = (
+    "two-factor sign-in must be set up before anything else: "
+    "POST /api/v1/auth/mfa/enroll with your password, then /api/v1/auth/mfa/confirm"
+)
+
+
+class EnrolmentRequired(HavenError):
+    """A session of a user who must set up two-factor (HAVEN_REQUIRE_MFA) and has not: it
+    reaches the enrolment routes and /auth/me only. Not a ``Forbidden``: the role is fine."""
+
+    status_code = 403
+
+    def __init__(self) -> None:
+        super().__init__(ENROL_FIRST, mfa_enrollment_required=True)
+
+
+class Reauthentication(Forbidden):
+    """The current password (or two-factor code) given to confirm a change was wrong."""
 
 
 @dataclass(frozen=True)
 class IssuedToken:
     token: str
     expires_in: int
+    # HAVEN_REQUIRE_MFA and no two-factor yet: the token reaches enrolment only.
+    mfa_enrollment_required: bool = False
+
+
+def mfa_pending(session: Session, user: User) -> bool:
+    """Whether ``user`` must set up two-factor before anything else (HAVEN_REQUIRE_MFA)."""
+    settings = session.info.get("settings")
+    return bool(getattr(settings, "mfa_required", False)) and not user.totp_enabled
 
 
 def digest(secret: str) -> bytes:
@@ -63,7 +100,9 @@ def issue_token(session: Session, user: User, *, channel: str = "api") -> Issued
         )
     )
     session.flush()
-    return IssuedToken(token, int(IDLE_TIMEOUT.total_seconds()))
+    return IssuedToken(
+        token, int(IDLE_TIMEOUT.total_seconds()), mfa_enrollment_required=mfa_pending(session, user)
+    )
 
 
 def revoke_tokens(session: Session, user_id: uuid.UUID, *, keep: uuid.UUID | None = None) -> None:
@@ -77,8 +116,11 @@ def revoke_tokens(session: Session, user_id: uuid.UUID, *, keep: uuid.UUID | Non
     session.execute(statement.execution_options(synchronize_session=False))
 
 
-def authenticate_token(session: Session, presented: str) -> Actor:
-    """The actor behind a bearer token or API key; 401 for anything not currently valid."""
+def authenticate_token(session: Session, presented: str, *, enrolling: bool = False) -> Actor:
+    """The actor behind a bearer token or API key; 401 for anything not currently valid.
+
+    A user who must set up two-factor first (``mfa_pending``) gets 403 (``EnrolmentRequired``)
+    unless ``enrolling``: the enrolment routes and /auth/me only."""
     if presented.startswith(API_KEY_PREFIX):
         return _authenticate_api_key(session, presented)
     if not presented.startswith(SESSION_PREFIX):
@@ -102,14 +144,16 @@ def authenticate_token(session: Session, presented: str) -> Actor:
     if now - token.last_used_at >= TOUCH_EVERY:
         token.last_used_at = now
         on_rollback(session, _touch(AuthToken, token.id, now))
+    if not enrolling and mfa_pending(session, user):
+        raise EnrolmentRequired()
     return Actor(user.id, user.username, user.role, user.organisation_id, "user", token.id)
 
 
 def _authenticate_api_key(session: Session, presented: str) -> Actor:
     key = session.scalar(select(ApiKey).where(ApiKey.key_hash == digest(presented)))
-    if key is None or key.revoked_at is not None:
-        raise NotAuthenticated("invalid or revoked API key")
     now = utcnow()
+    if key is None or key.revoked_at is not None or key.expires_at <= now:
+        raise NotAuthenticated("invalid, revoked or expired API key")
     if key.last_used_at is None or now - key.last_used_at >= TOUCH_EVERY:
         key.last_used_at = now
         on_rollback(session, _touch(ApiKey, key.id, now))
@@ -234,12 +278,18 @@ def login(
     return issued
 
 
-def _fail(session: Session, keys: list[tuple[bytes, str]], user: User | None, why: str) -> None:
+def _fail(
+    session: Session,
+    keys: list[tuple[bytes, str]],
+    user: User | None,
+    why: str,
+    action: str = "auth.login_failed",
+) -> None:
     on_rollback(session, _count_failure(keys))
     audit.record(
         session,
         actor=_actor(user) if user else None,
-        action="auth.login_failed",
+        action=action,
         subject_type="user" if user else None,
         subject_id=user.id if user else None,
         outcome="failed",
@@ -307,7 +357,64 @@ def _normal_recovery(code: str) -> str:
 
 
 # Two-factor enrolment -------------------------------------------------------------------------
+def _reauthenticate(
+    session: Session,
+    actor: Actor,
+    user: User,
+    password: str | None,
+    code: str | None,
+    client: str | None,
+) -> None:
+    """A token alone does not change the second factor: the current password (and the current
+    code when two-factor is on) is needed, and a wrong one counts toward the sign-in lockout."""
+    if not password:
+        raise BadRequest("password: the current password is needed to change two-factor sign-in")
+    keys = _throttle_keys(session, user.username, client)
+    _check_throttle(session, keys)
+    ok, _ = passwords.verify_and_update(password, user.password_hash)
+    if not ok:
+        _fail(session, keys, user, "wrong password", action="auth.reauth_failed")
+        raise Reauthentication("the current password is wrong")
+    if user.totp_enabled:
+        if not code:
+            raise BadRequest("totp: the current two-factor code is needed")
+        if not _second_factor_ok(session, user, code, None):
+            _fail(session, keys, user, "wrong two-factor code", action="auth.reauth_failed")
+            raise Reauthentication("the two-factor code is wrong")
+
+
+def start_enrolment(
+    session: Session,
+    actor: Actor,
+    *,
+    password: str | None,
+    code: str | None = None,
+    client: str | None = None,
+) -> tuple[str, str]:
+    """POST /auth/mfa/enroll: a new seed, once the current password (and code) is given."""
+    user = session.get_one(User, actor.id)
+    _reauthenticate(session, actor, user, password, code, client)
+    return enroll_mfa(session, actor)
+
+
+def finish_enrolment(
+    session: Session,
+    actor: Actor,
+    *,
+    password: str | None,
+    code: str,
+    client: str | None = None,
+) -> list[str]:
+    """POST /auth/mfa/confirm: two-factor on, once the current password is given again."""
+    user = session.get_one(User, actor.id)
+    if user.totp_enabled:
+        raise Conflict("two-factor is already on for this account")
+    _reauthenticate(session, actor, user, password, None, client)
+    return confirm_mfa(session, actor, code)
+
+
 def enroll_mfa(session: Session, actor: Actor) -> tuple[str, str]:
+    """A new seed for the actor (callers check the password first: ``start_enrolment``)."""
     user = session.get_one(User, actor.id)
     if user.totp_enabled:
         raise Conflict("two-factor is already on for this account")
@@ -323,7 +430,8 @@ def enroll_mfa(session: Session, actor: Actor) -> tuple[str, str]:
 
 
 def confirm_mfa(session: Session, actor: Actor, code: str) -> list[str]:
-    """Turn two-factor on; returns recovery codes, shown once."""
+    """Turn two-factor on; returns recovery codes, shown once (callers check the password
+    first: ``finish_enrolment``)."""
     user = session.get_one(User, actor.id)
     if user.totp_enabled:
         raise Conflict("two-factor is already on for this account")
@@ -363,14 +471,37 @@ def change_password(session: Session, actor: Actor, current: str, new: str) -> N
     )
 
 
+def clear_mfa(session: Session, user: User) -> None:
+    """Turn the user's two-factor off: seed, last step and unused recovery codes gone, every
+    token revoked (an administrator's reset; the caller audits and publishes)."""
+    user.totp_enabled, user.totp_seed_ct, user.totp_last_step = False, None, None
+    session.execute(
+        update(RecoveryCode)
+        .where(RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None))
+        .values(used_at=utcnow())
+    )
+    revoke_tokens(session, user.id)
+
+
 # API keys -------------------------------------------------------------------------------------
 def create_api_key(
-    session: Session, actor: Actor, *, name: str, role: str, organisation_id: uuid.UUID
+    session: Session,
+    actor: Actor,
+    *,
+    name: str,
+    role: str,
+    organisation_id: uuid.UUID,
+    lifetime: dt.timedelta = API_KEY_LIFETIME,
 ) -> tuple[ApiKey, str]:
+    """A service key, shown once; it expires after ``lifetime`` (at most a year). Audited, and
+    the organisation's supervisors are alerted (``ApiKeyCreated``)."""
     if role not in {r.value for r in API_KEY_ROLES}:
         raise BadRequest(f"API keys carry the role {Role.SERVICE.value} only")
+    if not dt.timedelta(0) < lifetime <= API_KEY_MAX_LIFETIME:
+        raise BadRequest("an API key lives at least a day and at most 365 days")
     key = API_KEY_PREFIX + secrets.token_urlsafe(32)
     row = ApiKey(
+        expires_at=utcnow() + lifetime,
         name=name,
         role=role,
         organisation_id=organisation_id,
@@ -385,8 +516,10 @@ def create_api_key(
         action="api_key.create",
         subject_type="api_key",
         subject_id=row.id,
+        details={"expires_in_days": lifetime.days},
         high_risk=True,
     )
+    publish(session, ApiKeyCreated(actor=actor, api_key_id=row.id, organisation_id=organisation_id))
     return row, key
 
 

@@ -15,15 +15,18 @@ from app.actor import Actor
 from app.audit import service as audit
 from app.auth.passwords import check_password, hash_password
 from app.auth.roles import Role
-from app.auth.service import revoke_tokens
+from app.auth.service import clear_mfa, revoke_tokens
 from app.crypto import FieldSlot, Pad, crypto_of
-from app.errors import BadRequest, Conflict, NotFound
+from app.errors import BadRequest, Conflict, Forbidden, NotFound
+from app.events import CaseAccessGranted, TwoFactorReset, publish
 from app.models.organisation import Organisation
 from app.models.user import User
 
 USER_FULL_NAME = FieldSlot("user", "full_name")
 USER_EMAIL = FieldSlot("user", "email")
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,63}$")
+# Roles that read case content: giving one to an account alerts the organisation's supervisors.
+CASE_CONTENT_ROLES = frozenset({Role.SUPERVISOR.value, Role.CASEWORKER.value, Role.LAWYER.value})
 
 
 class UserView(TypedDict):
@@ -171,7 +174,19 @@ def add_user(
         details={"role": user.role},
         high_risk=True,
     )
+    _announce_grant(session, actor, user, None)
     return read_user(session, user)
+
+
+def _announce_grant(session: Session, actor: Actor, user: User, before: str | None) -> None:
+    """An account that now reaches case content (and did not) is for supervisors to know of."""
+    if user.role in CASE_CONTENT_ROLES and before not in CASE_CONTENT_ROLES:
+        publish(
+            session,
+            CaseAccessGranted(
+                actor=actor, user_id=user.id, organisation_id=user.organisation_id, role=user.role
+            ),
+        )
 
 
 def list_users(
@@ -206,8 +221,24 @@ def change_user(
     session: Session, actor: Actor, user_id: uuid.UUID, changes: UserChanges
 ) -> UserView:
     """An administrator's changes to an account (PATCH /users/{id}), audited as
-    ``user.update`` with the fields changed (high risk for the role or disabling)."""
+    ``user.update`` with the fields changed (high risk for the role or disabling).
+
+    Nobody changes their own role (403, whatever the role asked for); a role that reaches case
+    content alerts the organisation's supervisors (``CaseAccessGranted``)."""
     user = _user(session, user_id)
+    if changes.get("role") is not None and user.id == actor.id:
+        audit.record(
+            session,
+            actor=actor,
+            action="permission.denied",
+            outcome="denied",
+            subject_type="user",
+            subject_id=user.id,
+            details={"action": "user.own_role"},
+            durable=True,
+        )
+        raise Forbidden("nobody changes their own role; ask another administrator")
+    before = user.role
     changed = update_user(session, user, changes)
     audit.record(
         session,
@@ -217,6 +248,31 @@ def change_user(
         subject_id=user.id,
         details={"fields": sorted(changed)},
         high_risk="role" in changed or "disabled" in changed,
+    )
+    if "role" in changed:
+        _announce_grant(session, actor, user, before)
+    return read_user(session, user)
+
+
+def reset_mfa(session: Session, actor: Actor, user_id: uuid.UUID) -> UserView:
+    """An administrator turns an account's two-factor off (POST /users/{id}/mfa/reset): its
+    tokens are revoked, it is audited as ``user.mfa_reset`` (high risk) and the account's
+    organisation's supervisors are alerted (``TwoFactorReset``). Not one's own (403)."""
+    user = _user(session, user_id)
+    if user.id == actor.id:
+        raise Forbidden("nobody resets their own two-factor sign-in; ask another administrator")
+    clear_mfa(session, user)
+    audit.record(
+        session,
+        actor=actor,
+        action="user.mfa_reset",
+        subject_type="user",
+        subject_id=user.id,
+        high_risk=True,
+    )
+    publish(
+        session,
+        TwoFactorReset(actor=actor, user_id=user.id, organisation_id=user.organisation_id),
     )
     return read_user(session, user)
 

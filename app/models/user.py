@@ -55,7 +55,7 @@ class AuthToken(UUIDPrimaryKey, CreatedAt, Base):
 
 
 class ApiKey(UUIDPrimaryKey, CreatedAt, Base):
-    """An automated system's key: shown once, stored as SHA-256, revocable."""
+    """An automated system's key: shown once, stored as SHA-256, revocable, expiring."""
 
     __tablename__ = "api_key"
 
@@ -66,6 +66,8 @@ class ApiKey(UUIDPrimaryKey, CreatedAt, Base):
     created_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("user.id"))
     last_used_at: Mapped[dt.datetime | None]
     revoked_at: Mapped[dt.datetime | None]
+    # After this a key is refused as a revoked one is (at most a year after it was made).
+    expires_at: Mapped[dt.datetime]
 
 
 class LoginThrottle(Base):

@@ -26,7 +26,7 @@ from app.auth import totp
 from app.auth.deps import check_role
 from app.auth.roles import Action
 from app.db import transaction
-from app.errors import BadRequest, HavenError, NotAuthenticated, RateLimited
+from app.errors import HavenError, NotAuthenticated, RateLimited
 from app.logs import client_var
 from app.models.user import User
 from app.web import cookies
@@ -46,18 +46,23 @@ MAX_FIELDS = 400
 
 
 @contextmanager
-def signed_in(request: Request, *actions: Action) -> Iterator[tuple[Session, Actor]]:
+def signed_in(
+    request: Request, *actions: Action, enrolling: bool = False
+) -> Iterator[tuple[Session, Actor]]:
     """One transaction for the page or form, as an API request has, with the cookie's actor.
 
     403 unless the role includes one of ``actions``. A domain error a person can correct
     (400, 409, 413, 422) or an invalid form becomes a ``FormError`` after the rollback.
+    A user who must set up two-factor first (HAVEN_REQUIRE_MFA) reaches only the pages
+    signed in ``enrolling`` (two-factor set-up, signing out); every other page is a 403 that
+    says so.
     """
     token = cookies.session_token(request)
     if token is None:
         raise SignInRequired(expired=_had_cookie(request))
     with transaction(request.app.state.sessionmaker) as session:
         try:
-            actor = auth.authenticate_token(session, token)
+            actor = auth.authenticate_token(session, token, enrolling=enrolling)
         except NotAuthenticated:
             raise SignInRequired(expired=True) from None
         if actions:
@@ -78,6 +83,7 @@ def submit_form(
     save: Callable[[Session, Actor], Response],
     again: Callable[[Session, Actor, FormError], Response],
     again_as: tuple[Action, ...] | None = None,
+    enrolling: bool = False,
 ) -> Response:
     """A form's submission, or the same form again with what was wrong with it.
 
@@ -88,10 +94,11 @@ def submit_form(
     (``actions`` unless given), from the error (``FormError.shown``) and the values as typed.
     """
     try:
-        with signed_in(request, *actions) as (session, actor):
+        with signed_in(request, *actions, enrolling=enrolling) as (session, actor):
             return save(session, actor)
     except FormError as exc:
-        with signed_in(request, *(actions if again_as is None else again_as)) as (session, actor):
+        retry = actions if again_as is None else again_as
+        with signed_in(request, *retry, enrolling=enrolling) as (session, actor):
             return again(session, actor, exc)
 
 
@@ -211,7 +218,8 @@ def sign_in(request: Request, form: SignInForm) -> Response:
             next=target,
             headers=exc.headers(),
         )
-    response = see_other(target)
+    # Two-factor required and not set up: the session reaches the set-up page only.
+    response = see_other("/account/two-factor" if issued.mfa_enrollment_required else target)
     cookies.set_session(response, request, issued.token)
     return response
 
@@ -222,7 +230,7 @@ def _end_previous(session: Session, token: str | None) -> None:
     if token is None:
         return
     try:
-        previous = auth.authenticate_token(session, token)
+        previous = auth.authenticate_token(session, token, enrolling=True)
     except NotAuthenticated:
         return
     auth.logout(session, previous)
@@ -230,7 +238,7 @@ def _end_previous(session: Session, token: str | None) -> None:
 
 @router.post("/logout")
 def sign_out(request: Request, form: SessionForm) -> Response:
-    with signed_in(request) as (session, actor):
+    with signed_in(request, enrolling=True) as (session, actor):
         auth.logout(session, actor)
     response = see_other("/login?signed_out=1")
     cookies.clear_session(response, request)
@@ -255,6 +263,7 @@ def _mfa_page(
         actor=actor,
         status=status,
         enabled=user.totp_enabled,
+        required=auth.mfa_pending(session, user),
         secret=secret,
         qr=qr,
         **context,
@@ -263,35 +272,68 @@ def _mfa_page(
 
 @router.get("/account/two-factor")
 def two_factor_page(request: Request) -> Response:
-    with signed_in(request, Action.SESSION) as (session, actor):
+    with signed_in(request, Action.SESSION, enrolling=True) as (session, actor):
         return _mfa_page(request, session, actor)
+
+
+def _password(form: FormData) -> str | None:
+    value = form.get("password")
+    return value if isinstance(value, str) and value else None
+
+
+def _reauthentication(exc: auth.Reauthentication) -> FormError:
+    """A wrong current password is the form's to show (it was counted toward the lockout)."""
+    return FormError({"password": "That is not your current password."}, status=403)
 
 
 @router.post("/account/two-factor/start")
 def two_factor_start(request: Request, form: SessionForm) -> Response:
+    password = _password(form)
+
     def save(session: Session, actor: Actor) -> Response:
-        secret, _ = auth.enroll_mfa(session, actor)
+        if password is None:
+            raise FormError({"password": "Enter your current password."})
+        try:
+            secret, _ = auth.start_enrolment(
+                session, actor, password=password, client=client_var.get()
+            )
+        except auth.Reauthentication as exc:
+            raise _reauthentication(exc) from None
         return _mfa_page(request, session, actor, secret=secret)
 
     def again(session: Session, actor: Actor, exc: FormError) -> Response:
-        return _mfa_page(request, session, actor, status=409, message=exc.message)
+        status = exc.status if exc.status in (403, 409) else 422
+        return _mfa_page(
+            request, session, actor, status=status, message=exc.message, errors=exc.errors
+        )
 
-    return submit_form(request, Action.SESSION, save=save, again=again)
+    return submit_form(request, Action.SESSION, save=save, again=again, enrolling=True)
 
 
 @router.post("/account/two-factor/confirm")
 def two_factor_confirm(request: Request, form: SessionForm) -> Response:
     code = text(form, "code").replace(" ", "")
     secret = text(form, "secret")
+    password = _password(form)
 
     def save(session: Session, actor: Actor) -> Response:
+        errors = {}
         if not code:
-            raise BadRequest("code: enter the six-digit code your app shows")
-        codes = auth.confirm_mfa(session, actor, code)
+            errors["code"] = "Enter the six-digit code your app shows."
+        if password is None:
+            errors["password"] = "Enter your current password."  # noqa: S105 - a message
+        if errors:
+            raise FormError(errors)
+        try:
+            codes = auth.finish_enrolment(
+                session, actor, password=password, code=code, client=client_var.get()
+            )
+        except auth.Reauthentication as exc:
+            raise _reauthentication(exc) from None
         return _mfa_page(request, session, actor, recovery_codes=codes)
 
     def again(session: Session, actor: Actor, exc: FormError) -> Response:
         errors = exc.errors or ({"code": exc.message} if exc.message else {})
         return _mfa_page(request, session, actor, status=422, secret=secret or None, errors=errors)
 
-    return submit_form(request, Action.SESSION, save=save, again=again)
+    return submit_form(request, Action.SESSION, save=save, again=again, enrolling=True)

@@ -24,7 +24,7 @@ from app.auth.roles import Role
 from app.models.organisation import Organisation
 from app.routes_table import api_routes
 from tests.consent.support import give
-from tests.factories import API, Team, UserHandle, make_user, unique
+from tests.factories import API, PASSWORD, Team, UserHandle, make_user, unique
 
 ROLES = [r.value for r in Role]
 BY = {"source": {"name": "monitor", "reliability": "B", "credibility": 2}}  # an incident's source
@@ -181,9 +181,12 @@ def _today() -> str:
 SAMPLES: dict[tuple[str, str], Sample] = {
     ("POST", "/auth/logout"): lambda w, me, t, r: Call("/auth/logout"),
     ("GET", "/auth/me"): lambda w, me, t, r: Call("/auth/me"),
-    ("POST", "/auth/mfa/enroll"): lambda w, me, t, r: Call("/auth/mfa/enroll"),
+    # Enrolment needs the current password (issue 13, item 4).
+    ("POST", "/auth/mfa/enroll"): lambda w, me, t, r: Call(
+        "/auth/mfa/enroll", {"password": PASSWORD}
+    ),
     ("POST", "/auth/mfa/confirm"): lambda w, me, t, r: Call(
-        "/auth/mfa/confirm", {"totp": "000000"}
+        "/auth/mfa/confirm", {"totp": "000000", "password": PASSWORD}
     ),
     ("POST", "/auth/password"): lambda w, me, t, r: Call(
         "/auth/password",
@@ -202,6 +205,9 @@ SAMPLES: dict[tuple[str, str], Sample] = {
         f"/users/{_user_target(w, me, t)}", {"role": "caseworker"}
     ),
     ("DELETE", "/users/{user_id}"): lambda w, me, t, r: Call(f"/users/{_user_target(w, me, t)}"),
+    ("POST", "/users/{user_id}/mfa/reset"): lambda w, me, t, r: Call(
+        f"/users/{_user_target(w, me, t)}/mfa/reset"
+    ),
     ("POST", "/api-keys"): lambda w, me, t, r: Call(
         "/api-keys", {"name": unique("k"), "role": "service"}
     ),

@@ -31,7 +31,7 @@ RFC_VECTORS = [
 
 
 def _enroll(client: TestClient, headers: dict[str, str]) -> str:
-    response = client.post(ENROLL, headers=headers)
+    response = client.post(ENROLL, json={"password": PASSWORD}, headers=headers)
     assert response.status_code == 200, response.text
     return response.json()["secret"]
 
@@ -43,7 +43,9 @@ def _enrolled(
     user = make_user(app, role)
     headers = login(client, user)
     secret = _enroll(client, headers)
-    response = client.post(CONFIRM, json={"totp": pyotp.TOTP(secret).now()}, headers=headers)
+    response = client.post(
+        CONFIRM, json={"totp": pyotp.TOTP(secret).now(), "password": PASSWORD}, headers=headers
+    )
     assert response.status_code == 200, response.text
     return user, secret, response.json()["recovery_codes"]
 
@@ -88,7 +90,7 @@ class TestRfc6238:
 class TestEnroll:
     def test_enrollment_returns_secret_uri_and_qr(self, client: TestClient, app: FastAPI) -> None:
         user = make_user(app, "caseworker")
-        response = client.post(ENROLL, headers=login(client, user))
+        response = client.post(ENROLL, json={"password": PASSWORD}, headers=login(client, user))
         assert response.status_code == 200
         body = response.json()
         secret = body["secret"]
@@ -124,9 +126,11 @@ class TestEnroll:
         assert not any(secret in str(v) for k, v in row.items() if k != "totp_seed_ct")
 
     def test_enrolling_again_when_on_is_409(self, client: TestClient, app: FastAPI) -> None:
-        user, secret, _ = _enrolled(client, app)
-        headers = login(client, user, totp=next_code(secret))
-        assert client.post(ENROLL, headers=headers).status_code == 409
+        user, secret, recovery = _enrolled(client, app)
+        headers = login(client, user, recovery_code=recovery[0])
+        # The current password and code are needed first (issue 13, item 4), then it is a 409.
+        again = {"password": PASSWORD, "totp": next_code(secret)}
+        assert client.post(ENROLL, json=again, headers=headers).status_code == 409
 
     def test_requires_a_token(self, client: TestClient) -> None:
         assert client.post(ENROLL).status_code == 401
@@ -137,7 +141,9 @@ class TestConfirm:
         user = make_user(app, "caseworker")
         headers = login(client, user)
         secret = _enroll(client, headers)
-        response = client.post(CONFIRM, json={"totp": pyotp.TOTP(secret).now()}, headers=headers)
+        response = client.post(
+            CONFIRM, json={"totp": pyotp.TOTP(secret).now(), "password": PASSWORD}, headers=headers
+        )
         assert response.status_code == 200
         body = response.json()
         assert body["enabled"] is True
@@ -149,29 +155,39 @@ class TestConfirm:
         user = make_user(app, "caseworker")
         headers = login(client, user)
         secret = _enroll(client, headers)
-        response = client.post(CONFIRM, json={"totp": wrong_code(secret)}, headers=headers)
+        response = client.post(
+            CONFIRM, json={"totp": wrong_code(secret), "password": PASSWORD}, headers=headers
+        )
         assert response.status_code == 400
         assert attempt(client, user.username, PASSWORD).status_code == 200
 
     def test_confirm_before_enroll_is_409(self, client: TestClient, app: FastAPI) -> None:
         user = make_user(app, "caseworker")
-        response = client.post(CONFIRM, json={"totp": "123456"}, headers=login(client, user))
+        response = client.post(
+            CONFIRM, json={"totp": "123456", "password": PASSWORD}, headers=login(client, user)
+        )
         assert response.status_code == 409
 
     def test_confirming_twice_is_409(self, client: TestClient, app: FastAPI) -> None:
         user = make_user(app, "caseworker")
         headers = login(client, user)
         secret = _enroll(client, headers)
-        first = client.post(CONFIRM, json={"totp": pyotp.TOTP(secret).now()}, headers=headers)
+        first = client.post(
+            CONFIRM, json={"totp": pyotp.TOTP(secret).now(), "password": PASSWORD}, headers=headers
+        )
         assert first.status_code == 200
-        again = client.post(CONFIRM, json={"totp": next_code(secret)}, headers=headers)
+        again = client.post(
+            CONFIRM, json={"totp": next_code(secret), "password": PASSWORD}, headers=headers
+        )
         assert again.status_code == 409
 
     def test_confirm_revokes_other_sessions(self, client: TestClient, app: FastAPI) -> None:
         user = make_user(app, "caseworker")
         headers, other = login(client, user), login(client, user)
         secret = _enroll(client, headers)
-        response = client.post(CONFIRM, json={"totp": pyotp.TOTP(secret).now()}, headers=headers)
+        response = client.post(
+            CONFIRM, json={"totp": pyotp.TOTP(secret).now(), "password": PASSWORD}, headers=headers
+        )
         assert response.status_code == 200
         assert client.get(ME, headers=other).status_code == 401
         assert client.get(ME, headers=headers).status_code == 200
@@ -222,7 +238,12 @@ class TestMfaLogin:
         headers = login(client, user)
         secret = _enroll(client, headers)
         code = pyotp.TOTP(secret).now()
-        assert client.post(CONFIRM, json={"totp": code}, headers=headers).status_code == 200
+        assert (
+            client.post(
+                CONFIRM, json={"totp": code, "password": PASSWORD}, headers=headers
+            ).status_code
+            == 200
+        )
         replay = attempt(client, user.username, PASSWORD, totp=code)
         assert replay.status_code == 401
         assert replay.json()["mfa_required"] is True

@@ -79,11 +79,14 @@ def test_a_caseworker_signs_in_with_totp_registers_and_handles_a_detention(
 
     # Two-factor enrolment: scan the QR code (here: read the key under it), confirm a code.
     sign_in(page, live, user)
+    # The current password is asked for at both steps: a session alone does not change it.
     page.goto(f"{live.url}/account/two-factor")
+    page.get_by_label("Your current password").fill(user.password)
     page.get_by_role("button", name="Set up two-factor sign-in").click()
     expect(page.locator("svg.qr")).to_be_visible()
     secret = page.locator("code.secret").inner_text()
     page.get_by_label("Six-digit code").fill(pyotp.TOTP(secret).now())
+    page.get_by_label("Your current password").fill(user.password)
     page.get_by_role("button", name="Turn on two-factor sign-in").click()
     expect(page.get_by_role("heading", name="Your recovery codes")).to_be_visible()
     page.get_by_role("button", name=re.compile("^Sign out")).click()

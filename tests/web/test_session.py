@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
+from collections.abc import Callable
 from types import SimpleNamespace
 
+import pyotp
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -16,7 +19,7 @@ from app.models.base import utcnow
 from app.models.user import AuthToken
 from app.web import cookies
 from tests.conftest import fresh_address
-from tests.factories import make_user
+from tests.factories import PASSWORD, make_user
 from tests.web.support import csrf, enrol_totp, field_errors, fill, next_code, sign_in, web_routes
 
 
@@ -126,6 +129,67 @@ class TestSignIn:
         assert response.headers["location"] == "/login?next=%2Fpeople%3Fname%3Dx"
         page = client.get(response.headers["location"])
         assert 'name="next" value="/people?name=x"' in page.text
+
+
+class TestTwoFactorSetUp:
+    """A stolen session cannot enrol its own authenticator (issue 13, item 4)."""
+
+    def test_setting_up_needs_the_current_password(self, app: FastAPI, client: TestClient) -> None:
+        token = sign_in(client, make_user(app, "caseworker"))
+        page = client.get("/account/two-factor")
+        assert 'name="password"' in page.text
+        missing = client.post("/account/two-factor/start", data={"csrf_token": token})
+        assert missing.status_code == 422
+        assert "password" in field_errors(missing.text)
+        assert "Key:" not in missing.text
+        wrong = client.post(
+            "/account/two-factor/start",
+            data={"csrf_token": token, "password": "not the password"},
+        )
+        assert wrong.status_code == 403
+        assert "password" in field_errors(wrong.text)
+        assert "Key:" not in wrong.text
+        right = client.post(
+            "/account/two-factor/start", data={"csrf_token": token, "password": PASSWORD}
+        )
+        assert right.status_code == 200
+        assert "Key:" in right.text
+
+    def test_required_two_factor_is_set_up_at_sign_in(
+        self, fresh_database: Callable[..., FastAPI]
+    ) -> None:
+        app = fresh_database(require_mfa=True)
+        with TestClient(app, client=(fresh_address(), 1)) as client:
+            user = make_user(app, "caseworker")
+            response = _post_login(
+                client, username=user.username, password=user.password, next="/people"
+            )
+            assert response.status_code == 303
+            assert response.headers["location"] == "/account/two-factor"
+            page = client.get("/account/two-factor")
+            assert page.status_code == 200
+            assert "requires two-factor sign-in" in page.text
+            token = csrf(page.text)
+            refused = client.get("/people", follow_redirects=False)
+            assert refused.status_code == 403
+            assert "two-factor" in refused.text.lower()
+            started = client.post(
+                "/account/two-factor/start", data={"csrf_token": token, "password": PASSWORD}
+            )
+            seed = re.search(r'name="secret" value="([A-Z2-7]+)"', started.text)
+            assert seed, started.text
+            confirmed = client.post(
+                "/account/two-factor/confirm",
+                data={
+                    "csrf_token": token,
+                    "secret": seed.group(1),
+                    "code": pyotp.TOTP(seed.group(1)).now(),
+                    "password": PASSWORD,
+                },
+            )
+            assert confirmed.status_code == 200, confirmed.text
+            assert "recovery codes" in confirmed.text
+            assert client.get("/people", follow_redirects=False).status_code == 200
 
 
 class TestSessionEnd:
