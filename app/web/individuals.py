@@ -6,6 +6,7 @@ import datetime as dt
 import re
 import uuid
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from pydantic import Field, ValidationError
@@ -73,17 +74,32 @@ class _Query(schemas.Strict):
     risk_level: schemas.RiskLevel | None = None
 
 
+SEARCH_FIELDS = ("name", "document_number", "country", "risk_level")
+# Typed into the form and posted, never put in the address: a URL stays in browser history,
+# and a seized laptop's history would list who was looked for.
+SEARCH_TERMS = ("name", "document_number")
+
+
 @router.get("/people")
 def search_page(request: Request) -> Response:
+    """The form, and results for the filters an address may carry (country, risk, everyone)."""
     params = request.query_params
-    values = {
-        "name": params.get("name", "").strip(),
-        "document_number": params.get("document_number", "").strip(),
-        "country": params.get("country", "").strip(),
-        "risk_level": params.get("risk_level", "").strip(),
-    }
+    if any(params.get(term) for term in SEARCH_TERMS):  # an old link or a hand-typed address
+        kept = {k: v for k, v in params.items() if k not in SEARCH_TERMS and v}
+        return see_other("/people" + (f"?{urlencode(kept)}" if kept else ""))
+    values = {field: params.get(field, "").strip() for field in SEARCH_FIELDS}
+    return _search(request, values, everyone=params.get("all") == "1")
+
+
+@router.post("/people")
+def search_posted(request: Request, form: SessionForm) -> Response:
+    """A search by name or document number: the terms come in the body of a CSRF-checked form."""
+    return _search(request, values_of(form, SEARCH_FIELDS), everyone=False)
+
+
+def _search(request: Request, values: dict[str, str], *, everyone: bool) -> Response:
     with signed_in(request, Action.INDIVIDUALS_READ) as (session, actor):
-        asked = any(values.values()) or params.get("all") == "1"
+        asked = any(values.values()) or everyone
         results: list[dict[str, Any]] | None = None
         errors: dict[str, str] = {}
         if asked:

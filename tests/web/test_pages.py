@@ -265,3 +265,63 @@ class TestForms:
     def test_empty_states_say_what_to_do(self, app: FastAPI, world: World) -> None:
         client, _ = _signed_in(app, world.users["lawyer_other"])
         assert "You are not counsel on any case yet" in client.get("/cases").text
+
+
+class TestSearchKeepsTermsOutOfTheAddress:
+    """Names and document numbers never reach the URL (browser history on a seized laptop)."""
+
+    def _person(self, app: FastAPI, world: World) -> tuple[str, str]:
+        with TestClient(app, client=(fresh_address(), 1)) as api:
+            team = Team(app, api)
+            cw = team.login(world.users["caseworker"])
+            name, number = unique("Keo Sothea"), unique("N").upper().replace("-", "")
+            person = team.person(cw, full_name=name, current_country="THA")
+            team.document(cw, person, number=number)
+        return name, number
+
+    def test_the_search_form_posts_with_its_csrf_token(self, app: FastAPI, world: World) -> None:
+        client, _ = _signed_in(app, world.users["caseworker"])
+        page = client.get("/people").text
+        form = page[
+            page.index('role="search"') - 200 : page.index("</form>", page.index('role="search"'))
+        ]
+        assert 'method="post" action="/people"' in form
+        assert 'name="csrf_token"' in form
+
+    def test_a_search_by_name_or_number_is_a_post_to_a_bare_address(
+        self, app: FastAPI, world: World
+    ) -> None:
+        name, number = self._person(app, world)
+        client, token = _signed_in(app, world.users["caseworker"])
+        for terms in ({"name": name}, {"document_number": number}):
+            response = client.post("/people", data={"csrf_token": token, **terms})
+            assert response.status_code == 200, response.text
+            assert str(response.url).endswith("/people")
+            assert name in response.text and "1 person found" in response.text
+            assert response.headers["cache-control"].startswith("no-store")
+
+    def test_a_search_without_the_csrf_token_is_refused(self, app: FastAPI, world: World) -> None:
+        name, _ = self._person(app, world)
+        client, _ = _signed_in(app, world.users["caseworker"])
+        response = client.post("/people", data={"name": name})
+        assert response.status_code == 403
+        assert name not in response.text
+
+    def test_terms_in_the_address_are_not_searched_for(self, app: FastAPI, world: World) -> None:
+        name, number = self._person(app, world)
+        client, _ = _signed_in(app, world.users["caseworker"])
+        response = client.get(
+            "/people",
+            params={"name": name, "document_number": number, "country": "THA"},
+            follow_redirects=False,
+        )
+        assert response.status_code == 303
+        assert response.headers["location"] == "/people?country=THA"
+
+    def test_filters_without_terms_stay_linkable(self, app: FastAPI, world: World) -> None:
+        name, _ = self._person(app, world)
+        client, _ = _signed_in(app, world.users["caseworker"])
+        response = client.get("/people", params={"country": "THA", "risk_level": "low"})
+        assert response.status_code == 200
+        assert name in response.text
+        assert client.get("/people?all=1").status_code == 200
