@@ -21,6 +21,7 @@ from app.events import PersonErased, PersonRegistered, ProfileChanged
 from app.individuals.schemas import PersonView
 from app.models.base import utcnow
 from app.models.case import Case
+from app.models.history import HistoryEntry
 from app.models.individual import Individual, IndividualNameIndex
 from app.records import history
 from app.records.documents import holders_of
@@ -263,6 +264,9 @@ def search(
     return found, (last if more else None)
 
 
+ERASED_ENTRY = "Entry of an erased record"
+
+
 def erase(session: Session, actor: Actor, individual_id: uuid.UUID, reason: str) -> None:
     """Erasure by key destruction: effective at once; history keeps the fact only."""
     person = get_visible(session, actor, individual_id, OWN)
@@ -277,6 +281,14 @@ def erase(session: Session, actor: Actor, individual_id: uuid.UUID, reason: str)
 
 
 def _erase_one(session: Session, actor: Actor, person: Individual, reason: str) -> None:
+    # The history keeps that things happened, not what: its plaintext summaries named risk
+    # levels, incident types and lists, and its subjects linked shared incidents and lists.
+    session.execute(
+        update(HistoryEntry)
+        .where(HistoryEntry.individual_id == person.id)
+        .values(summary=ERASED_ENTRY, subject_type=None, subject_id=None, changes_ct=None)
+        .execution_options(synchronize_session=False)
+    )
     history.record(
         session,
         actor=actor,

@@ -22,6 +22,7 @@ from app.incidents.service import SEALED
 from app.models import Base
 from app.models.alert import CheckIn, ListMatch
 from app.models.case import Attachment, Case
+from app.models.history import HistoryEntry
 from app.models.incident import Incident, IncidentSubject
 from app.models.individual import Individual, IndividualNameIndex
 from app.models.keys import RecordKey
@@ -31,6 +32,8 @@ from tests.factories import API, Team
 from .support import NAME, cold_sessions, name_of, seal_names
 
 PHONE = "+66 81 234 5678"
+# Words the history's plaintext summaries used for what happened to the person.
+DESCRIBING = ("detention", "critical", "list", "risk", "incident", "check-in", "attachment")
 # Tables that may still name an erased person's id, and why: the tombstone itself, the fact of
 # the erasure in the history and audit trail, the key tombstones, the closed case shell, and
 # the alerts and consent/document/status rows whose sealed values died with the key.
@@ -189,6 +192,22 @@ def test_erasure_leaves_nothing_that_describes_the_person(
         )
         assert _tables_naming(session, person) <= MAY_NAME_THE_ID
         assert _count(session, Case, Case.id == world["case"]) == 1  # the closed shell stays
+        # The history keeps that things happened and that the record was erased, not what.
+        entries = session.execute(
+            select(
+                HistoryEntry.kind,
+                HistoryEntry.summary,
+                HistoryEntry.subject_id,
+                HistoryEntry.changes_ct,
+            ).where(HistoryEntry.individual_id == person)
+        ).all()
+        assert any(kind == "individual.erased" for kind, *_ in entries)
+        linked = {world["alone"], world["shared"], world["list"]}
+        for kind, summary, subject, changes in entries:
+            if kind == "individual.erased":
+                continue
+            assert changes is None and subject not in linked, kind
+            assert not any(word in summary.lower() for word in DESCRIBING), summary
 
     # The companion's record and their view of the shared incident are untouched.
     response = client.get(f"{API}/incidents/{world['shared']}", headers=team.caseworker.headers)
