@@ -24,7 +24,7 @@ from app import __version__
 from app.actor import Actor
 from app.audit import service as audit
 from app.auth.scope import SECTIONS, visible_individuals
-from app.cases import attachments, notes
+from app.cases import attachments, notes, timeline
 from app.cases import service as cases
 from app.cases.export_pdf import render_pdf
 from app.documents import service as documents
@@ -39,9 +39,10 @@ from app.models.incident import Incident, IncidentSubject
 from app.records import cases as case_records
 from app.records import history, people
 from app.records.sharing import (
+    notes_for_reader,
     ordered,
     sections_for_case,
-    strip_timeline,
+    staff_labels,
     withheld_person_fields,
 )
 from app.unhcr import service as unhcr
@@ -84,33 +85,35 @@ def build_bundle(session: Session, actor: Actor, case: Case) -> dict[str, Any]:
     if sections is not None:
         bundle["referred_sections"] = ordered(sections)
     if "documents" in shown:
-        bundle["documents"] = _documents(session, person.id)
+        bundle["documents"] = _documents(session, actor, person.id)
     if "unhcr_status" in shown:
         bundle["unhcr_status_history"] = unhcr.status_history(session, person)
     if "incidents" in shown:
         bundle["incidents"] = _incidents(session, actor, person.id)
     if "history" in shown:
-        bundle["notes"] = _notes(session, case)
+        bundle["notes"] = notes_for_reader(session, actor, _notes(session, case))
     if sections is None:
         bundle["attachments"] = attachments.list_for_case(session, case)
     if "history" in shown:
-        # As GET /cases/{id}/history: the person's timeline without their other cases' entries.
-        timeline = [
-            entry
-            for entry in history.timeline(session, person.id, hidden_fields=hidden)
-            if entry["case_id"] in (None, case.id)
-        ]
-        bundle["timeline"] = strip_timeline(timeline, sections)
+        # As GET /cases/{id}/history, through the same filter (referred sections only).
+        bundle["timeline"] = timeline.read_timeline(session, actor, case)
     return bundle
 
 
-def _documents(session: Session, individual_id: uuid.UUID) -> list[DocumentView]:
+def _documents(session: Session, actor: Actor, individual_id: uuid.UUID) -> list[DocumentView]:
     rows = session.scalars(
         select(TravelDocument)
         .where(TravelDocument.individual_id == individual_id)
         .order_by(TravelDocument.created_at, TravelDocument.id)
     )
-    return [documents.present(session, row, with_history=True) for row in rows]
+    out = [documents.present(session, row, with_history=True) for row in rows]
+    # Who changed a status, when of another organisation: not named (an id is a name too).
+    changes = [change for item in out for change in item.get("status_history") or []]
+    labels = staff_labels(session, actor, [change["changed_by"] for change in changes])
+    for change in changes:
+        if change["changed_by"] in labels:
+            change["changed_by"] = None
+    return out
 
 
 def _incidents(session: Session, actor: Actor, individual_id: uuid.UUID) -> list[IncidentView]:
@@ -135,7 +138,13 @@ def _incidents(session: Session, actor: Actor, individual_id: uuid.UUID) -> list
         )
         for incident_id, subject_id in pairs:
             subjects[incident_id].append(subject_id)
-    return [incidents.present(session, row, subjects[row.id]) for row in rows]
+    # Their recorders of another organisation appear as that organisation.
+    labels = staff_labels(session, actor, [row.created_by for row in rows])
+    out = [incidents.present(session, row, subjects[row.id]) for row in rows]
+    for row, item in zip(rows, out, strict=True):
+        if row.created_by in labels:
+            item["created_by"] = labels[row.created_by]
+    return out
 
 
 def _notes(session: Session, case: Case) -> list[dict[str, Any]]:

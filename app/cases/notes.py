@@ -18,6 +18,7 @@ from app.errors import Forbidden
 from app.models.case import Case, CaseNote
 from app.records import history
 from app.records.cases import get_visible_case, open_sealed, seal_for
+from app.records.sharing import notes_for_reader
 
 BODY = FieldSlot("case_note", "body")
 
@@ -85,7 +86,7 @@ def list_notes(session: Session, actor: Actor, case_id: uuid.UUID) -> list[dict[
         .where(CaseNote.case_id == case.id)
         .order_by(CaseNote.created_at, CaseNote.id)
     )
-    items = [present(session, case, note) for note in notes]
+    items = notes_for_reader(session, actor, [present(session, case, note) for note in notes])
     audit.record(
         session,
         actor=actor,

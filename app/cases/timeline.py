@@ -13,11 +13,12 @@ from app.actor import Actor
 from app.audit import service as audit
 from app.errors import NotFound, Unprocessable
 from app.models.base import utcnow
+from app.models.case import Case
 from app.models.individual import Individual
 from app.records import history
 from app.records.cases import get_visible_case
 from app.records.people import hidden_fields
-from app.records.sharing import sections_for_case, strip_timeline
+from app.records.sharing import for_reader, sections_for_case
 
 
 def case_history(
@@ -35,6 +36,24 @@ def case_history(
             raise Unprocessable("as_of is out of range") from None
         if as_of > utcnow():
             raise Unprocessable("as_of must not be in the future")
+    entries = read_timeline(session, actor, case, as_of=as_of)
+    audit.record(
+        session,
+        actor=actor,
+        action="case.history.read",
+        subject_type="case",
+        subject_id=case.id,
+        details={"entries": len(entries), "as_of": as_of is not None},
+    )
+    return entries
+
+
+def read_timeline(
+    session: Session, actor: Actor, case: Case, *, as_of: dt.datetime | None = None
+) -> list[dict[str, Any]]:
+    """The case's timeline as ``actor`` may read it: the one path of the history, the exports
+    and the pages. Through a referral only the referred sections' entries remain; staff of
+    another organisation are shown as that organisation (``sharing.for_reader``)."""
     person = session.get(Individual, case.individual_id)
     if person is None:
         raise NotFound()
@@ -49,17 +68,7 @@ def case_history(
         if entry["case_id"] in (None, case.id)
     ]
     entries = _with_merged(session, actor, person, entries, as_of)
-    # Through a referral: each entry's values only when their section is referred too.
-    entries = strip_timeline(entries, sections_for_case(session, actor, case))
-    audit.record(
-        session,
-        actor=actor,
-        action="case.history.read",
-        subject_type="case",
-        subject_id=case.id,
-        details={"entries": len(entries), "as_of": as_of is not None},
-    )
-    return entries
+    return for_reader(session, actor, entries, sections_for_case(session, actor, case))
 
 
 def _with_merged(

@@ -112,6 +112,7 @@ def timeline(
         item: dict[str, Any] = {
             "at": entry.at,
             "actor": entry.actor_label,
+            "actor_id": entry.actor_id,  # for sharing.for_reader, which removes it
             "kind": entry.kind,
             "summary": entry.summary,
             "case_id": entry.case_id,
