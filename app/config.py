@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     engine_interval_seconds: float = 1.0
     run_engine_in_serve: bool = True  # `haven serve` also runs the alert engine
     max_body_bytes: int = 1_048_576
+    # Searches by name or document number and duplicate checks one user may make per minute:
+    # each says whether someone is on the records. Past it, 429 and an alert to supervisors.
+    # 0 turns the limit off (benchmarks).
+    lookup_limit_per_minute: int = Field(default=60, ge=0)
     max_attachment_bytes: int = 25 * 1_048_576
     # argon2id cost of password hashes; production refuses less than the OWASP floor.
     password_memory_kib: int = Field(default=19_456, ge=1024)

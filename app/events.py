@@ -195,6 +195,15 @@ class ApiKeyCreated(Event):
     organisation_id: uuid.UUID
 
 
+@dataclass(frozen=True, kw_only=True)
+class LookupBurst(Event):
+    """A user passed the per-minute limit of lookups (searches by name or document number,
+    duplicate checks): told once per minute of refusals, with the account as its subject."""
+
+    user_id: uuid.UUID
+    organisation_id: uuid.UUID
+
+
 # Publishing ------------------------------------------------------------------------------------
 E = TypeVar("E", bound=Event)
 Reaction = Callable[[Session, Any], None]

@@ -1,11 +1,26 @@
-"""Request body limits: 413 before a large body is read into memory."""
+"""Request body limits (413 before a large body is read into memory), and the per-user limit
+on lookups (429)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+from collections.abc import Callable
 
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app import events
+from app.actor import Actor
+from app.audit import service as audit
+from app.crypto import crypto_of
+from app.db import on_rollback
+from app.errors import RateLimited
+from app.events import LookupBurst
+from app.models.base import utcnow
+from app.models.user import LoginThrottle
 
 
 class BodyTooLarge(HTTPException):
@@ -81,3 +96,68 @@ async def _refuse(send: Send, limit: int) -> None:
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+# Lookups: searches by name or document number, duplicate checks ------------------------------
+LOOKUP_WINDOW = dt.timedelta(minutes=1)
+
+
+def count_lookup(session: Session, actor: Actor) -> None:
+    """Count one lookup by ``actor``; past HAVEN_LOOKUP_LIMIT_PER_MINUTE within the minute,
+    429 with Retry-After, and the organisation's supervisors are told once per minute.
+
+    Each lookup answers whether someone is on the records, so a coerced or stolen account
+    could otherwise test thousands of names and passport numbers. The counter is a row keyed by
+    a keyed hash of the account (shared by every process), counted in the request's own
+    transaction; a refusal is counted, alerted and audited in a transaction of its own, since
+    the request's is rolled back.
+    """
+    settings = session.info.get("settings")
+    limit = settings.lookup_limit_per_minute if settings is not None else 0
+    if not limit:
+        return
+    key = bytes.fromhex(crypto_of(session).index.tag("lookup-account", str(actor.id)))
+    now = utcnow()
+    row = _counter(session, key, now)
+    if row.failures < limit:
+        row.failures += 1
+        return
+    wait = int((row.window_started_at + LOOKUP_WINDOW - now).total_seconds()) + 1
+    on_rollback(session, _refused(key, actor))
+    raise RateLimited("too many searches in a minute; try again shortly", retry_after=wait)
+
+
+def _counter(session: Session, key: bytes, now: dt.datetime) -> LoginThrottle:
+    """This minute's counter row (the table the sign-in throttle uses, under its own keys)."""
+    row = session.get(LoginThrottle, key, with_for_update=True)
+    if row is None:
+        try:
+            with session.begin_nested():
+                row = LoginThrottle(key=key, failures=0, window_started_at=now)
+                session.add(row)
+        except IntegrityError:  # a concurrent lookup created it first
+            row = session.get_one(LoginThrottle, key, with_for_update=True)
+    if row.window_started_at + LOOKUP_WINDOW <= now:
+        row.failures, row.window_started_at, row.locked_until = 0, now, None
+    return row
+
+
+def _refused(key: bytes, actor: Actor) -> Callable[[Session], None]:
+    def job(session: Session) -> None:
+        row = _counter(session, key, utcnow())
+        audit.record(
+            session,
+            actor=actor,
+            action="individuals.lookup_limited",
+            subject_type="user",
+            subject_id=actor.id,
+            outcome="denied",
+        )
+        if row.locked_until is None:  # the first refusal of this minute: tell supervisors
+            row.locked_until = row.window_started_at + LOOKUP_WINDOW
+            events.publish(
+                session,
+                LookupBurst(actor=actor, user_id=actor.id, organisation_id=actor.organisation_id),
+            )
+
+    return job

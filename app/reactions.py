@@ -24,6 +24,7 @@ from app.events import (
     DocumentStatusChanged,
     IncidentRecorded,
     ListMatched,
+    LookupBurst,
     PersonErased,
     PersonRegistered,
     ProfileChanged,
@@ -70,4 +71,5 @@ TABLE: Table = {
     TwoFactorReset: (alerts.on_two_factor_reset,),
     CaseAccessGranted: (alerts.on_case_access_granted,),
     ApiKeyCreated: (alerts.on_api_key_created,),
+    LookupBurst: (alerts.on_lookup_burst,),
 }

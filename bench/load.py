@@ -403,6 +403,9 @@ def run(
             # The API alone, as in the production layout (README): the alert engine would
             # otherwise spend the run reassessing every synthetic person (risk sweep).
             HAVEN_RUN_ENGINE_IN_SERVE="0",
+            # One benchmark account searches by document number thousands of times a minute:
+            # the per-user lookup limit (a defence against enumeration) would refuse it.
+            HAVEN_LOOKUP_LIMIT_PER_MINUTE="0",
         )
         seeded = seed_haven(env, work, db.url, people)
         port = free_port()

@@ -48,7 +48,9 @@ BREAK_GLASS = "break_glass"
 MFA_RESET = "mfa_reset"
 ROLE_GRANTED = "role_granted"
 API_KEY_CREATED = "api_key_created"
-STAFF_RULES = frozenset({MFA_RESET, ROLE_GRANTED, API_KEY_CREATED})
+# A burst of lookups (searches, duplicate checks) by one account, past its per-minute limit.
+LOOKUP_BURST = "lookup_burst"
+STAFF_RULES = frozenset({MFA_RESET, ROLE_GRANTED, API_KEY_CREATED, LOOKUP_BURST})
 # Rules about the person as a whole.
 RISK_ESCALATED = "risk_escalated"
 CHECK_IN_OVERDUE = "check_in_overdue"
@@ -126,6 +128,7 @@ SUMMARIES = {
     MFA_RESET: "An administrator reset a staff account's two-factor sign-in",
     ROLE_GRANTED: "A staff account was given access to case records",
     API_KEY_CREATED: "A service API key was created",
+    LOOKUP_BURST: "A staff account searched for people faster than the lookup limit allows",
     RISK_ESCALATED: "Risk level rose",
     CHECK_IN_OVERDUE: "Welfare check-in overdue",
     REFERRAL_RECEIVED: "A case was referred to this organisation",

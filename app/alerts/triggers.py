@@ -21,6 +21,7 @@ from app.events import (
     DocumentStatusChanged,
     IncidentRecorded,
     ListMatched,
+    LookupBurst,
     ReferralStepped,
     RevocationListApplied,
     RiskEscalated,
@@ -299,5 +300,19 @@ def on_api_key_created(session: Session, event: ApiKeyCreated) -> None:
         organisation_id=event.organisation_id,
         summary=rules.summary(rules.API_KEY_CREATED),
         subject_id=event.api_key_id,
+        actor=event.actor,
+    )
+
+
+def on_lookup_burst(session: Session, event: LookupBurst) -> None:
+    """An account ran more searches or duplicate checks than people do: someone may be using
+    it to learn who is on the records."""
+    service.raise_alert(
+        session,
+        rule=rules.LOOKUP_BURST,
+        severity="high",
+        organisation_id=event.organisation_id,
+        summary=rules.summary(rules.LOOKUP_BURST),
+        subject_id=event.user_id,
         actor=event.actor,
     )

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict
 
+from app import limits
 from app.actor import Actor
 from app.auth.deps import require
 from app.auth.roles import Action
@@ -39,6 +40,7 @@ def list_duplicates(
     actor: Annotated[Actor, require(Action.DUPLICATES_READ)],
     session: SessionDep,
 ) -> dict[str, Any]:
+    limits.count_lookup(session, actor)
     return {"possible_duplicates": duplicates.possible_duplicates(session, actor, individual_id)}
 
 

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 
+from app import limits
 from app.actor import Actor
 from app.auth.deps import require
 from app.auth.roles import Action
@@ -44,6 +45,8 @@ def list_individuals(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: uuid.UUID | None = None,
 ) -> dict[str, Any]:
+    if name is not None or document_number is not None:  # asks whether someone is on record
+        limits.count_lookup(session, actor)
     items, next_cursor = service.search(
         session,
         actor,

@@ -13,6 +13,7 @@ from pydantic import Field, ValidationError
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
+from app import limits
 from app.actor import Actor
 from app.alerts import queries as alert_queries
 from app.auth import roles
@@ -108,6 +109,8 @@ def _search(request: Request, values: dict[str, str], *, everyone: bool) -> Resp
             except ValidationError as exc:
                 errors = FormError.from_validation(exc).errors
             else:
+                if query.name is not None or query.document_number is not None:
+                    limits.count_lookup(session, actor)
                 found, _ = individuals.search(
                     session,
                     actor,
