@@ -184,7 +184,7 @@ class TestForms:
         assert response.status_code == 303
         page = client.get(response.headers["location"])
         assert "Person registered and a case opened." in page.text
-        assert '<span lang="km" class="native">ជា សុភាព</span>' in page.text
+        assert '<bdi lang="km" class="native">ជា សុភាព</bdi>' in page.text
         assert "Cambodia (KHM)" in page.text and "United States (USA)" in page.text
 
     def test_errors_are_shown_next_to_their_fields(self, app: FastAPI, world: World) -> None:
@@ -325,3 +325,35 @@ class TestSearchKeepsTermsOutOfTheAddress:
         assert response.status_code == 200
         assert name in response.text
         assert client.get("/people?all=1").status_code == 200
+
+
+class TestUserTextIsIsolated:
+    """Text people typed sits in its own direction run (<bdi>, or dir="auto" for prose), so a
+    right-to-left name or an override inside a note cannot reorder the page around it."""
+
+    def test_names_notes_and_places_are_isolated(self, app: FastAPI, world: World) -> None:
+        name, native = unique("Keo Sothea"), "\u0645\u0647\u200c\u0646\u0627\u0632"
+        with TestClient(app, client=(fresh_address(), 1)) as api:
+            team = Team(app, api)
+            cw = team.login(world.users["caseworker"])
+            person = team.register(
+                cw,
+                full_name=name,
+                native_name=native,
+                aliases=["Sothea K."],
+                current_location="Room 12\u202e, Lat Phrao",
+                notes="Fled in 2023.",
+            )["id"]
+            case = team.case(cw, person)["id"]
+            team.note(cw, case, "Met at the office \u202eevil")
+        client, _ = _signed_in(app, world.users["caseworker"])
+        page = client.get(f"/people/{person}").text
+        assert f"<bdi>{name}</bdi>" in page
+        assert f'<bdi lang="km" class="native">{native}</bdi>' in page
+        assert "<bdi>Sothea K.</bdi>" in page
+        assert "<bdi>Room 12\u202e, Lat Phrao</bdi>" in page
+        assert '<dd class="prose" dir="auto">Fled in 2023.</dd>' in page
+        case_page = client.get(f"/cases/{case}").text
+        assert f"<bdi>{name}</bdi>" in case_page
+        assert '<p class="prose" dir="auto">Met at the office \u202eevil</p>' in case_page
+        assert f"<bdi>{world.users['caseworker'].username}</bdi>" in case_page

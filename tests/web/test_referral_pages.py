@@ -353,8 +353,11 @@ class TestTheReferralFlow:
         )
 
         seen = receiver.get(accepted.headers["location"]).text
-        assert f"Seen through a referral from {orgs.a_name}" in seen
-        assert "Representation at the deportation hearing”: only Identity, Travel documents" in seen
+        assert f"Seen through a referral from <bdi>{orgs.a_name}</bdi>" in seen
+        assert (
+            "Representation at the deportation hearing</bdi>”: only Identity, Travel documents"
+            in seen
+        )
         assert "until the referring organisation revokes it" in seen
         for absent in ('id="notes"', 'id="history"', 'id="attachments"', "Download PDF"):
             assert absent not in seen, absent
