@@ -7,6 +7,7 @@ explained goes with their keys, and what is shared with others loses its link to
 
 from __future__ import annotations
 
+import logging
 import uuid
 from typing import Any
 
@@ -17,6 +18,7 @@ from sqlalchemy import Uuid, func, select
 from sqlalchemy.orm import Session
 
 from app.crypto import CryptoError, Pad, crypto_of
+from app.crypto.erasure import POSTGRES_NOTE
 from app.db import transaction
 from app.incidents.service import SEALED
 from app.models import Base
@@ -239,3 +241,20 @@ def test_another_process_cached_key_stops_at_once(app: FastAPI) -> None:
     with pytest.raises(CryptoError):
         opened(there, victim)
     assert opened(there, survivor) == name_of(survivor)  # others keep working
+
+
+def test_operator_is_told_how_dead_tuples_are_reclaimed(
+    app: FastAPI, client: TestClient, team: Team, caplog: pytest.LogCaptureFixture
+) -> None:
+    """On PostgreSQL the old row version of the destroyed key stays until VACUUM: the log says
+    so (without saying who); on SQLite freed pages are zeroed and nothing needs saying."""
+    person = team.person(team.caseworker)
+    caplog.set_level(logging.WARNING, logger="haven.erasure")
+    _erase(client, team, person)
+    said = [r.getMessage() for r in caplog.records if r.name == "haven.erasure"]
+    if app.state.engine.dialect.name == "postgresql":
+        assert said == [POSTGRES_NOTE]
+        assert "VACUUM (FULL) record_key" in said[0]
+    else:
+        assert said == []
+    assert not any(str(person) in m or person.hex in m for m in said)
