@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -100,6 +101,10 @@ async def _refuse(send: Send, limit: int) -> None:
 
 # Lookups: searches by name or document number, duplicate checks ------------------------------
 LOOKUP_WINDOW = dt.timedelta(minutes=1)
+# The answer of a route that counts lookups, for its OpenAPI description.
+LOOKUP_LIMITED: dict[int | str, dict[str, Any]] = {
+    429: {"description": "Too many lookups by this user in a minute; see Retry-After"}
+}
 
 
 def count_lookup(session: Session, actor: Actor) -> None:

@@ -34,7 +34,11 @@ class MergeRead(BaseModel):
     merged_at: dt.datetime
 
 
-@router.get("/individuals/{individual_id}/duplicates", response_model=DuplicatesRead)
+@router.get(
+    "/individuals/{individual_id}/duplicates",
+    response_model=DuplicatesRead,
+    responses=limits.LOOKUP_LIMITED,
+)
 def list_duplicates(
     individual_id: uuid.UUID,
     actor: Annotated[Actor, require(Action.DUPLICATES_READ)],

@@ -33,7 +33,10 @@ def create_individual(
 
 
 @router.get(
-    "/individuals", response_model=schemas.IndividualPage, response_model_exclude_unset=True
+    "/individuals",
+    response_model=schemas.IndividualPage,
+    response_model_exclude_unset=True,
+    responses=limits.LOOKUP_LIMITED,
 )
 def list_individuals(
     actor: Annotated[Actor, require(Action.INDIVIDUALS_READ)],

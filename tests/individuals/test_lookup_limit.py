@@ -102,5 +102,11 @@ def test_listing_without_a_name_or_number_is_not_a_lookup(limited_team: Team) ->
         assert _search(team, country="THA").status_code == 200
 
 
+def test_the_429_is_documented(limited_team: Team) -> None:
+    paths = limited_team.client.get("/openapi.json").json()["paths"]
+    for path in (f"{API}/individuals", f"{API}/individuals/{{individual_id}}/duplicates"):
+        assert "429" in paths[path]["get"]["responses"], path
+
+
 def test_the_default_limit_leaves_normal_work_alone(app: FastAPI) -> None:
     assert app.state.settings.lookup_limit_per_minute >= 30
