@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from app.alerts import triggers as alerts
 from app.cases import attachments
+from app.consent import service as consent
+from app.documents import service as documents
 from app.events import (
     ApiKeyCreated,
     BreakGlassGranted,
@@ -40,6 +42,7 @@ from app.monitoring import service as monitoring
 from app.referrals import service as referrals
 from app.risk import reactions as risk
 from app.risk import service as risk_service
+from app.unhcr import service as unhcr
 
 TABLE: Table = {
     # People
@@ -52,6 +55,10 @@ TABLE: Table = {
         incidents.on_person_erased,
         monitoring.on_person_erased,
         risk_service.on_person_erased,
+        documents.on_person_erased,
+        unhcr.on_person_erased,
+        consent.on_person_erased,
+        alerts.on_person_erased,
     ),
     # Documents
     DocumentAdded: (risk.on_document_added,),

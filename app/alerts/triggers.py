@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from app.alerts import notify, rules, service, timed
@@ -22,12 +22,13 @@ from app.events import (
     IncidentRecorded,
     ListMatched,
     LookupBurst,
+    PersonErased,
     ReferralStepped,
     RevocationListApplied,
     RiskEscalated,
     TwoFactorReset,
 )
-from app.models.alert import Alert
+from app.models.alert import Alert, OutboxMessage
 from app.models.base import utcnow
 from app.models.document import DocumentStatusChange, TravelDocument
 from app.models.incident import Incident, IncidentSubject
@@ -315,4 +316,34 @@ def on_lookup_burst(session: Session, event: LookupBurst) -> None:
         summary=rules.summary(rules.LOOKUP_BURST),
         subject_id=event.user_id,
         actor=event.actor,
+    )
+
+
+def on_person_erased(session: Session, event: PersonErased) -> None:
+    """The erased person's alerts (what threatened them, when) and their notices go. Alerts
+    about what staff did (emergency access) stay for the supervisors, no longer naming them."""
+    person = event.individual_id
+    staff = rules.SUPERVISOR_ONLY
+    theirs = select(Alert.id).where(Alert.individual_id == person, Alert.rule.not_in(staff))
+    session.execute(
+        update(Alert)
+        .where(Alert.inhibited_by.in_(theirs))
+        .values(inhibited_by=None)
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        delete(OutboxMessage)
+        .where(OutboxMessage.alert_id.in_(theirs))
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        delete(Alert)
+        .where(Alert.individual_id == person, Alert.rule.not_in(staff))
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        update(Alert)
+        .where(Alert.individual_id == person)
+        .values(individual_id=None)
+        .execution_options(synchronize_session=False)
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from app import events
@@ -17,7 +17,7 @@ from app.audit import service as audit
 from app.auth.scope import OWN
 from app.consent.schemas import ConsentCreate, ConsentRead, ErasurePath
 from app.crypto import CryptoError, FieldSlot, Pad, crypto_of
-from app.events import ConsentRecorded
+from app.events import ConsentRecorded, PersonErased
 from app.models.base import utcnow
 from app.models.consent import Consent
 from app.records import history as case_history
@@ -145,3 +145,12 @@ def record(
         ConsentRecorded(actor=actor, individual_id=person.id, sharing_withdrawn=withdrawn),
     )
     return _present(session, row)
+
+
+def on_person_erased(session: Session, event: PersonErased) -> None:
+    """The erased person's consent history goes (when, and how it was given)."""
+    session.execute(
+        delete(Consent)
+        .where(Consent.individual_id == event.individual_id)
+        .execution_options(synchronize_session=False)
+    )

@@ -13,7 +13,7 @@ import uuid
 from typing import Any
 
 import pycountry
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from app import events
@@ -25,7 +25,7 @@ from app.crypto.blind_index import DOCUMENT_NUMBER, fold_document_number
 from app.documents import mrz
 from app.documents.schemas import DocumentView, StatusChangeView
 from app.errors import NotFound, Unprocessable
-from app.events import DocumentAdded, DocumentStatusChanged
+from app.events import DocumentAdded, DocumentStatusChanged, PersonErased
 from app.models.base import utcnow
 from app.models.document import DocumentStatusChange, TravelDocument
 from app.models.individual import Individual
@@ -381,3 +381,19 @@ def list_for_person(session: Session, actor: Actor, individual_id: uuid.UUID) ->
     with the ``documents`` section."""
     person = get_visible_person(session, actor, individual_id, "documents")
     return list_documents(session, actor, person)
+
+
+def on_person_erased(session: Session, event: PersonErased) -> None:
+    """The erased person's documents go: type, expiry and status are plain columns, and a
+    status change links them to a government revocation list."""
+    held = select(TravelDocument.id).where(TravelDocument.individual_id == event.individual_id)
+    session.execute(
+        delete(DocumentStatusChange)
+        .where(DocumentStatusChange.document_id.in_(held))
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        delete(TravelDocument)
+        .where(TravelDocument.individual_id == event.individual_id)
+        .execution_options(synchronize_session=False)
+    )

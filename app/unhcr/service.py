@@ -7,7 +7,7 @@ import enum
 import uuid
 from typing import Any, TypedDict
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from app import events
@@ -15,7 +15,7 @@ from app.actor import Actor
 from app.audit import service as audit
 from app.auth.scope import OWN
 from app.crypto import FieldSlot, Pad, crypto_of
-from app.events import UnhcrStatusChanged
+from app.events import PersonErased, UnhcrStatusChanged
 from app.models.individual import Individual
 from app.models.unhcr import UnhcrStatus
 from app.records import history
@@ -157,3 +157,12 @@ def read_history(session: Session, actor: Actor, individual_id: uuid.UUID) -> li
         subject_id=person.id,
     )
     return status_history(session, person)
+
+
+def on_person_erased(session: Session, event: PersonErased) -> None:
+    """The erased person's UNHCR statuses go (their dates and expiry are plain columns)."""
+    session.execute(
+        delete(UnhcrStatus)
+        .where(UnhcrStatus.individual_id == event.individual_id)
+        .execution_options(synchronize_session=False)
+    )

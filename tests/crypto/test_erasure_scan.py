@@ -7,6 +7,7 @@ explained goes with their keys, and what is shared with others loses its link to
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import uuid
 from typing import Any
@@ -22,13 +23,16 @@ from app.crypto.erasure import POSTGRES_NOTE
 from app.db import transaction
 from app.incidents.service import SEALED
 from app.models import Base
-from app.models.alert import CheckIn, ListMatch
+from app.models.alert import Alert, CheckIn, ListMatch, OutboxMessage
 from app.models.case import Attachment, Case
+from app.models.consent import Consent
+from app.models.document import TravelDocument
 from app.models.history import HistoryEntry
 from app.models.incident import Incident, IncidentSubject
 from app.models.individual import Individual, IndividualNameIndex
 from app.models.keys import RecordKey
 from app.models.risk import RiskAssessment, RiskOverride
+from app.models.unhcr import UnhcrStatus
 from tests.factories import API, Team
 
 from .support import NAME, cold_sessions, name_of, seal_names
@@ -37,18 +41,15 @@ PHONE = "+66 81 234 5678"
 # Words the history's plaintext summaries used for what happened to the person.
 DESCRIBING = ("detention", "critical", "list", "risk", "incident", "check-in", "attachment")
 # Tables that may still name an erased person's id, and why: the tombstone itself, the fact of
-# the erasure in the history and audit trail, the key tombstones, the closed case shell, and
-# the alerts and consent/document/status rows whose sealed values died with the key.
+# the erasure in the history and audit trail, the key tombstones, and the organisation's own
+# process records about the closed case (the case shell, its referrals and emergency-access
+# grants), whose sealed values died with the key.
 MAY_NAME_THE_ID = {
     "individual",
     "history_entry",
     "audit_entry",
     "record_key",
     "case",
-    "alert",
-    "consent",
-    "travel_document",
-    "unhcr_status",
     "referral",
     "break_glass_grant",
 }
@@ -92,6 +93,27 @@ def _world(client: TestClient, team: Team) -> dict[str, Any]:
         f"{API}/cases/{case['id']}/attachments",
         files={"file": ("statement.pdf", b"%PDF-1.7\n" + tag.encode(), "application/pdf")},
         headers=worker.headers,
+    )
+    assert response.status_code == 201, response.text
+    # What else describes them: a passport, a UNHCR status, their consent; and a colleague's
+    # emergency access, whose alert is about staff and must outlive the record.
+    team.document(worker, person)
+    team.unhcr_status(worker, person)
+    response = client.post(
+        f"{API}/individuals/{person}/consent",
+        json={
+            "store": True,
+            "share_with_partners": False,
+            "method": "verbal",
+            "recorded_on": dt.date.today().isoformat(),
+        },
+        headers=worker.headers,
+    )
+    assert response.status_code == 201, response.text
+    response = client.post(
+        f"{API}/cases/{case['id']}/break-glass",
+        json={"reason": "Detained at the airport; the caseworker is unreachable."},
+        headers=team.member("caseworker").headers,
     )
     assert response.status_code == 201, response.text
     return {
@@ -156,6 +178,10 @@ def test_erasure_leaves_nothing_that_describes_the_person(
         assert _count(session, ListMatch, ListMatch.individual_id == person) == 1
         assert _count(session, CheckIn, CheckIn.individual_id == person) == 1
         assert _count(session, RiskOverride, RiskOverride.individual_id == person) == 1
+        assert _count(session, Alert, Alert.individual_id == person) >= 3
+        assert _count(session, TravelDocument, TravelDocument.individual_id == person) == 1
+        assert _count(session, UnhcrStatus, UnhcrStatus.individual_id == person) == 1
+        assert _count(session, Consent, Consent.individual_id == person) == 1
 
     _erase(client, team, person)
 
@@ -193,6 +219,17 @@ def test_erasure_leaves_nothing_that_describes_the_person(
             _count(session, IndividualNameIndex, IndividualNameIndex.individual_id == person) == 0
         )
         assert _tables_naming(session, person) <= MAY_NAME_THE_ID
+        # What threatened them is gone with their alerts and notices; the supervisors keep the
+        # alert about a colleague's emergency access, no longer naming the person.
+        assert _count(session, Alert, Alert.individual_id == person) == 0
+        assert (
+            _count(session, Alert, Alert.case_id == world["case"], Alert.rule != "break_glass") == 0
+        )
+        (access,) = session.scalars(
+            select(Alert).where(Alert.case_id == world["case"], Alert.rule == "break_glass")
+        ).all()
+        assert access.individual_id is None
+        assert _count(session, OutboxMessage, OutboxMessage.payload.contains(str(person))) == 0
         assert _count(session, Case, Case.id == world["case"]) == 1  # the closed shell stays
         # The history keeps that things happened and that the record was erased, not what.
         entries = session.execute(
