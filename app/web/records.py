@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import uuid
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
+from app import limits
 from app.actor import Actor
 from app.auth.roles import Action
 from app.documents import schemas as document_schemas
@@ -29,7 +31,7 @@ from app.unhcr import service as unhcr
 from app.unhcr.routes import UnhcrStatusCreate
 from app.web import duplicates as web_duplicates
 from app.web.render import FormError, WebRoute, render, see_other, uuid_or_none
-from app.web.session import SessionForm, present, signed_in, submit_form, values_of
+from app.web.session import SessionForm, present, signed_in, submit_form, text, values_of
 
 router = APIRouter(route_class=WebRoute)
 
@@ -224,6 +226,7 @@ def _candidates(
         person = individuals.read_own(session, actor, person_id)  # never through a referral
         people[person["id"]] = person
     if find:
+        limits.count_lookup(session, actor)  # a search by name, like the People page's
         found, _ = individuals.search(session, actor, name=find, limit=30)
     elif not chosen:
         found, _ = individuals.search(session, actor, limit=30)
@@ -281,8 +284,21 @@ CREDIBILITY = {
 
 @router.get("/incidents/new")
 def incident_page(request: Request) -> Response:
-    chosen = [p for v in request.query_params.getlist("person") if (p := uuid_or_none(v))]
-    find = request.query_params.get("find", "").strip()
+    people = request.query_params.getlist("person")
+    if request.query_params.get("find"):  # a name never stays in the address (browser history)
+        return see_other(
+            "/incidents/new" + (f"?{urlencode({'person': people}, True)}" if people else "")
+        )
+    chosen = [p for v in people if (p := uuid_or_none(v))]
+    with signed_in(request, Action.INCIDENTS_WRITE) as (session, actor):
+        return _incident_page(request, session, actor, chosen)
+
+
+@router.post("/incidents/new")
+def incident_page_finding(request: Request, form: SessionForm) -> Response:
+    """The same page, with the people found by a name posted in its CSRF-checked finder."""
+    chosen = [p for v in form.getlist("person") if isinstance(v, str) and (p := uuid_or_none(v))]
+    find = text(form, "find")
     with signed_in(request, Action.INCIDENTS_WRITE) as (session, actor):
         return _incident_page(request, session, actor, chosen, find=find)
 

@@ -96,6 +96,18 @@ def test_the_web_search_counts_too(limited_team: Team) -> None:
     assert statuses[LIMIT] == 429
 
 
+def test_the_incident_finder_counts_too(limited_team: Team) -> None:
+    team = limited_team
+    token = sign_in(team.client, team.user("caseworker"))
+    statuses = [
+        team.client.post(
+            "/incidents/new", data={"csrf_token": token, "find": "Sok Dara"}
+        ).status_code
+        for _ in range(LIMIT + 1)
+    ]
+    assert statuses == [200] * LIMIT + [429]
+
+
 def test_listing_without_a_name_or_number_is_not_a_lookup(limited_team: Team) -> None:
     team = limited_team
     for _ in range(LIMIT + 2):

@@ -357,3 +357,42 @@ class TestUserTextIsIsolated:
         assert f"<bdi>{name}</bdi>" in case_page
         assert '<p class="prose" dir="auto">Met at the office \u202eevil</p>' in case_page
         assert f"<bdi>{world.users['caseworker'].username}</bdi>" in case_page
+
+
+class TestIncidentFinderKeepsNamesOutOfTheAddress:
+    """The incident form's "find more people by name" is a search too: posted, never in a URL."""
+
+    def test_the_finder_posts_with_its_csrf_token(self, app: FastAPI, world: World) -> None:
+        client, _ = _signed_in(app, world.users["caseworker"])
+        page = client.get(f"/incidents/new?person={world.person}").text
+        start = page.index('aria-label="Find more people for this incident"')
+        form = page[page.rindex("<form", 0, start) : page.index("</form>", start)]
+        assert 'method="post" action="/incidents/new"' in form
+        assert 'name="csrf_token"' in form
+        assert f'name="person" value="{world.person}"' in form
+
+    def test_a_name_posted_finds_the_person(self, app: FastAPI, world: World) -> None:
+        name = unique("Pich Vanna")
+        with TestClient(app, client=(fresh_address(), 1)) as api:
+            team = Team(app, api)
+            team.person(team.login(world.users["caseworker"]), full_name=name)
+        client, token = _signed_in(app, world.users["caseworker"])
+        response = client.post(
+            "/incidents/new", data={"csrf_token": token, "find": name, "person": world.person}
+        )
+        assert response.status_code == 200, response.text
+        assert str(response.url).endswith("/incidents/new")
+        assert f"<bdi>{name}</bdi>" in response.text
+        assert f'value="{world.person}" checked' in response.text
+        refused = client.post("/incidents/new", data={"find": name})
+        assert refused.status_code == 403
+
+    def test_a_name_in_the_address_is_dropped(self, app: FastAPI, world: World) -> None:
+        client, _ = _signed_in(app, world.users["caseworker"])
+        response = client.get(
+            "/incidents/new",
+            params={"person": world.person, "find": "Sok Dara"},
+            follow_redirects=False,
+        )
+        assert response.status_code == 303
+        assert response.headers["location"] == f"/incidents/new?person={world.person}"
