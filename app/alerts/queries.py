@@ -42,8 +42,11 @@ def visible_alerts(actor: Actor) -> Select[uuid.UUID]:
         live = select(Individual.id).where(
             Individual.organisation_id == actor.organisation_id, Individual.erased_at.is_(None)
         )
+        # Never the alerts about what staff did: those are for supervisors alone.
         return select(Alert.id).where(
-            own, or_(Alert.individual_id.is_(None), Alert.individual_id.in_(live))
+            own,
+            or_(Alert.individual_id.is_(None), Alert.individual_id.in_(live)),
+            Alert.rule.not_in(rules.SUPERVISOR_ONLY),
         )
     if actor.role not in (Role.SUPERVISOR, Role.CASEWORKER, Role.LAWYER):
         return select(Alert.id).where(false())

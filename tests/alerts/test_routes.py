@@ -289,3 +289,15 @@ class TestBreakGlass:
 def test_unauthenticated_is_401(client: TestClient) -> None:
     assert client.get(f"{API}/alerts").status_code == 401
     assert client.post(f"{API}/alerts/{uuid.uuid4()}/acknowledge").status_code == 401
+
+
+def test_alerts_about_staff_reach_supervisors_not_service_keys(
+    client: TestClient, team: Team
+) -> None:
+    monitor = team.monitor  # creating the key raises api_key_created to the supervisors
+    supervisor_sees = client.get(f"{API}/alerts", headers=team.supervisor.headers).json()["items"]
+    assert "api_key_created" in {a["rule"] for a in supervisor_sees}
+    response = client.get(f"{API}/alerts", headers=monitor)
+    assert response.status_code == 200, response.text
+    rules_seen = {a["rule"] for a in response.json()["items"]}
+    assert not rules_seen & {"api_key_created", "role_granted", "mfa_reset", "break_glass"}
