@@ -40,6 +40,7 @@ from app.records.documents import (
 )
 from app.records.people import get_visible as get_visible_person
 from app.records.people import open_fields
+from app.records.sharing import staff_labels
 
 
 def get_visible(
@@ -255,7 +256,14 @@ def change_status(
 def read_document(session: Session, actor: Actor, document_id: uuid.UUID) -> DocumentView:
     document = get_visible(session, actor, document_id)
     _audit(session, actor, "document.read", document)
-    return present(session, document, with_history=True)
+    item = present(session, document, with_history=True)
+    # Through a referral: who of the other organisation changed the status is not shown.
+    history = item["status_history"]
+    other_side = staff_labels(session, actor, [change["changed_by"] for change in history])
+    for change in history:
+        if change["changed_by"] in other_side:
+            change["changed_by"] = None
+    return item
 
 
 def list_documents(session: Session, actor: Actor, person: Individual) -> list[DocumentView]:

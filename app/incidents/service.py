@@ -29,6 +29,7 @@ from app.models.incident import Incident, IncidentSubject
 from app.models.individual import Individual
 from app.records import history
 from app.records.people import get_visible
+from app.records.sharing import staff_labels
 
 # Each sealed column: its slot (table, column in the AAD) and its padding bucket.
 SEALED: dict[str, tuple[FieldSlot, Pad]] = {
@@ -223,9 +224,10 @@ def read_incident(session: Session, actor: Actor, incident_id: uuid.UUID) -> Inc
         subject_type="incident",
         subject_id=incident.id,
     )
-    return present(
+    item = present(
         session, incident, _subjects_in_scope(session, actor, [incident.id])[incident.id]
     )
+    return _as_read_by(session, actor, [item])[0]
 
 
 def list_incidents(
@@ -262,7 +264,7 @@ def list_incidents(
     )
     more, rows = len(rows) > limit, rows[:limit]
     subjects = _subjects_in_scope(session, actor, [r.id for r in rows])
-    items = [present(session, row, subjects[row.id]) for row in rows]
+    items = _as_read_by(session, actor, [present(session, row, subjects[row.id]) for row in rows])
     audit.record(
         session,
         actor=actor,
@@ -282,6 +284,25 @@ def list_incidents(
         )
     next_cursor = f"{rows[-1].occurred_on.isoformat()}_{rows[-1].id}" if more and rows else None
     return items, next_cursor
+
+
+def _as_read_by(session: Session, actor: Actor, items: list[IncidentView]) -> list[IncidentView]:
+    """Through a referral: whoever of the other organisation recorded an incident is shown as
+    that organisation, never by username."""
+    recorded_by: dict[uuid.UUID, uuid.UUID | None] = {
+        incident_id: user_id
+        for incident_id, user_id in session.execute(
+            select(Incident.id, Incident.created_by).where(
+                Incident.id.in_([i["id"] for i in items])
+            )
+        )
+    }
+    other_side = staff_labels(session, actor, recorded_by.values())
+    for item in items:
+        recorder = recorded_by.get(item["id"])
+        if recorder is not None and recorder in other_side:
+            item["created_by"] = other_side[recorder]
+    return items
 
 
 def _parse_cursor(cursor: str) -> tuple[dt.date, uuid.UUID]:
