@@ -20,7 +20,9 @@ from app.auth.roles import Role
 from app.routes_table import api_routes
 from tests.auth.support import attempt, audit_entries, request_id
 from tests.auth.test_totp import _enrolled
+from tests.conftest import fresh_address
 from tests.factories import API, PASSWORD, Team
+from tests.web.support import fill, sign_in, web_routes
 
 # "123456" in Arabic-Indic digits (١٢٣٤٥٦): str.isdigit() says yes to it.
 ARABIC_CODE = "\u0661\u0662\u0663\u0664\u0665\u0666"
@@ -200,4 +202,58 @@ def test_every_date_integer_and_cursor_query_parameter_survives_extremes(
                     if response.status_code >= 500 or response.status_code in (401, 403):
                         failures.append(f"{method.upper()} {path} {name}={value!r}: {response}")
     assert tried > 50
+    assert not failures, "\n".join(failures)
+
+
+# The web client's pages read their query parameters themselves (no OpenAPI): every name any
+# page reads, with every extreme value, on every page.
+WEB_PARAMETERS = [
+    "open_after",
+    "handling_after",
+    "country",
+    "risk_level",
+    "all",
+    "person",
+    "into",
+    "done",
+    "warn",
+    "next",
+    "expired",
+    "signed_out",
+]
+# Fewer than the API's, since every page gets every name: the shapes that broke something.
+WEB_VALUES = [
+    BIG,
+    f"0_{BIG}_{UUID}",
+    f"{BIG}_0_{UUID}",
+    f"-{BIG}_-{BIG}_{UUID}",
+    "0001-01-01T00:00:00+23:59",
+    "\uffff" * 300,
+    "a\x00b",
+    "\u0661\u0662\u0663",
+]
+
+
+def test_every_web_page_survives_extreme_query_values(app: FastAPI, team: Team) -> None:
+    cw = team.caseworker
+    person = team.person(cw)
+    case = team.case(cw, person)["id"]
+    with TestClient(app, client=(fresh_address(), 1)) as browser:
+        sign_in(browser, team.user("supervisor"))
+        failures, tried = [], 0
+        for method, path in web_routes(app):
+            if method != "GET":
+                continue
+            url = fill(path, individual_id=str(person), case_id=case)
+            for name in WEB_PARAMETERS:
+                for value in WEB_VALUES:
+                    tried += 1
+                    try:
+                        response = browser.get(url, params={name: value}, follow_redirects=False)
+                    except Exception as exc:  # raised by the app: a client would see a 500
+                        failures.append(f"GET {path} {name}={value!r}: {exc!r}")
+                        continue
+                    if response.status_code >= 500:
+                        failures.append(f"GET {path} {name}={value!r}: {response}")
+    assert tried > 1000
     assert not failures, "\n".join(failures)
