@@ -108,10 +108,15 @@ class RequestContextMiddleware:
         request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
         token = request_id_var.set(request_id)
         client = scope.get("client")
+        peer = client[0] if client else None
+        trusted = _trusted_proxies(scope)
         forwarded = _header(scope, b"x-forwarded-for")
-        client_token = client_var.set(
-            client_address(client[0] if client else None, forwarded, _trusted_proxies(scope))
-        )
+        client_token = client_var.set(client_address(peer, forwarded, trusted))
+        if peer is not None and _within(peer, trusted):
+            # The scheme the client used, as the TLS-terminating proxy saw it (Secure cookies).
+            proto = (_header(scope, b"x-forwarded-proto") or "").split(",")[-1].strip().lower()
+            if proto in ("http", "https"):
+                scope["scheme"] = proto
         scope.setdefault("state", {})["request_id"] = request_id
         status = 500
         started = time.perf_counter()

@@ -10,11 +10,13 @@ counts, so two failed sign-ins that claim different addresses must land on one t
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from fastapi.testclient import TestClient
 
 from app.config import Settings
 from app.ops import client_address
@@ -103,3 +105,17 @@ def test_trusted_proxies_setting(tmp_path: Path) -> None:
     assert make_settings(tmp_path, "sqlite://").trusted_proxy_networks == ()
     with pytest.raises(ValueError, match="HAVEN_TRUSTED_PROXIES"):
         make_settings(tmp_path, "sqlite://", trusted_proxies="127.0.0.1, proxy.internal")
+
+
+def test_a_trusted_proxy_says_the_request_came_over_https(
+    fresh_database: Callable[..., FastAPI],
+) -> None:
+    """uvicorn used to take X-Forwarded-Proto from 127.0.0.1; Haven takes it from the proxies
+    it trusts, so cookies behind a TLS proxy carry Secure in development too."""
+    app = fresh_database(trusted_proxies="127.0.0.1")
+    https = {"X-Forwarded-Proto": "https"}
+    with TestClient(app, client=("127.0.0.1", 1)) as proxy:
+        assert "secure" in proxy.get("/login", headers=https).headers["set-cookie"].lower()
+        assert "secure" not in proxy.get("/login").headers["set-cookie"].lower()
+    with TestClient(app, client=("192.0.2.1", 1)) as stranger:
+        assert "secure" not in stranger.get("/login", headers=https).headers["set-cookie"].lower()
