@@ -46,6 +46,7 @@ class VerifyRead(BaseModel):
     head: str | None
     first_bad: int | None = None
     reason: str | None = None
+    witness: str | None = None
 
 
 @router.get("/audit", response_model=AuditPage)
@@ -94,5 +95,8 @@ def verify_audit(
     request: Request, actor: Annotated[Actor, require(Action.AUDIT_READ)], session: SessionDep
 ) -> dict[str, Any]:
     state = request.app.state
-    result = audit.verify_trail(session, actor, state.crypto.provider, state.settings.data_dir)
+    settings = state.settings
+    result = audit.verify_trail(
+        session, actor, state.crypto.provider, settings.data_dir, settings.audit_witness
+    )
     return result.as_json()

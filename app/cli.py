@@ -155,14 +155,25 @@ def users_create(
     organisation: Annotated[
         str | None, typer.Option(help="Organisation name or id; a new name creates it.")
     ] = None,
+    deployment_auditor: Annotated[
+        bool,
+        typer.Option(
+            "--deployment-auditor",
+            help="An auditor who reads every organisation's audit trail, not only its own "
+            "(audited).",
+        ),
+    ] = False,
 ) -> None:
     """Create a user and print its id."""
     from app import organisations
+    from app.audit.service import grant_deployment_audit
     from app.auth.users import create_user
     from app.db import transaction
 
     if not password_stdin:
         raise Abort("give the password on standard input with --password-stdin")
+    if deployment_auditor and role != "auditor":
+        raise Abort("--deployment-auditor is for the auditor role only")
     password = sys.stdin.readline().rstrip("\r\n")
     runtime = _runtime()
     with transaction(runtime.sessions) as session:
@@ -173,6 +184,9 @@ def users_create(
             session, username=username, role=role, password=password, organisation=org
         )
         user_id = user.id
+        if deployment_auditor:
+            grant_deployment_audit(session, user_id)
+            typer.echo("this auditor reads every organisation's audit trail", err=True)
     typer.echo(str(user_id))
 
 
@@ -236,15 +250,30 @@ def keys_rotate(
 
 
 @audit_cli.command("verify")
-def audit_verify() -> None:
+def audit_verify(
+    witness: Annotated[
+        str | None,
+        typer.Option(
+            help="A witness directory, or a .jsonl copy of the heads an https witness received "
+            "(default: HAVEN_AUDIT_WITNESS when it is a directory)."
+        ),
+    ] = None,
+) -> None:
     """Check the whole audit chain; exit 1 naming the first bad entry."""
     from app.audit.verify import verify_all
     from app.db import read_only
 
     runtime = _runtime()
+    if witness is not None and not Path(witness).is_absolute():
+        witness = str(Path(witness).absolute())
     with runtime.sessions() as session:
         read_only(session)
-        result = verify_all(session, runtime.crypto.provider, runtime.settings.data_dir)
+        result = verify_all(
+            session,
+            runtime.crypto.provider,
+            runtime.settings.data_dir,
+            witness=witness or runtime.settings.audit_witness,
+        )
     typer.echo(result.summary())
     if not result.ok:
         raise typer.Exit(1)

@@ -7,9 +7,10 @@ import os
 import secrets
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
@@ -62,8 +63,18 @@ class Settings(BaseSettings):
     # Two-factor for every person who signs in: unset means on in production, off otherwise.
     # A user without it who signs in may only enrol (and read /auth/me) until it is on.
     require_mfa: bool | None = None
+    # Where every commit's signed audit head also goes, off the database host: an absolute
+    # directory on another mount, or an https URL that receives each head as a JSON POST.
+    audit_witness: str | None = None
 
-    @field_validator("smtp_url", "secret_key", "keyring_passphrase", "require_mfa", mode="before")
+    @field_validator(
+        "smtp_url",
+        "secret_key",
+        "keyring_passphrase",
+        "require_mfa",
+        "audit_witness",
+        mode="before",
+    )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
@@ -98,6 +109,23 @@ class Settings(BaseSettings):
         return frozenset(
             h.strip().lower() for h in self.webhook_allow_hosts.split(",") if h.strip()
         )
+
+    @model_validator(mode="after")
+    def _witness_usable(self) -> Settings:
+        witness = self.audit_witness
+        if not witness:
+            return self
+        if witness.startswith(("https://", "http://")):
+            host = urlsplit(witness).hostname
+            if not host:
+                raise ValueError("HAVEN_AUDIT_WITNESS: the URL names no host")
+            if witness.startswith("http://") and host.lower() not in self.allowed_webhook_hosts:
+                raise ValueError("HAVEN_AUDIT_WITNESS: a URL must be https")
+        elif "://" in witness or not Path(witness).is_absolute():
+            raise ValueError(
+                "HAVEN_AUDIT_WITNESS: an absolute directory (on another mount) or an https URL"
+            )
+        return self
 
     @field_validator("trusted_proxies")
     @classmethod

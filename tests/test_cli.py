@@ -19,8 +19,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import create_engine, select
 
 from app import migrate
+from app.models.audit import AuditEntry
+from app.models.user import User
 from tests.conftest import database_url
 
 PASSWORD = "correct horse battery staple"
@@ -206,8 +209,13 @@ def test_users_create_with_a_new_organisation_says_so(deployment: Deployment) ->
         (["--role", "caseworker", "--password-stdin"], "short\n", "at least 12 characters"),
         (["--role", "wizard", "--password-stdin"], PASSWORD + "\n", "unknown role"),
         (["--role", "caseworker"], PASSWORD + "\n", "--password-stdin"),
+        (
+            ["--role", "supervisor", "--deployment-auditor", "--password-stdin"],
+            PASSWORD + "\n",
+            "auditor role only",
+        ),
     ],
-    ids=["short-password", "unknown-role", "no-password-stdin"],
+    ids=["short-password", "unknown-role", "no-password-stdin", "deployment-wide-non-auditor"],
 )
 def test_users_create_refusals_are_one_clear_line(
     deployment: Deployment, args: list[str], stdin: str, expected: str
@@ -223,6 +231,45 @@ def test_users_create_refuses_a_duplicate_username(deployment: Deployment) -> No
     assert deployment.run(*args, stdin=PASSWORD + "\n").code == 0
     again = deployment.run(*args, stdin=PASSWORD + "\n")
     assert "taken" in again.one_error_line()
+
+
+def test_users_create_deployment_auditor_is_an_explicit_audited_grant(
+    deployment: Deployment,
+) -> None:
+    args = ["--role", "auditor", "--password-stdin"]
+    plain = deployment.run(
+        "users", "create", "--username", unique("auditor"), *args, stdin=PASSWORD + "\n"
+    )
+    wide = deployment.run(
+        "users",
+        "create",
+        "--username",
+        unique("auditor"),
+        *args,
+        "--deployment-auditor",
+        stdin=PASSWORD + "\n",
+    )
+    assert plain.code == 0 and wide.code == 0, (plain.stderr, wide.stderr)
+    assert "every organisation" in wide.stderr
+    plain_id, wide_id = uuid.UUID(plain.stdout.strip()), uuid.UUID(wide.stdout.strip())
+    engine = create_engine(deployment.env["HAVEN_DATABASE_URL"])
+    try:
+        with engine.connect() as conn:
+            granted = dict(conn.execute(select(User.id, User.deployment_auditor)).all())
+            grants = (
+                conn.execute(
+                    select(AuditEntry.subject_id).where(
+                        AuditEntry.action == "audit.deployment_grant"
+                    )
+                )
+                .scalars()
+                .all()
+            )
+    finally:
+        engine.dispose()
+    assert granted[wide_id] is True
+    assert granted[plain_id] is False
+    assert grants == [wide_id]
 
 
 def test_keys_rotate_prints_the_new_version(deployment: Deployment) -> None:

@@ -5,6 +5,13 @@ Anyone who deletes the tail of the chain (and rewrites the head row) still canno
 chain reach a size it once had: ``haven audit verify`` compares every checkpoint with the
 replayed chain. The file is append-only by convention and should be shipped off the host
 (syslog, a retention-locked bucket); it is the minimum sink for the embedded setup.
+
+Besides the periodic checkpoints, every commit that appends entries signs the new head once it
+has committed (``publish_head``): the newest signed head replaces ``audit-head.json`` in the
+data directory, and goes to the witness when HAVEN_AUDIT_WITNESS names one, a directory on
+another mount (a line appended to ``haven-audit-witness.jsonl``) or an https endpoint (POSTed
+as JSON, newest head first, retried in the background). A signed head covers everything before
+it, since the chain is hash-linked, so verification holds the chain to the newest one of each.
 """
 
 from __future__ import annotations
@@ -13,10 +20,14 @@ import base64
 import datetime as dt
 import hashlib
 import json
+import logging
 import os
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
@@ -28,6 +39,10 @@ from app.models.audit import AuditCheckpoint, AuditEntry
 from app.models.base import utcnow
 
 CHECKPOINT_FILE = "audit-checkpoints.jsonl"
+HEAD_FILE = "audit-head.json"
+WITNESS_FILE = "haven-audit-witness.jsonl"
+
+log = logging.getLogger("haven.audit")
 
 
 @dataclass(frozen=True)
@@ -73,24 +88,161 @@ def write(session: Session, provider: KeyProvider, data_dir: Path, *, force: boo
             size=last.seq, head_hash=last.entry_hash, at=at, note=note, signature=signature
         )
     )
-    line = json.dumps(
+    _append_line(checkpoint_path(data_dir), _line(last.seq, last.entry_hash, at, note, signature))
+    return True
+
+
+def _line(size: int, head: bytes, at: dt.datetime, note: str, signature: bytes) -> str:
+    return json.dumps(
         {
-            "size": last.seq,
-            "head": base64.b64encode(last.entry_hash).decode(),
+            "size": size,
+            "head": base64.b64encode(head).decode(),
             "at": at.isoformat(),
             "note": note,
             "signature": base64.b64encode(signature).decode(),
         }
     )
-    path = checkpoint_path(data_dir)
+
+
+def _append_line(path: Path, line: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     try:
-        os.write(fd, (line + "\n").encode())
+        os.write(
+            fd, (line + "\n").encode()
+        )  # one write: lines of several processes interleave whole
         os.fsync(fd)
     finally:
         os.close(fd)
-    return True
+
+
+# The signed head of every commit ----------------------------------------------------------------
+def sign_head(provider: KeyProvider, size: int, head: bytes) -> str:
+    """The JSON line of a signed statement that the chain had ``size`` entries ending in
+    ``head``."""
+    key = provider.audit_signing_key()
+    at = utcnow()
+    note = make_note(deployment_id(key.public_key()), size, head, at)
+    return _line(size, head, at, note, key.sign(note.encode()))
+
+
+def publish_head(line: str, size: int, data_dir: Path, witness: str | None) -> None:
+    """After a commit: keep the newest signed head in the data directory and give it to the
+    witness. Never raises: the entries are committed; a failure is logged (no identifiers)."""
+    try:
+        _replace_local_head(data_dir, line, size)
+    except OSError as exc:
+        log.error("audit head not written to the data directory (%s)", type(exc).__name__)
+    if not witness:
+        return
+    if is_url(witness):
+        _sender(witness).offer(size, line)
+        return
+    try:
+        _append_line(Path(witness) / WITNESS_FILE, line)
+    except OSError as exc:
+        log.error("audit witness directory not written (%s)", type(exc).__name__)
+
+
+def _replace_local_head(data_dir: Path, line: str, size: int) -> None:
+    path = data_dir / HEAD_FILE
+    current = _read_head_file(path)
+    if current is not None and current.size >= size:
+        return  # another process already wrote a newer head
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    temporary = data_dir / f".{HEAD_FILE}.{os.getpid()}.{threading.get_ident()}"
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, (line + "\n").encode())
+    finally:
+        os.close(fd)
+    os.replace(temporary, path)
+
+
+def _read_head_file(path: Path) -> Checkpoint | None:
+    try:
+        text = path.read_text()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    return parse_line(text.strip(), path.name) if text.strip() else None
+
+
+def local_head(data_dir: Path) -> list[Checkpoint]:
+    """The newest signed head this deployment's processes wrote to the data directory."""
+    found = _read_head_file(data_dir / HEAD_FILE)
+    return [found] if found is not None else []
+
+
+def is_url(witness: str) -> bool:
+    return witness.startswith(("https://", "http://"))
+
+
+def witnessed(witness: str) -> list[Checkpoint] | None:
+    """The heads a witness directory (or a copy of what an https witness received: a
+    directory or a .jsonl file) holds; None when it cannot be read back (a URL)."""
+    if is_url(witness):
+        return None
+    path = Path(witness)
+    if path.is_dir():
+        path = path / WITNESS_FILE
+    if not path.exists():
+        return []
+    return _read_lines(path, f"witness {path}")
+
+
+class _Sender:
+    """POSTs the newest signed head to an https witness from a thread of its own, so a slow
+    or absent witness never holds up a request; a head that fails is superseded by the next
+    (it covers everything before it) and retried with a growing pause."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._pending: tuple[int, str] | None = None
+        self._sent = 0
+        self._wake = threading.Condition()
+        threading.Thread(target=self._run, name="haven-audit-witness", daemon=True).start()
+
+    def offer(self, size: int, line: str) -> None:
+        with self._wake:
+            if self._pending is None or self._pending[0] < size:
+                self._pending = (size, line)
+            self._wake.notify()
+
+    def _run(self) -> None:
+        pause = 1.0
+        while True:
+            with self._wake:
+                while self._pending is None or self._pending[0] <= self._sent:
+                    self._wake.wait()
+                size, line = self._pending
+            try:
+                response = httpx.post(
+                    self.url,
+                    content=line.encode(),
+                    headers={"Content-Type": "application/json"},
+                    timeout=httpx.Timeout(5.0, connect=3.0),
+                    follow_redirects=False,
+                )
+                response.raise_for_status()
+            except httpx.HTTPError as exc:
+                log.error("audit witness not reached (%s)", type(exc).__name__)
+                time.sleep(pause)
+                pause = min(pause * 2, 30.0)
+                continue
+            pause = 1.0
+            with self._wake:
+                self._sent = max(self._sent, size)
+
+
+_senders: dict[str, _Sender] = {}
+_senders_lock = threading.Lock()
+
+
+def _sender(url: str) -> _Sender:
+    with _senders_lock:
+        if url not in _senders:
+            _senders[url] = _Sender(url)
+        return _senders[url]
 
 
 def stored(session: Session) -> list[Checkpoint]:
@@ -104,25 +256,35 @@ def exported(data_dir: Path) -> list[Checkpoint]:
     path = checkpoint_path(data_dir)
     if not path.exists():
         return []
+    return _read_lines(path, path.name)
+
+
+def parse_line(line: str, source: str) -> Checkpoint:
+    """One JSON line as written by ``write`` or ``sign_head``; raises ValueError if unreadable."""
+    try:
+        doc = json.loads(line)
+        return Checkpoint(
+            int(doc["size"]),
+            base64.b64decode(doc["head"]),
+            dt.datetime.fromisoformat(doc["at"]),
+            doc["note"],
+            base64.b64decode(doc["signature"]),
+            source,
+        )
+    except (KeyError, TypeError) as exc:
+        raise ValueError(str(exc)) from exc
+
+
+def _read_lines(path: Path, name: str) -> list[Checkpoint]:
     found = []
     for number, line in enumerate(path.read_text().splitlines(), start=1):
         if not line.strip():
             continue
         try:
-            doc = json.loads(line)
+            found.append(parse_line(line, f"{name} line {number}"))
+        except ValueError:
             found.append(
-                Checkpoint(
-                    int(doc["size"]),
-                    base64.b64decode(doc["head"]),
-                    dt.datetime.fromisoformat(doc["at"]),
-                    doc["note"],
-                    base64.b64decode(doc["signature"]),
-                    f"{path.name} line {number}",
-                )
-            )
-        except (ValueError, KeyError, TypeError):
-            found.append(
-                Checkpoint(-1, b"", utcnow(), "", b"", f"{path.name} line {number} (unreadable)")
+                Checkpoint(-1, b"", utcnow(), "", b"", f"{name} line {number} (unreadable)")
             )
     return found
 

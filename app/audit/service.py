@@ -16,16 +16,27 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import ColumnElement, and_, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.actor import Actor
 from app.audit import checkpoints
 from app.audit.chain import entry_hash
 from app.audit.verify import verify_all
+from app.errors import BadRequest
 from app.logs import client_var, request_id_var
+from app.models.alert import Alert, CheckIn, CountryEvent, OutboxMessage, PublishedList, Webhook
 from app.models.audit import AuditEntry, AuditHead
 from app.models.base import utcnow
+from app.models.case import Attachment, BreakGlassGrant, Case, CaseNote
+from app.models.consent import Consent
+from app.models.document import TravelDocument
+from app.models.incident import Incident
+from app.models.individual import Individual
+from app.models.referral import Referral
+from app.models.risk import RiskAssessment, RiskOverride
+from app.models.unhcr import UnhcrStatus
+from app.models.user import ApiKey, User
 
 if TYPE_CHECKING:
     from app.audit.verify import Verification
@@ -33,7 +44,7 @@ if TYPE_CHECKING:
 
 PENDING = "audit_pending"
 DURABLE = "audit_durable"
-HIGH_RISK = "audit_checkpoint_due"
+COMMITTED_HEAD = "audit_committed_head"
 
 
 @dataclass(frozen=True)
@@ -69,8 +80,7 @@ def record(
         "details": json.dumps(details, sort_keys=True, separators=(",", ":")) if details else None,
     }
     session.info.setdefault(DURABLE if durable else PENDING, []).append(_Queued(fields))
-    if high_risk:
-        session.info[HIGH_RISK] = True
+    del high_risk  # every commit's head is signed now (``append``), high-risk or not
 
 
 def _client_tag(session: Session, address: str) -> str | None:
@@ -79,21 +89,23 @@ def _client_tag(session: Session, address: str) -> str | None:
 
 
 def flush(session: Session) -> None:
-    """Append every queued entry (the before_commit hook); after a high-risk action, sign a
-    checkpoint as soon as the transaction has committed."""
+    """Append every queued entry (the before_commit hook); the new head is signed and
+    published once the transaction has committed (``append``)."""
     queued: list[_Queued] = session.info.pop(PENDING, []) + session.info.pop(DURABLE, [])
     if queued:
         append(session, [q.fields for q in queued])
-    if session.info.pop(HIGH_RISK, False):
-        session.info.setdefault("after_commit", []).append(_checkpoint_now)
 
 
-def _checkpoint_now(session: Session) -> None:
+def _publish_head(session: Session) -> None:
+    """After the commit: sign the head it wrote and hand it to the data directory and the
+    witness (app.audit.checkpoints.publish_head)."""
+    committed = session.info.pop(COMMITTED_HEAD, None)
     crypto, settings = session.info.get("crypto"), session.info.get("settings")
-    if crypto is None or settings is None:
+    if committed is None or crypto is None or settings is None:
         return
-    with Session(bind=session.get_bind()) as fresh, fresh.begin():
-        checkpoints.write(fresh, crypto.provider, settings.data_dir)
+    size, head = committed
+    line = checkpoints.sign_head(crypto.provider, size, head)
+    checkpoints.publish_head(line, size, settings.data_dir, settings.audit_witness)
 
 
 def take_durable(session: Session) -> list[dict[str, Any]]:
@@ -117,9 +129,110 @@ def append(session: Session, entries: list[dict[str, Any]]) -> None:
         rows.append(row)
     session.execute(insert(AuditEntry), rows)
     session.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=seq, head_hash=prev))
+    if COMMITTED_HEAD not in session.info:
+        session.info.setdefault("after_commit", []).append(_publish_head)
+    session.info[COMMITTED_HEAD] = (seq, prev)
 
 
 # Reading the trail (auditors) -------------------------------------------------------------------
+# The organisation of an entry's subject, by subject type: the table holding it, or the table
+# holding what it belongs to (a note belongs to its case, a consent to its person).
+_OWNED: dict[str, tuple[Any, Any]] = {
+    "individual": (Individual.id, Individual.organisation_id),
+    "case": (Case.id, Case.organisation_id),
+    "incident": (Incident.id, Incident.organisation_id),
+    "user": (User.id, User.organisation_id),
+    "alert": (Alert.id, Alert.organisation_id),
+    "api_key": (ApiKey.id, ApiKey.organisation_id),
+    "webhook": (Webhook.id, Webhook.organisation_id),
+    "published_list": (PublishedList.id, PublishedList.organisation_id),
+    "country_event": (CountryEvent.id, CountryEvent.organisation_id),
+    "travel_document": (TravelDocument.id, TravelDocument.organisation_id),
+}
+_OF_CASE: dict[str, tuple[Any, Any]] = {
+    "case_note": (CaseNote.id, CaseNote.case_id),
+    "attachment": (Attachment.id, Attachment.case_id),
+    "break_glass_grant": (BreakGlassGrant.id, BreakGlassGrant.case_id),
+}
+_OF_INDIVIDUAL: dict[str, tuple[Any, Any]] = {
+    "consent": (Consent.id, Consent.individual_id),
+    "risk_assessment": (RiskAssessment.id, RiskAssessment.individual_id),
+    "risk_override": (RiskOverride.id, RiskOverride.individual_id),
+    "check_in": (CheckIn.id, CheckIn.individual_id),
+    "unhcr_status": (UnhcrStatus.id, UnhcrStatus.individual_id),
+}
+
+
+def _of_organisation(organisation_id: uuid.UUID) -> ColumnElement[bool]:
+    """Entries whose actor belongs to the organisation (a user or an API key of it) or whose
+    subject does (resolved in SQL by subject type; a referral belongs to both sides)."""
+    subject, kind = AuditEntry.subject_id, AuditEntry.subject_type
+    cases = select(Case.id).where(Case.organisation_id == organisation_id)
+    people = select(Individual.id).where(Individual.organisation_id == organisation_id)
+    conditions: list[ColumnElement[bool]] = [
+        AuditEntry.actor_id.in_(select(User.id).where(User.organisation_id == organisation_id)),
+        AuditEntry.actor_id.in_(select(ApiKey.id).where(ApiKey.organisation_id == organisation_id)),
+        and_(kind == "organisation", subject == organisation_id),
+        and_(
+            kind == "referral",
+            subject.in_(
+                select(Referral.id).where(
+                    or_(
+                        Referral.from_organisation_id == organisation_id,
+                        Referral.to_organisation_id == organisation_id,
+                    )
+                )
+            ),
+        ),
+        and_(
+            kind == "outbox_message",
+            subject.in_(
+                select(OutboxMessage.id).where(
+                    OutboxMessage.alert_id.in_(
+                        select(Alert.id).where(Alert.organisation_id == organisation_id)
+                    )
+                )
+            ),
+        ),
+    ]
+    for name, (id_, owner) in _OWNED.items():
+        conditions.append(
+            and_(kind == name, subject.in_(select(id_).where(owner == organisation_id)))
+        )
+    for name, (id_, case_id) in _OF_CASE.items():
+        conditions.append(and_(kind == name, subject.in_(select(id_).where(case_id.in_(cases)))))
+    for name, (id_, person) in _OF_INDIVIDUAL.items():
+        conditions.append(and_(kind == name, subject.in_(select(id_).where(person.in_(people)))))
+    return or_(*conditions)
+
+
+def deployment_wide(session: Session, actor: Actor) -> bool:
+    """Whether the auditor holds the explicit grant to read every organisation's entries."""
+    if actor.kind != "user":
+        return False
+    granted = session.scalar(
+        select(User.deployment_auditor).where(User.id == actor.id, User.role == "auditor")
+    )
+    return bool(granted)
+
+
+def grant_deployment_audit(session: Session, user_id: uuid.UUID) -> None:
+    """Let an auditor read the whole deployment's trail (``haven users create
+    --deployment-auditor``, run by the operator: audited with no actor)."""
+    user = session.get(User, user_id)
+    if user is None or user.role != "auditor":
+        raise BadRequest("only an auditor can read the whole deployment's audit trail")
+    user.deployment_auditor = True
+    record(
+        session,
+        actor=None,
+        action="audit.deployment_grant",
+        subject_type="user",
+        subject_id=user.id,
+        details={"organisation_id": str(user.organisation_id)},
+    )
+
+
 def read_entries(
     session: Session,
     actor: Actor,
@@ -131,8 +244,12 @@ def read_entries(
     cursor: int | None = None,
 ) -> tuple[list[AuditEntry], int | None]:
     """A page of entries in ``seq`` order, and the cursor of the next page (None at the end);
-    the read is itself audited as ``audit.read`` (GET /audit)."""
+    the read is itself audited as ``audit.read`` (GET /audit). An auditor reads the entries of
+    its own organisation (actor or subject in it); a deployment-wide auditor reads them all."""
     query = select(AuditEntry).order_by(AuditEntry.seq).limit(limit + 1)
+    wide = deployment_wide(session, actor)
+    if not wide:
+        query = query.where(_of_organisation(actor.organisation_id))
     if actor_id is not None:
         query = query.where(AuditEntry.actor_id == actor_id)
     if subject is not None:
@@ -143,15 +260,23 @@ def read_entries(
         query = query.where(AuditEntry.seq > cursor)
     rows = list(session.scalars(query))
     page = rows[:limit]
-    record(session, actor=actor, action="audit.read", details={"count": len(page)})
+    details: dict[str, Any] = {"count": len(page)}
+    if wide:
+        details["deployment_wide"] = True
+    record(session, actor=actor, action="audit.read", details=details)
     return page, page[-1].seq if len(rows) > limit else None
 
 
 def verify_trail(
-    session: Session, actor: Actor, provider: KeyProvider, data_dir: Path
+    session: Session,
+    actor: Actor,
+    provider: KeyProvider,
+    data_dir: Path,
+    witness: str | None = None,
 ) -> Verification:
-    """The whole chain and its signed checkpoints checked, audited as ``audit.verify``
-    (GET /audit/verify)."""
-    result = verify_all(session, provider, data_dir)
+    """The whole chain checked against its signed checkpoints, the newest signed head and the
+    witness, audited as ``audit.verify`` (GET /audit/verify). Chain-wide for every auditor: it
+    reveals only whether the chain holds, counts and hashes, never an entry."""
+    result = verify_all(session, provider, data_dir, witness=witness)
     record(session, actor=actor, action="audit.verify", details={"ok": result.ok})
     return result

@@ -26,19 +26,31 @@ class Verification:
     first_bad: int | None = None
     reason: str | None = None
     checkpoints: int = 0
+    signed_head: int | None = None  # the size of the newest signed head held to the chain
+    witness: str | None = None  # what the witness said, when one is configured
 
     def summary(self) -> str:
         if not self.ok:
             return f"audit chain BROKEN at entry {self.first_bad}: {self.reason}"
         if self.entries == 0:
             return "audit chain: no entries"
-        return (
+        text = (
             f"audit chain intact: {self.entries} entries, head {self.head}, "
             f"{self.checkpoints} checkpoints match"
         )
+        if self.signed_head is not None:
+            text += f", the newest signed head ({self.signed_head} entries) matches"
+        if self.witness is not None:
+            text += f"; witness: {self.witness}"
+        return text
 
     def as_json(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"ok": self.ok, "entries": self.entries, "head": self.head}
+        body: dict[str, Any] = {
+            "ok": self.ok,
+            "entries": self.entries,
+            "head": self.head,
+            "witness": self.witness,
+        }
         if not self.ok:
             body["first_bad"] = self.first_bad
             body["reason"] = self.reason
@@ -128,11 +140,23 @@ def _canonical_rows(session: Session, batch: int = 20_000) -> Iterator[tuple[Any
         cursor.close()
 
 
-def verify_all(session: Session, provider: KeyProvider, data_dir: Path) -> Verification:
-    """Replay the chain from genesis, then hold every checkpoint (stored and exported) to it."""
+def verify_all(
+    session: Session, provider: KeyProvider, data_dir: Path, *, witness: str | None = None
+) -> Verification:
+    """Replay the chain from genesis, then hold every checkpoint (stored and exported) to it,
+    and the newest signed head of the data directory and of the witness (a directory, or a
+    copy of what an https witness received)."""
     public_key = provider.audit_signing_key().public_key()
     known = checkpoints.stored(session) + checkpoints.exported(data_dir)
-    replay = chain.verify_canonical(_canonical_rows(session), keep={c.size for c in known})
+    # A signed head covers all before it (the chain is hash-linked): the newest of each source
+    # is held to the chain; the others are superseded and not checked one by one.
+    heads = [*checkpoints.local_head(data_dir)]
+    witnessed = checkpoints.witnessed(witness) if witness else None
+    if witnessed:
+        heads.append(max(witnessed, key=lambda c: c.size))
+    replay = chain.verify_canonical(
+        _canonical_rows(session), keep={c.size for c in known} | {c.size for c in heads}
+    )
     head = replay.head.hex() if replay.entries else None
     if not replay.ok:
         return Verification(False, replay.entries, head, replay.first_bad, replay.reason)
@@ -147,14 +171,15 @@ def verify_all(session: Session, provider: KeyProvider, data_dir: Path) -> Verif
             f"{recorded})",
         )
     hashes = replay.hashes or {}
-    for cp in known:
+    labelled = [("signed checkpoint", c) for c in known] + [("signed head", c) for c in heads]
+    for kind, cp in labelled:
         if not checkpoints.signature_ok(cp, public_key):
             return Verification(
                 False,
                 replay.entries,
                 head,
                 cp.size,
-                f"checkpoint ({cp.source}) has a bad signature",
+                f"{kind} ({cp.source}) has a bad signature",
             )
         if cp.size > replay.entries:
             return Verification(
@@ -162,11 +187,31 @@ def verify_all(session: Session, provider: KeyProvider, data_dir: Path) -> Verif
                 replay.entries,
                 head,
                 replay.entries + 1,
-                f"entries {replay.entries + 1} to {cp.size} are missing: a signed checkpoint "
+                f"entries {replay.entries + 1} to {cp.size} are missing: a {kind} "
                 f"({cp.source}) saw {cp.size} entries",
             )
         if hashes.get(cp.size) != cp.head:
             return Verification(
-                False, replay.entries, head, cp.size, f"checkpoint ({cp.source}) does not match"
+                False, replay.entries, head, cp.size, f"{kind} ({cp.source}) does not match"
             )
-    return Verification(True, replay.entries, head, checkpoints=len(known))
+    return Verification(
+        True,
+        replay.entries,
+        head,
+        checkpoints=len(known),
+        signed_head=max((c.size for c in heads), default=None),
+        witness=_witness_state(witness, witnessed, replay.entries),
+    )
+
+
+def _witness_state(
+    witness: str | None, witnessed: list[checkpoints.Checkpoint] | None, entries: int
+) -> str | None:
+    if not witness:
+        return None
+    if witnessed is None:
+        return "an https endpoint, not read back (verify a copy of what it received)"
+    if not witnessed:
+        return f"no signed head received yet in {witness}" if entries else "nothing to witness"
+    newest = max(c.size for c in witnessed)
+    return f"the newest witnessed head ({newest} entries) matches"

@@ -29,6 +29,9 @@ class User(UUIDPrimaryKey, CreatedAt, Base):
     # The last accepted TOTP time step: a code at or before it is never accepted again.
     totp_last_step: Mapped[int | None] = mapped_column(Integer)
     last_login_at: Mapped[dt.datetime | None]
+    # An auditor reads its own organisation's audit trail; this explicit grant, given only by
+    # `haven users create --deployment-auditor` (audited), widens it to the whole deployment.
+    deployment_auditor: Mapped[bool] = mapped_column(default=False)
 
 
 class RecoveryCode(UUIDPrimaryKey, CreatedAt, Base):

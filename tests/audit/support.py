@@ -102,6 +102,8 @@ def haven_audit_verify(app: FastAPI, *, timeout: float = 120) -> Verified:
         HAVEN_ENV="development",
         PYTHONPATH=str(ROOT),
     )
+    if settings.audit_witness:
+        env.update(HAVEN_AUDIT_WITNESS=settings.audit_witness)
     started = time.perf_counter()
     proc = subprocess.run(
         [sys.executable, "-m", "app", "audit", "verify"],
@@ -121,4 +123,7 @@ def verify_here(app: FastAPI) -> Verification:
     from app.db import transaction
 
     with transaction(app.state.sessionmaker) as session:
-        return verify_all(session, app.state.crypto.provider, app.state.settings.data_dir)
+        settings = app.state.settings
+        return verify_all(
+            session, app.state.crypto.provider, settings.data_dir, witness=settings.audit_witness
+        )
