@@ -4,9 +4,12 @@ Every read of a case or a person starts from these selects, so a record outside 
 scope is simply not found (404), in lists, searches, counts and sub-resources alike.
 
 - supervisors: every case and person of their organisation;
-- caseworkers: cases they are assigned to or opened, cases they hold an unexpired break-glass
-  grant for, and the people of those cases, plus people they registered;
+- caseworkers: cases they are currently assigned to, and the people of those cases, plus the
+  people they registered for whom no case is open yet. Access follows current assignment:
+  having opened a case or registered a person is no standing grant, so an unassignment ends it;
 - lawyers: cases where they are counsel, and the people in them;
+- break-glass: a caseworker's unexpired grant on a case lets them read it and its person
+  (``emergency``), never write: every write goes through ``OWN``, which no grant reaches;
 - everyone else (admins, analysts, auditors, automated systems): no case content at all;
 - referred access: a case another organisation referred to the actor's, accepted and not
   expired or revoked, for the receiving supervisor and the staff it assigned under that
@@ -28,9 +31,13 @@ from app.models.referral import Referral
 
 # What a referral may share: each a part of the record, shown to the receiving side alone.
 SECTIONS = ("identity", "documents", "unhcr_status", "incidents", "history")
-# For ``visible_cases``/``visible_individuals``: the actor's own organisation only, never
-# through a referral (every write, and every part no section covers).
+# For ``visible_cases``/``visible_individuals``: the actor's own organisation only, by the
+# actor's standing access (role or current assignment), never through a referral nor a
+# break-glass grant. Every write goes through it (break-glass is read-only).
 OWN = "own"
+# The actor's own organisation only, never through a referral, break-glass grants included:
+# reading the parts no section covers (risk, consent, attachments), in an emergency too.
+OWN_READ = "own_read"
 
 
 def _assigned(actor: Actor, role: str) -> Select[uuid.UUID]:
@@ -92,49 +99,68 @@ def has_section(section: str) -> ColumnElement[bool]:
     )
 
 
-def _own_cases(actor: Actor) -> ColumnElement[bool] | None:
-    """The own-organisation rule for cases, as a condition (None: no case at all)."""
+def _own_cases(actor: Actor, *, emergency: bool) -> ColumnElement[bool] | None:
+    """The own-organisation rule for cases, as a condition (None: no case at all).
+
+    ``emergency``: with the cases of the actor's unexpired break-glass grants (reads only)."""
     own = Case.organisation_id == actor.organisation_id
     if actor.role == Role.SUPERVISOR:
         return own
     if actor.role == Role.CASEWORKER:
-        return and_(
-            own,
-            or_(
-                Case.id.in_(_assigned(actor, "caseworker")),
-                Case.opened_by == actor.id,
-                Case.id.in_(_break_glass(actor)),
-            ),
-        )
+        assigned = Case.id.in_(_assigned(actor, "caseworker"))
+        if emergency:
+            return and_(own, or_(assigned, Case.id.in_(_break_glass(actor))))
+        return and_(own, assigned)
     if actor.role == Role.LAWYER:
         return and_(own, Case.id.in_(_assigned(actor, "lawyer")))
     return None
 
 
-def visible_cases(actor: Actor, section: str | None = None) -> Select[uuid.UUID]:
+def _emergency(section: str | None, emergency: bool) -> bool:
+    return emergency and section != OWN
+
+
+def visible_cases(
+    actor: Actor, section: str | None = None, *, emergency: bool = True
+) -> Select[uuid.UUID]:
     """Ids of the cases the actor may see.
 
     ``section``: also the cases referred to the actor's organisation whose referral includes
-    that section (any section when None); ``OWN``: its own organisation's cases only.
+    that section (any section when None); ``OWN``: its own organisation's cases only, without
+    break-glass grants (every write); ``OWN_READ``: its own organisation's cases only.
+    ``emergency=False``: without break-glass grants whatever the section (what a grant never
+    allows, such as an export or a note).
     """
-    own = _own_cases(actor)
+    own = _own_cases(actor, emergency=_emergency(section, emergency))
     if own is None:
         return select(Case.id).where(false())
     # A case of an erased person is gone too (its person's key no longer exists).
     # Correlated, so a lookup by id reads one person, not the list of everyone alive (SQLite
     # materialises an uncorrelated IN list on every statement).
     alive = exists().where(Individual.id == Case.individual_id, Individual.erased_at.is_(None))
-    if section == OWN:
+    if section in (OWN, OWN_READ):
         return select(Case.id).where(own, alive)
     return select(Case.id).where(or_(own, Case.id.in_(_referred(actor, section))), alive)
 
 
-def visible_individuals(actor: Actor, section: str | None = None) -> Select[uuid.UUID]:
+def registered_without_case(actor: Actor) -> ColumnElement[bool]:
+    """People the actor registered and for whom no case is open yet (of any status): their
+    registrar works them until a case exists; from then on its assignments decide."""
+    return and_(
+        Individual.created_by == actor.id,
+        ~exists().where(Case.individual_id == Individual.id),
+    )
+
+
+def visible_individuals(
+    actor: Actor, section: str | None = None, *, emergency: bool = True
+) -> Select[uuid.UUID]:
     """Ids of the people the actor may see (erased people are gone for everyone).
 
-    ``section`` as for ``visible_cases``: the people of cases referred with that section too.
+    ``section`` and ``emergency`` as for ``visible_cases``: the people of cases referred with
+    that section too.
     """
-    own_cases = _own_cases(actor)
+    own_cases = _own_cases(actor, emergency=_emergency(section, emergency))
     if own_cases is None:
         return select(Individual.id).where(false())
     alive = Individual.erased_at.is_(None)
@@ -142,10 +168,10 @@ def visible_individuals(actor: Actor, section: str | None = None) -> Select[uuid
     if actor.role != Role.SUPERVISOR:
         in_cases = select(Case.individual_id).where(own_cases)
         if actor.role == Role.CASEWORKER:
-            own = and_(own, or_(Individual.created_by == actor.id, Individual.id.in_(in_cases)))
+            own = and_(own, or_(Individual.id.in_(in_cases), registered_without_case(actor)))
         else:
             own = and_(own, Individual.id.in_(in_cases))
-    if section == OWN:
+    if section in (OWN, OWN_READ):
         return select(Individual.id).where(own, alive)
     referred = select(Case.individual_id).where(Case.id.in_(_referred(actor, section)))
     return select(Individual.id).where(or_(own, Individual.id.in_(referred)), alive)

@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session
 
 from app.actor import Actor
 from app.audit import service as audit
-from app.auth.scope import OWN
+from app.auth.scope import OWN, OWN_READ
 from app.cases.content_types import OCTET_STREAM, sniff
 from app.crypto import CryptoError, DataKey, DecryptionError, FieldSlot, Pad, crypto_of
 from app.crypto.envelope import OVERHEAD, header_key_id
@@ -316,7 +316,7 @@ def get_visible_attachment(
     attachment = session.get(Attachment, attachment_id)
     if attachment is None or attachment.deleted_at is not None:
         raise NotFound()
-    return attachment, get_visible_case(session, actor, attachment.case_id, OWN)
+    return attachment, get_visible_case(session, actor, attachment.case_id, OWN_READ)
 
 
 def _key_of(session: Session, case: Case, attachment: Attachment) -> DataKey:
@@ -354,7 +354,7 @@ def list_for_case(session: Session, case: Case) -> list[dict[str, Any]]:
 
 
 def list_attachments(session: Session, actor: Actor, case: Case) -> list[dict[str, Any]]:
-    get_visible(session, actor, case.individual_id, OWN)
+    get_visible(session, actor, case.individual_id, OWN_READ)
     items = list_for_case(session, case)
     audit.record(
         session,
@@ -376,7 +376,7 @@ def stream(
     generator only reads the already open file and decrypts with the already unwrapped key.
     The first chunk is checked at once, so a damaged small file fails before any byte is sent.
     """
-    get_visible(session, actor, case.individual_id, OWN)
+    get_visible(session, actor, case.individual_id, OWN_READ)
     key = _key_of(session, case, attachment)
     try:
         handle = (storage_dir(session) / attachment.storage_key).open("rb")
@@ -516,7 +516,7 @@ def upload(
 
 def list_on_case(session: Session, actor: Actor, case_id: uuid.UUID) -> list[dict[str, Any]]:
     """The attachments of a case of the actor's own organisation (``list_attachments``)."""
-    case = get_visible_case(session, actor, case_id, OWN)
+    case = get_visible_case(session, actor, case_id, OWN_READ)
     return list_attachments(session, actor, case)
 
 

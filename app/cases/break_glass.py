@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from app import events
 from app.actor import Actor
 from app.audit import service as audit
-from app.auth.scope import OWN, visible_cases
+from app.auth.scope import OWN_READ, visible_cases
 from app.crypto import FieldSlot, Pad
 from app.errors import Conflict, NotFound
 from app.events import BreakGlassGranted
@@ -40,7 +40,7 @@ def break_glass(session: Session, actor: Actor, case_id: uuid.UUID, reason: str)
     if case is None:
         raise NotFound()
     if session.scalar(
-        select(Case.id).where(Case.id == case.id, Case.id.in_(visible_cases(actor, OWN)))
+        select(Case.id).where(Case.id == case.id, Case.id.in_(visible_cases(actor, OWN_READ)))
     ):
         raise Conflict("you can already see this case")
     now = utcnow()

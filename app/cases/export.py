@@ -183,7 +183,8 @@ def canonical_json(bundle: Any) -> bytes:
 
 # The use case -----------------------------------------------------------------------------------
 def export_case(session: Session, actor: Actor, case_id: uuid.UUID, fmt: Format) -> Export:
-    case = case_records.get_visible_case(session, actor, case_id)
+    # No export through a break-glass grant: it is for reading, there and then.
+    case = case_records.get_visible_case(session, actor, case_id, emergency=False)
     bundle = build_bundle(session, actor, case)
     body = render_pdf(plain(bundle)) if fmt == "pdf" else canonical_json(bundle)
     digest = hashlib.sha256(body).hexdigest()

@@ -29,7 +29,8 @@ def note_kind(role: str) -> str:
 
 
 def add_note(session: Session, actor: Actor, case_id: uuid.UUID, body: str) -> dict[str, Any]:
-    case = get_visible_case(session, actor, case_id, "history")
+    # Never through a break-glass grant (read-only); through a referral, see below.
+    case = get_visible_case(session, actor, case_id, "history", emergency=False)
     kind = note_kind(actor.role)
     if case.organisation_id != actor.organisation_id and kind != "legal":
         # Through a referral (with its history section) counsel adds legal notes; nobody

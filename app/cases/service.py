@@ -63,7 +63,7 @@ def _access(actor: Actor, case: Case, assignments: list[dict[str, Any]]) -> str:
     """Why a case in scope is visible: assignment, organisation-wide role, or emergency."""
     if case.organisation_id != actor.organisation_id:
         return "referral"
-    if case.opened_by == actor.id or any(a["user_id"] == actor.id for a in assignments):
+    if any(a["user_id"] == actor.id for a in assignments):  # having opened it is no grant
         return "assigned"
     if actor.role == Role.SUPERVISOR:
         return "organisation"

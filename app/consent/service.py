@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from app import events
 from app.actor import Actor
 from app.audit import service as audit
-from app.auth.scope import OWN
+from app.auth.scope import OWN, OWN_READ
 from app.consent.schemas import ConsentCreate, ConsentRead, ErasurePath
 from app.crypto import CryptoError, FieldSlot, Pad, crypto_of
 from app.events import ConsentRecorded, PersonErased
@@ -80,7 +80,7 @@ def history(session: Session, actor: Actor, individual_id: uuid.UUID) -> list[Co
 
     Consent is no referral section: a partner seeing the case through a referral never
     reads it (the referral itself stands for the consent to share)."""
-    person = get_visible(session, actor, individual_id, OWN)
+    person = get_visible(session, actor, individual_id, OWN_READ)
     audit.record(
         session,
         actor=actor,

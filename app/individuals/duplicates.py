@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from app.actor import Actor
 from app.audit import service as audit
-from app.auth.scope import OWN, visible_individuals
+from app.auth.scope import OWN, OWN_READ, visible_individuals
 from app.crypto import CryptoError, Pad, crypto_of
 from app.crypto.blind_index import fold_document_number, fold_name
 from app.errors import Conflict, NotFound
@@ -120,7 +120,7 @@ def possible_duplicates(
     session: Session, actor: Actor, individual_id: uuid.UUID
 ) -> list[uuid.UUID]:
     """Ids of the live people of the actor's organisation who may be this person."""
-    person = get_visible(session, actor, individual_id, OWN)
+    person = get_visible(session, actor, individual_id, OWN_READ)
     if person.organisation_id != actor.organisation_id:
         return []  # never matched across organisations, whoever asks
     found = sorted(_same_number(session, person) | _same_name_and_birth(session, person))

@@ -16,16 +16,24 @@ from app.models.case import Case
 
 
 def get_visible_case(
-    session: Session, actor: Actor, case_id: uuid.UUID, section: str | None = None
+    session: Session,
+    actor: Actor,
+    case_id: uuid.UUID,
+    section: str | None = None,
+    *,
+    emergency: bool = True,
 ) -> Case:
     """The case if the actor's scope includes it; 404 otherwise, whatever the reason.
 
-    ``section``: as in ``app.auth.scope`` (``OWN`` for what no referral ever reaches)."""
+    ``section``, ``emergency``: as in ``app.auth.scope`` (``OWN`` for what no referral or
+    break-glass grant ever reaches: every write)."""
     case = session.scalar(
         # The scope narrowed to this id: one index probe, whatever the organisation's size.
         select(Case).where(
             Case.id == case_id,
-            Case.id.in_(visible_cases(actor, section).where(Case.id == case_id)),
+            Case.id.in_(
+                visible_cases(actor, section, emergency=emergency).where(Case.id == case_id)
+            ),
         )
     )
     if case is None:

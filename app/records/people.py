@@ -14,7 +14,7 @@ from sqlalchemy import delete, exists, select
 from sqlalchemy.orm import Session
 
 from app.actor import Actor
-from app.auth.scope import sees_contact_details, visible_individuals
+from app.auth.scope import registered_without_case, sees_contact_details, visible_individuals
 from app.crypto import DataKey, FieldSlot, Pad, crypto_of
 from app.crypto.blind_index import PERSON_NAME
 from app.crypto.envelope import header_key_id
@@ -44,17 +44,25 @@ NAME_FIELDS = frozenset({"full_name", "aliases", "native_name"})
 
 
 def get_visible(
-    session: Session, actor: Actor, individual_id: uuid.UUID, section: str | None = None
+    session: Session,
+    actor: Actor,
+    individual_id: uuid.UUID,
+    section: str | None = None,
+    *,
+    emergency: bool = True,
 ) -> Individual:
     """The person if the actor's scope includes them; 404 otherwise, whatever the reason.
 
-    ``section``: as in ``app.auth.scope`` (``OWN`` for what no referral ever reaches)."""
+    ``section``, ``emergency``: as in ``app.auth.scope`` (``OWN`` for what no referral or
+    break-glass grant ever reaches: every write)."""
     person = session.scalar(
         select(Individual).where(
             Individual.id == individual_id,
             # The scope narrowed to this id: one index probe, whatever the organisation's size.
             Individual.id.in_(
-                visible_individuals(actor, section).where(Individual.id == individual_id)
+                visible_individuals(actor, section, emergency=emergency).where(
+                    Individual.id == individual_id
+                )
             ),
             Individual.merged_into_id.is_(None),  # a merged duplicate lives on as its survivor
         )
@@ -120,8 +128,11 @@ def index_names(session: Session, person: Individual, values: dict[str, Any]) ->
 
 
 def is_assigned(session: Session, actor: Actor, person: Individual) -> bool:
-    """Whether the actor works this person's case (or registered them)."""
-    if person.created_by == actor.id:
+    """Whether the actor is currently assigned to a case of this person (or registered them
+    and no case is open for them yet). A break-glass grant is no assignment."""
+    if session.scalar(
+        select(exists().where(Individual.id == person.id, registered_without_case(actor)))
+    ):
         return True
     return bool(
         session.scalar(

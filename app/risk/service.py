@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, aliased
 from app import events
 from app.actor import Actor
 from app.audit import service as audit
-from app.auth.scope import OWN
+from app.auth.scope import OWN, OWN_READ
 from app.crypto import CryptoError, FieldSlot, Pad, UnknownKeyError, crypto_of
 from app.errors import NotFound
 from app.events import Escalation, PersonErased, RiskEscalated
@@ -222,7 +222,7 @@ def latest(session: Session, individual_id: uuid.UUID) -> RiskAssessment | None:
 
 def read_risk(session: Session, actor: Actor, individual_id: uuid.UUID) -> RiskView:
     """The person's latest assessment (made now if there is none) and any override beside it."""
-    person = get_visible(session, actor, individual_id, OWN)  # never through a referral
+    person = get_visible(session, actor, individual_id, OWN_READ)  # never through a referral
     audit.record(
         session,
         actor=actor,

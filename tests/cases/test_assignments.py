@@ -129,3 +129,78 @@ class TestUnassign:
         # Assigned again later: a new assignment.
         assert team.assign(boss, case["id"], counsel, "lawyer").status_code == 201
         assert client.get(path, headers=counsel.headers).status_code == 200
+
+    def test_unassigning_the_caseworker_who_opened_it_ends_their_access(
+        self, client: TestClient, team: Team
+    ) -> None:
+        """Issue 13, item 1: access follows current assignment. Having registered the person
+        and opened the case is not a standing grant."""
+        worker, colleague, boss = (
+            team.member("caseworker"),
+            team.member("caseworker"),
+            team.member("supervisor"),
+        )
+        person = team.person(worker, contact="+66 81 555 0101", current_location="Mae Sot")
+        case = team.case(worker, person)
+        path = f"{API}/cases/{case['id']}"
+        assert client.get(path, headers=worker.headers).json()["access"] == "assigned"
+        assert team.assign(worker, case["id"], colleague, "caseworker").status_code == 201
+        removed = client.delete(f"{path}/assignments/{worker.id}", headers=boss.headers)
+        assert removed.status_code == 204
+        h = worker.headers
+        for read in (path, f"{path}/history", f"{path}/notes", f"{API}/individuals/{person}"):
+            assert client.get(read, headers=h).status_code == 404, read
+        listed = client.get(f"{API}/cases", params={"limit": 200}, headers=h).json()["items"]
+        assert case["id"] not in {c["id"] for c in listed}
+        people = client.get(f"{API}/individuals", params={"limit": 200}, headers=h).json()
+        assert str(person) not in {p["id"] for p in people["items"]}
+        writes = [
+            ("POST", f"{API}/cases", {"individual_id": str(person)}),
+            ("POST", f"{path}/notes", {"body": "Still here."}),
+            ("PATCH", f"{API}/individuals/{person}", {"notes": "Moved."}),
+            ("POST", f"{path}/assignments", {"user_id": str(worker.id), "role": "caseworker"}),
+        ]
+        for method, url, body in writes:
+            response = client.request(method, url, json=body, headers=h)
+            assert response.status_code == 404, (method, url, response.status_code)
+        # The colleague still assigned keeps everything, location and contact included.
+        kept = client.get(f"{API}/individuals/{person}", headers=colleague.headers)
+        assert kept.status_code == 200 and kept.json()["contact"] == "+66 81 555 0101"
+        # Assigned again: access again.
+        assert team.assign(boss, case["id"], worker, "caseworker").status_code == 201
+        assert client.get(path, headers=h).status_code == 200
+
+    def test_another_current_assignment_keeps_the_person(
+        self, client: TestClient, team: Team
+    ) -> None:
+        worker, boss = team.member("caseworker"), team.member("supervisor")
+        person = team.person(worker, contact="+66 81 555 0202")
+        first, second = team.case(worker, person), team.case(worker, person)
+        removed = client.delete(
+            f"{API}/cases/{first['id']}/assignments/{worker.id}", headers=boss.headers
+        )
+        assert removed.status_code == 204
+        assert client.get(f"{API}/cases/{first['id']}", headers=worker.headers).status_code == 404
+        assert client.get(f"{API}/cases/{second['id']}", headers=worker.headers).status_code == 200
+        read = client.get(f"{API}/individuals/{person}", headers=worker.headers)
+        assert read.status_code == 200 and read.json()["contact"] == "+66 81 555 0202"
+
+    def test_registering_a_person_is_no_grant_once_a_case_is_worked_by_others(
+        self, client: TestClient, team: Team
+    ) -> None:
+        """The registrar works the person until a case is opened; from then on, the case's
+        assignments decide."""
+        registrar, other, boss = (
+            team.member("caseworker"),
+            team.member("caseworker"),
+            team.member("supervisor"),
+        )
+        person = team.person(registrar, contact="+66 81 555 0303")
+        read = client.get(f"{API}/individuals/{person}", headers=registrar.headers)
+        assert read.status_code == 200 and read.json()["contact"] == "+66 81 555 0303"
+        case = team.case(boss, person)
+        assert team.assign(boss, case["id"], other, "caseworker").status_code == 201
+        h = registrar.headers
+        assert client.get(f"{API}/individuals/{person}", headers=h).status_code == 404
+        opened = client.post(f"{API}/cases", json={"individual_id": str(person)}, headers=h)
+        assert opened.status_code == 404

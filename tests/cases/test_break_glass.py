@@ -95,3 +95,158 @@ class TestBreakGlass:
         assert break_glass(client, boss, case["id"]).status_code == 409
         for role in ("lawyer", "analyst", "auditor", "admin"):
             assert break_glass(client, team.member(role), case["id"]).status_code == 403, role
+
+
+def _expire(app: FastAPI, rescuer: object, case_id: str) -> None:
+    with db(app) as session:
+        session.execute(
+            update(BreakGlassGrant)
+            .where(
+                BreakGlassGrant.case_id == uuid.UUID(case_id),
+                BreakGlassGrant.user_id == rescuer.id,  # type: ignore[attr-defined]
+            )
+            .values(expires_at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1))
+        )
+
+
+class TestBreakGlassIsReadOnly:
+    """Issue 13, item 1: break-glass is read-only and temporary."""
+
+    def test_the_adversarys_path_is_closed(
+        self, client: TestClient, team: Team, app: FastAPI
+    ) -> None:
+        """An unassigned caseworker breaks glass, then tries to turn it into standing access
+        (a case of their own), consent, a referral, counsel: all refused; location and contact
+        never shown; after expiry nothing."""
+        worker, rescuer = team.member("caseworker"), team.member("caseworker")
+        person = team.person(
+            worker, current_location="Safe house 7, Mae Sot", contact="+66 81 234 5678"
+        )
+        case = team.case(worker, person)
+        assert break_glass(client, rescuer, case["id"]).status_code == 201
+        h = rescuer.headers
+        read = client.get(f"{API}/individuals/{person}", headers=h)
+        assert read.status_code == 200
+        assert "Mae Sot" not in read.text and "234 5678" not in read.text
+        # No case of their own, hence no assignment and no standing access.
+        opened = client.post(f"{API}/cases", json={"individual_id": str(person)}, headers=h)
+        assert opened.status_code in (403, 404), opened.text
+        listed = client.get(f"{API}/cases", params={"individual_id": str(person)}, headers=h)
+        assert [c["id"] for c in listed.json()["items"]] == [case["id"]]
+        # Nothing else is written through the grant either.
+        writes = [
+            (
+                "POST",
+                f"/individuals/{person}/consent",
+                {
+                    "store": True,
+                    "share_with_partners": True,
+                    "method": "verbal",
+                    "recorded_on": dt.date.today().isoformat(),
+                },
+            ),
+            (
+                "POST",
+                f"/cases/{case['id']}/referrals",
+                {
+                    "to_organisation": str(team.elsewhere().organisation.id),
+                    "purpose": "Legal representation.",
+                    "sections": ["identity"],
+                },
+            ),
+            (
+                "POST",
+                f"/cases/{case['id']}/assignments",
+                {
+                    "user_id": str(team.member("lawyer").id),
+                    "role": "lawyer",
+                },
+            ),
+            (
+                "POST",
+                f"/cases/{case['id']}/assignments",
+                {
+                    "user_id": str(rescuer.id),
+                    "role": "caseworker",
+                },
+            ),
+            ("POST", f"/cases/{case['id']}/notes", {"body": "Called the family."}),
+            ("PATCH", f"/cases/{case['id']}", {"priority": "high"}),
+            ("PATCH", f"/individuals/{person}", {"notes": "Moved."}),
+            ("POST", f"/individuals/{person}/check-ins", {"note": "Fine."}),
+            (
+                "POST",
+                f"/individuals/{person}/unhcr-status",
+                {
+                    "status": "asylum_seeker",
+                    "effective_date": dt.date.today().isoformat(),
+                },
+            ),
+            (
+                "POST",
+                f"/individuals/{person}/documents",
+                {
+                    "type": "passport",
+                    "number": "N4711",
+                    "issuing_country": "KHM",
+                    "status": "valid",
+                },
+            ),
+        ]
+        for method, path, body in writes:
+            response = client.request(method, f"{API}{path}", json=body, headers=h)
+            assert response.status_code in (403, 404), (method, path, response.status_code)
+        upload = client.post(
+            f"{API}/cases/{case['id']}/attachments",
+            files={"file": ("note.txt", b"hello", "text/plain")},
+            headers=h,
+        )
+        assert upload.status_code in (403, 404), upload.text
+        exported = client.get(
+            f"{API}/cases/{case['id']}/export", params={"format": "json"}, headers=h
+        )
+        assert exported.status_code in (403, 404), exported.text
+        # The case's own caseworker sees that nothing was added.
+        entries = client.get(f"{API}/cases/{case['id']}/history", headers=worker.headers)
+        kinds = {e["kind"] for e in entries.json()["entries"]}
+        assert kinds & {"case.assigned", "case.note_added", "referral.created"} == set()
+        # Temporary: once expired, nothing of the case or person.
+        _expire(app, rescuer, case["id"])
+        for path in (
+            f"/cases/{case['id']}",
+            f"/individuals/{person}",
+            f"/cases/{case['id']}/history",
+        ):
+            assert client.get(f"{API}{path}", headers=h).status_code == 404, path
+        opened = client.post(f"{API}/cases", json={"individual_id": str(person)}, headers=h)
+        assert opened.status_code == 404
+
+    def test_reads_go_on_until_expiry(self, client: TestClient, team: Team, app: FastAPI) -> None:
+        worker, rescuer = team.member("caseworker"), team.member("caseworker")
+        person = team.person(worker, contact="+66 81 999 0000")
+        case = team.case(worker, person)
+        client.post(
+            f"{API}/cases/{case['id']}/attachments",
+            files={"file": ("statement.txt", b"A statement.", "text/plain")},
+            headers=worker.headers,
+        )
+        assert break_glass(client, rescuer, case["id"]).status_code == 201
+        h = rescuer.headers
+        reads = [
+            f"/cases/{case['id']}",
+            f"/cases/{case['id']}/history",
+            f"/cases/{case['id']}/notes",
+            f"/cases/{case['id']}/attachments",
+            f"/individuals/{person}",
+            f"/individuals/{person}/documents",
+            f"/individuals/{person}/consent",
+            f"/individuals/{person}/risk",
+        ]
+        for path in reads:
+            response = client.get(f"{API}{path}", headers=h)
+            assert response.status_code == 200, (path, response.status_code)
+            assert "999 0000" not in response.text
+        assert client.get(f"{API}/cases/{case['id']}", headers=h).json()["access"] == "break_glass"
+        _expire(app, rescuer, case["id"])
+        for path in reads:
+            assert client.get(f"{API}{path}", headers=h).status_code == 404, path

@@ -40,7 +40,8 @@ class TestCreateCase:
         boss = team.member("supervisor")
         case = team.case(boss, team.person(boss))
         assert case["assignments"] == []
-        assert case["access"] == "assigned"  # the one who opened it
+        # Having opened it is no grant (issue 13, item 1): a supervisor sees it as such.
+        assert case["access"] == "organisation"
 
     def test_person_out_of_scope_is_404(self, client: TestClient, team: Team) -> None:
         worker, other = team.member("caseworker"), team.member("caseworker")
