@@ -17,14 +17,16 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 
 from app.api import PUBLIC_PATHS
 from app.auth import roles
 from app.auth.roles import Role
+from app.models.case import BreakGlassGrant
 from app.models.organisation import Organisation
 from app.routes_table import api_routes
 from tests.consent.support import give
-from tests.factories import API, PASSWORD, Team, UserHandle, make_user, unique
+from tests.factories import API, PASSWORD, Team, UserHandle, db, make_user, unique
 
 ROLES = [r.value for r in Role]
 BY = {"source": {"name": "monitor", "reliability": "B", "credibility": 2}}  # an incident's source
@@ -740,3 +742,118 @@ def test_referred_access_matrix(app: FastAPI, world: World, referred: Org) -> No
         f"{API}/referrals/{referred.ids['referral']}", headers=world.b.headers["supervisor"]
     ).json()
     assert ended["status"] == "revoked" and ended["purpose"] is None
+
+
+# Break-glass and unassignment (issue 13, item 1): access follows current assignment, and an
+# emergency grant is read-only and temporary.
+BREAK_GLASS = ("POST", "/cases/{case_id}/break-glass")
+# What a break-glass grant lets its caseworker read: the case, its person (location and
+# contact withheld), their records and the case's history. Everything else is refused.
+EMERGENCY_READS = {
+    ("GET", "/individuals/{individual_id}"),
+    ("GET", "/individuals/{individual_id}/documents"),
+    ("GET", "/documents/{document_id}"),
+    ("GET", "/individuals/{individual_id}/unhcr-status"),
+    ("GET", "/individuals/{individual_id}/consent"),
+    ("GET", "/individuals/{individual_id}/duplicates"),
+    ("GET", "/individuals/{individual_id}/risk"),
+    ("GET", "/incidents/{incident_id}"),
+    ("GET", "/cases/{case_id}"),
+    ("GET", "/cases/{case_id}/notes"),
+    ("GET", "/cases/{case_id}/history"),
+    ("GET", "/cases/{case_id}/attachments"),
+    ("GET", "/attachments/{attachment_id}"),
+    ("GET", "/cases/{case_id}/referrals"),  # the case's, none of which it may see
+}
+
+
+def _target(world: World, ids: dict[str, str], names: dict[str, str], **users: UserHandle) -> Org:
+    """a's records ``ids``, as a target distinct from a (so the samples use these ids)."""
+    a = world.a
+    return Org(a.team, users={**a.users, **users}, headers=a.headers, ids=ids, names=names)
+
+
+def _scoped_failures(
+    app: FastAPI,
+    world: World,
+    target: Org,
+    callers: dict[str, dict[str, str]],
+    expect: Callable[[tuple[str, str], str], set[int]],
+) -> list[str]:
+    """Every scoped route the caller's role may use at all (the role matrix covers the rest),
+    except break-glass itself (it would open access for the routes after it)."""
+    failures = []
+    for method, path, actions in _api_routes(app):
+        key = (method, path)
+        if key in UNSCOPED or key == BREAK_GLASS:
+            continue
+        for role, headers in callers.items():
+            if not any(roles.allows(role, action) for action in actions):
+                continue
+            status = _send(
+                world.client, method, SAMPLES[key](world, world.a, target, role), headers
+            )
+            if status not in expect(key, role):
+                failures.append(f"{role} {method} {path}: {status}, expected {expect(key, role)}")
+    return failures
+
+
+def test_break_glass_matrix(app: FastAPI, world: World) -> None:
+    """A caseworker assigned to nothing takes an emergency grant on a case: the case's reads
+    answer 200 without location or contact, every write (a case of their own, assignment,
+    referral, consent, note, upload, export …) is refused; once expired, 404 everywhere."""
+    a = world.a
+    ids, names = _records(world.client, a)
+    _consent(world.client, a, ids["individual"])
+    ids["referral"] = _referral(world.client, a, ids["case"], a.team.elsewhere().organisation)
+    target = _target(world, ids, names)
+    rescuer = a.team.member("caseworker")
+    bg = SAMPLES[BREAK_GLASS](world, a, target, "caseworker")
+    granted = world.client.post(API + bg.path, json=bg.json, headers=rescuer.headers)
+    assert granted.status_code == 201, granted.text
+    callers = {"caseworker": rescuer.headers}
+
+    def active(key: tuple[str, str], role: str) -> set[int]:
+        return {200} if key in EMERGENCY_READS else {403, 404}
+
+    assert _scoped_failures(app, world, target, callers, active) == []
+    assert _send(world.client, "POST", bg, rescuer.headers) == 409  # one grant at a time
+    person = world.client.get(f"{API}/individuals/{ids['individual']}", headers=rescuer.headers)
+    assert person.json()["current_location"] is None and person.json()["contact"] is None
+    with db(app) as session:
+        session.execute(
+            update(BreakGlassGrant)
+            .where(BreakGlassGrant.user_id == rescuer.id)
+            .values(expires_at=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1))
+        )
+
+    def expired(key: tuple[str, str], role: str) -> set[int]:
+        return {404} if key in EMERGENCY_READS else {403, 404}
+
+    assert _scoped_failures(app, world, target, callers, expired) == []
+
+
+def test_unassignment_matrix(app: FastAPI, world: World) -> None:
+    """The caseworker who registered the person and opened the case, and its counsel, once
+    unassigned: 404 on every route of the case and its person (another caseworker works it)."""
+    a = world.a
+    worker, counsel = a.team.member("caseworker"), a.team.member("lawyer")
+    theirs = Org(a.team, users={**a.users, "lawyer": counsel.user}, headers=dict(a.headers))
+    theirs.headers["caseworker"] = worker.headers
+    ids, names = _records(world.client, theirs)
+    _consent(world.client, theirs, ids["individual"])
+    ids["referral"] = _referral(world.client, theirs, ids["case"], a.team.elsewhere().organisation)
+    boss = a.headers["supervisor"]
+    assert a.team.assign(boss, ids["case"], a.team.member("caseworker")).status_code == 201
+    for who in (worker, counsel):
+        removed = world.client.delete(
+            f"{API}/cases/{ids['case']}/assignments/{who.id}", headers=boss
+        )
+        assert removed.status_code == 204, removed.text
+    target = _target(world, ids, names, lawyer=counsel.user)
+    callers = {"caseworker": worker.headers, "lawyer": counsel.headers}
+    assert _scoped_failures(app, world, target, callers, lambda k, r: {403, 404}) == []
+    for path in ("/cases/{case_id}", "/individuals/{individual_id}"):
+        call = SAMPLES[("GET", path)](world, a, target, "caseworker")
+        for headers in callers.values():
+            assert _send(world.client, "GET", call, headers) == 404, path
