@@ -24,12 +24,13 @@ import logging
 import os
 import threading
 import time
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -120,10 +121,21 @@ def _append_line(path: Path, line: str) -> None:
 def sign_head(provider: KeyProvider, size: int, head: bytes) -> str:
     """The JSON line of a signed statement that the chain had ``size`` entries ending in
     ``head``."""
-    key = provider.audit_signing_key()
+    cached = _signing.get(provider)
+    if cached is None:
+        key = provider.audit_signing_key()
+        cached = _signing[provider] = (key, deployment_id(key.public_key()))
+    key, deployment = cached
     at = utcnow()
-    note = make_note(deployment_id(key.public_key()), size, head, at)
+    note = make_note(deployment, size, head, at)
     return _line(size, head, at, note, key.sign(note.encode()))
+
+
+# The signing key and deployment id per key provider, so each commit only signs.
+_signing: weakref.WeakKeyDictionary[KeyProvider, tuple[Ed25519PrivateKey, str]] = (
+    weakref.WeakKeyDictionary()
+)
+_written: dict[Path, int] = {}  # the newest head size this process wrote, per data directory
 
 
 def publish_head(line: str, size: int, data_dir: Path, witness: str | None) -> None:
@@ -146,9 +158,9 @@ def publish_head(line: str, size: int, data_dir: Path, witness: str | None) -> N
 
 def _replace_local_head(data_dir: Path, line: str, size: int) -> None:
     path = data_dir / HEAD_FILE
-    current = _read_head_file(path)
-    if current is not None and current.size >= size:
-        return  # another process already wrote a newer head
+    if _written.get(path, 0) >= size:
+        return  # this process already wrote a newer head
+    _written[path] = size
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     temporary = data_dir / f".{HEAD_FILE}.{os.getpid()}.{threading.get_ident()}"
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -164,7 +176,12 @@ def _read_head_file(path: Path) -> Checkpoint | None:
         text = path.read_text()
     except (FileNotFoundError, NotADirectoryError):
         return None
-    return parse_line(text.strip(), path.name) if text.strip() else None
+    if not text.strip():
+        return None
+    try:
+        return parse_line(text.strip(), path.name)
+    except ValueError:  # held to the chain as a head with a bad signature
+        return Checkpoint(-1, b"", utcnow(), "", b"", f"{path.name} (unreadable)")
 
 
 def local_head(data_dir: Path) -> list[Checkpoint]:

@@ -91,7 +91,7 @@ class Verified:
     seconds: float
 
 
-def haven_audit_verify(app: FastAPI, *, timeout: float = 120) -> Verified:
+def haven_audit_verify(app: FastAPI, *args: str, timeout: float = 120) -> Verified:
     """`haven audit verify` as an operator runs it: a real process, configured by environment."""
     settings = app.state.settings
     env = {k: v for k, v in os.environ.items() if not k.startswith("HAVEN_")}
@@ -103,10 +103,13 @@ def haven_audit_verify(app: FastAPI, *, timeout: float = 120) -> Verified:
         PYTHONPATH=str(ROOT),
     )
     if settings.audit_witness:
-        env.update(HAVEN_AUDIT_WITNESS=settings.audit_witness)
+        env.update(
+            HAVEN_AUDIT_WITNESS=settings.audit_witness,
+            HAVEN_WEBHOOK_ALLOW_HOSTS=settings.webhook_allow_hosts,
+        )
     started = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, "-m", "app", "audit", "verify"],
+        [sys.executable, "-m", "app", "audit", "verify", *args],
         env=env,
         cwd=settings.data_dir,  # no stray .env file is read
         capture_output=True,

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
+import time
 from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -132,3 +135,71 @@ def test_a_witness_that_is_not_an_absolute_directory_or_https_is_refused(
 ) -> None:
     with pytest.raises(ValueError, match="HAVEN_AUDIT_WITNESS"):
         fresh_database(audit_witness=value)
+
+
+class _Receiver(BaseHTTPRequestHandler):
+    received: list[bytes] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        type(self).received.append(body)
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_an_https_witness_receives_the_signed_heads_and_a_copy_catches_a_cut(
+    fresh_database: Callable[..., FastAPI], tmp_path: Path
+) -> None:
+    """The endpoint gets each head as a JSON POST (plain http only because the test host is
+    in HAVEN_WEBHOOK_ALLOW_HOSTS); what it kept, verified with --witness, catches a cut
+    that the database host's own traces no longer show."""
+    handler = type("Receiver", (_Receiver,), {"received": []})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/haven-heads"
+        app = fresh_database(audit_witness=url, webhook_allow_hosts="127.0.0.1")
+        size = busy(app, rounds=3)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if any(json.loads(body)["size"] == size for body in handler.received):
+                break
+            time.sleep(0.05)
+    finally:
+        server.shutdown()
+        server.server_close()
+    docs = [json.loads(body) for body in handler.received]
+    assert docs and max(doc["size"] for doc in docs) == size
+    assert set(docs[0]) == {"size", "head", "at", "note", "signature"}
+    copy = tmp_path / "received.jsonl"
+    copy.write_text("".join(json.dumps(doc) + "\n" for doc in docs))
+
+    intact = verify_here(app)
+    assert intact.ok
+    assert "not read back" in (intact.witness or "")
+
+    cut_tail(app, size)
+    for leftover in app.state.settings.data_dir.glob("audit-*"):
+        leftover.unlink()
+    result = haven_audit_verify(app, "--witness", str(copy))
+    assert result.code == 1, (result.stdout, result.stderr)
+    assert f"entry {size - CUT + 1}" in result.stdout
+    assert f"saw {size} entries" in result.stdout
+
+
+def test_an_edited_or_garbled_local_head_is_refused(
+    fresh_database: Callable[..., FastAPI],
+) -> None:
+    app = fresh_database()
+    size = busy(app, rounds=2)
+    path = app.state.settings.data_dir / checkpoints.HEAD_FILE
+    doc = json.loads(path.read_text())
+    assert doc["size"] == size
+    doc["size"] = size - 1  # made to agree with a shortened chain: the signature no longer does
+    path.write_text(json.dumps(doc) + "\n")
+    assert "bad signature" in (verify_here(app).reason or "")
+    path.write_text("{not json")
+    assert "bad signature" in (verify_here(app).reason or "")
