@@ -11,7 +11,9 @@ from sqlalchemy import select, update
 
 from app.models.audit import AuditEntry
 from app.models.case import BreakGlassGrant
+from tests.conftest import fresh_address
 from tests.factories import API, Team, db
+from tests.web.support import sign_in
 
 REASON = "Client detained at the airport; assigned caseworker is unreachable tonight."
 
@@ -250,3 +252,20 @@ class TestBreakGlassIsReadOnly:
         _expire(app, rescuer, case["id"])
         for path in reads:
             assert client.get(f"{API}{path}", headers=h).status_code == 404, path
+
+
+def test_the_web_pages_read_through_a_grant(client: TestClient, team: Team, app: FastAPI) -> None:
+    """The case's and the person's pages open for the grant's holder, contact withheld."""
+    worker, rescuer = team.member("caseworker"), team.member("caseworker")
+    person = team.person(worker, contact="+66 81 777 1234")
+    case = team.case(worker, person)
+    assert break_glass(client, rescuer, case["id"]).status_code == 201
+    browser = TestClient(app, client=(fresh_address(), 1))
+    sign_in(browser, rescuer.user)
+    for page in (f"/cases/{case['id']}", f"/people/{person}"):
+        response = browser.get(page)
+        assert response.status_code == 200, page
+        assert "777 1234" not in response.text
+    _expire(app, rescuer, case["id"])
+    for page in (f"/cases/{case['id']}", f"/people/{person}"):
+        assert browser.get(page).status_code == 404, page
