@@ -209,6 +209,16 @@ def production_problems(settings: Settings) -> list[str]:
         )
     if settings.key_provider == "file" and info is not None and info.protected:
         problems.append("the keyring is passphrase-protected; set HAVEN_KEY_PROVIDER=passphrase")
+    witness = settings.audit_witness
+    if witness and not witness.startswith(("https://", "http://")):
+        where = Path(witness)
+        if not where.is_dir():
+            problems.append(f"the audit witness directory {where} does not exist")
+        elif where.resolve().is_relative_to(settings.data_dir.resolve()):
+            problems.append(
+                f"the audit witness directory {where} is inside the data directory; "
+                "put it on another mount"
+            )
     return problems
 
 

@@ -21,9 +21,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import delete
 
 from app.audit import chain, checkpoints
+from app.config import production_problems
 from app.db import transaction
 from app.models.audit import AuditCheckpoint
 from tests.factories import login, make_user
+from tests.test_config import make_keyring, production_settings
 
 from .support import entries, haven_audit_verify, head, verify_here
 from .test_tamper import CUT, cut_tail
@@ -203,3 +205,21 @@ def test_an_edited_or_garbled_local_head_is_refused(
     assert "bad signature" in (verify_here(app).reason or "")
     path.write_text("{not json")
     assert "bad signature" in (verify_here(app).reason or "")
+
+
+def test_production_refuses_a_witness_directory_missing_or_inside_the_data_directory(
+    tmp_path: Path,
+) -> None:
+    settings = production_settings(tmp_path)
+    make_keyring(settings.key_file, development=False)
+    assert production_problems(settings) == []
+    missing = settings.model_copy(update={"audit_witness": str(tmp_path / "absent")})
+    assert any("does not exist" in p for p in production_problems(missing))
+    inside = settings.data_dir / "witness"
+    inside.mkdir(parents=True)
+    same = settings.model_copy(update={"audit_witness": str(inside.absolute())})
+    assert any("another mount" in p for p in production_problems(same))
+    elsewhere = tmp_path / "other-mount"
+    elsewhere.mkdir()
+    fine = settings.model_copy(update={"audit_witness": str(elsewhere)})
+    assert production_problems(fine) == []
