@@ -23,9 +23,7 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("user", schema=None) as batch_op:
         batch_op.add_column(
-            sa.Column(
-                "deployment_auditor", sa.Boolean(), nullable=False, server_default=sa.false()
-            )
+            sa.Column("deployment_auditor", sa.Boolean(), nullable=False, server_default=sa.false())
         )
 
 
