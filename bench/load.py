@@ -457,7 +457,7 @@ def run(
         token = secrets.token_urlsafe(24)
         argv = [
             sys.executable, "-m", "bench.baseline", "serve",
-            "--database-url", db.url, "--port", str(port), "--token", token,
+            "--database-url", db.url, "--port", str(port), f"--token={token}",
         ]  # fmt: skip
         with Server("baseline", argv, clean_env(PYTHONPATH=str(ROOT)), work, port) as server:
             server.wait_ready("/openapi.json")
