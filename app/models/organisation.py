@@ -15,3 +15,6 @@ class Organisation(UUIDPrimaryKey, CreatedAt, Base):
 
     name: Mapped[str] = mapped_column(String(200), unique=True)
     is_default: Mapped[bool] = mapped_column(default=False)
+    # Defaults for its staff who have not chosen their own (IANA zone, locale); None: UTC, English.
+    time_zone: Mapped[str | None] = mapped_column(String(64))
+    locale: Mapped[str | None] = mapped_column(String(16))

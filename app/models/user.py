@@ -32,6 +32,10 @@ class User(UUIDPrimaryKey, CreatedAt, Base):
     # An auditor reads its own organisation's audit trail; this explicit grant, given only by
     # `haven users create --deployment-auditor` (audited), widens it to the whole deployment.
     deployment_auditor: Mapped[bool] = mapped_column(default=False)
+    # How the user reads times and the interface: an IANA zone ("Asia/Bangkok") and a locale
+    # ("km", "th"); None follows the organisation's default, then UTC and English.
+    time_zone: Mapped[str | None] = mapped_column(String(64))
+    locale: Mapped[str | None] = mapped_column(String(16))
 
 
 class RecoveryCode(UUIDPrimaryKey, CreatedAt, Base):
