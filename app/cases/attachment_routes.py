@@ -26,6 +26,7 @@ from app.actor import Actor
 from app.auth.deps import require
 from app.auth.roles import Action
 from app.cases import attachments, content_types
+from app.cases.schemas import AttachmentView
 from app.db import SessionDep
 from app.errors import BadRequest, Unprocessable
 
@@ -199,7 +200,7 @@ def upload_attachment(
     request: Request,
     actor: Annotated[Actor, require(Action.ATTACHMENTS_WRITE)],
     session: SessionDep,
-) -> dict[str, Any]:
+) -> AttachmentView:
     # The case is found in scope before a byte of the body is read.
     return attachments.upload(session, actor, case_id, lambda: _file_part(request))
 
@@ -209,7 +210,7 @@ def list_attachments(
     case_id: uuid.UUID,
     actor: Annotated[Actor, require(Action.CASES_READ)],
     session: SessionDep,
-) -> list[dict[str, Any]]:
+) -> list[AttachmentView]:
     return attachments.list_on_case(session, actor, case_id)
 
 

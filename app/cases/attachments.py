@@ -31,7 +31,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
@@ -40,6 +40,7 @@ from app.actor import Actor
 from app.audit import service as audit
 from app.auth.scope import OWN, OWN_READ
 from app.cases.content_types import OCTET_STREAM, sniff
+from app.cases.schemas import AttachmentView
 from app.crypto import CryptoError, DataKey, DecryptionError, FieldSlot, Pad, crypto_of
 from app.crypto.envelope import OVERHEAD, header_key_id
 from app.db import READ_ONLY, on_rollback
@@ -326,7 +327,7 @@ def _key_of(session: Session, case: Case, attachment: Attachment) -> DataKey:
     )
 
 
-def present(session: Session, case: Case, attachment: Attachment) -> dict[str, Any]:
+def present(session: Session, case: Case, attachment: Attachment) -> AttachmentView:
     key = _key_of(session, case, attachment)
     meta = _open_meta(session, key, attachment)
     return {
@@ -343,7 +344,7 @@ def present(session: Session, case: Case, attachment: Attachment) -> dict[str, A
     }
 
 
-def list_for_case(session: Session, case: Case) -> list[dict[str, Any]]:
+def list_for_case(session: Session, case: Case) -> list[AttachmentView]:
     """The case's live attachments, oldest first (no audit: callers record their own read)."""
     rows = session.scalars(
         select(Attachment)
@@ -353,7 +354,7 @@ def list_for_case(session: Session, case: Case) -> list[dict[str, Any]]:
     return [present(session, case, row) for row in rows]
 
 
-def list_attachments(session: Session, actor: Actor, case: Case) -> list[dict[str, Any]]:
+def list_attachments(session: Session, actor: Actor, case: Case) -> list[AttachmentView]:
     get_visible(session, actor, case.individual_id, OWN_READ)
     items = list_for_case(session, case)
     audit.record(
@@ -504,7 +505,7 @@ def sweep(engine: Engine, data_dir: Path) -> int:
 # Use cases by id (the API's routes and the web pages) -------------------------------------------
 def upload(
     session: Session, actor: Actor, case_id: uuid.UUID, receive: Callable[[], Upload]
-) -> dict[str, Any]:
+) -> AttachmentView:
     """Store a file on a case of the actor's own organisation (``store``) and show it.
 
     ``receive`` gives the upload and is called only once the case is found in scope: nothing of
@@ -514,7 +515,7 @@ def upload(
     return present(session, case, attachment)
 
 
-def list_on_case(session: Session, actor: Actor, case_id: uuid.UUID) -> list[dict[str, Any]]:
+def list_on_case(session: Session, actor: Actor, case_id: uuid.UUID) -> list[AttachmentView]:
     """The attachments of a case of the actor's own organisation (``list_attachments``)."""
     case = get_visible_case(session, actor, case_id, OWN_READ)
     return list_attachments(session, actor, case)

@@ -27,6 +27,7 @@ from app.auth.scope import SECTIONS, visible_individuals
 from app.cases import attachments, notes, timeline
 from app.cases import service as cases
 from app.cases.export_pdf import render_pdf
+from app.cases.schemas import NoteView
 from app.documents import service as documents
 from app.documents.schemas import DocumentView
 from app.incidents import service as incidents
@@ -69,8 +70,8 @@ def build_bundle(session: Session, actor: Actor, case: Case) -> dict[str, Any]:
     person = people.get_visible(session, actor, case.individual_id)
     sections = sections_for_case(session, actor, case)
     shown = set(SECTIONS) if sections is None else sections
-    case_data = cases.present(session, actor, case)
-    del case_data["access"]  # how the exporter reached the case says nothing about it
+    # How the exporter reached the case says nothing about it.
+    case_data = {k: v for k, v in cases.present(session, actor, case).items() if k != "access"}
     hidden = people.hidden_fields(session, actor, person)
     bundle: dict[str, Any] = {
         "format": FORMAT,
@@ -147,7 +148,7 @@ def _incidents(session: Session, actor: Actor, individual_id: uuid.UUID) -> list
     return out
 
 
-def _notes(session: Session, case: Case) -> list[dict[str, Any]]:
+def _notes(session: Session, case: Case) -> list[NoteView]:
     rows = session.scalars(
         select(CaseNote)
         .where(CaseNote.case_id == case.id)

@@ -4,7 +4,6 @@ person's key so erasing the person erases them."""
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -13,6 +12,7 @@ from app.actor import Actor
 from app.audit import service as audit
 from app.auth import roles
 from app.auth.roles import Action
+from app.cases.schemas import NoteView
 from app.crypto import FieldSlot, Pad
 from app.errors import Forbidden
 from app.models.case import Case, CaseNote
@@ -28,7 +28,7 @@ def note_kind(role: str) -> str:
     return "note" if roles.allows(role, Action.NOTES_WRITE) else "legal"
 
 
-def add_note(session: Session, actor: Actor, case_id: uuid.UUID, body: str) -> dict[str, Any]:
+def add_note(session: Session, actor: Actor, case_id: uuid.UUID, body: str) -> NoteView:
     # Never through a break-glass grant (read-only); through a referral, see below.
     case = get_visible_case(session, actor, case_id, "history", emergency=False)
     kind = note_kind(actor.role)
@@ -68,7 +68,7 @@ def add_note(session: Session, actor: Actor, case_id: uuid.UUID, body: str) -> d
     return present(session, case, note)
 
 
-def present(session: Session, case: Case, note: CaseNote) -> dict[str, Any]:
+def present(session: Session, case: Case, note: CaseNote) -> NoteView:
     return {
         "id": note.id,
         "kind": note.kind,
@@ -79,7 +79,7 @@ def present(session: Session, case: Case, note: CaseNote) -> dict[str, Any]:
     }
 
 
-def list_notes(session: Session, actor: Actor, case_id: uuid.UUID) -> list[dict[str, Any]]:
+def list_notes(session: Session, actor: Actor, case_id: uuid.UUID) -> list[NoteView]:
     """Every note of the case, oldest first (through a referral: with its history section)."""
     case = get_visible_case(session, actor, case_id, "history")
     notes = session.scalars(

@@ -22,7 +22,7 @@ def create_case(
     body: schemas.CaseCreate,
     actor: Annotated[Actor, require(Action.CASES_WRITE)],
     session: SessionDep,
-) -> dict[str, Any]:
+) -> schemas.CaseView:
     return service.open_case(session, actor, body.model_dump())
 
 
@@ -53,7 +53,7 @@ def get_case(
     case_id: uuid.UUID,
     actor: Annotated[Actor, require(Action.CASES_READ)],
     session: SessionDep,
-) -> dict[str, Any]:
+) -> schemas.CaseView:
     return service.read_case(session, actor, case_id)
 
 
@@ -63,7 +63,7 @@ def update_case(
     body: schemas.CaseUpdate,
     actor: Annotated[Actor, require(Action.CASES_WRITE)],
     session: SessionDep,
-) -> dict[str, Any]:
+) -> schemas.CaseView:
     return service.update_case(session, actor, case_id, body.model_dump(exclude_unset=True))
 
 
@@ -98,7 +98,7 @@ def add_note(
     body: schemas.NoteCreate,
     actor: Annotated[Actor, require(Action.NOTES_WRITE, Action.LEGAL_NOTES_WRITE)],
     session: SessionDep,
-) -> dict[str, Any]:
+) -> schemas.NoteView:
     return notes.add_note(session, actor, case_id, body.body)
 
 
@@ -107,7 +107,7 @@ def list_notes(
     case_id: uuid.UUID,
     actor: Annotated[Actor, require(Action.CASES_READ)],
     session: SessionDep,
-) -> list[dict[str, Any]]:
+) -> list[schemas.NoteView]:
     return notes.list_notes(session, actor, case_id)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import uuid
-from typing import Annotated, Any
+from typing import Annotated, Any, Required, TypedDict
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -141,3 +141,61 @@ class HistoryEntryRead(BaseModel):
 
 class HistoryRead(BaseModel):
     entries: list[HistoryEntryRead]
+
+
+# What the services hand their routes, pages and exports ----------------------------------------
+class AssignmentView(TypedDict):
+    user_id: uuid.UUID
+    username: str | None
+    role: str
+    assigned_at: dt.datetime
+
+
+class CandidateView(TypedDict):
+    """Someone who could be assigned to the case (its assignment form)."""
+
+    user_id: uuid.UUID
+    username: str
+    role: str
+
+
+class CaseView(TypedDict, total=False):
+    """A case in scope (CaseRead). Through a referral the title goes with the history section
+    and ``opened_by`` is left out: the referring organisation's staff are its own business."""
+
+    id: Required[uuid.UUID]
+    individual_id: Required[uuid.UUID]
+    title: str | None
+    priority: Required[str]
+    status: Required[str]
+    assignments: Required[list[AssignmentView]]
+    access: Required[str]
+    opened_by: uuid.UUID | None
+    created_at: Required[dt.datetime]
+    updated_at: Required[dt.datetime]
+    closed_at: Required[dt.datetime | None]
+
+
+class NoteView(TypedDict):
+    """A case note (NoteRead); staff of another organisation are shown as that organisation,
+    with no ``author_id``."""
+
+    id: uuid.UUID
+    kind: str
+    body: str | None
+    author: str | None
+    author_id: uuid.UUID | None
+    created_at: dt.datetime
+
+
+class AttachmentView(TypedDict):
+    """A stored file's description (AttachmentRead); the bytes are read by ``download``."""
+
+    id: uuid.UUID
+    case_id: uuid.UUID
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    uploaded_by: uuid.UUID | None
+    created_at: dt.datetime

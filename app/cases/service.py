@@ -20,6 +20,7 @@ from app.actor import Actor
 from app.audit import service as audit
 from app.auth.roles import Role
 from app.auth.scope import OWN, visible_cases
+from app.cases.schemas import AssignmentView, CaseView
 from app.crypto import FieldSlot, Pad
 from app.errors import Unprocessable
 from app.models.base import utcnow
@@ -37,8 +38,8 @@ EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 # Presenting -----------------------------------------------------------------------------------
 def _assignments(
     session: Session, case_ids: list[uuid.UUID]
-) -> dict[uuid.UUID, list[dict[str, Any]]]:
-    found: dict[uuid.UUID, list[dict[str, Any]]] = defaultdict(list)
+) -> dict[uuid.UUID, list[AssignmentView]]:
+    found: dict[uuid.UUID, list[AssignmentView]] = defaultdict(list)
     if not case_ids:
         return found
     rows = session.execute(
@@ -59,7 +60,7 @@ def _assignments(
     return found
 
 
-def _access(actor: Actor, case: Case, assignments: list[dict[str, Any]]) -> str:
+def _access(actor: Actor, case: Case, assignments: list[AssignmentView]) -> str:
     """Why a case in scope is visible: assignment, organisation-wide role, or emergency."""
     if case.organisation_id != actor.organisation_id:
         return "referral"
@@ -71,11 +72,11 @@ def _access(actor: Actor, case: Case, assignments: list[dict[str, Any]]) -> str:
 
 
 def present(
-    session: Session, actor: Actor, case: Case, assignments: list[dict[str, Any]] | None = None
-) -> dict[str, Any]:
+    session: Session, actor: Actor, case: Case, assignments: list[AssignmentView] | None = None
+) -> CaseView:
     if assignments is None:
         assignments = _assignments(session, [case.id])[case.id]
-    item = {
+    item: CaseView = {
         "id": case.id,
         "individual_id": case.individual_id,
         "title": open_sealed(session, TITLE, case.id, case, case.title_ct, Pad.SHORT),
@@ -108,7 +109,7 @@ def present(
 
 
 # Opening, reading, listing, changing ----------------------------------------------------------
-def open_case(session: Session, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
+def open_case(session: Session, actor: Actor, data: dict[str, Any]) -> CaseView:
     person = get_visible(session, actor, data["individual_id"], OWN)
     priority = data.get("priority") or "normal"
     case = Case(
@@ -147,7 +148,7 @@ def open_case(session: Session, actor: Actor, data: dict[str, Any]) -> dict[str,
     return present(session, actor, case)
 
 
-def read_case(session: Session, actor: Actor, case_id: uuid.UUID) -> dict[str, Any]:
+def read_case(session: Session, actor: Actor, case_id: uuid.UUID) -> CaseView:
     case = get_visible_case(session, actor, case_id)
     audit.record(session, actor=actor, action="case.read", subject_type="case", subject_id=case.id)
     return present(session, actor, case)
@@ -162,7 +163,7 @@ def list_cases(
     individual_id: uuid.UUID | None = None,
     limit: int = 50,
     cursor: str | None = None,
-) -> tuple[list[dict[str, Any]], str | None]:
+) -> tuple[list[CaseView], str | None]:
     """Cases in scope, newest first (by opening time, then id)."""
     query = select(Case).where(Case.id.in_(visible_cases(actor)))
     if status:
@@ -209,7 +210,7 @@ def _parse_cursor(cursor: str) -> tuple[dt.datetime, uuid.UUID]:
 
 def update_case(
     session: Session, actor: Actor, case_id: uuid.UUID, changes: dict[str, Any]
-) -> dict[str, Any]:
+) -> CaseView:
     case = get_visible_case(session, actor, case_id, OWN)
     diff: dict[str, Any] = {}
     if "title" in changes:
@@ -264,9 +265,7 @@ def _change_summary(diff: dict[str, Any]) -> str:
     return text[:1].upper() + text[1:]
 
 
-def read_case_record(
-    session: Session, actor: Actor, case_id: uuid.UUID
-) -> tuple[dict[str, Any], Case]:
+def read_case_record(session: Session, actor: Actor, case_id: uuid.UUID) -> tuple[CaseView, Case]:
     """``read_case`` (audited as ``case.read``), with the case's row (the case's page, which
     shows more of the case than the read)."""
     presented = read_case(session, actor, case_id)

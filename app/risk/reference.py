@@ -15,7 +15,7 @@ import json
 import uuid
 from collections.abc import Iterable
 from importlib import resources
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -168,7 +168,24 @@ def listing(session: Session, as_of: dt.date) -> dict[str, Any]:
     }
 
 
-def present_override(row: CountryProfileOverride) -> dict[str, Any]:
+class CountryOverrideView(TypedDict):
+    """An administrator's correction of the shipped country reference."""
+
+    id: uuid.UUID
+    country: str
+    effective_on: dt.date
+    fields: dict[str, Any]  # the corrected reference fields, as the reference file has them
+    reason: str
+    created_at: dt.datetime
+
+
+class CountryOverrideResult(CountryOverrideView):
+    """The correction, and the country's profile as it stands from its effective day."""
+
+    profile: dict[str, Any]
+
+
+def present_override(row: CountryProfileOverride) -> CountryOverrideView:
     return {
         "id": row.id,
         "country": row.country,
@@ -187,7 +204,7 @@ def override(
     fields: dict[str, Any],
     reason: str,
     effective_on: dt.date | None,
-) -> dict[str, Any]:
+) -> CountryOverrideResult:
     """Record an administrator's correction; people are reassessed by the next sweep."""
     row = CountryProfileOverride(
         id=uuid.uuid4(),

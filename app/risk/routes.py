@@ -78,7 +78,7 @@ def override_country(
     body: schemas.CountryOverrideCreate,
     actor: Annotated[Actor, require(Action.REFERENCE_MANAGE)],
     session: SessionDep,
-) -> dict[str, Any]:
+) -> reference.CountryOverrideResult:
     return reference.override(
         session,
         actor,

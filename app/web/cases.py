@@ -81,8 +81,6 @@ def case_context(session: Session, actor: Actor, case_id: uuid.UUID) -> dict[str
         "may_refer": False,
         "section_labels": web_referrals.SECTION_LABELS,
     }
-    if not own:
-        case["assignments"] = web_referrals.own_staff(session, actor, case["assignments"])
     if own:
         refer = web_referrals.may_refer(actor, row, may_assign)
         context.update(web_referrals.case_context(session, actor, row, may_refer=refer))

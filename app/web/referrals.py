@@ -27,7 +27,6 @@ from app.auth.scope import SECTIONS, active_referrals
 from app.consent import service as consent
 from app.models.case import Case
 from app.models.referral import Referral
-from app.models.user import User
 from app.referrals import service as referrals
 from app.referrals.schemas import ReferralCreate, ReferralRead
 from app.web.render import FormError, WebRoute, render, see_other
@@ -88,19 +87,6 @@ def referral_of_person(
         .limit(1)
     )
     return referrals.present(session, actor, referral) if referral is not None else None
-
-
-def own_staff(
-    session: Session, actor: Actor, assignments: list[dict[str, Any]]
-) -> list[dict[str, Any]]:
-    """A referred case's team as its receiving side shows it: its own staff only."""
-    ids = [a["user_id"] for a in assignments]
-    mine = set(
-        session.scalars(
-            select(User.id).where(User.id.in_(ids), User.organisation_id == actor.organisation_id)
-        )
-    )
-    return [a for a in assignments if a["user_id"] in mine]
 
 
 # A case's referrals and the form that makes one ----------------------------------------------
