@@ -12,7 +12,6 @@ import base64
 import binascii
 import datetime as dt
 import json
-import re
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -27,7 +26,7 @@ from app.actor import Actor
 from app.alerts import egress
 from app.audit import service as audit
 from app.crypto import FieldSlot, Pad, crypto_of
-from app.errors import BadRequest, NotFound
+from app.errors import BadRequest, NotFound, Unprocessable
 from app.models.alert import Webhook
 from app.models.base import utcnow
 
@@ -36,7 +35,17 @@ SECRET_PREFIX = "whsec_"  # noqa: S105 (the Standard Webhooks prefix, not a secr
 SECRET_BYTES = 32
 MIN_SECRET_BYTES, MAX_SECRET_BYTES = 24, 64
 ANY_EVENT = "*"
-EVENT = re.compile(r"^[a-z]+(\.[a-z_]+)+$")
+# Every event a webhook is sent (app.alerts.service and app.alerts.notify name them).
+EVENTS = frozenset(
+    {
+        "alert.created",
+        "alert.updated",
+        "alert.acknowledged",
+        "alert.resolved",
+        "alert.escalated",
+        "alert.group",
+    }
+)
 MAX_EVENTS = 32
 USER_AGENT = f"Haven-Webhooks/{__version__}"
 
@@ -62,14 +71,21 @@ def check_secret(secret: str) -> str:
 
 
 def check_events(events: list[str]) -> list[str]:
+    """The subscribed events, each one Haven sends (``EVENTS``) or ``*``: a misspelt name
+    (``alert.crated``) would never fire, so it is refused (422) naming it."""
     unique = list(dict.fromkeys(e.strip() for e in events))
+    known = ", ".join(sorted(EVENTS))
     if not unique:
-        raise BadRequest('name at least one event, or ["*"] for all')
+        raise Unprocessable(f'events: name at least one of {known}, or "*" for all', field="events")
     if len(unique) > MAX_EVENTS:
-        raise BadRequest(f"at most {MAX_EVENTS} events")
-    for event in unique:
-        if event != ANY_EVENT and not EVENT.match(event):
-            raise BadRequest('events look like "alert.created" (or "*" for all)')
+        raise Unprocessable(f"events: at most {MAX_EVENTS} events", field="events")
+    unknown = [e for e in unique if e != ANY_EVENT and e not in EVENTS]
+    if unknown:
+        raise Unprocessable(
+            f"events: unknown {', '.join(repr(e[:48]) for e in unknown[:5])}; "
+            f'Haven sends {known} ("*" for all)',
+            field="events",
+        )
     return [ANY_EVENT] if ANY_EVENT in unique else unique
 
 

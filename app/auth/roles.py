@@ -22,7 +22,8 @@ class Role(enum.StrEnum):
 
 class Action(enum.StrEnum):
     # Every signed-in caller
-    SESSION = "session"  # who am I, sign out, two-factor enrolment
+    SESSION = "session"  # sign out, two-factor enrolment, password
+    WHOAMI = "whoami"  # /auth/me: every caller, API keys included
     # Administration: no case content
     USERS_MANAGE = "users.manage"
     API_KEYS_MANAGE = "api_keys.manage"
@@ -98,6 +99,7 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
     Role.ADMIN: frozenset(
         {
             Action.SESSION,
+            Action.WHOAMI,
             Action.USERS_MANAGE,
             Action.API_KEYS_MANAGE,
             Action.ORGANISATIONS_MANAGE,
@@ -110,6 +112,7 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
         _CASE_WORK
         | {
             Action.SESSION,
+            Action.WHOAMI,
             Action.INDIVIDUALS_ERASE,
             Action.INDIVIDUALS_MERGE,
             Action.REVOCATIONS_APPLY,
@@ -118,10 +121,11 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
             Action.REFERRALS_DECIDE,
         }
     ),
-    Role.CASEWORKER: frozenset(_CASE_WORK | {Action.SESSION}),
+    Role.CASEWORKER: frozenset(_CASE_WORK | {Action.SESSION, Action.WHOAMI}),
     Role.LAWYER: frozenset(
         {
             Action.SESSION,
+            Action.WHOAMI,
             Action.INDIVIDUALS_READ,
             Action.INCIDENTS_READ,
             Action.CASES_READ,
@@ -132,9 +136,9 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
             Action.ALERTS_READ,
         }
     ),
-    Role.ANALYST: frozenset({Action.SESSION, Action.STATS_READ}),
-    Role.AUDITOR: frozenset({Action.SESSION, Action.AUDIT_READ}),
-    Role.SERVICE: frozenset({Action.INCIDENTS_WRITE, Action.ALERTS_READ}),
+    Role.ANALYST: frozenset({Action.SESSION, Action.WHOAMI, Action.STATS_READ}),
+    Role.AUDITOR: frozenset({Action.SESSION, Action.WHOAMI, Action.AUDIT_READ}),
+    Role.SERVICE: frozenset({Action.WHOAMI, Action.INCIDENTS_WRITE, Action.ALERTS_READ}),
 }
 
 # Roles an API key may carry: automated systems never act as a person.

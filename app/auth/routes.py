@@ -50,9 +50,10 @@ def logout(
 
 @router.get("/auth/me", response_model=schemas.MeRead, tags=["authentication"])
 def me(
-    actor: Annotated[Actor, require_while_enrolling(Action.SESSION)], session: SessionDep
+    actor: Annotated[Actor, require_while_enrolling(Action.WHOAMI)], session: SessionDep
 ) -> schemas.MeRead:
-    user = session.get(User, actor.id)
+    """Who the token or API key is (an API key: ``kind`` api_key, no two-factor)."""
+    user = session.get(User, actor.id) if actor.kind == "user" else None
     return schemas.MeRead(
         id=actor.id,
         username=actor.username,

@@ -8,7 +8,15 @@ import uuid
 from typing import Annotated, NotRequired, Self, TypedDict
 
 import pycountry
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from app.crypto.blind_index import fold_document_number
 from app.documents import mrz
@@ -64,6 +72,14 @@ class DocumentCreate(Strict):
     status_date: PlausibleDate | None = None
     status_source: ShortText | None = None
     mrz: str | None = Field(default=None, min_length=1, max_length=200)
+
+    @field_validator("expires_on")
+    @classmethod
+    def _not_before_issue(cls, value: dt.date | None, info: ValidationInfo) -> dt.date | None:
+        issued = info.data.get("issued_on")
+        if value is not None and issued is not None and value < issued:
+            raise ValueError("the expiry date precedes the issue date")
+        return value
 
     @model_validator(mode="after")
     def _from_mrz_or_given(self) -> Self:

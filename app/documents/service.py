@@ -75,21 +75,27 @@ def _is_country(code: str) -> bool:
 def add_document(
     session: Session, actor: Actor, person: Individual, data: dict[str, Any]
 ) -> DocumentView:
-    """Register a document; an MRZ that disagrees with the typed fields gives warnings."""
+    """Register a document; an MRZ that disagrees with the typed fields is refused (422)."""
     parsed = parse_mrz(data["mrz"]) if data.get("mrz") else None
     number = data.get("number")
     country = data.get("issuing_country")
     expires_on = data.get("expires_on")
-    warnings: list[dict[str, str]] = []
+    warnings: list[dict[str, str]] = []  # kept in the answer; contradictions are refused now
     if parsed is not None:
         if country is None and not _is_country(parsed.issuing_state):
             raise Unprocessable(
                 "mrz: issuing_state is not a known country code", field="mrz.issuing_state"
             )
-        warnings = _mismatches(session, person, parsed, number, country, expires_on)
+        _contradictions(session, person, parsed, number, country, expires_on)
         number = number or parsed.document_number
         country = country or parsed.issuing_state
         expires_on = expires_on or parsed.expires_on
+    issued_on = data.get("issued_on")
+    if issued_on and expires_on and expires_on < issued_on:
+        source = "the MRZ's date of expiry" if parsed and not data.get("expires_on") else "it"
+        raise Unprocessable(
+            f"expires_on: {source} precedes the issue date (issued_on)", field="expires_on"
+        )
     crypto = crypto_of(session)
     key = crypto.keys.current(session, person.id)
     status = _plain(data.get("status") or "valid")
@@ -146,35 +152,40 @@ def add_document(
     return item
 
 
-def _mismatches(
+def _contradictions(
     session: Session,
     person: Individual,
     parsed: mrz.MRZ,
     number: str | None,
     country: str | None,
     expires_on: dt.date | None,
-) -> list[dict[str, str]]:
-    """Where the MRZ and the typed fields disagree: flagged, not refused (typing errors
-    happen on either side, and the MRZ may be the truth)."""
+) -> None:
+    """422 naming the first field where the MRZ and what was typed (or the person's record)
+    disagree: a typed number that is not the MRZ's would be stored, and a revocation list
+    naming the MRZ's number would miss the passport. Leaving a field empty takes the MRZ's."""
     found = []
     if number and fold_document_number(number) != parsed.document_number:
-        found.append(("number", "differs from the MRZ document number"))
+        found.append(("number", "number: differs from the MRZ's document number"))
     if country and country != parsed.issuing_state:
-        found.append(("issuing_country", "differs from the MRZ issuing state"))
+        found.append(("issuing_country", "issuing_country: differs from the MRZ's issuing state"))
     if expires_on and expires_on != parsed.expires_on:
-        found.append(("expires_on", "differs from the MRZ date of expiry"))
+        found.append(("expires_on", "expires_on: differs from the MRZ's date of expiry"))
     held = open_fields(session, person, frozenset({"date_of_birth", "nationalities"}))
     born = held.get("date_of_birth")
     if born and parsed.date_of_birth and born != parsed.date_of_birth:
-        found.append(("mrz.date_of_birth", "differs from the person's date of birth"))
+        found.append(
+            ("mrz.date_of_birth", "mrz: date_of_birth differs from the person's date of birth")
+        )
     nationalities = held.get("nationalities") or []
     if (
         nationalities
         and parsed.nationality not in nationalities
         and not mrz.is_icao_only(parsed.nationality)
     ):
-        found.append(("mrz.nationality", "is not among the person's nationalities"))
-    return [{"field": field, "detail": detail} for field, detail in found]
+        found.append(("mrz.nationality", "mrz: nationality is not among the person's"))
+    if found:
+        field, detail = found[0]
+        raise Unprocessable(detail, field=field)
 
 
 def record_change(

@@ -125,9 +125,24 @@ class TestUsingApiKey:
         self, client: TestClient, admin_headers: dict[str, str]
     ) -> None:
         _, key = _new_key(client, admin_headers)
-        assert client.get(ME, headers=bearer(key)).status_code == 403
         assert client.post("/api/v1/auth/logout", headers=bearer(key)).status_code == 403
         assert client.post("/api/v1/auth/mfa/enroll", headers=bearer(key)).status_code == 403
+
+    def test_a_key_asks_who_it_is(
+        self, client: TestClient, app: FastAPI, admin_headers: dict[str, str]
+    ) -> None:
+        """A monitoring system checks its key (which organisation, which role) on /auth/me."""
+        key_id, key = _new_key(client, admin_headers)
+        admin = client.get(ME, headers=admin_headers).json()
+        response = client.get(ME, headers=bearer(key))
+        assert response.status_code == 200, response.text
+        me = response.json()
+        assert me["id"] == str(key_id)
+        assert (me["kind"], me["role"]) == ("api_key", "service")
+        assert me["organisation"] == admin["organisation"]
+        assert me["username"].startswith("api-key:") and me["mfa_enabled"] is None
+        client.delete(f"{KEYS}/{key_id}", headers=admin_headers)
+        assert client.get(ME, headers=bearer(key)).status_code == 401
 
     def test_an_unknown_key_is_401(self, client: TestClient, admin_headers: dict[str, str]) -> None:
         _, key = _new_key(client, admin_headers)

@@ -72,16 +72,41 @@ class TestCreateWebhook:
         )
         assert response.status_code == 400, response.text
 
-    @pytest.mark.parametrize("events", [[], ["Alert Created"], ["alert"]])
-    def test_refuses_bad_events(
+    @pytest.mark.parametrize(
+        "events",
+        [[], ["Alert Created"], ["alert"], ["alert.crated"], ["alert.created", "case.opened"]],
+    )
+    def test_refuses_unknown_events_naming_them(
         self, api: TestClient, team: Team, receiver: Receiver, events: list[str]
     ) -> None:
+        """A misspelt event would be stored and never fire: refused, with the known names."""
         response = api.post(
             f"{API}/webhooks",
             json={"url": receiver.url, "events": events},
             headers=team.admin.headers,
         )
-        assert response.status_code == 400, response.text
+        assert response.status_code == 422, response.text
+        assert response.json()["field"] == "events"
+        for unknown in [e for e in events if e != "alert.created"]:
+            assert unknown in response.json()["detail"]
+        if events:
+            assert "alert.acknowledged" in response.json()["detail"]
+        listed = api.get(f"{API}/webhooks", headers=team.admin.headers).json()
+        assert [w for w in listed if w["url"] == receiver.url] == []
+
+    def test_every_event_haven_sends_can_be_subscribed_to(
+        self, api: TestClient, team: Team, receiver: Receiver
+    ) -> None:
+        names = sorted(webhooks.EVENTS)
+        assert names == [
+            "alert.acknowledged",
+            "alert.created",
+            "alert.escalated",
+            "alert.group",
+            "alert.resolved",
+            "alert.updated",
+        ]
+        assert register(api, team, receiver.url, events=names)["events"] == names
 
     def test_only_administrators(self, api: TestClient, team: Team, receiver: Receiver) -> None:
         response = api.post(
