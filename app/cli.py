@@ -18,6 +18,7 @@ from app import logs, migrate
 from app.config import Settings
 from app.crypto import Crypto, CryptoError
 from app.errors import HavenError
+from app.imports.cli import register as register_imports
 
 cli = typer.Typer(
     help="Haven: secure case management for people at risk of refoulement.",
@@ -277,6 +278,10 @@ def audit_verify(
     typer.echo(result.summary())
     if not result.ok:
         raise typer.Exit(1)
+
+
+# `haven import people|incidents` and `haven export people` (app/imports/cli.py).
+register_imports(cli, _runtime, Abort)
 
 
 @cli.command()

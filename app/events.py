@@ -98,6 +98,26 @@ class RevocationListApplied(Event):
     individual_ids: tuple[uuid.UUID, ...]
 
 
+@dataclass(frozen=True, kw_only=True)
+class PeopleImported(Event):
+    """A spreadsheet import wrote these people and incidents (``app.imports``). The facts of
+    each row (registered, document added, incident recorded) were held back while it ran: risk
+    and alerts react once, here, for all of them, announced as one group (``import_id``)."""
+
+    import_id: uuid.UUID
+    individual_ids: tuple[uuid.UUID, ...]
+    incident_ids: tuple[uuid.UUID, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class PeopleExported(Event):
+    """A supervisor wrote every person of the organisation to a file (``haven export``)."""
+
+    export_id: uuid.UUID
+    organisation_id: uuid.UUID
+    user_id: uuid.UUID
+
+
 # Incidents and monitoring ----------------------------------------------------------------------
 @dataclass(frozen=True, kw_only=True)
 class IncidentRecorded(Event):
@@ -140,6 +160,7 @@ class RiskEscalated(Event):
 
     escalations: tuple[Escalation, ...]
     at: dt.datetime
+    group_key: str | None = None  # their alerts announced as one group (an import's id)
 
 
 # Cases, consent and referrals ------------------------------------------------------------------

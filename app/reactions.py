@@ -27,6 +27,8 @@ from app.events import (
     IncidentRecorded,
     ListMatched,
     LookupBurst,
+    PeopleExported,
+    PeopleImported,
     PersonErased,
     PersonRegistered,
     ProfileChanged,
@@ -37,6 +39,7 @@ from app.events import (
     TwoFactorReset,
     UnhcrStatusChanged,
 )
+from app.imports import references
 from app.incidents import service as incidents
 from app.monitoring import service as monitoring
 from app.referrals import service as referrals
@@ -59,7 +62,10 @@ TABLE: Table = {
         unhcr.on_person_erased,
         consent.on_person_erased,
         alerts.on_person_erased,
+        references.on_person_erased,
     ),
+    PeopleImported: (risk.on_people_imported, alerts.on_people_imported),
+    PeopleExported: (alerts.on_people_exported,),
     # Documents
     DocumentAdded: (risk.on_document_added,),
     DocumentStatusChanged: (risk.on_document_status, alerts.on_document_status),

@@ -50,7 +50,9 @@ ROLE_GRANTED = "role_granted"
 API_KEY_CREATED = "api_key_created"
 # A burst of lookups (searches, duplicate checks) by one account, past its per-minute limit.
 LOOKUP_BURST = "lookup_burst"
-STAFF_RULES = frozenset({MFA_RESET, ROLE_GRANTED, API_KEY_CREATED, LOOKUP_BURST})
+# A supervisor took the organisation's whole caseload out in a file (``haven export people``).
+BULK_EXPORT = "bulk_export"
+STAFF_RULES = frozenset({MFA_RESET, ROLE_GRANTED, API_KEY_CREATED, LOOKUP_BURST, BULK_EXPORT})
 # Rules about the person as a whole.
 RISK_ESCALATED = "risk_escalated"
 CHECK_IN_OVERDUE = "check_in_overdue"
@@ -128,6 +130,7 @@ SUMMARIES = {
     MFA_RESET: "An administrator reset a staff account's two-factor sign-in",
     ROLE_GRANTED: "A staff account was given access to case records",
     API_KEY_CREATED: "A service API key was created",
+    BULK_EXPORT: "Every person's record was exported to a file",
     LOOKUP_BURST: "A staff account searched for people faster than the lookup limit allows",
     RISK_ESCALATED: "Risk level rose",
     CHECK_IN_OVERDUE: "Welfare check-in overdue",

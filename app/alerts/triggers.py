@@ -5,6 +5,7 @@ Listed in ``app.reactions`` after risk's, and run inside the transaction of the 
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
 from sqlalchemy import delete, select, update
@@ -22,6 +23,8 @@ from app.events import (
     IncidentRecorded,
     ListMatched,
     LookupBurst,
+    PeopleExported,
+    PeopleImported,
     PersonErased,
     ReferralStepped,
     RevocationListApplied,
@@ -46,12 +49,51 @@ def _nationalities(session: Session, person: Individual) -> list[str]:
 
 def on_incident(session: Session, event: IncidentRecorded) -> None:
     """One alert per person named, by the incident's type (none for most types)."""
-    incident = session.get(Incident, event.incident_id)
-    assert incident is not None, "the incident was recorded in this transaction"
     now = utcnow()
+    specs = _incident_alerts(session, event.incident_id, event.individual_ids, now, None)
+    for spec in specs:
+        service.raise_alert(
+            session,
+            rule=spec.rule,
+            severity=spec.severity,
+            organisation_id=spec.organisation_id,
+            summary=spec.summary,
+            individual_id=spec.individual_id,
+            subject_id=spec.subject_id,
+            actor=event.actor,
+            now=now,
+        )
+
+
+def on_people_imported(session: Session, event: PeopleImported) -> None:
+    """The alerts of the incidents an import recorded, raised at its end and announced as one
+    group per rule (the import's id); old incidents count as backfill."""
+    now = utcnow()
+    specs: list[service.AlertSpec] = []
+    for incident_id in event.incident_ids:
+        named = session.scalars(
+            select(IncidentSubject.individual_id)
+            .where(IncidentSubject.incident_id == incident_id)
+            .order_by(IncidentSubject.individual_id)
+        )
+        specs += _incident_alerts(session, incident_id, tuple(named), now, str(event.import_id))
+    service.raise_many(session, specs, actor=event.actor, now=now)
+    notify.flush_groups(session)
+
+
+def _incident_alerts(
+    session: Session,
+    incident_id: uuid.UUID,
+    individual_ids: tuple[uuid.UUID, ...],
+    now: dt.datetime,
+    group_key: str | None,
+) -> list[service.AlertSpec]:
+    incident = session.get(Incident, incident_id)
+    assert incident is not None, "the incident was recorded in this transaction"
     # Entered long after it happened: on the timeline, but no urgent alert (risk policy).
     backfill = is_backfill(incident.occurred_on, incident.created_at or now)
-    for person_id in event.individual_ids:
+    specs = []
+    for person_id in individual_ids:
         person = session.get(Individual, person_id)
         if person is None or person.erased_at is not None:
             continue
@@ -64,17 +106,18 @@ def on_incident(session: Session, event: IncidentRecorded) -> None:
         text = rules.summary(rule)
         if backfill and not _custody_still_open(session, person.id, incident, rule):
             severity, text = rules.backfilled(text)
-        service.raise_alert(
-            session,
-            rule=rule,
-            severity=severity,
-            organisation_id=person.organisation_id,
-            summary=text,
-            individual_id=person.id,
-            subject_id=incident.id,
-            actor=event.actor,
-            now=now,
+        specs.append(
+            service.AlertSpec(
+                rule=rule,
+                severity=severity,
+                organisation_id=person.organisation_id,
+                summary=text,
+                individual_id=person.id,
+                subject_id=incident.id,
+                group_key=group_key,
+            )
         )
+    return specs
 
 
 def _custody_still_open(
@@ -170,12 +213,15 @@ def on_risk_escalated(session: Session, event: RiskEscalated) -> None:
                 organisation_id=rise.organisation_id,
                 summary=f"Risk rose to {rise.level}",
                 individual_id=rise.individual_id,
+                group_key=event.group_key,
             )
             for rise in event.escalations
         ],
         actor=event.actor,
         now=event.at,
     )
+    if event.group_key is not None:
+        notify.flush_groups(session)
 
 
 def on_list_matched(session: Session, event: ListMatched) -> None:
@@ -315,6 +361,19 @@ def on_lookup_burst(session: Session, event: LookupBurst) -> None:
         organisation_id=event.organisation_id,
         summary=rules.summary(rules.LOOKUP_BURST),
         subject_id=event.user_id,
+        actor=event.actor,
+    )
+
+
+def on_people_exported(session: Session, event: PeopleExported) -> None:
+    """The whole caseload left in a file: every supervisor of the organisation is told."""
+    service.raise_alert(
+        session,
+        rule=rules.BULK_EXPORT,
+        severity="high",
+        organisation_id=event.organisation_id,
+        summary=rules.summary(rules.BULK_EXPORT),
+        subject_id=event.export_id,
         actor=event.actor,
     )
 

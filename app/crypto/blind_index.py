@@ -70,7 +70,11 @@ class IndexSpec:
 PROJECTED_PEOPLE = 100_000
 PERSON_NAME = IndexSpec("individual.name", bits=12, normalise=fold_name)
 DOCUMENT_NUMBER = IndexSpec("travel_document.number", bits=14, normalise=fold_document_number)
-INDEXES = (PERSON_NAME, DOCUMENT_NUMBER)
+# An organisation's own reference for a person (imports): folded like a document number.
+EXTERNAL_REFERENCE = IndexSpec(
+    "individual.external_reference", bits=14, normalise=fold_document_number
+)
+INDEXES = (PERSON_NAME, DOCUMENT_NUMBER, EXTERNAL_REFERENCE)
 
 
 def planner_bounds(rows: int) -> tuple[int, int]:

@@ -16,7 +16,7 @@ from app.models.consent import Consent
 from app.models.document import DocumentStatusChange, TravelDocument
 from app.models.history import HistoryEntry
 from app.models.incident import Incident, IncidentSubject
-from app.models.individual import Individual, IndividualNameIndex
+from app.models.individual import Individual, IndividualNameIndex, IndividualReferenceIndex
 from app.models.keys import KeyEncryptionKey, KeyErasure, RecordKey
 from app.models.organisation import Organisation
 from app.models.referral import Referral
@@ -47,6 +47,7 @@ __all__ = [
     "IncidentSubject",
     "Individual",
     "IndividualNameIndex",
+    "IndividualReferenceIndex",
     "KeyEncryptionKey",
     "KeyErasure",
     "ListMatch",

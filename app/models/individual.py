@@ -35,6 +35,9 @@ class Individual(UUIDPrimaryKey, CreatedAt, Base):
     current_location_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
     contact_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
     notes_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # The organisation's own reference for the person (a spreadsheet's case number), set by an
+    # import; found again through ``IndividualReferenceIndex``.
+    external_reference_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
     # Workflow state, kept plain for filtering, alerting and statistics.
     risk_level: Mapped[str | None] = mapped_column(String(16), index=True)
     risk_score: Mapped[int | None]
@@ -56,6 +59,20 @@ class IndividualNameIndex(Base):
     """Blind-index values of a person's names (full name, each alias, native name)."""
 
     __tablename__ = "individual_name_index"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    individual_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("individual.id"), index=True, info={"owner": True}
+    )
+    value: Mapped[int | None] = mapped_column(Integer, index=True, info=_BIDX)
+
+
+class IndividualReferenceIndex(Base):
+    """Blind-index value of a person's external reference (imports find people by it)."""
+
+    __tablename__ = "individual_reference_index"
 
     id: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True

@@ -15,6 +15,7 @@ from app.events import (
     DocumentStatusChanged,
     IncidentRecorded,
     ListMatched,
+    PeopleImported,
     PersonRegistered,
     ProfileChanged,
     RevocationListApplied,
@@ -65,4 +66,16 @@ def on_list_matched(session: Session, event: ListMatched) -> None:
 def on_country_event(session: Session, event: CountryEventRecorded) -> None:
     reassess_many(
         session, event.individual_ids, trigger="country_event", actor=event.actor, now=event.at
+    )
+
+
+def on_people_imported(session: Session, event: PeopleImported) -> None:
+    """Everyone an import wrote or named, assessed once at its end; the rises are announced as
+    one group (the backfill rule keeps years-old incidents from raising the alert level)."""
+    reassess_many(
+        session,
+        event.individual_ids,
+        trigger="import",
+        actor=event.actor,
+        group_key=str(event.import_id),
     )

@@ -73,14 +73,19 @@ def reassess_many(
     trigger: str,
     actor: Actor | None = None,
     now: dt.datetime | None = None,
+    group_key: str | None = None,
 ) -> list[Reassessed]:
     """``reassess`` for many people (a list, an event), with a few queries per few hundred
-    people, and one ``RiskEscalated`` for every rise among them."""
+    people, and one ``RiskEscalated`` for every rise among them (its alerts announced as one
+    group when ``group_key`` is given)."""
     now = now or utcnow()
     done = _reassess(session, individual_ids, trigger=trigger, actor=actor, now=now)
     rises = tuple(r.escalation for r in done if r.escalation is not None)
     if rises:
-        events.publish(session, RiskEscalated(actor=actor, escalations=rises, at=now))
+        events.publish(
+            session,
+            RiskEscalated(actor=actor, escalations=rises, at=now, group_key=group_key),
+        )
     session.flush()
     return done
 

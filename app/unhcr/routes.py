@@ -7,26 +7,16 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel
 
 from app.actor import Actor
 from app.auth.deps import require
 from app.auth.roles import Action
 from app.db import SessionDep
 from app.unhcr import service
-from app.unhcr.service import Status
-from app.validation import LongText, PlausibleDate, ShortText
+from app.unhcr.schemas import UnhcrStatusCreate as UnhcrStatusCreate
 
 router = APIRouter(tags=["unhcr status"])
-
-
-class UnhcrStatusCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    status: Status
-    effective_date: PlausibleDate
-    unhcr_reference: ShortText | None = Field(default=None, max_length=64)
-    expires_on: PlausibleDate | None = None
-    note: LongText | None = None
 
 
 class UnhcrStatusRead(BaseModel):

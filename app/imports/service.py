@@ -1,0 +1,559 @@
+"""Moving in from spreadsheets: people (with documents, UNHCR status, nationalities) and
+incidents, through the same models and services as the API.
+
+An import runs in two passes over the file. The first reads every row through the mapping and
+the API's models and looks for who is already on record (``app.imports.matching``); it writes
+nothing, and is all a dry run does. The second registers each valid row with the services
+that register people from the API (``individuals.service.create``,
+``documents.service.add_document``, ``unhcr.service.add_status``,
+``incidents.service.record_incident``), so every value is sealed before it reaches SQL and
+every record has its history and audit entries. All or nothing by default: one problem in the
+first pass and nothing is written; one failure in the second and the caller's transaction rolls
+everything back. With ``skip_invalid`` the valid rows go in and the others are reported.
+
+The facts each row states (a person registered, a document added, an incident recorded) are
+held back while the import runs, then stated once as ``PeopleImported``: risk is assessed once
+per person, and their alerts are announced as one group for the import (``app.reactions``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app import events
+from app.actor import Actor
+from app.audit import service as audit
+from app.auth.roles import Role
+from app.crypto import crypto_of
+from app.documents import service as documents
+from app.errors import Forbidden, HavenError
+from app.events import (
+    DocumentAdded,
+    Event,
+    IncidentRecorded,
+    PeopleImported,
+    PersonRegistered,
+    ProfileChanged,
+    Reactions,
+    UnhcrStatusChanged,
+)
+from app.imports import matching, references, rows
+from app.imports.mapping import (
+    INCIDENT_COLUMNS,
+    PEOPLE_COLUMNS,
+    Layout,
+    Mapping,
+    Problem,
+    column_of,
+    layout,
+)
+from app.imports.reading import Sheet
+from app.incidents import service as incidents
+from app.individuals import service as people
+from app.models.incident import Incident, IncidentSubject
+from app.unhcr import service as unhcr
+
+BATCH = 500  # rows between flushes of the audit queue and the session
+
+IMPORTED = "imported"
+ALREADY = "already imported"
+DUPLICATE = "possible duplicate, not imported"
+INVALID = "invalid"
+NOT_IMPORTED = "not imported"  # valid, but the run stopped (all or nothing)
+
+
+class Progress:
+    """What the caller sees move (a Rich bar in the command, nothing in the web client)."""
+
+    def start(self, phase: str, total: int | None) -> None:
+        pass
+
+    def advance(self, rows: int) -> None:
+        pass
+
+
+@dataclass
+class RowOutcome:
+    row: int
+    status: str
+    individual_id: uuid.UUID | None = None
+    incident_id: uuid.UUID | None = None
+    possible_duplicates: list[uuid.UUID] = field(default_factory=list)
+    duplicate_rows: list[int] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+
+
+@dataclass
+class ImportReport:
+    import_id: uuid.UUID
+    kind: str  # "people" or "incidents"
+    dry_run: bool
+    skip_invalid: bool
+    columns: dict[str, str]  # field -> header used
+    unused_columns: tuple[str, ...]
+    outcomes: list[RowOutcome] = field(default_factory=list)
+    written: bool = False
+    seconds: float = 0.0
+
+    def count(self, status: str) -> int:
+        return sum(1 for o in self.outcomes if o.status == status)
+
+    @property
+    def problems(self) -> list[Problem]:
+        return [p for o in self.outcomes for p in o.problems]
+
+    @property
+    def rows(self) -> int:
+        return len(self.outcomes)
+
+    def summary(self) -> str:
+        verb = "would import" if self.dry_run else "imported"
+        imported = self.count(IMPORTED)
+        parts = [
+            f"{self.rows} rows read",
+            f"{verb} {imported}",
+            f"{self.count(ALREADY)} already imported",
+            f"{self.count(DUPLICATE)} possible duplicates not imported",
+            f"{self.count(INVALID)} invalid",
+        ]
+        flagged = sum(1 for o in self.outcomes if o.possible_duplicates or o.duplicate_rows)
+        if flagged:
+            parts.append(f"{flagged} rows flagged as possible duplicates")
+        if not self.dry_run and not self.written:
+            parts.append("nothing was written")
+        return "; ".join(parts)
+
+
+class ImportFailed(HavenError):
+    """The second pass failed on a row: the caller's transaction must roll back."""
+
+    status_code = 422
+
+    def __init__(self, report: ImportReport, problem: Problem) -> None:
+        super().__init__(f"row {problem.row}, {problem.column}: {problem.message}")
+        self.report = report
+
+
+def check_supervisor(actor: Actor) -> None:
+    """Imports and exports move a whole caseload: supervisors only."""
+    if actor.role != Role.SUPERVISOR:
+        raise Forbidden("only a supervisor imports or exports an organisation's records")
+
+
+# Holding facts back -------------------------------------------------------------------------
+HELD_BACK: tuple[type[Event], ...] = (
+    PersonRegistered,
+    ProfileChanged,
+    DocumentAdded,
+    UnhcrStatusChanged,
+    IncidentRecorded,
+)
+
+
+@dataclass
+class Held:
+    individual_ids: dict[uuid.UUID, None] = field(default_factory=dict)
+    incident_ids: dict[uuid.UUID, None] = field(default_factory=dict)
+
+    def take(self, _session: Session, event: Any) -> None:
+        if isinstance(event, IncidentRecorded):
+            self.incident_ids[event.incident_id] = None
+            self.individual_ids.update(dict.fromkeys(event.individual_ids))
+        else:
+            self.individual_ids[event.individual_id] = None
+
+
+@contextlib.contextmanager
+def holding_back(session: Session) -> Iterator[Held]:
+    """While the import writes, each row's facts are collected instead of reacted to; the
+    session's own table of reactions is back in place afterwards."""
+    reactions = session.info.get(events.REACTIONS)
+    if not isinstance(reactions, Reactions):
+        raise events.UnhandledEvent("this session has no reactions attached")
+    held = Held()
+    table = dict(reactions.table)
+    for kind in HELD_BACK:
+        table[kind] = (held.take,)
+    session.info[events.REACTIONS] = Reactions(table)
+    try:
+        yield held
+    finally:
+        session.info[events.REACTIONS] = reactions
+
+
+def _announce(session: Session, actor: Actor, import_id: uuid.UUID, held: Held) -> None:
+    if held.individual_ids or held.incident_ids:
+        events.publish(
+            session,
+            PeopleImported(
+                actor=actor,
+                import_id=import_id,
+                individual_ids=tuple(held.individual_ids),
+                incident_ids=tuple(held.incident_ids),
+            ),
+        )
+
+
+def _batch_done(session: Session) -> None:
+    """Append the queued audit entries and let go of the rows written so far."""
+    session.flush()
+    audit.flush(session)
+    session.expunge_all()
+
+
+# People --------------------------------------------------------------------------------------
+def import_people(
+    session: Session,
+    actor: Actor,
+    sheet: Sheet,
+    mapping: Mapping,
+    *,
+    dry_run: bool = False,
+    skip_invalid: bool = False,
+    progress: Progress | None = None,
+) -> ImportReport:
+    check_supervisor(actor)
+    progress = progress or Progress()
+    started = time.perf_counter()
+    where = layout(sheet.header, mapping, PEOPLE_COLUMNS)
+    report = _report("people", where, dry_run, skip_invalid)
+    valid, outcomes = _check_people(session, actor, sheet, where, mapping, report, progress)
+    problems = any(o.status == INVALID for o in outcomes.values())
+    audit.record(
+        session,
+        actor=actor,
+        action="import.people_check" if dry_run else "import.people",
+        details={
+            "import": str(report.import_id),
+            "rows": len(outcomes),
+            "invalid": sum(1 for o in outcomes.values() if o.status == INVALID),
+        },
+    )
+    if dry_run or (problems and not skip_invalid):
+        for o in outcomes.values():
+            if o.status == IMPORTED and not dry_run:
+                o.status = NOT_IMPORTED
+        report.outcomes = [outcomes[n] for n in sorted(outcomes)]
+        report.seconds = time.perf_counter() - started
+        return report
+    _write_people(session, actor, valid, outcomes, report, skip_invalid, progress)
+    report.outcomes = [outcomes[n] for n in sorted(outcomes)]
+    report.written = report.count(IMPORTED) > 0
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _report(kind: str, where: Layout, dry_run: bool, skip_invalid: bool) -> ImportReport:
+    return ImportReport(
+        import_id=uuid.uuid4(),
+        kind=kind,
+        dry_run=dry_run,
+        skip_invalid=skip_invalid,
+        columns={name: header for name, (_, header) in where.fields.items()},
+        unused_columns=where.unused,
+    )
+
+
+def _check_people(
+    session: Session,
+    actor: Actor,
+    sheet: Sheet,
+    where: Layout,
+    mapping: Mapping,
+    report: ImportReport,
+    progress: Progress,
+) -> tuple[list[rows.PersonRow], dict[int, RowOutcome]]:
+    """The first pass: every row read and validated, and matched against the records."""
+    valid: list[rows.PersonRow] = []
+    outcomes: dict[int, RowOutcome] = {}
+    progress.start("checking", None)
+    seen_references: dict[str, int] = {}
+    for raw in sheet.rows:
+        parsed, problems = rows.person_row(raw.number, raw.cells, where, mapping)
+        outcome = RowOutcome(raw.number, IMPORTED, problems=problems)
+        outcomes[raw.number] = outcome
+        if parsed is not None and parsed.reference:
+            folded = references.fold(parsed.reference)
+            if not folded:
+                problems.append(
+                    Problem(
+                        raw.number,
+                        column_of(where, "external_reference"),
+                        "a reference needs at least one letter or digit",
+                    )
+                )
+            elif folded in seen_references:
+                problems.append(
+                    Problem(
+                        raw.number,
+                        column_of(where, "external_reference"),
+                        f"the same reference as row {seen_references[folded]}",
+                    )
+                )
+            else:
+                seen_references[folded] = raw.number
+        if problems or parsed is None:
+            outcome.status = INVALID
+        else:
+            valid.append(parsed)
+        progress.advance(1)
+    matches = matching.on_record(session, actor.organisation_id, valid)
+    matching.within_file(valid, matches)
+    keep = []
+    for row in valid:
+        outcome = outcomes[row.row]
+        found = matches.get(row.row)
+        if found is not None:
+            outcome.possible_duplicates = sorted(found.existing - {found.already})
+            outcome.duplicate_rows = sorted(found.rows)
+            for other in outcome.possible_duplicates:
+                audit.record(
+                    session,
+                    actor=actor,
+                    action="individual.duplicate_match",
+                    subject_type="individual",
+                    subject_id=other,
+                    details={"import": str(report.import_id), "row": row.row},
+                )
+            if found.already is not None:
+                outcome.status, outcome.individual_id = ALREADY, found.already
+                continue
+            if not row.reference and found.existing:
+                # Keyed by the duplicate rules: without a reference, a row that matches
+                # someone on record is taken to be them (reported, never merged).
+                outcome.status = DUPLICATE
+                continue
+        keep.append(row)
+    return keep, outcomes
+
+
+def _write_people(
+    session: Session,
+    actor: Actor,
+    valid: Sequence[rows.PersonRow],
+    outcomes: dict[int, RowOutcome],
+    report: ImportReport,
+    skip_invalid: bool,
+    progress: Progress,
+) -> None:
+    """The second pass, through the services; facts held back until the end."""
+    progress.start("importing", len(valid))
+    crypto = crypto_of(session)
+    with holding_back(session) as held:
+        for count, row in enumerate(valid, start=1):
+            outcome = outcomes[row.row]
+            try:
+                with session.begin_nested() if skip_invalid else contextlib.nullcontext():
+                    _write_person(session, actor, crypto, row, outcome, report)
+            except HavenError as exc:
+                problem = Problem(row.row, _column_of_failure(report, exc), str(exc))
+                outcome.status, outcome.individual_id = INVALID, None
+                outcome.problems.append(problem)
+                if not skip_invalid:
+                    raise ImportFailed(report, problem) from None
+            progress.advance(1)
+            if count % BATCH == 0:
+                _batch_done(session)
+        _batch_done(session)
+    held.individual_ids = {
+        k: None
+        for k in held.individual_ids
+        if k in {o.individual_id for o in outcomes.values() if o.status == IMPORTED}
+    }
+    progress.start("assessing risk", None)
+    _announce(session, actor, report.import_id, held)
+    _batch_done(session)
+
+
+def _write_person(
+    session: Session,
+    actor: Actor,
+    crypto: Any,
+    row: rows.PersonRow,
+    outcome: RowOutcome,
+    report: ImportReport,
+) -> None:
+    person = people.create(session, actor, row.person)
+    if row.reference:
+        references.attach(session, person, row.reference, crypto.keys.current(session, person.id))
+    for document in row.documents:
+        added = documents.add_document(session, actor, person, document)
+        for warning in added.get("warnings", []):
+            outcome.warnings.append(
+                Problem(row.row, report.columns.get("document_mrz", "mrz"), warning["detail"])
+            )
+    if row.unhcr is not None:
+        unhcr.add_status(session, actor, person, row.unhcr)
+    audit.record(
+        session,
+        actor=actor,
+        action="individual.import",
+        subject_type="individual",
+        subject_id=person.id,
+        details={"import": str(report.import_id), "row": row.row},
+    )
+    outcome.individual_id = person.id
+
+
+def _column_of_failure(report: ImportReport, exc: HavenError) -> str:
+    field_name = getattr(exc, "extra", {}).get("field") if hasattr(exc, "extra") else None
+    if isinstance(field_name, str) and field_name.startswith("mrz"):
+        return report.columns.get("document_mrz", "document_mrz")
+    return "row"
+
+
+# Incidents -----------------------------------------------------------------------------------
+def import_incidents(
+    session: Session,
+    actor: Actor,
+    sheet: Sheet,
+    mapping: Mapping,
+    *,
+    dry_run: bool = False,
+    skip_invalid: bool = False,
+    progress: Progress | None = None,
+) -> ImportReport:
+    """Incidents naming people by the external reference a people import stored. An incident
+    already on record (same type, day, country and people) is not recorded twice."""
+    check_supervisor(actor)
+    progress = progress or Progress()
+    started = time.perf_counter()
+    where = layout(sheet.header, mapping, INCIDENT_COLUMNS)
+    report = _report("incidents", where, dry_run, skip_invalid)
+    progress.start("checking", None)
+    parsed: list[tuple[rows.IncidentRow, list[uuid.UUID]]] = []
+    outcomes: dict[int, RowOutcome] = {}
+    pending: list[rows.IncidentRow] = []
+    for raw in sheet.rows:
+        row, problems = rows.incident_row(raw.number, raw.cells, where, mapping)
+        outcomes[raw.number] = RowOutcome(raw.number, IMPORTED, problems=problems)
+        if row is None:
+            outcomes[raw.number].status = INVALID
+        else:
+            pending.append(row)
+        progress.advance(1)
+    people_column = column_of(where, "people")
+    for start in range(0, len(pending), BATCH):
+        chunk = pending[start : start + BATCH]
+        held = references.find(
+            session, actor.organisation_id, {r for row in chunk for r in row.references}
+        )
+        for row in chunk:
+            found = [held.get(references.fold(r)) for r in row.references]
+            missing = sum(1 for i in found if i is None)
+            if missing:
+                outcome = outcomes[row.row]
+                outcome.status = INVALID
+                outcome.problems.append(
+                    Problem(
+                        row.row, people_column, f"{missing} reference(s) match nobody on record"
+                    )
+                )
+                continue
+            parsed.append((row, [i for i in found if i is not None]))
+    seen: set[tuple[Any, ...]] = set()
+    for row, ids in parsed:
+        key = _incident_key(row.incident, ids)
+        if key in seen or _recorded(session, actor, row.incident, ids):
+            outcomes[row.row].status = ALREADY
+        seen.add(key)
+    audit.record(
+        session,
+        actor=actor,
+        action="import.incidents_check" if dry_run else "import.incidents",
+        details={"import": str(report.import_id), "rows": len(outcomes)},
+    )
+    invalid = any(o.status == INVALID for o in outcomes.values())
+    todo = [(row, ids) for row, ids in parsed if outcomes[row.row].status == IMPORTED]
+    if not dry_run and not (invalid and not skip_invalid):
+        _write_incidents(session, actor, todo, outcomes, report, skip_invalid, progress)
+    elif not dry_run:
+        for row, _ in todo:
+            outcomes[row.row].status = NOT_IMPORTED
+    report.outcomes = [outcomes[n] for n in sorted(outcomes)]
+    report.written = not dry_run and report.count(IMPORTED) > 0
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _incident_key(incident: dict[str, Any], ids: list[uuid.UUID]) -> tuple[Any, ...]:
+    return (incident["type"], incident["occurred_on"], incident["country"], frozenset(ids))
+
+
+def _recorded(
+    session: Session, actor: Actor, incident: dict[str, Any], ids: list[uuid.UUID]
+) -> bool:
+    """The duplicate rule for incidents: one of the organisation's, of the same type, day and
+    country, naming exactly these people."""
+    candidates = session.scalars(
+        select(Incident.id).where(
+            Incident.organisation_id == actor.organisation_id,
+            Incident.type == incident["type"].value,
+            Incident.occurred_on == incident["occurred_on"],
+            Incident.country == incident["country"],
+        )
+    ).all()
+    for incident_id in candidates:
+        named = set(
+            session.scalars(
+                select(IncidentSubject.individual_id).where(
+                    IncidentSubject.incident_id == incident_id
+                )
+            )
+        )
+        if named == set(ids):
+            return True
+    return False
+
+
+def _write_incidents(
+    session: Session,
+    actor: Actor,
+    todo: Sequence[tuple[rows.IncidentRow, list[uuid.UUID]]],
+    outcomes: dict[int, RowOutcome],
+    report: ImportReport,
+    skip_invalid: bool,
+    progress: Progress,
+) -> None:
+    progress.start("importing", len(todo))
+    with holding_back(session) as held:
+        for count, (row, ids) in enumerate(todo, start=1):
+            outcome = outcomes[row.row]
+            try:
+                with session.begin_nested() if skip_invalid else contextlib.nullcontext():
+                    recorded = incidents.record_incident(
+                        session, actor, {**row.incident, "individual_ids": ids}
+                    )
+                    audit.record(
+                        session,
+                        actor=actor,
+                        action="incident.import",
+                        subject_type="incident",
+                        subject_id=recorded["id"],
+                        details={"import": str(report.import_id), "row": row.row},
+                    )
+                    outcome.incident_id = recorded["id"]
+            except HavenError as exc:
+                problem = Problem(row.row, "row", str(exc))
+                outcome.status = INVALID
+                outcome.problems.append(problem)
+                if not skip_invalid:
+                    raise ImportFailed(report, problem) from None
+            progress.advance(1)
+            if count % BATCH == 0:
+                _batch_done(session)
+        _batch_done(session)
+    recorded_ids = {o.incident_id for o in outcomes.values() if o.status == IMPORTED}
+    held.incident_ids = {k: None for k in held.incident_ids if k in recorded_ids}
+    progress.start("assessing risk", None)
+    _announce(session, actor, report.import_id, held)
+    _batch_done(session)
