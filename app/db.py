@@ -1,4 +1,10 @@
-"""Engine and sessions: one transaction per request, committed before the response leaves."""
+"""Engine and sessions: one transaction per request, committed before the response leaves.
+
+A request that only reads (GET, HEAD) runs in a read-only transaction: on SQLite a deferred one
+(no write lock; WAL readers run side by side) with ``PRAGMA query_only``, on PostgreSQL
+``BEGIN READ ONLY``. Its audit entries go to the process's sequencer
+(``app.audit.sequencer``), which commits many requests' entries at once; the request answers
+only once its entries are committed."""
 
 from __future__ import annotations
 
@@ -6,7 +12,7 @@ import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from weakref import WeakKeyDictionary
 
 import anyio
@@ -18,10 +24,17 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
+from app import tokencache
 from app.audit import service as audit
+from app.audit.sequencer import Job, Sequencer
 from app.config import Settings
 
 READ_ONLY = "haven_read_only"
+READ_REQUEST = "haven_read_request"  # a read request's connection: refuses to write
+READ_METHODS = frozenset({"GET", "HEAD"})
+SEQUENCER = "audit_sequencer"
+READER = "read_bind"
+AFTER_READ = "after_read"
 SQLITE_BUSY_TIMEOUT_S = 30
 
 
@@ -86,10 +99,17 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        # Nearly every request writes (an audit row per read), so take the write lock up
-        # front: a deferred transaction that upgrades to a writer fails at once when busy.
-        # Long read-only work (verifying the audit chain) asks for a deferred one instead.
-        deferred = connection.get_execution_options().get(READ_ONLY, False)
+        # A request that writes takes the write lock up front: a deferred transaction that
+        # upgrades to a writer fails at once when busy. Read requests (their audit entries go
+        # to the sequencer) and long read-only work (verifying the chain) take a deferred one,
+        # a read request's also refusing to write (query_only), so a write slipped into a read
+        # fails in tests rather than queueing for the lock.
+        options = connection.get_execution_options()
+        reading = bool(options.get(READ_REQUEST, False))
+        if connection.info.get("query_only", False) != reading:
+            connection.exec_driver_sql(f"PRAGMA query_only={int(reading)}")
+            connection.info["query_only"] = reading
+        deferred = reading or options.get(READ_ONLY, False)
         connection.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
 
 
@@ -100,6 +120,11 @@ def make_sessionmaker(
     factory = sessionmaker(
         engine, expire_on_commit=False, info={"crypto": crypto, "settings": settings}
     )
+    readonly = {"postgresql_readonly": True} if engine.dialect.name == "postgresql" else {}
+    factory.kw["info"][READER] = engine.execution_options(**{READ_REQUEST: True}, **readonly)
+    factory.kw["info"][SEQUENCER] = Sequencer(factory)
+    factory.kw["info"][tokencache.CACHES] = {}
+    tokencache.watch(factory)
     event.listen(factory, "before_commit", audit.flush)
     event.listen(factory, "after_transaction_create", _take_turn)
     event.listen(factory, "after_transaction_end", _give_back_turn)
@@ -192,6 +217,69 @@ def on_rollback(session: Session, job: Callable[[Session], None]) -> None:
     session.info.setdefault(ON_ROLLBACK, []).append(job)
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def writes(endpoint: F) -> F:
+    """Mark a GET route that writes (a lookup counter, an export's hash in the case history):
+    it runs in a writing transaction, as other methods' routes do."""
+    endpoint.haven_writes = True  # type: ignore[attr-defined]  # read by get_session
+    return endpoint
+
+
+def _reads_only(request: Request) -> bool:
+    if request.method not in READ_METHODS:
+        return False
+    route = request.scope.get("route")
+    return not getattr(getattr(route, "endpoint", None), "haven_writes", False)
+
+
+def after_read(session: Session, job: Job) -> None:
+    """Bookkeeping a read request needs written (a token's last use): done by the sequencer
+    in its batch, with the request's audit entries; in a writing transaction, at once."""
+    if session.info.get(READ_REQUEST):
+        session.info.setdefault(AFTER_READ, []).append(job)
+    else:
+        job(session)
+
+
+def is_reading(session: Session) -> bool:
+    return bool(session.info.get(READ_REQUEST))
+
+
+@contextmanager
+def read_transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A read request's session (see the module's doc); answers once its audit entries are
+    committed by the sequencer, which raises here if their batch failed."""
+    info = factory.kw["info"]
+    session = factory(bind=info[READER])
+    session.info[READ_REQUEST] = True
+    sequencer: Sequencer = info[SEQUENCER]
+    try:
+        yield session
+    except BaseException:
+        durable = audit.take_durable(session)
+        jobs = session.info.pop(ON_ROLLBACK, []) + session.info.pop(AFTER_READ, [])
+        session.rollback()
+        session.close()
+        if durable or jobs:  # denials and failed sign-ins outlive the request
+            sequencer.write(durable, jobs)
+        raise
+    entries = audit.take_all(session)
+    jobs = session.info.pop(AFTER_READ, [])
+    session.info.pop(ON_ROLLBACK, None)
+    try:
+        session.commit()  # nothing was written: this ends the snapshot
+    finally:
+        session.close()
+    sequencer.write(entries, jobs)
+
+
+def sequencer_of(factory: sessionmaker[Session]) -> Sequencer:
+    sequencer: Sequencer = factory.kw["info"][SEQUENCER]
+    return sequencer
+
+
 @contextmanager
 def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """A session for a job or a command: commit on success, roll back on error.
@@ -223,8 +311,13 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
 
 
 async def get_session(request: Request) -> AsyncIterator[Session]:
-    """The request's session; on SQLite, once it is this request's turn at the write lock."""
+    """The request's session: a read-only one for a read request; for any other, on SQLite,
+    once it is this request's turn at the write lock."""
     factory: sessionmaker[Session] = request.app.state.sessionmaker
+    if _reads_only(request):
+        async with contextmanager_in_threadpool(read_transaction(factory)) as session:
+            yield session
+        return
     engine = factory.kw["bind"]
     turn = WriterTurn(_semaphore(engine)) if engine.dialect.name == "sqlite" else None
     try:

@@ -108,6 +108,13 @@ def _publish_head(session: Session) -> None:
     checkpoints.publish_head(line, size, settings.data_dir, settings.audit_witness)
 
 
+def take_all(session: Session) -> list[dict[str, Any]]:
+    """Every queued entry, durable or not, taken off the session (a read request's, which the
+    sequencer appends: app.audit.sequencer)."""
+    queued: list[_Queued] = session.info.pop(PENDING, []) + session.info.pop(DURABLE, [])
+    return [q.fields for q in queued]
+
+
 def take_durable(session: Session) -> list[dict[str, Any]]:
     """Entries that must survive a rollback (taken by app.db.transaction)."""
     session.info.pop(PENDING, None)

@@ -14,12 +14,13 @@ from sqlalchemy import ColumnElement, CursorResult, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app import tokencache
 from app.actor import Actor
 from app.audit import service as audit
 from app.auth import passwords, totp
 from app.auth.roles import API_KEY_ROLES, Role
 from app.crypto import FieldSlot, Pad, crypto_of
-from app.db import on_rollback
+from app.db import after_read, is_reading, on_rollback
 from app.errors import (
     BadRequest,
     Conflict,
@@ -120,9 +121,45 @@ def authenticate_token(session: Session, presented: str, *, enrolling: bool = Fa
     """The actor behind a bearer token or API key; 401 for anything not currently valid.
 
     A user who must set up two-factor first (``mfa_pending``) gets 403 (``EnrolmentRequired``)
-    unless ``enrolling``: the enrolment routes and /auth/me only."""
+    unless ``enrolling``: the enrolment routes and /auth/me only. A token this process has
+    checked is taken from memory while the sign-in generation is unchanged (app.tokencache)."""
+    key, now = digest(presented), utcnow()
+    cache = tokencache.of(session)
+    entry: tokencache.Entry | None = None
+    generation = 0
+    if cache is not None:
+        generation = tokencache.generation(session)  # before the check: see app.tokencache
+        entry = cache.get(key, generation)
+        if entry is not None and not _usable(entry, now):
+            cache.drop(key)
+            entry = None
+    if entry is None:
+        entry = _check(session, presented, now)
+        if cache is not None:
+            entry.generation = generation
+            cache.put(key, entry)
+    elif entry.last_used_at is None or now - entry.last_used_at >= TOUCH_EVERY:
+        model = AuthToken if entry.actor.kind == "user" else ApiKey
+        row_id = entry.actor.token_id if entry.actor.kind == "user" else entry.actor.id
+        assert row_id is not None
+        _record_use(session, _touch(model, row_id, now))
+        entry.last_used_at = now
+    if entry.mfa_pending and not enrolling:
+        raise EnrolmentRequired()
+    return entry.actor
+
+
+def _usable(entry: tokencache.Entry, now: dt.datetime) -> bool:
+    if entry.expires_at <= now:
+        return False
+    idle = entry.actor.kind == "user" and entry.last_used_at is not None
+    return not (idle and entry.last_used_at + IDLE_TIMEOUT <= now)  # type: ignore[operator]
+
+
+def _check(session: Session, presented: str, now: dt.datetime) -> tokencache.Entry:
+    """The token or key read from the database (and its use recorded)."""
     if presented.startswith(API_KEY_PREFIX):
-        return _authenticate_api_key(session, presented)
+        return _check_api_key(session, presented, now)
     if not presented.startswith(SESSION_PREFIX):
         raise NotAuthenticated("invalid or expired token")
     row = session.execute(
@@ -130,7 +167,6 @@ def authenticate_token(session: Session, presented: str, *, enrolling: bool = Fa
         .join(User, User.id == AuthToken.user_id)
         .where(AuthToken.token_hash == digest(presented))
     ).first()
-    now = utcnow()
     if row is None:
         raise NotAuthenticated("invalid or expired token")
     token, user = row
@@ -141,29 +177,40 @@ def authenticate_token(session: Session, presented: str, *, enrolling: bool = Fa
         or user.disabled
     ):
         raise NotAuthenticated("invalid or expired token")
-    if now - token.last_used_at >= TOUCH_EVERY:
-        token.last_used_at = now
-        on_rollback(session, _touch(AuthToken, token.id, now))
-    if not enrolling and mfa_pending(session, user):
-        raise EnrolmentRequired()
-    return Actor(user.id, user.username, user.role, user.organisation_id, "user", token.id)
+    last_used = token.last_used_at
+    if now - last_used >= TOUCH_EVERY:
+        _record_use(session, _touch(AuthToken, token.id, now))
+        last_used = now
+    actor = Actor(user.id, user.username, user.role, user.organisation_id, "user", token.id)
+    return tokencache.Entry(actor, mfa_pending(session, user), 0, token.expires_at, last_used)
 
 
-def _authenticate_api_key(session: Session, presented: str) -> Actor:
+def _check_api_key(session: Session, presented: str, now: dt.datetime) -> tokencache.Entry:
     key = session.scalar(select(ApiKey).where(ApiKey.key_hash == digest(presented)))
-    now = utcnow()
     if key is None or key.revoked_at is not None or key.expires_at <= now:
         raise NotAuthenticated("invalid, revoked or expired API key")
-    if key.last_used_at is None or now - key.last_used_at >= TOUCH_EVERY:
-        key.last_used_at = now
-        on_rollback(session, _touch(ApiKey, key.id, now))
-    return Actor(key.id, f"api-key:{key.name}", key.role, key.organisation_id, "api_key", None)
+    last_used = key.last_used_at
+    if last_used is None or now - last_used >= TOUCH_EVERY:
+        _record_use(session, _touch(ApiKey, key.id, now))
+        last_used = now
+    actor = Actor(key.id, f"api-key:{key.name}", key.role, key.organisation_id, "api_key", None)
+    return tokencache.Entry(actor, False, 0, key.expires_at, last_used)
+
+
+def _record_use(session: Session, job: Callable[[Session], None]) -> None:
+    """A use counts even when the request then fails (a denied call, a 404): a read request's
+    is written by the audit sequencer with its entries, a writing request's at once and again
+    after a rollback."""
+    if is_reading(session):
+        after_read(session, job)
+    else:
+        job(session)
+        on_rollback(session, job)
 
 
 def _touch(
     model: type[AuthToken] | type[ApiKey], row_id: uuid.UUID, now: dt.datetime
 ) -> Callable[[Session], None]:
-    """A use counts even when the request then fails (a denied call, a 404)."""
 
     def job(session: Session) -> None:
         session.execute(update(model).where(model.id == row_id).values(last_used_at=now))

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
 from app.actor import Actor
@@ -43,7 +43,7 @@ from app.cases.content_types import OCTET_STREAM, sniff
 from app.cases.schemas import AttachmentView
 from app.crypto import CryptoError, DataKey, DecryptionError, FieldSlot, Pad, crypto_of
 from app.crypto.envelope import OVERHEAD, header_key_id
-from app.db import READ_ONLY, on_rollback
+from app.db import READ_ONLY, after_read, on_rollback
 from app.errors import NotFound, PayloadTooLarge
 from app.events import PersonErased
 from app.models.case import Attachment, Case
@@ -175,11 +175,24 @@ def _open_meta(session: Session, key: DataKey, attachment: Attachment) -> Stored
         legacy = StoredFile(
             attachment.size, attachment.sha256, attachment.content_type or OCTET_STREAM
         )
-        attachment.meta_ct = _seal_meta(session, key, attachment.id, legacy)
-        attachment.content_type = attachment.size = attachment.sha256 = None
+        sealed = _seal_meta(session, key, attachment.id, legacy)
+        after_read(session, _store_sealed_meta(attachment.id, sealed))
         return legacy
     meta = crypto_of(session).open_with(key, META, attachment.id, attachment.meta_ct, pad=Pad.SHORT)
     return StoredFile(int(meta["size"]), str(meta["sha256"]), str(meta["content_type"]))
+
+
+def _store_sealed_meta(attachment_id: uuid.UUID, sealed: bytes) -> Callable[[Session], None]:
+    """Written at once in a writing transaction; by the audit sequencer for a read request."""
+
+    def job(session: Session) -> None:
+        session.execute(
+            update(Attachment)
+            .where(Attachment.id == attachment_id, Attachment.meta_ct.is_(None))
+            .values(meta_ct=sealed, content_type=None, size=None, sha256=None)
+        )
+
+    return job
 
 
 def _write_sealed(

@@ -11,7 +11,7 @@ from app.actor import Actor
 from app.auth.deps import require
 from app.auth.roles import Action
 from app.cases import export
-from app.db import SessionDep
+from app.db import SessionDep, writes
 
 router = APIRouter(tags=["cases"])
 
@@ -26,6 +26,7 @@ router = APIRouter(tags=["cases"])
         }
     },
 )
+@writes
 def export_case(
     case_id: uuid.UUID,
     actor: Annotated[Actor, require(Action.EXPORT)],

@@ -13,7 +13,7 @@ from app import limits
 from app.actor import Actor
 from app.auth.deps import require
 from app.auth.roles import Action
-from app.db import SessionDep
+from app.db import SessionDep, writes
 from app.individuals import duplicates
 
 router = APIRouter(tags=["individuals"])
@@ -39,6 +39,7 @@ class MergeRead(BaseModel):
     response_model=DuplicatesRead,
     responses=limits.LOOKUP_LIMITED,
 )
+@writes
 def list_duplicates(
     individual_id: uuid.UUID,
     actor: Annotated[Actor, require(Action.DUPLICATES_READ)],

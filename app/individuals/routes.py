@@ -11,7 +11,7 @@ from app import limits
 from app.actor import Actor
 from app.auth.deps import require
 from app.auth.roles import Action
-from app.db import SessionDep
+from app.db import SessionDep, writes
 from app.individuals import duplicates, schemas, service
 from app.individuals.schemas import PersonView, RiskLevel
 from app.validation import CountryCode
@@ -38,6 +38,7 @@ def create_individual(
     response_model_exclude_unset=True,
     responses=limits.LOOKUP_LIMITED,
 )
+@writes
 def list_individuals(
     actor: Annotated[Actor, require(Action.INDIVIDUALS_READ)],
     session: SessionDep,

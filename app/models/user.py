@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import ForeignKey, Integer, LargeBinary, String
+from sqlalchemy import BigInteger, ForeignKey, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, CreatedAt, UUIDPrimaryKey
@@ -86,3 +86,16 @@ class LoginThrottle(Base):
     failures: Mapped[int] = mapped_column(default=0)
     window_started_at: Mapped[dt.datetime]
     locked_until: Mapped[dt.datetime | None]
+
+
+class AuthGeneration(Base):
+    """One row: a counter raised by every change that can end a sign-in (a token revoked, an
+    account disabled, a role, password or two-factor changed, an API key revoked). Each
+    process keeps valid tokens in memory and trusts them only while this number is unchanged;
+    it reads it at the start of every request, so a revocation is seen by every process at once.
+    """
+
+    __tablename__ = "auth_generation"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    generation: Mapped[int] = mapped_column(BigInteger, default=0)

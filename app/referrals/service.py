@@ -29,6 +29,7 @@ from app.auth.scope import OWN, active_referrals, visible_cases
 from app.cases import assignments
 from app.consent.service import allows_sharing
 from app.crypto import FieldSlot, Pad
+from app.db import after_read, is_reading
 from app.errors import BadRequest, Conflict, Forbidden, NotFound, Unprocessable
 from app.events import ConsentRecorded, ReferralStepped
 from app.models.base import utcnow
@@ -374,14 +375,24 @@ def observe_expiry(
     alert (access already ended at the expiry itself: scope checks the time in SQL)."""
     now = now or utcnow()
     count = 0
-    for referral in referrals:
-        if not _lapsed(referral, now):
-            continue
+    lapsed = [referral for referral in referrals if _lapsed(referral, now)]
+    if lapsed and is_reading(session):
+        # A read request writes nothing itself (its status is shown as expired already):
+        # the audit sequencer ends them in its next batch, as the alert engine would.
+        ids = [referral.id for referral in lapsed]
+        after_read(session, lambda writer: _expire_by_id(writer, ids, now))
+        return len(lapsed)
+    for referral in lapsed:
         case = session.get(Case, referral.case_id)
         if case is not None:
             _end(session, None, referral, case, "expired")
             count += 1
     return count
+
+
+def _expire_by_id(session: Session, ids: list[uuid.UUID], now: dt.datetime) -> None:
+    rows = list(session.scalars(select(Referral).where(Referral.id.in_(ids))))
+    observe_expiry(session, rows, now=now)  # those still open: another batch may have ended some
 
 
 def expire_due(session: Session, now: dt.datetime) -> int:

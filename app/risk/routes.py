@@ -10,7 +10,7 @@ from fastapi import APIRouter, Path, Response
 from app.actor import Actor
 from app.auth.deps import require
 from app.auth.roles import Action
-from app.db import SessionDep
+from app.db import SessionDep, writes
 from app.models.base import utcnow
 from app.risk import overrides, reference, schemas, service
 from app.validation import CountryCode, PlausibleDate
@@ -23,6 +23,7 @@ router = APIRouter(tags=["risk"])
     response_model=schemas.RiskRead,
     response_model_exclude_unset=True,
 )
+@writes  # assesses a person never assessed before
 def get_risk(
     individual_id: uuid.UUID,
     actor: Annotated[Actor, require(Action.RISK_READ)],

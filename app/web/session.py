@@ -25,7 +25,7 @@ from app.auth import service as auth
 from app.auth import totp
 from app.auth.deps import check_role
 from app.auth.roles import Action
-from app.db import transaction
+from app.db import READ_METHODS, read_transaction, transaction
 from app.errors import HavenError, NotAuthenticated, RateLimited
 from app.logs import client_var
 from app.models.user import User
@@ -60,7 +60,9 @@ def signed_in(
     token = cookies.session_token(request)
     if token is None:
         raise SignInRequired(expired=_had_cookie(request))
-    with transaction(request.app.state.sessionmaker) as session:
+    factory = request.app.state.sessionmaker
+    begin = read_transaction if request.method in READ_METHODS else transaction
+    with begin(factory) as session:
         try:
             actor = auth.authenticate_token(session, token, enrolling=enrolling)
         except NotAuthenticated:
