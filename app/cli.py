@@ -15,6 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from app import logs, migrate
+from app.auth import cli as users_commands
 from app.config import Settings
 from app.crypto import Crypto, CryptoError
 from app.errors import HavenError
@@ -34,6 +35,24 @@ cli.add_typer(db_cli, name="db")
 cli.add_typer(users_cli, name="users")
 cli.add_typer(keys_cli, name="keys")
 cli.add_typer(audit_cli, name="audit")
+
+
+def _version(shown: bool) -> None:
+    if shown:
+        from app import __version__
+
+        typer.echo(f"haven {__version__}")
+        raise typer.Exit()
+
+
+@cli.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """Haven: secure case management for people at risk of refoulement."""
 
 
 class Abort(Exception):
@@ -81,6 +100,7 @@ def serve(
 
     settings = Settings()
     logs.configure(json_logs=settings.json_logs, level=settings.log_level)
+    had_keyring = settings.key_file.exists()
     prepare(settings)
     engine = make_engine(settings)
     if settings.auto_migrate:
@@ -88,8 +108,22 @@ def serve(
     elif not migrate.at_head(engine):
         raise Abort("the database schema is not up to date: run `haven db upgrade`")
     attachments.sweep(engine, settings.data_dir)  # files a killed process left without a row
+    first_user = no_users(engine)
     engine.dispose()
-    typer.echo(f"Haven listening on http://{host}:{port} ({settings.env})", err=True)
+    typer.echo(f"Haven listening on http://{host}:{port}/ ({settings.env})", err=True)
+    if not had_keyring and settings.key_file.exists():
+        typer.echo(
+            f"created a development keyring at {settings.key_file}: it holds the keys to every "
+            "record; keep an offline copy (production needs `haven keys init`)",
+            err=True,
+        )
+    if first_user:
+        typer.echo(
+            "no user yet: create the first administrator in another terminal with\n"
+            "  haven users create --username admin --role admin --password-stdin\n"
+            f"then sign in at http://{host}:{port}/login (or try `haven demo`)",
+            err=True,
+        )
     uvicorn.run(
         "app.main:factory",
         factory=True,
@@ -103,6 +137,15 @@ def serve(
         # uvicorn's own reading would trust it from 127.0.0.1.
         proxy_headers=False,
     )
+
+
+def no_users(engine: Engine) -> bool:
+    from sqlalchemy import func, select
+
+    from app.models.user import User
+
+    with engine.connect() as connection:
+        return not connection.scalar(select(func.count()).select_from(User))
 
 
 @cli.command()
@@ -295,6 +338,13 @@ def demo(
         raise Abort("haven demo loads invented people and is refused in production")
     runtime = _runtime(upgrade=True)
     load(runtime.sessions, runtime.settings, people=people)
+
+
+def _sessions() -> sessionmaker[Session]:
+    return _runtime().sessions
+
+
+users_commands.register(users_cli, _sessions)  # list, disable, enable, unlock, reset-…
 
 
 def main() -> None:

@@ -335,3 +335,199 @@ def test_serve_answers_health_checks_and_stops_on_sigterm(deployment: Deployment
     assert code in (0, -signal.SIGTERM), "".join(server.seen)
     assert any("Application shutdown complete" in line for line in server.seen)
     assert not any("Traceback" in line for line in server.seen), "".join(server.seen)
+
+
+# Operators' user commands, the version, and what the first start says -----------------------
+def _create(deployment: Deployment, role: str = "caseworker") -> tuple[str, str]:
+    username = unique(role)
+    result = deployment.run(
+        "users",
+        "create",
+        "--username",
+        username,
+        "--role",
+        role,
+        "--password-stdin",
+        stdin=PASSWORD + "\n",
+    )
+    assert result.code == 0, result.stderr
+    return username, result.stdout.strip()
+
+
+def _sign_in(deployment: Deployment, username: str, password: str = PASSWORD) -> int:
+    """Signs in through the API of an app on the deployment's database; the status."""
+    from fastapi.testclient import TestClient
+
+    from app.config import Settings
+    from app.main import create_app
+
+    env = deployment.env
+    settings = Settings(
+        database_url=env["HAVEN_DATABASE_URL"],
+        data_dir=Path(env["HAVEN_DATA_DIR"]),
+        master_key_file=Path(env["HAVEN_MASTER_KEY_FILE"]),
+        env="development",
+    )
+    app = create_app(settings, migrate_on_start=False)
+    try:
+        with TestClient(app) as client:
+            response = client.post(
+                "/api/v1/auth/login", json={"username": username, "password": password}
+            )
+            return response.status_code
+    finally:
+        app.state.engine.dispose()
+
+
+def _audit_actions(deployment: Deployment, subject: str) -> list[str]:
+    engine = create_engine(deployment.env["HAVEN_DATABASE_URL"])
+    try:
+        with engine.connect() as conn:
+            return list(
+                conn.execute(
+                    select(AuditEntry.action)
+                    .where(AuditEntry.subject_id == uuid.UUID(subject))
+                    .order_by(AuditEntry.seq)
+                ).scalars()
+            )
+    finally:
+        engine.dispose()
+
+
+def test_version_prints_the_version() -> None:
+    from app import __version__
+
+    result = subprocess.run(
+        [*COMMAND, "--version"], capture_output=True, text=True, check=False, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"haven {__version__}"
+
+
+def test_users_list_shows_role_state_and_lockout(deployment: Deployment) -> None:
+    username, user_id = _create(deployment, "analyst")
+    listed = deployment.run("users", "list")
+    assert listed.code == 0, listed.stderr
+    [line] = [row for row in listed.stdout.splitlines() if username in row]
+    assert "analyst" in line and "active" in line and user_id in line
+    assert listed.stdout.splitlines()[0].split()[:4] == [
+        "USERNAME",
+        "ROLE",
+        "ORGANISATION",
+        "STATE",
+    ]
+    assert PASSWORD not in listed.stdout
+
+
+def test_disable_and_enable_an_account(deployment: Deployment) -> None:
+    username, user_id = _create(deployment)
+    assert _sign_in(deployment, username) == 200
+    disabled = deployment.run("users", "disable", username)
+    assert disabled.code == 0, disabled.stderr
+    assert f"disabled {username}" in disabled.stdout
+    assert _sign_in(deployment, username) == 401
+    [line] = [r for r in deployment.run("users", "list").stdout.splitlines() if username in r]
+    assert "disabled" in line
+    enabled = deployment.run("users", "enable", username)
+    assert enabled.code == 0 and f"enabled {username}" in enabled.stdout
+    assert _sign_in(deployment, username) == 200
+    actions = _audit_actions(deployment, user_id)
+    assert actions.index("user.disable") < actions.index("user.enable")
+
+
+def test_a_locked_out_account_is_listed_with_its_end_and_unlocked(
+    deployment: Deployment,
+) -> None:
+    username, user_id = _create(deployment)
+    for _ in range(5):
+        assert _sign_in(deployment, username, "not the password at all") == 401
+    assert _sign_in(deployment, username) == 429  # locked, even with the right password
+    [line] = [r for r in deployment.run("users", "list").stdout.splitlines() if username in r]
+    assert re.search(r"locked until \d{4}-\d\d-\d\d \d\d:\d\d UTC", line), line
+    unlocked = deployment.run("users", "unlock", username)
+    assert unlocked.code == 0, unlocked.stderr
+    assert f"unlocked {username}" in unlocked.stdout
+    assert _sign_in(deployment, username) == 200
+    assert "user.unlock" in _audit_actions(deployment, user_id)
+    again = deployment.run("users", "unlock", username)
+    assert again.code == 0 and "was not locked" in again.stdout
+
+
+def test_reset_password_from_standard_input(deployment: Deployment) -> None:
+    username, user_id = _create(deployment)
+    new = "a brand new passphrase for the caseworker"
+    reset = deployment.run(
+        "users", "reset-password", username, "--password-stdin", stdin=new + "\n"
+    )
+    assert reset.code == 0, reset.stderr
+    assert new not in reset.stdout + reset.stderr
+    assert _sign_in(deployment, username) == 401
+    assert _sign_in(deployment, username, new) == 200
+    assert "user.password_reset" in _audit_actions(deployment, user_id)
+    short = deployment.run("users", "reset-password", username, "--password-stdin", stdin="x\n")
+    assert "at least 12 characters" in short.one_error_line()
+    no_stdin = deployment.run("users", "reset-password", username)
+    assert "--password-stdin" in no_stdin.one_error_line()
+
+
+def test_reset_mfa_turns_two_factor_off(deployment: Deployment) -> None:
+    username, user_id = _create(deployment)
+    reset = deployment.run("users", "reset-mfa", username)
+    assert reset.code == 0, reset.stderr
+    assert f"two-factor sign-in is off for {username}" in reset.stdout
+    assert "user.mfa_reset" in _audit_actions(deployment, user_id)
+
+
+@pytest.mark.parametrize("command", ["disable", "enable", "unlock", "reset-mfa"])
+def test_user_commands_refuse_an_unknown_user_in_one_line(
+    deployment: Deployment, command: str
+) -> None:
+    result = deployment.run("users", command, unique("nobody"))
+    assert "no user named" in result.one_error_line()
+
+
+@pytest.fixture
+def fresh(tmp_path: Path) -> Iterator[Deployment]:
+    """A deployment never started: no keyring, no user."""
+    with database_url(tmp_path) as url:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("HAVEN_")}
+        env.update(
+            HAVEN_DATABASE_URL=url,
+            HAVEN_DATA_DIR=str(tmp_path / "data"),
+            HAVEN_LOG_FORMAT="text",
+            HAVEN_ENV="development",
+            HAVEN_RUN_ENGINE_IN_SERVE="false",
+        )
+        yield Deployment(tmp_path, env)
+
+
+def test_the_first_serve_says_where_it_listens_and_what_to_do_next(fresh: Deployment) -> None:
+    port = _free_port()
+    server = fresh.start("serve", "--host", "127.0.0.1", "--port", str(port))
+    try:
+        server.wait_for(f"listening on http://127.0.0.1:{port}")
+        server.wait_for("created a development keyring at")
+        server.wait_for("no user yet")
+        server.wait_for("haven users create --username")
+        server.terminate(timeout=10)
+    finally:
+        server.kill()
+    # The second start has a keyring and, once a user exists, says neither again.
+    _create(fresh, "admin")
+    server = fresh.start("serve", "--host", "127.0.0.1", "--port", str(port))
+    try:
+        server.wait_for(f"listening on http://127.0.0.1:{port}")
+        server.terminate(timeout=10)
+    finally:
+        server.kill()
+    said = "".join(server.seen)
+    assert "keyring" not in said and "no user yet" not in said, said
+
+
+def test_demo_prints_the_accounts_and_the_address(fresh: Deployment) -> None:
+    result = fresh.run("demo", timeout=300)
+    assert result.code == 0, result.stderr
+    for role in ("admin", "supervisor", "caseworker", "lawyer", "analyst", "auditor"):
+        assert f"demo-{role}" in result.stdout
+    assert "haven demo password" in result.stdout
+    assert "haven serve" in result.stdout and "http://127.0.0.1:8000/login" in result.stdout

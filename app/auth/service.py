@@ -244,8 +244,13 @@ def _check_throttle(session: Session, keys: list[tuple[bytes, str]]) -> None:
         if row.locked_until is not None and row.locked_until > now:
             wait = int((row.locked_until - now).total_seconds()) + 1
             what = "this account" if kind == "account" else "this address"
+            minutes = -(-wait // 60)
+            until = row.locked_until.astimezone(dt.UTC).strftime("%H:%M UTC")
             raise RateLimited(
-                f"too many failed sign-ins for {what}; try again later", retry_after=wait
+                f"too many failed sign-ins for {what}: locked for {minutes} more "
+                f"minute{'' if minutes == 1 else 's'}, until {until} (an administrator can "
+                "unlock it sooner)",
+                retry_after=wait,
             )
 
 

@@ -15,12 +15,13 @@ from app.actor import Actor
 from app.audit import service as audit
 from app.auth.passwords import check_password, hash_password
 from app.auth.roles import Role
-from app.auth.service import clear_mfa, revoke_tokens
+from app.auth.service import _throttle_keys, clear_mfa, revoke_tokens
 from app.crypto import FieldSlot, Pad, crypto_of
 from app.errors import BadRequest, Conflict, Forbidden, NotFound
 from app.events import CaseAccessGranted, TwoFactorReset, publish
+from app.models.base import utcnow
 from app.models.organisation import Organisation
-from app.models.user import User
+from app.models.user import LoginThrottle, User
 
 USER_FULL_NAME = FieldSlot("user", "full_name")
 USER_EMAIL = FieldSlot("user", "email")
@@ -254,12 +255,13 @@ def change_user(
     return read_user(session, user)
 
 
-def reset_mfa(session: Session, actor: Actor, user_id: uuid.UUID) -> UserView:
-    """An administrator turns an account's two-factor off (POST /users/{id}/mfa/reset): its
-    tokens are revoked, it is audited as ``user.mfa_reset`` (high risk) and the account's
-    organisation's supervisors are alerted (``TwoFactorReset``). Not one's own (403)."""
+def reset_mfa(session: Session, actor: Actor | None, user_id: uuid.UUID) -> UserView:
+    """An administrator (None: the operator at the console, `haven users reset-mfa`) turns an
+    account's two-factor off (POST /users/{id}/mfa/reset): its tokens are revoked, it is
+    audited as ``user.mfa_reset`` (high risk) and the account's organisation's supervisors are
+    alerted (``TwoFactorReset``). Not one's own (403)."""
     user = _user(session, user_id)
-    if user.id == actor.id:
+    if actor is not None and user.id == actor.id:
         raise Forbidden("nobody resets their own two-factor sign-in; ask another administrator")
     clear_mfa(session, user)
     audit.record(
@@ -277,7 +279,7 @@ def reset_mfa(session: Session, actor: Actor, user_id: uuid.UUID) -> UserView:
     return read_user(session, user)
 
 
-def disable_user(session: Session, actor: Actor, user_id: uuid.UUID) -> UserView:
+def disable_user(session: Session, actor: Actor | None, user_id: uuid.UUID) -> UserView:
     """Disable an account and revoke its tokens (DELETE /users/{id}), audited as
     ``user.disable`` (high risk)."""
     user = _user(session, user_id)
@@ -286,6 +288,96 @@ def disable_user(session: Session, actor: Actor, user_id: uuid.UUID) -> UserView
         session,
         actor=actor,
         action="user.disable",
+        subject_type="user",
+        subject_id=user.id,
+        high_risk=True,
+    )
+    return read_user(session, user)
+
+
+# Operators' and administrators' account care: enable, unlock, reset a password ---------------
+def find_user(session: Session, username: str) -> User:
+    """The account named ``username`` (the console names accounts by username); 404 if none."""
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise NotFound(f"no user named {username[:64]!r}")
+    return user
+
+
+def enable_user(session: Session, actor: Actor | None, user_id: uuid.UUID) -> UserView:
+    """Enable a disabled account again, audited as ``user.enable`` (high risk)."""
+    user = _user(session, user_id)
+    update_user(session, user, {"disabled": False})
+    audit.record(
+        session,
+        actor=actor,
+        action="user.enable",
+        subject_type="user",
+        subject_id=user.id,
+        high_risk=True,
+    )
+    return read_user(session, user)
+
+
+def _account_throttle(session: Session, user: User) -> LoginThrottle | None:
+    # The account's row of the sign-in throttle (keyed by a keyed hash of the username).
+    key, _ = _throttle_keys(session, user.username, None)[0]
+    return session.get(LoginThrottle, key)
+
+
+def locked_until(session: Session, user: User) -> dt.datetime | None:
+    """When the account's sign-in lockout (too many wrong passwords) ends; None if not locked."""
+    row = _account_throttle(session, user)
+    if row is None or row.locked_until is None or row.locked_until <= utcnow():
+        return None
+    return row.locked_until
+
+
+def lockouts(session: Session, users: list[User]) -> dict[uuid.UUID, dt.datetime]:
+    """``locked_until`` of each of ``users`` that is locked out now."""
+    found = {}
+    for user in users:
+        until = locked_until(session, user)
+        if until is not None:
+            found[user.id] = until
+    return found
+
+
+def unlock(session: Session, actor: Actor | None, user_id: uuid.UUID) -> bool:
+    """End an account's sign-in lockout and forget its failed attempts, audited as
+    ``user.unlock``; False (and nothing audited) when it was not locked."""
+    user = _user(session, user_id)
+    was_locked = locked_until(session, user) is not None
+    row = _account_throttle(session, user)
+    if row is not None:
+        session.delete(row)
+    if was_locked:
+        audit.record(
+            session, actor=actor, action="user.unlock", subject_type="user", subject_id=user.id
+        )
+    return was_locked
+
+
+def reset_password(
+    session: Session, actor: Actor | None, user_id: uuid.UUID, password: str
+) -> UserView:
+    """Set a new password for someone who lost theirs: every session of the account ends and
+    its lockout is lifted; audited as ``user.password_reset`` (high risk). Not one's own (403:
+    one's own password is changed with the current one, POST /auth/password)."""
+    user = _user(session, user_id)
+    if actor is not None and user.id == actor.id:
+        raise Forbidden("change your own password with your current one (Account page)")
+    check_password(password, username=user.username)
+    user.password_hash = hash_password(password)
+    user.password_changed_at = utcnow()
+    revoke_tokens(session, user.id)
+    row = _account_throttle(session, user)
+    if row is not None:
+        session.delete(row)
+    audit.record(
+        session,
+        actor=actor,
+        action="user.password_reset",
         subject_type="user",
         subject_id=user.id,
         high_risk=True,

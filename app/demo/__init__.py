@@ -86,3 +86,4 @@ def load(
         + ", ".join(f"demo-{r}" for r in ROLES)
         + f" (password: {DEMO_PASSWORD!r})"
     )
+    typer.echo(f"start the server with `haven serve`, then sign in at {settings.public_url}/login")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from fastapi import FastAPI
@@ -343,6 +344,10 @@ class TestBruteForce:
         retry_after = int(locked.headers["Retry-After"])
         assert 0 < retry_after <= service.ACCOUNT_LOCKOUT.total_seconds() + 1
         assert "access_token" not in locked.json()
+        # Told for how long and until when, not "try again later".
+        detail = locked.json()["detail"]
+        assert "later" not in detail
+        assert re.search(r"for (15|14) more minutes, until \d\d:\d\d UTC", detail), detail
 
     def test_four_failures_do_not_lock(self, client: TestClient, app: FastAPI) -> None:
         user = make_user(app, "caseworker")
