@@ -100,6 +100,8 @@ def person_row(
             continue
         if set(given) <= {"type", "status"} and f"{prefix}_type" in mapping.defaults:
             continue  # only the mapping's defaults: no document in this row
+        if isinstance(given.get("mrz"), str):
+            given["mrz"] = _mrz_lines(given["mrz"])
         doc_columns = {p: column_of(where, f"{prefix}_{p}") for p in DOCUMENT_PARTS}
         document = _validate(
             DocumentCreate, given, number, doc_columns, doc_columns["number"], problems
@@ -117,6 +119,15 @@ def person_row(
     if problems or checked is None:
         return None, problems
     return result, problems
+
+
+def _mrz_lines(text: str) -> str:
+    """A passport MRZ typed into one cell: its two lines of 44 as the API takes them, whether
+    the cell breaks the line, separates the halves with a space, or runs them together."""
+    compact = "".join(text.split())
+    if "\n" not in text.strip() and len(compact) == 88:
+        return compact[:44] + "\n" + compact[44:]
+    return text
 
 
 def _check_mrz(document: dict[str, Any], row: int, column: str, problems: list[Problem]) -> None:

@@ -359,7 +359,7 @@ def _write_people(
                 outcome.status, outcome.individual_id = INVALID, None
                 outcome.problems.append(problem)
                 if not skip_invalid:
-                    raise ImportFailed(report, problem) from None
+                    raise ImportFailed(_rolled_back(report, outcomes), problem) from None
             progress.advance(1)
             if count % BATCH == 0:
                 _batch_done(session)
@@ -372,6 +372,17 @@ def _write_people(
     progress.start("assessing risk", None)
     _announce(session, actor, report.import_id, held)
     _batch_done(session)
+
+
+def _rolled_back(report: ImportReport, outcomes: dict[int, RowOutcome]) -> ImportReport:
+    """The report of a run whose transaction is about to roll back: nothing stays written."""
+    for outcome in outcomes.values():
+        if outcome.status == IMPORTED:
+            outcome.status = NOT_IMPORTED
+            outcome.individual_id = outcome.incident_id = None
+    report.outcomes = [outcomes[n] for n in sorted(outcomes)]
+    report.written = False
+    return report
 
 
 def _write_person(
@@ -547,7 +558,7 @@ def _write_incidents(
                 outcome.status = INVALID
                 outcome.problems.append(problem)
                 if not skip_invalid:
-                    raise ImportFailed(report, problem) from None
+                    raise ImportFailed(_rolled_back(report, outcomes), problem) from None
             progress.advance(1)
             if count % BATCH == 0:
                 _batch_done(session)

@@ -4,6 +4,7 @@ spreadsheets export, and XLSX written with openpyxl."""
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import datetime as dt
 import io
@@ -90,10 +91,8 @@ def xlsx_bytes(rows: Sequence[dict[str, Any]], *, header: Sequence[str] = HEADER
             value = row.get(h)
             # Dates as real date cells, as a spreadsheet holds them.
             if isinstance(value, str) and h in ("Date of birth", "document_expires_on"):
-                try:
+                with contextlib.suppress(ValueError):
                     value = dt.date.fromisoformat(value)
-                except ValueError:
-                    pass
             values.append(value)
         sheet.append(values)
     out = io.BytesIO()
