@@ -27,7 +27,7 @@ from app.alerts import egress
 from app.audit import service as audit
 from app.crypto import FieldSlot, Pad, crypto_of
 from app.errors import BadRequest, NotFound, Unprocessable
-from app.models.alert import Webhook
+from app.models.alert import OutboxMessage, Webhook
 from app.models.base import utcnow
 
 SECRET = FieldSlot("webhook", "secret")
@@ -208,3 +208,82 @@ def describe(error: BaseException) -> str:
     if isinstance(error, httpx.HTTPError | OSError):
         return f"connection failed ({type(error).__name__})"
     return f"failed ({type(error).__name__})"
+
+
+# A test delivery, and what was sent lately ---------------------------------------------------
+TEST_EVENT = "webhook.test"
+RECENT = 10
+
+
+@dataclass(frozen=True)
+class DeliveryView:
+    """One notice to an endpoint, as its administrator sees it (no payload)."""
+
+    id: uuid.UUID
+    event: str
+    status: str
+    attempts: int
+    created_at: dt.datetime
+    delivered_at: dt.datetime | None
+    last_error: str | None
+
+
+def _own(session: Session, actor: Actor, webhook_id: uuid.UUID) -> Webhook:
+    webhook = session.scalar(
+        select(Webhook).where(
+            Webhook.id == webhook_id, Webhook.organisation_id == actor.organisation_id
+        )
+    )
+    if webhook is None:
+        raise NotFound()
+    return webhook
+
+
+def send_test(session: Session, actor: Actor, webhook_id: uuid.UUID) -> uuid.UUID:
+    """Queue a ``webhook.test`` notice (no alert, no person: the endpoint's id only) to an
+    enabled endpoint of the actor's organisation; the delivery engine signs and sends it as any
+    other, so the administrator sees it arrive (or fail) among the recent deliveries."""
+    webhook = _own(session, actor, webhook_id)
+    if webhook.disabled_at is not None:
+        raise BadRequest("this endpoint is disabled")
+    now = utcnow()
+    body = json.dumps(
+        {"type": TEST_EVENT, "timestamp": now.isoformat(), "data": {"webhook_id": str(webhook.id)}},
+        separators=(",", ":"),
+    )
+    row = OutboxMessage(
+        id=uuid.uuid4(),
+        alert_id=None,
+        event=TEST_EVENT,
+        channel="webhook",
+        target_id=webhook.id,
+        payload=body,
+        status="pending",
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+    )
+    session.add(row)
+    audit.record(
+        session, actor=actor, action="webhook.test", subject_type="webhook", subject_id=webhook.id
+    )
+    return row.id
+
+
+def recent_deliveries(
+    session: Session, actor: Actor, webhook_id: uuid.UUID, limit: int = RECENT
+) -> list[DeliveryView]:
+    """The newest notices to an endpoint of the actor's organisation, newest first."""
+    webhook = _own(session, actor, webhook_id)
+    rows = session.scalars(
+        select(OutboxMessage)
+        .where(OutboxMessage.channel == "webhook", OutboxMessage.target_id == webhook.id)
+        .order_by(OutboxMessage.created_at.desc(), OutboxMessage.id)
+        .limit(limit)
+    )
+    return [
+        DeliveryView(
+            r.id, r.event, r.status, r.attempts, r.created_at, r.delivered_at, r.last_error
+        )
+        for r in rows
+    ]

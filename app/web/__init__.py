@@ -13,7 +13,10 @@ from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from app.web import (
+    admin,
     alerts,
+    analyst,
+    auditor,
     cases,
     consent,
     cookies,
@@ -43,6 +46,9 @@ def build_router() -> APIRouter:
         cases,
         referrals,
         supervisor,
+        admin,
+        analyst,
+        auditor,
     ):
         router.include_router(module.router)
     return router

@@ -25,6 +25,11 @@ from app.web.render import FormError, WebRoute, render, see_other
 from app.web.session import SessionForm, signed_in, submit_form, text
 
 router = APIRouter(route_class=WebRoute)
+ROLE_HOMES = (
+    (Action.USERS_MANAGE, "/admin"),
+    (Action.STATS_READ, "/analyst"),
+    (Action.AUDIT_READ, "/audit"),
+)
 # Enough for a busy day, few enough to keep the page light on a weak connection (the rest is
 # one link away).
 WAITING, HANDLING = 40, 20
@@ -63,6 +68,9 @@ def home(request: Request) -> Response:
             return _inbox(request, session, actor)
         if roles.allows(actor.role, Action.CASES_READ):
             return see_other("/cases")  # counsel: their cases are their home
+        for action, page in ROLE_HOMES:  # administrators, analysts, auditors: their own pages
+            if roles.allows(actor.role, action):
+                return see_other(page)
         return render(request, "home.html", actor=actor)
 
 

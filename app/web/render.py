@@ -194,6 +194,17 @@ DONE = {
     "referral-accepted": "Referral accepted: the case is open to your organisation.",
     "referral-declined": "Referral declined.",
     "referral-revoked": "Referral revoked: the other organisation no longer sees the case.",
+    "user-created": "Account created.",
+    "user-disabled": "Account disabled: it cannot sign in and its sessions have ended.",
+    "user-enabled": "Account enabled.",
+    "user-unlocked": "Account unlocked: it can sign in now.",
+    "user-mfa-reset": "Two-factor sign-in reset; the organisation's supervisors were told.",
+    "role-changed": "Role changed; the account's sessions have ended.",
+    "key-revoked": "API key revoked.",
+    "webhook-test": "Test notice queued: it appears below once the delivery engine sends it.",
+    "webhook-disabled": "Endpoint disabled.",
+    "organisation": "Organisation added.",
+    "country-override": "Correction saved; the people it concerns are reassessed.",
 }
 WARN = {
     "number": "The typed document number differs from the MRZ.",

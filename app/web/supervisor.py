@@ -24,6 +24,7 @@ from app.monitoring.routes import CountryEventCreate
 from app.risk import overrides
 from app.risk import service as risk
 from app.risk.schemas import RiskOverrideCreate
+from app.web import dashboard
 from app.web.render import FormError, WebRoute, render, see_other
 from app.web.session import SessionForm, present, signed_in, submit_form, values_of
 
@@ -44,8 +45,15 @@ MAX_CSV_BYTES = 512 * 1024
 
 @router.get("/supervisor")
 def tools(request: Request) -> Response:
-    with signed_in(request, Action.REVOCATIONS_APPLY, Action.COUNTRY_EVENTS_WRITE) as (_, actor):
-        return render(request, "supervisor/tools.html", actor=actor)
+    """The organisation's overview (app.web.dashboard) above the supervisor's tools."""
+    with signed_in(request, Action.REVOCATIONS_APPLY, Action.COUNTRY_EVENTS_WRITE) as (
+        session,
+        actor,
+    ):
+        found = dashboard.overview(session, actor)
+        return render(
+            request, "supervisor/tools.html", actor=actor, overview=found, ages=dashboard.AGES
+        )
 
 
 # A revocation list ----------------------------------------------------------------------------
