@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict
 
+from app.alerts.notifications.routes import router as notifications_router
 from app.alerts.routes import router as alerts_router
 from app.alerts.webhook_routes import router as webhooks_router
 from app.audit_routes import router as audit_router
@@ -86,6 +87,7 @@ def build_router() -> APIRouter:
         audit_router,
         webhooks_router,
         alerts_router,
+        notifications_router,
     ):
         authenticated.include_router(router)
     api.include_router(authenticated)

@@ -48,7 +48,10 @@ class Settings(BaseSettings):
     # Short, because another process's erasure only reaches this cache when an entry expires.
     data_key_cache_seconds: float = 60.0
     public_url: str = "http://127.0.0.1:8000"  # links in webhooks and e-mail point here
-    escalation_minutes: float = 15.0  # critical alert not acknowledged → organisation's supervisors
+    escalation_minutes: float = 15.0  # critical alert not acknowledged → on call, then supervisors
+    # Web Push's VAPID contact (RFC 8292 ``sub``): "mailto:ops@example.org" or an https URL the
+    # push services can reach the operator at. Unset: browser push is off.
+    push_contact: str | None = None
     engine_interval_seconds: float = 1.0
     run_engine_in_serve: bool = True  # `haven serve` also runs the alert engine
     max_body_bytes: int = 1_048_576
@@ -73,6 +76,7 @@ class Settings(BaseSettings):
         "keyring_passphrase",
         "require_mfa",
         "audit_witness",
+        "push_contact",
         mode="before",
     )
     @classmethod

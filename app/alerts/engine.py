@@ -31,6 +31,7 @@ from sqlalchemy import event, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.alerts import mail, timed, webhooks
+from app.alerts.notifications import dispatch, push
 from app.audit import checkpoints
 from app.audit import service as audit
 from app.config import Settings
@@ -76,6 +77,7 @@ class Job:
     attempts: int
     endpoint: webhooks.Endpoint | None = None
     recipient: mail.Recipient | None = None
+    browser: push.Target | None = None
     refused: str | None = None  # a reason that no retry will change
 
 
@@ -259,17 +261,48 @@ class Engine:
                     job.recipient = mail.recipient(session, row.target_id)
                     if job.recipient is None:
                         job.refused = "no e-mail address"
+            elif row.channel == "push":
+                job.browser, job.refused = self._push_target(session, row)
             else:
                 job.refused = "unknown channel"
         except Exception as exc:  # a destroyed key, a damaged row: this message only
             job.refused = f"cannot prepare ({type(exc).__name__})"
         return job
 
+    def _push_target(
+        self, session: Session, row: OutboxMessage
+    ) -> tuple[push.Target | None, str | None]:
+        if not self.settings.push_contact:
+            return None, "push is not configured (HAVEN_PUSH_CONTACT)"
+        if dispatch.stale(session, row):
+            return None, "the alert was handled while the message was held back"
+        browser = push.target(session, row.target_id, self.settings.push_contact)
+        return browser, None if browser else "push subscription removed"
+
+    def _send_push(self, job: Job, browser: push.Target) -> Outcome:
+        try:
+            status = push.send(browser, job.payload, self.settings.allowed_webhook_hosts)
+        except Exception as exc:
+            detail = webhooks.describe(exc)
+            log.warning("outbox %s push: %s", job.id, detail)
+            return Outcome(False, detail)
+        log.info("outbox %s pushed: status %s", job.id, status)
+        if status in push.GONE:  # the browser unsubscribed or the subscription expired
+            with transaction(self.sessions) as session:
+                push.forget(session, browser.subscription_id, status)
+            return Outcome(False, f"subscription gone (status {status}); removed", permanent=True)
+        if 200 <= status < 300:
+            with transaction(self.sessions) as session:
+                push.delivered(session, browser.subscription_id)
+        return Outcome(200 <= status < 300, f"status {status}", permanent=status in (400, 403, 413))
+
     def _send(self, job: Job, deadline: float) -> Outcome:
         if job.refused:
             return Outcome(False, job.refused, permanent=True)
         if time.monotonic() > deadline or self._stopping.is_set():
             return Outcome(False, "not sent", sent=False)
+        if job.browser is not None:
+            return self._send_push(job, job.browser)
         try:
             if job.endpoint is not None:
                 status = webhooks.send(

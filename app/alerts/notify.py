@@ -1,7 +1,8 @@
 """Notices of alert changes, written to the outbox in the same transaction as the change.
 
 Nothing is sent from here: each notice is an ``OutboxMessage`` row (one per subscribed
-webhook, and one per e-mail recipient when ``HAVEN_SMTP_URL`` is set) that the delivery engine
+webhook, and one per person and channel — e-mail, and push per browser — as the notification
+planner decides: ``app.alerts.notifications.planner``) that the delivery engine
 picks up once the transaction has committed, so an alert and its notices exist together or
 not at all. Payloads hold ids, rule, severity, status and a link only — never a name, a
 document number or a place::
@@ -33,13 +34,9 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from app.alerts import rules
-from app.auth.roles import Role
-from app.auth.users import USER_EMAIL
-from app.crypto import CryptoError, Pad, crypto_of
+from app.alerts.notifications import dispatch, planner, push
 from app.models.alert import Alert, OutboxMessage, Webhook
 from app.models.base import utcnow
-from app.models.case import Case, CaseAssignment
-from app.models.user import User
 
 GROUP_EVENT = "alert.group"
 _GROUPS = "alert_groups"
@@ -63,10 +60,6 @@ def _public_url(session: Session) -> str:
     return url.rstrip("/")
 
 
-def _smtp_on(session: Session) -> bool:
-    return bool(getattr(session.info.get("settings"), "smtp_url", None))
-
-
 def alert_data(session: Session, alert: Alert) -> dict[str, Any]:
     return {
         "id": str(alert.id),
@@ -87,22 +80,43 @@ def _body(kind: str, at: Any, data: dict[str, Any]) -> str:
 
 
 def notify(
-    session: Session, alert: Alert, kind: str, *, now: Any, became_critical: bool = False
+    session: Session,
+    alert: Alert,
+    kind: str,
+    *,
+    now: Any,
+    became_critical: bool = False,
+    escalation_step: int = 0,
 ) -> int:
-    """Outbox rows for one event of one alert; none while the alert is muted."""
-    if alert.inhibited_by is not None:
-        return 0
-    body = _body(kind, now, alert_data(session, alert))
-    targets = _webhooks(session, alert.organisation_id, (kind,))
-    rows = [_row(alert.id, kind, "webhook", target, body) for target in targets]
-    audience = rules.email_audience(
-        kind, alert.rule, alert.severity, became_critical=became_critical
+    """Outbox rows for one event of one alert, as the planner decides (none while muted)."""
+    notice = planner.Notice(
+        event=kind,
+        rule=alert.rule,
+        severity=alert.severity,
+        muted=alert.inhibited_by is not None,
+        became_critical=became_critical,
+        escalation_step=escalation_step,
     )
-    if audience is not None and _smtp_on(session):
-        people = [alert.individual_id] if audience == "assigned" and alert.individual_id else []
-        for user_id in recipients(session, alert.organisation_id, people):
-            rows.append(_row(alert.id, kind, "email", user_id, body))
-    session.add_all(rows)
+    body = _body(kind, now, alert_data(session, alert))
+    people = [alert.individual_id] if alert.individual_id else []
+    decided, rows = dispatch.write(
+        session,
+        notice,
+        organisation_id=alert.organisation_id,
+        individual_ids=people,
+        alert_id=alert.id,
+        body=body,
+        push_body=push.payload(alert.id, alert.severity, alert.rule, f"/alerts/{alert.id}"),
+        now=now,
+    )
+    if decided.webhooks:
+        hooks = [
+            _row(alert.id, kind, "webhook", target, body)
+            for target in _webhooks(session, alert.organisation_id, (kind,))
+        ]
+        session.add_all(hooks)
+        dispatch.track(session, hooks)
+        rows = rows + hooks
     return len(rows)
 
 
@@ -132,7 +146,13 @@ def flush_groups(session: Session) -> int:
     groups: dict[tuple[uuid.UUID, str, str], _Group] = session.info.pop(_GROUPS, {})
     written = 0
     for group in groups.values():
-        alerts = sorted(group.alerts.values(), key=lambda a: str(a.id))
+        # An alert muted since it joined the group (by a later alert of the same change) is
+        # announced to nobody.
+        alerts = sorted(
+            (a for a in group.alerts.values() if a.inhibited_by is None), key=lambda a: str(a.id)
+        )
+        if not alerts:
+            continue
         severity = max((a.severity for a in alerts), key=lambda s: rules.RANK[s])
         data = {
             "group_key": group.group_key,
@@ -144,14 +164,29 @@ def flush_groups(session: Session) -> int:
         }
         body = _body(GROUP_EVENT, group.at, data)
         names = (GROUP_EVENT, *sorted(group.events))
-        rows = [
-            _row(None, GROUP_EVENT, "webhook", target, body)
-            for target in _webhooks(session, group.organisation_id, names)
-        ]
-        if _smtp_on(session) and (group.critical_news or group.rule == rules.BREAK_GLASS):
-            people = [a.individual_id for a in alerts if a.individual_id is not None]
-            for user_id in recipients(session, group.organisation_id, people):
-                rows.append(_row(None, GROUP_EVENT, "email", user_id, body))
+        first = alerts[0]
+        notice = planner.Notice(
+            event=GROUP_EVENT,
+            rule=group.rule,
+            severity=severity,
+            became_critical=group.critical_news,
+        )
+        link = f"/alerts?group_key={group.group_key}"
+        decided, rows = dispatch.write(
+            session,
+            notice,
+            organisation_id=group.organisation_id,
+            individual_ids=[a.individual_id for a in alerts if a.individual_id is not None],
+            alert_id=None,
+            body=body,
+            push_body=push.payload(first.id, severity, group.rule, link),
+            now=group.at,
+        )
+        if decided.webhooks:
+            rows += [
+                _row(None, GROUP_EVENT, "webhook", target, body)
+                for target in _webhooks(session, group.organisation_id, names)
+            ]
         session.add_all(rows)
         written += len(rows)
     return written
@@ -196,48 +231,3 @@ def _webhooks(session: Session, organisation_id: uuid.UUID, names: tuple[str, ..
         if isinstance(wanted, list) and rules.subscribed(wanted, names):
             found.append(hook_id)
     return found
-
-
-def recipients(
-    session: Session, organisation_id: uuid.UUID, individual_ids: list[uuid.UUID]
-) -> list[uuid.UUID]:
-    """The organisation's supervisors and, for these people, their cases' assigned
-    caseworkers: those with an e-mail address and an enabled account."""
-    supervisors = select(User.id).where(
-        User.organisation_id == organisation_id, User.role == Role.SUPERVISOR
-    )
-    ids = set(session.scalars(supervisors))
-    if individual_ids:
-        ids |= set(
-            session.scalars(
-                select(CaseAssignment.user_id)
-                .join(Case, Case.id == CaseAssignment.case_id)
-                .where(
-                    Case.individual_id.in_(individual_ids),
-                    Case.organisation_id == organisation_id,
-                    Case.status != "closed",
-                    CaseAssignment.role == "caseworker",
-                    CaseAssignment.removed_at.is_(None),
-                )
-            )
-        )
-    if not ids:
-        return []
-    users = session.scalars(
-        select(User)
-        .where(User.id.in_(ids), User.disabled.is_(False), User.email_ct.is_not(None))
-        .order_by(User.username)
-    )
-    return [user.id for user in users if _has_email(session, user)]
-
-
-def _has_email(session: Session, user: User) -> bool:
-    if user.email_ct is None:
-        return False
-    try:
-        email = crypto_of(session).open(
-            session, USER_EMAIL, user.id, user.id, user.email_ct, pad=Pad.SHORT
-        )
-    except CryptoError:
-        return False
-    return bool(email)

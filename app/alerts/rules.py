@@ -20,7 +20,6 @@ import datetime as dt
 import hashlib
 import uuid
 from collections.abc import Sequence
-from typing import Literal
 
 SEVERITIES = ("info", "medium", "high", "critical")
 RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
@@ -109,7 +108,8 @@ SUPERVISOR_ONLY = frozenset({BREAK_GLASS, *STAFF_RULES})
 EXPIRY_NOTICE = dt.timedelta(days=90)
 EXPIRY_URGENT = dt.timedelta(days=30)
 # Escalation: a critical alert nobody acknowledged within settings.escalation_minutes goes to
-# the organisation's supervisors (one step; DOMAIN.md §4.2).
+# the person on call (or the supervisors when nobody is), and after as long again to every
+# supervisor (DOMAIN.md §4.2; who is told is decided by app.alerts.notifications.planner).
 ESCALATES = frozenset({"critical"})
 
 SUMMARIES = {
@@ -140,8 +140,6 @@ SUMMARIES = {
     REFERRAL_ACCEPTED: "A referral was accepted",
     REFERRAL_DECLINED: "A referral was declined",
 }
-
-Audience = Literal["assigned", "supervisors"] | None
 
 
 def dedup_key(rule: str, individual_id: uuid.UUID | None, subject_id: uuid.UUID | None) -> str:
@@ -212,24 +210,6 @@ def inhibits(
 
 def may_inhibit(rule: str, severity: str) -> bool:
     return (rule in INHIBITORS and severity == "critical") or rule == PASSPORT_REVOKED
-
-
-def email_audience(event: str, rule: str, severity: str, *, became_critical: bool) -> Audience:
-    """Who gets e-mail for this event (webhooks get every event they subscribe to).
-
-    E-mail is for what must not wait: critical alerts (opened, raised to critical,
-    acknowledged, resolved — repeats of the same threat do not mail again), escalations (to
-    supervisors) and emergency access to a case (to supervisors).
-    """
-    if event == "alert.escalated":
-        return "supervisors"
-    if rule == BREAK_GLASS or rule in STAFF_RULES:
-        return "supervisors" if event == "alert.created" else None
-    if severity != "critical":
-        return None
-    if event == "alert.updated" and not became_critical:
-        return None
-    return "assigned"
 
 
 def subscribed(events: Sequence[str], names: Sequence[str]) -> bool:

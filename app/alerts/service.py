@@ -22,12 +22,14 @@ from sqlalchemy.orm import Session
 
 from app.actor import Actor
 from app.alerts import notify, queries, rules
+from app.alerts.notifications import oncall
 from app.audit import service as audit
 from app.crypto import Pad, crypto_of
 from app.errors import Conflict, Unprocessable
 from app.models.alert import Alert
 from app.models.base import utcnow
 from app.models.case import Case
+from app.models.notification import AlertEscalation
 from app.records import history
 
 MAX_NOTE = 2000
@@ -347,13 +349,19 @@ def _unmute(session: Session, source: Alert, now: dt.datetime) -> None:
         _apply_inhibition(session, alert, now)
 
 
-def escalate(session: Session, alert: Alert, *, now: dt.datetime) -> None:
-    """A critical alert nobody acknowledged in time: to the organisation's supervisors."""
-    alert.escalated_at = alert.updated_at = now
+def escalate(session: Session, alert: Alert, *, now: dt.datetime, step: int = 1) -> None:
+    """A critical alert nobody acknowledged in time: first to the person on call (to the
+    supervisors when nobody is), then (``step`` 2) to every supervisor."""
+    on_call = oncall.on_call(session, alert.organisation_id, now) if step == 1 else None
+    if step == 1:
+        alert.escalated_at = alert.updated_at = now
+    session.add(AlertEscalation(alert_id=alert.id, step=step, at=now, to_user_id=on_call))
     session.flush()
-    _history(session, None, alert, "alert.escalated", now)
-    _audit(session, None, alert, "alert.escalate")
-    notify.notify(session, alert, "alert.escalated", now=now)
+    _history(
+        session, None, alert, "alert.escalated", now, changes={"step": 2} if step == 2 else None
+    )
+    _audit(session, None, alert, "alert.escalate" if step == 1 else "alert.escalate_supervisors")
+    notify.notify(session, alert, "alert.escalated", now=now, escalation_step=step)
 
 
 def _history(

@@ -5,7 +5,8 @@
 - the latest UNHCR certificate expiring within 90 / 30 days;
 - a welfare check-in overdue (``check_in_every_hours`` since ``last_check_in_at``);
 - escalation: a critical alert still open (nobody acknowledged it) ``escalation_minutes``
-  after it was raised goes to the organisation's supervisors, once;
+  after it was raised goes to the person on call (the supervisors when nobody is), and
+  ``escalation_minutes`` after that to every supervisor, each step once;
 - a referral past its expiry: marked expired and announced to the receiving organisation
   (access itself ended at the expiry: scope compares the time in SQL).
 
@@ -29,6 +30,7 @@ from app.crypto import CryptoError, Pad, crypto_of
 from app.models.alert import Alert
 from app.models.document import TravelDocument
 from app.models.individual import Individual
+from app.models.notification import AlertEscalation
 from app.models.unhcr import UnhcrStatus
 from app.records.documents import ISSUING_COUNTRY
 from app.records.people import open_fields
@@ -279,4 +281,25 @@ def _escalate(session: Session, now: dt.datetime) -> int:
     ).all()
     for alert in alerts:
         service.escalate(session, alert, now=now)
+    return len(alerts) + _escalate_further(session, now, deadline)
+
+
+def _escalate_further(session: Session, now: dt.datetime, deadline: dt.datetime) -> int:
+    """The second step: still open ``escalation_minutes`` after the first → every supervisor."""
+    done = select(AlertEscalation.alert_id).where(AlertEscalation.step == 2)
+    alerts = session.scalars(
+        select(Alert)
+        .where(
+            Alert.status == "open",
+            Alert.severity.in_(rules.ESCALATES),
+            Alert.escalated_at.is_not(None),
+            Alert.escalated_at <= deadline,
+            Alert.inhibited_by.is_(None),
+            Alert.id.not_in(done),
+        )
+        .order_by(Alert.created_at, Alert.id)
+        .with_for_update(skip_locked=True)
+    ).all()
+    for alert in alerts:
+        service.escalate(session, alert, now=now, step=2)
     return len(alerts)

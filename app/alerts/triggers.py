@@ -36,6 +36,7 @@ from app.models.base import utcnow
 from app.models.document import DocumentStatusChange, TravelDocument
 from app.models.incident import Incident, IncidentSubject
 from app.models.individual import Individual
+from app.models.notification import AlertEscalation
 from app.records.people import open_fields
 from app.risk.policy import is_backfill
 
@@ -393,6 +394,11 @@ def on_person_erased(session: Session, event: PersonErased) -> None:
     session.execute(
         delete(OutboxMessage)
         .where(OutboxMessage.alert_id.in_(theirs))
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        delete(AlertEscalation)
+        .where(AlertEscalation.alert_id.in_(theirs))
         .execution_options(synchronize_session=False)
     )
     session.execute(

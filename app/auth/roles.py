@@ -63,6 +63,11 @@ class Action(enum.StrEnum):
     COUNTRY_EVENTS_WRITE = "country_events.write"
     ALERTS_READ = "alerts.read"
     ALERTS_HANDLE = "alerts.handle"
+    # Notifications: one's own preferences and browsers; the on-call rota; who cannot be reached
+    NOTIFICATIONS_OWN = "notifications.own"
+    ON_CALL_READ = "on_call.read"
+    ON_CALL_MANAGE = "on_call.manage"
+    REACH_READ = "reach.read"
     # Oversight
     STATS_READ = "stats.read"
     AUDIT_READ = "audit.read"
@@ -93,6 +98,8 @@ _CASE_WORK = {
     Action.RISK_READ,
     Action.ALERTS_READ,
     Action.ALERTS_HANDLE,
+    Action.NOTIFICATIONS_OWN,
+    Action.ON_CALL_READ,
 }
 
 ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
@@ -106,6 +113,8 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
             Action.ORGANISATIONS_READ,
             Action.WEBHOOKS_MANAGE,
             Action.REFERENCE_MANAGE,
+            Action.NOTIFICATIONS_OWN,
+            Action.REACH_READ,
         }
     ),
     Role.SUPERVISOR: frozenset(
@@ -119,6 +128,8 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
             Action.RISK_OVERRIDE,
             Action.COUNTRY_EVENTS_WRITE,
             Action.REFERRALS_DECIDE,
+            Action.ON_CALL_MANAGE,
+            Action.REACH_READ,
         }
     ),
     Role.CASEWORKER: frozenset(_CASE_WORK | {Action.SESSION, Action.WHOAMI}),
@@ -134,10 +145,15 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
             Action.LEGAL_NOTES_WRITE,
             Action.RISK_READ,
             Action.ALERTS_READ,
+            Action.NOTIFICATIONS_OWN,
         }
     ),
-    Role.ANALYST: frozenset({Action.SESSION, Action.WHOAMI, Action.STATS_READ}),
-    Role.AUDITOR: frozenset({Action.SESSION, Action.WHOAMI, Action.AUDIT_READ}),
+    Role.ANALYST: frozenset(
+        {Action.SESSION, Action.WHOAMI, Action.STATS_READ, Action.NOTIFICATIONS_OWN}
+    ),
+    Role.AUDITOR: frozenset(
+        {Action.SESSION, Action.WHOAMI, Action.AUDIT_READ, Action.NOTIFICATIONS_OWN}
+    ),
     Role.SERVICE: frozenset({Action.WHOAMI, Action.INCIDENTS_WRITE, Action.ALERTS_READ}),
 }
 

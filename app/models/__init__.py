@@ -18,6 +18,13 @@ from app.models.history import HistoryEntry
 from app.models.incident import Incident, IncidentSubject
 from app.models.individual import Individual, IndividualNameIndex, IndividualReferenceIndex
 from app.models.keys import KeyEncryptionKey, KeyErasure, RecordKey
+from app.models.notification import (
+    AlertEscalation,
+    NotificationPreference,
+    OnCallShift,
+    PushServerKey,
+    PushSubscription,
+)
 from app.models.organisation import Organisation
 from app.models.referral import Referral
 from app.models.risk import CountryProfileOverride, RiskAssessment, RiskOverride
@@ -26,6 +33,7 @@ from app.models.user import ApiKey, AuthToken, LoginThrottle, RecoveryCode, User
 
 __all__ = [
     "Alert",
+    "AlertEscalation",
     "ApiKey",
     "Attachment",
     "AuditCheckpoint",
@@ -52,9 +60,13 @@ __all__ = [
     "KeyErasure",
     "ListMatch",
     "LoginThrottle",
+    "NotificationPreference",
+    "OnCallShift",
     "Organisation",
     "OutboxMessage",
     "PublishedList",
+    "PushServerKey",
+    "PushSubscription",
     "RecordKey",
     "RecoveryCode",
     "Referral",

@@ -22,6 +22,7 @@ from app.web import (
     cookies,
     duplicates,
     individuals,
+    notifications,
     records,
     referrals,
     session,
@@ -31,7 +32,7 @@ from app.web.headers import SecurityHeadersMiddleware
 
 STATIC = Path(__file__).parent / "static"
 # Pages anyone may open; every other page of the web client needs a signed-in session.
-PUBLIC_PAGES = frozenset({"/login"})
+PUBLIC_PAGES = frozenset({"/login", *notifications.PUBLIC})
 
 
 def build_router() -> APIRouter:
@@ -49,6 +50,7 @@ def build_router() -> APIRouter:
         admin,
         analyst,
         auditor,
+        notifications,
     ):
         router.include_router(module.router)
     return router

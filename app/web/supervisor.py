@@ -15,10 +15,12 @@ from starlette.datastructures import FormData, UploadFile
 from starlette.responses import Response
 
 from app.actor import Actor
+from app.alerts.notifications import oncall
 from app.auth.roles import Action
 from app.documents import revocations
 from app.documents.schemas import RevocationList
 from app.individuals import service as individuals
+from app.models.base import utcnow
 from app.monitoring import service as monitoring
 from app.monitoring.routes import CountryEventCreate
 from app.risk import overrides
@@ -51,8 +53,14 @@ def tools(request: Request) -> Response:
         actor,
     ):
         found = dashboard.overview(session, actor)
+        nobody = oncall.on_call(session, actor.organisation_id, utcnow()) is None
         return render(
-            request, "supervisor/tools.html", actor=actor, overview=found, ages=dashboard.AGES
+            request,
+            "supervisor/tools.html",
+            actor=actor,
+            overview=found,
+            ages=dashboard.AGES,
+            nobody_on_call=nobody,
         )
 
 

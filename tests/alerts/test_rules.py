@@ -126,45 +126,6 @@ class TestExpiry:
         assert rules.expiry_onset(expires, "high") == dt.date(2025, 8, 2)
 
 
-class TestEmailAudience:
-    def test_critical_alerts_mail_the_assigned_and_supervisors(self) -> None:
-        for event in ("alert.created", "alert.acknowledged", "alert.resolved"):
-            audience = rules.email_audience(
-                event, "host_custody", "critical", became_critical=False
-            )
-            assert audience == "assigned"
-
-    def test_a_repeat_does_not_mail_again(self) -> None:
-        assert (
-            rules.email_audience("alert.updated", "host_custody", "critical", became_critical=False)
-            is None
-        )
-        assert (
-            rules.email_audience(
-                "alert.updated", "risk_escalated", "critical", became_critical=True
-            )
-            == "assigned"
-        )
-
-    def test_lower_severities_are_not_mailed(self) -> None:
-        assert (
-            rules.email_audience("alert.created", "publicly_named", "high", became_critical=False)
-            is None
-        )
-
-    def test_escalations_and_emergency_access_go_to_supervisors(self) -> None:
-        assert (
-            rules.email_audience(
-                "alert.escalated", "host_custody", "critical", became_critical=False
-            )
-            == "supervisors"
-        )
-        assert (
-            rules.email_audience("alert.created", "break_glass", "high", became_critical=False)
-            == "supervisors"
-        )
-
-
 def test_backfilled() -> None:
     assert rules.backfilled("Held in custody by a host state") == (
         "info",

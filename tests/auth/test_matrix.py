@@ -8,6 +8,7 @@ dependency, fails the suite, so no route can be added without a place in this ma
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import uuid
 from collections.abc import Callable
@@ -15,6 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import update
@@ -364,6 +367,22 @@ SAMPLES: dict[tuple[str, str], Sample] = {
     ("DELETE", "/individuals/{individual_id}/risk/override"): lambda w, me, t, r: Call(
         f"/individuals/{t.ids['individual']}/risk/override"
     ),
+    ("GET", "/me/notifications"): lambda w, me, t, r: Call("/me/notifications"),
+    ("PUT", "/me/notifications"): lambda w, me, t, r: Call(
+        "/me/notifications", {"email": True, "push": True, "min_severity": "critical"}
+    ),
+    ("GET", "/push/key"): lambda w, me, t, r: Call("/push/key"),
+    ("POST", "/me/push-subscriptions"): lambda w, me, t, r: Call(
+        "/me/push-subscriptions", _browser()
+    ),
+    ("GET", "/me/push-subscriptions"): lambda w, me, t, r: Call("/me/push-subscriptions"),
+    ("DELETE", "/me/push-subscriptions/{subscription_id}"): lambda w, me, t, r: Call(
+        f"/me/push-subscriptions/{_subscription(w, me, t, r)}"
+    ),
+    ("GET", "/on-call"): lambda w, me, t, r: Call("/on-call"),
+    ("POST", "/on-call"): lambda w, me, t, r: Call("/on-call", _shift(t)),
+    ("DELETE", "/on-call/{shift_id}"): lambda w, me, t, r: Call(f"/on-call/{_shift_of(w, t)}"),
+    ("GET", "/notifications/unreachable"): lambda w, me, t, r: Call("/notifications/unreachable"),
     ("GET", "/reference/countries"): lambda w, me, t, r: Call("/reference/countries"),
     # Effective far ahead, so it changes no assessment made while the suite runs.
     ("PUT", "/reference/countries/{code}"): lambda w, me, t, r: Call(
@@ -449,6 +468,13 @@ UNSCOPED = {
     ("POST", "/country-events"),
     ("GET", "/alerts"),
     ("GET", "/alerts/stream"),
+    ("GET", "/me/notifications"),
+    ("PUT", "/me/notifications"),
+    ("GET", "/push/key"),
+    ("POST", "/me/push-subscriptions"),
+    ("GET", "/me/push-subscriptions"),
+    ("GET", "/on-call"),
+    ("GET", "/notifications/unreachable"),
 }
 # Routes that end the caller's own session: they get a fresh sign-in of their own.
 OWN_SESSION = {("POST", "/auth/logout"), ("POST", "/auth/password")}
@@ -468,6 +494,43 @@ def _open_alert(w: World, me: Org, t: Org) -> str:
     person = w.fresh_person(t)
     _detain(t.team, t.headers["caseworker"], person)
     return _custody_alert(w.client, t, person)
+
+
+def _browser() -> dict[str, Any]:
+    """A browser's push subscription: a fresh P-256 key and auth secret."""
+    point = (
+        ec.generate_private_key(ec.SECP256R1())
+        .public_key()
+        .public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+    )
+    b64 = lambda raw: base64.urlsafe_b64encode(raw).rstrip(b"=").decode()  # noqa: E731
+    return {
+        "endpoint": f"https://push.example.org/send/{uuid.uuid4().hex}",
+        "keys": {"p256dh": b64(point), "auth": b64(uuid.uuid4().bytes)},
+    }
+
+
+def _subscription(w: World, me: Org, t: Org, role: str) -> str:
+    """The caller's own browser, or one of the other organisation's caseworker."""
+    owner = t.headers[role] if t is me and role != Role.SERVICE else t.headers["caseworker"]
+    response = w.client.post(f"{API}/me/push-subscriptions", json=_browser(), headers=owner)
+    assert response.status_code == 201, response.text
+    return response.json()["id"]
+
+
+def _shift(t: Org) -> dict[str, Any]:
+    start = dt.datetime.now(dt.UTC) + dt.timedelta(days=400)
+    return {
+        "user_id": str(t.users["caseworker"].id),
+        "starts_at": start.isoformat(),
+        "ends_at": (start + dt.timedelta(hours=12)).isoformat(),
+    }
+
+
+def _shift_of(w: World, t: Org) -> str:
+    response = w.client.post(f"{API}/on-call", json=_shift(t), headers=t.headers["supervisor"])
+    assert response.status_code == 201, response.text
+    return response.json()["id"]
 
 
 def _other(w: World, org: Org) -> Org:
