@@ -19,6 +19,7 @@ from app.web.session import signed_in
 
 router = APIRouter(route_class=WebRoute)
 
+RISK_ORDER = {level: i for i, level in enumerate(("critical", "high", "medium", "low"))}
 TITLES = {
     Dimension.RISK_LEVEL: "People by risk level",
     Dimension.COUNTRY: "People by country they are in",
@@ -37,7 +38,10 @@ def statistics(request: Request) -> Response:
         tables: list[dict[str, Any]] = []
         for by, title in TITLES.items():
             table = stats.statistics(session, actor, by)
-            rows = [(_key(by, c["key"]), c["count"]) for c in table["cells"]]
+            cells = table["cells"]
+            if by is Dimension.RISK_LEVEL:  # most severe first, not alphabetical
+                cells = sorted(cells, key=lambda c: RISK_ORDER.get(c["key"], len(RISK_ORDER)))
+            rows = [(_key(by, c["key"]), c["count"]) for c in cells]
             tables.append(
                 {
                     "by": by.value,
