@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app import logs, migrate
 from app.auth import cli as users_commands
+from app.cases.cli import register as register_exports
 from app.config import Settings
 from app.crypto import Crypto, CryptoError
 from app.errors import HavenError
@@ -325,6 +326,8 @@ def audit_verify(
 
 # `haven import people|incidents` and `haven export people` (app/imports/cli.py).
 register_imports(cli, _runtime, Abort)
+# `haven keys init-signing` and `haven verify-export FILE` (app/cases/cli.py).
+register_exports(cli, keys_cli, _runtime)
 
 
 @cli.command()

@@ -15,7 +15,7 @@ import json
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Required, TypedDict
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -24,19 +24,22 @@ from app import __version__
 from app.actor import Actor
 from app.audit import service as audit
 from app.auth.scope import SECTIONS, visible_individuals
-from app.cases import attachments, notes, timeline
+from app.cases import as_of_state, attachments, notes, signing, timeline
 from app.cases import service as cases
 from app.cases.export_pdf import render_pdf
-from app.cases.schemas import NoteView
+from app.cases.schemas import AttachmentView, NoteView
 from app.documents import service as documents
 from app.documents.schemas import DocumentView
+from app.errors import Unprocessable
 from app.incidents import service as incidents
 from app.incidents.schemas import IncidentView
 from app.individuals import service as individuals
+from app.individuals.schemas import PersonView
 from app.models.base import utcnow
 from app.models.case import Case, CaseNote
 from app.models.document import TravelDocument
 from app.models.incident import Incident, IncidentSubject
+from app.models.organisation import Organisation
 from app.records import cases as case_records
 from app.records import history, people
 from app.records.sharing import (
@@ -47,11 +50,17 @@ from app.records.sharing import (
     withheld_person_fields,
 )
 from app.unhcr import service as unhcr
+from app.unhcr.service import UnhcrStatusView
 
 FORMAT = "haven.case-export"
-FORMAT_VERSION = 1
-Format = Literal["json", "pdf"]
-MEDIA_TYPES: dict[str, str] = {"json": "application/json", "pdf": "application/pdf"}
+FORMAT_VERSION = 2  # 2: as_of, the organisation, readable timeline sentences
+Format = Literal["json", "pdf", "bag"]
+MEDIA_TYPES: dict[str, str] = {
+    "json": "application/json",
+    "pdf": "application/pdf",
+    "bag": "application/zip",
+}
+EXTENSIONS: dict[str, str] = {"json": "json", "pdf": "pdf", "bag": "zip"}
 
 
 @dataclass(frozen=True)
@@ -60,25 +69,91 @@ class Export:
     media_type: str
     filename: str
     sha256: str
+    signature: str | None = None  # the JSON's detached JWS (RFC 7797), for a JSON export
 
 
-def build_bundle(session: Session, actor: Actor, case: Case) -> dict[str, Any]:
-    """The bundle as plain data (ids, dates and enums still typed).
+class GeneratedBy(TypedDict):
+    id: uuid.UUID
+    username: str
+    role: str
+    organisation: str
+
+
+class Bundle(TypedDict, total=False):
+    """The export as data: what the caller may see of the case as it stood at ``as_of``."""
+
+    format: Required[str]
+    format_version: Required[int]
+    haven_version: Required[str]
+    generated_at: Required[dt.datetime]
+    generated_by: Required[GeneratedBy]
+    as_of: Required[dt.datetime]  # the moment the record shows: generated_at unless asked
+    as_of_requested: Required[bool]
+    case: Required[dict[str, object]]  # a CaseView without ``access``
+    person: Required[PersonView]
+    withheld_fields: Required[list[str]]
+    referred_sections: list[str]
+    documents: list[DocumentView]
+    unhcr_status_history: list[UnhcrStatusView]
+    incidents: list[IncidentView]
+    notes: list[NoteView]
+    attachments: list[AttachmentView]
+    timeline: list[dict[str, Any]]
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def checked_as_of(as_of: dt.datetime | None, now: dt.datetime) -> dt.datetime | None:
+    """``as_of`` in UTC; 422 in the future or out of range."""
+    if as_of is None:
+        return None
+    try:
+        as_of = _utc(as_of)
+    except OverflowError:
+        raise Unprocessable("as_of is out of range") from None
+    if as_of > now:
+        raise Unprocessable("as_of must not be in the future")
+    return as_of
+
+
+def build_bundle(
+    session: Session, actor: Actor, case: Case, as_of: dt.datetime | None = None
+) -> Bundle:
+    """The bundle as plain data (ids, dates and enums still typed), as it stood at ``as_of``.
 
     Exported through a referral, the bundle holds the referred sections only: the parts
-    outside them (and attachments, never referred) are left out, not emptied."""
+    outside them (and attachments, never referred) are left out, not emptied. As of a moment,
+    it holds what had been recorded by then; the person's and the case's fields are wound back
+    through the changes the timeline recorded after it."""
+    now = utcnow()
+    as_of = checked_as_of(as_of, now)
+    if as_of is not None and as_of < _utc(case.created_at):
+        raise Unprocessable("as_of is before the case was opened")
+    moment = as_of or now
     person = people.get_visible(session, actor, case.individual_id)
     sections = sections_for_case(session, actor, case)
     shown = set(SECTIONS) if sections is None else sections
     # How the exporter reached the case says nothing about it.
-    case_data = {k: v for k, v in cases.present(session, actor, case).items() if k != "access"}
+    case_data: dict[str, object] = {
+        k: v for k, v in cases.present(session, actor, case).items() if k != "access"
+    }
     hidden = people.hidden_fields(session, actor, person)
-    bundle: dict[str, Any] = {
+    organisation = session.get(Organisation, actor.organisation_id)
+    bundle: Bundle = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "haven_version": __version__,
-        "generated_at": utcnow(),
-        "generated_by": {"id": actor.id, "username": actor.username, "role": actor.role},
+        "generated_at": now,
+        "generated_by": {
+            "id": actor.id,
+            "username": actor.username,
+            "role": actor.role,
+            "organisation": organisation.name if organisation else "",
+        },
+        "as_of": moment,
+        "as_of_requested": as_of is not None,
         "case": case_data,
         "person": individuals.present(session, actor, person),
         "withheld_fields": sorted(hidden | withheld_person_fields(sections)),
@@ -98,6 +173,8 @@ def build_bundle(session: Session, actor: Actor, case: Case) -> dict[str, Any]:
     if "history" in shown:
         # As GET /cases/{id}/history, through the same filter (referred sections only).
         bundle["timeline"] = timeline.read_timeline(session, actor, case)
+    if as_of is not None:
+        as_of_state.wind_back(bundle, as_of)
     return bundle
 
 
@@ -183,12 +260,20 @@ def canonical_json(bundle: Any) -> bytes:
 
 
 # The use case -----------------------------------------------------------------------------------
-def export_case(session: Session, actor: Actor, case_id: uuid.UUID, fmt: Format) -> Export:
+def export_case(
+    session: Session,
+    actor: Actor,
+    case_id: uuid.UUID,
+    fmt: Format,
+    as_of: dt.datetime | None = None,
+) -> Export:
     # No export through a break-glass grant: it is for reading, there and then.
     case = case_records.get_visible_case(session, actor, case_id, emergency=False)
-    bundle = build_bundle(session, actor, case)
-    body = render_pdf(plain(bundle)) if fmt == "pdf" else canonical_json(bundle)
+    bundle = build_bundle(session, actor, case, as_of)
+    identity = signing.identity_for(session)
+    body, signature, inner = render(session, actor, bundle, fmt, identity)
     digest = hashlib.sha256(body).hexdigest()
+    moment = bundle["as_of"].isoformat()
     history.record(
         session,
         actor=actor,
@@ -198,7 +283,7 @@ def export_case(session: Session, actor: Actor, case_id: uuid.UUID, fmt: Format)
         summary=f"Export generated ({fmt})",
         subject_type="case",
         subject_id=case.id,
-        changes={"format": fmt, "sha256": digest},
+        changes={"format": fmt, "sha256": digest, "as_of": moment},
     )
     audit.record(
         session,
@@ -206,8 +291,42 @@ def export_case(session: Session, actor: Actor, case_id: uuid.UUID, fmt: Format)
         action="case.export",
         subject_type="case",
         subject_id=case.id,
-        details={"format": fmt, "sha256": digest, "bytes": len(body)},
+        details={
+            "format": fmt,
+            "sha256": digest,
+            "bytes": len(body),
+            "as_of": moment if bundle["as_of_requested"] else None,
+            "signed_by": identity.fingerprint,
+            # A bag's PDF and JSON, found by their own digests when checked on their own.
+            "contains": inner,
+        },
         high_risk=True,
     )
     stamp = bundle["generated_at"].strftime("%Y%m%dT%H%M%SZ")
-    return Export(body, MEDIA_TYPES[fmt], f"haven-case-{case.id}-{stamp}.{fmt}", digest)
+    name = f"haven-case-{case.id}-{stamp}.{EXTENSIONS[fmt]}"
+    return Export(body, MEDIA_TYPES[fmt], name, digest, signature)
+
+
+def render(
+    session: Session, actor: Actor, bundle: Bundle, fmt: Format, identity: signing.Identity
+) -> tuple[bytes, str | None, list[str]]:
+    """The export's bytes, signed by ``identity``; for JSON its detached JWS, for a bag the
+    SHA-256 of the PDF and JSON inside."""
+    if fmt == "json":
+        body = canonical_json(bundle)
+        return body, signing.sign_json(identity, body), []
+    pdf = signed_pdf(bundle, identity)
+    if fmt == "pdf":
+        return pdf, None, []
+    from app.cases import bag  # the bag reads the attachments' files: only when asked for
+
+    body = canonical_json(bundle)
+    inner = [hashlib.sha256(pdf).hexdigest(), hashlib.sha256(body).hexdigest()]
+    return bag.build(session, actor, bundle, pdf, body, identity), None, inner
+
+
+def signed_pdf(bundle: Bundle, identity: signing.Identity) -> bytes:
+    data = plain(bundle)
+    reason = f"Haven case export, as of {data['as_of']}"
+    body = render_pdf(data, signer=identity.signer)
+    return signing.sign_pdf(identity, body, reason=reason, location="Haven")

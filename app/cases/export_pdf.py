@@ -1,5 +1,8 @@
-"""The lawyer's bundle as PDF (fpdf2): title page, person, documents, status, incidents,
-notes, attachments and the timeline.
+"""The lawyer's bundle as PDF (fpdf2), written for a judge: a cover page (the case, as of
+when, who generated it for which organisation, and a table of contents), the person, documents,
+status, incidents, notes, attachments and the timeline as sentences; identifiers and the
+machine detail of each timeline entry (kinds, factor codes, weights) only in the appendix.
+Every page says "as of" and "Page N of M". The document is signed afterwards (signing.py).
 
 Fonts ship in ``fonts/`` (see its README and ``glyphs.py``): DejaVu Sans, with Noto Sans Khmer,
 Thai and Lao as fallbacks, shaped by HarfBuzz so that stacked Khmer consonants and vowel signs
@@ -14,8 +17,10 @@ from typing import Any
 
 from fpdf import FPDF
 from fpdf.enums import TableBordersLayout, XPos, YPos
+from fpdf.outline import OutlineSection
 
 from app.cases.glyphs import FALLBACKS, FONT_DIR, FONTS, MAIN, needs_shaping, unshown, visible
+from app.cases.readable import country, day, moment, sentence, value_text, words
 
 TEXT_MAX = 900  # a table cell must fit on a page; the JSON export has it all
 LINE = 5.0
@@ -44,6 +49,7 @@ SECTIONS = {
     "attachments": "Attachments",
     "timeline": "Timeline",
 }
+ROLE_NAMES = {"lawyer": "counsel"}
 
 
 # Formatting -------------------------------------------------------------------------------------
@@ -62,16 +68,10 @@ def text_of(value: Any) -> str:
 
 
 def when(value: str | None) -> str:
-    """An ISO timestamp as "2025-06-01 10:30 UTC" (dates stay as they are)."""
+    """An ISO timestamp as "1 Jun 2025, 10:30 UTC", a date as "1 Jun 2025"."""
     if not value:
         return "—"
-    try:
-        moment = dt.datetime.fromisoformat(value)
-    except ValueError:
-        return value
-    if "T" not in value:
-        return value
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return moment(value) if "T" in value else day(value)
 
 
 def _shorten(text: str, limit: int) -> str:
@@ -95,6 +95,12 @@ class BundlePDF(FPDF):
         self.set_title(f"Haven case export {bundle['case']['id']}")
         self.set_author("Haven")
         self.set_creator(f"Haven {bundle['haven_version']}")
+        self.set_subject(f"Case record as of {bundle['as_of']}")
+        # Read back by `haven verify-export`: which case, as of when (ids, no names).
+        self.set_keywords(
+            f"haven-case:{bundle['case']['id']} haven-as-of:{bundle['as_of']} "
+            f"haven-generated-at:{bundle['generated_at']}"
+        )
 
     def say(self, text: str) -> str:
         """The text as it can be shown; turns shaping on for the output call that follows.
@@ -115,17 +121,18 @@ class BundlePDF(FPDF):
         self.cell(
             0,
             4,
-            f"Haven case export · case {self.bundle['case']['id']} · "
-            f"generated {when(self.bundle['generated_at'])} · confidential · page {self.page_no()}",
+            f"Haven case record as of {when(self.bundle['as_of'])} · generated "
+            f"{when(self.bundle['generated_at'])} · confidential · "
+            f"Page {self.page_no()} of {{nb}}",
             align="C",
         )
         self.set_text_color(0)
 
     # Building blocks
-    def heading(self, title: str) -> None:
-        if self.get_y() > self.h - 60:
+    def heading(self, title: str, *, new_page: bool = False) -> None:
+        if new_page or self.get_y() > self.h - 60:
             self.add_page()
-        self.start_section(title)  # a PDF bookmark
+        self.start_section(title)  # a PDF bookmark and a line of the table of contents
         self.ln(3)
         self.set_font(MAIN, "B", 13)
         self.cell(0, 8, title, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
@@ -189,69 +196,102 @@ class BundlePDF(FPDF):
         self.set_font(MAIN, "", 9)
 
 
-def _title_page(pdf: BundlePDF, bundle: dict[str, Any], notices: list[str]) -> None:
+def _toc(pdf: FPDF, outline: list[OutlineSection]) -> None:
+    pdf.set_text_shaping(False)
+    pdf.set_x(pdf.l_margin)
+    pdf.set_font(MAIN, "B", 11)
+    pdf.cell(0, 7, "Contents", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.set_font(MAIN, "", 9.5)
+    for section in outline:
+        if section.level:
+            continue
+        label, page = section.name, str(section.page_number)
+        room = pdf.w - pdf.l_margin - pdf.r_margin - pdf.get_string_width(page) - 2
+        dots = "." * max(
+            3, int((room - pdf.get_string_width(label) - 2) / pdf.get_string_width("."))
+        )
+        pdf.cell(room, 5.2, f"{label} {dots}", link=pdf.add_link(page=section.page_number))
+        pdf.cell(0, 5.2, page, align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+
+
+def _cover(pdf: BundlePDF, bundle: dict[str, Any], notices: list[str], signer: str) -> None:
     person, case, by = bundle["person"], bundle["case"], bundle["generated_by"]
     pdf.add_page()
     pdf.set_font(MAIN, "B", 20)
-    pdf.cell(0, 12, "Case bundle", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.cell(0, 11, "Case record", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_font(MAIN, "B", 15)
     names = [person.get("full_name") or "(name not recorded)"]
     if person.get("native_name"):
         names.append(person["native_name"])
     for name in names:
-        pdf.multi_cell(0, 9, pdf.say(name), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    pdf.ln(4)
-    pdf.set_font(MAIN, "", 10)
+        pdf.multi_cell(0, 8.5, pdf.say(name), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.ln(2)
+    pdf.set_font(MAIN, "B", 11)
+    as_of = when(bundle["as_of"])
+    pdf.set_fill_color(235, 240, 248)
+    pdf.multi_cell(
+        0,
+        7,
+        f"As of {as_of}" if bundle.get("as_of_requested") else f"As of {as_of} (generation)",
+        fill=True,
+        new_x=XPos.LMARGIN,
+        new_y=YPos.NEXT,
+    )
+    pdf.set_font(MAIN, "", 9)
+    pdf.paragraph(
+        "Everything in this document is as the organisation had recorded it at that moment: "
+        "later entries are left out and later changes undone."
+        if bundle.get("as_of_requested")
+        else "Everything in this document is as recorded when it was generated."
+    )
+    pdf.ln(2)
     pdf.field("Case", case.get("title") or "(untitled)")
-    pdf.field("Case id", case["id"])
-    pdf.field("Person id", person["id"])
-    pdf.field("Status", f"{case['status']}, priority {case['priority']}")
+    pdf.field("Status", f"{case['status']}, {case['priority']} priority")
     pdf.field("Opened", when(case.get("created_at")))
     pdf.field("Generated", when(bundle["generated_at"]))
-    pdf.field("Generated by", f"{by['username']} ({by['role']})")
-    pdf.field("Haven version", bundle["haven_version"])
-    pdf.field("Format", f"{bundle['format']} v{bundle['format_version']}")
-    pdf.ln(4)
+    role = ROLE_NAMES.get(by["role"], by["role"])
+    pdf.field("Generated by", f"{by['username']} ({role})")
+    pdf.field("Organisation", by.get("organisation") or "—")
+    pdf.field("Signed by", signer)
+    pdf.field("Software", f"Haven {bundle['haven_version']}")
+    pdf.ln(2)
     pdf.paragraph(
-        "Confidential. This bundle holds personal data of a person at risk; keep it encrypted "
-        "at rest and share it only with those who need it for the person's protection."
+        "Integrity: this file carries the organisation's digital signature (PAdES); a PDF "
+        "reader's signature panel, poppler's pdfsig or `haven verify-export FILE` shows who "
+        "signed it and that no byte has changed since. Its SHA-256 digest is kept in the "
+        "organisation's signed audit trail. Identifiers and the machine detail of every "
+        "timeline entry are in the appendix."
     )
     pdf.paragraph(
-        "Integrity: the SHA-256 digest of this file was sent with it (HTTP header "
-        "X-Content-SHA256) and is kept in Haven's audit log; compare it before relying on a copy."
+        "Confidential: personal data of a person at risk. Keep it encrypted at rest and share "
+        "it only with those who need it for the person's protection."
     )
-    pdf.ln(3)
-    pdf.set_font(MAIN, "B", 10)
-    pdf.cell(0, 6, "Scripts", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    pdf.set_font(MAIN, "", 9)
-    if not notices:
-        pdf.paragraph("All text is shown in its own script.")
-    else:
+    if notices:
         pdf.paragraph(
             "Some text is in a script this PDF has no font for; it is marked "
-            '"[… text not shown]" where it occurs and is complete in the JSON export:'
+            '"[… text not shown]" where it occurs and is complete in the JSON export: '
+            + "; ".join(notices)
+            + "."
         )
-        for notice in notices:
-            pdf.paragraph(f"• {notice}")
     pdf.ln(3)
-    pdf.set_font(MAIN, "B", 10)
-    pdf.cell(0, 6, "Contents", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    pdf.set_font(MAIN, "", 9)
-    pdf.paragraph(", ".join(SECTIONS.values()) + ".")
+    pdf.insert_toc_placeholder(_toc, pages=1, reset_page_indices=False)
 
 
 def _person(pdf: BundlePDF, bundle: dict[str, Any]) -> None:
     person = bundle["person"]
     withheld = set(bundle.get("withheld_fields", []))
-    pdf.heading("Person")
+    pdf.heading("Person")  # the table of contents' placeholder ended the cover page
     for key, label in PERSON_FIELDS:
-        pdf.field(label, "(withheld from your role)" if key in withheld else person.get(key))
+        value = person.get(key)
+        shown = value_text(key, value) if value not in (None, [], "") else None
+        pdf.field(label, "(withheld from your role)" if key in withheld else shown)
     risk = person.get("risk") or {}
-    pdf.field("Risk", f"{text_of(risk.get('level'))} (score {text_of(risk.get('score'))})")
+    level = risk.get("level")
+    pdf.field("Risk", f"{level} (score {text_of(risk.get('score'))} of 100)" if level else None)
     status = person.get("unhcr_status") or {}
     pdf.field(
         "UNHCR status",
-        f"{text_of(status.get('status'))} since {text_of(status.get('effective_date'))}"
+        f"{words(text_of(status.get('status')))} since {day(status.get('effective_date'))}"
         if status
         else None,
     )
@@ -269,7 +309,10 @@ def _case(pdf: BundlePDF, bundle: dict[str, Any]) -> None:
     pdf.grid(
         ("Role", "User", "Since"),
         (30, 90, 60),
-        [[a["role"], a["username"], when(a["assigned_at"])] for a in case["assignments"]],
+        [
+            [ROLE_NAMES.get(a["role"], a["role"]), a["username"], when(a["assigned_at"])]
+            for a in case["assignments"]
+        ],
     )
 
 
@@ -277,33 +320,35 @@ def _documents(pdf: BundlePDF, bundle: dict[str, Any]) -> None:
     pdf.heading("Travel documents")
     rows = [
         [
-            text_of(d["type"]),
+            words(d["type"]),
             text_of(d["number"]),
-            text_of(d["issuing_country"]),
-            text_of(d["issued_on"]),
-            text_of(d["expires_on"]),
-            text_of(d["status"]),
-            text_of(d["status_date"]),
+            country(d["issuing_country"]) if d["issuing_country"] else "—",
+            when(d["issued_on"]),
+            when(d["expires_on"]),
+            words(d["status"]),
+            when(d["status_date"]),
             text_of(d["status_source"]),
         ]
         for d in bundle.get("documents", [])
     ]
     pdf.grid(
         ("Type", "Number", "Issuer", "Issued", "Expires", "Status", "Since", "Source"),
-        (20, 30, 15, 21, 21, 21, 21, 31),
+        (20, 26, 24, 20, 20, 18, 20, 32),
         rows,
     )
     for document in bundle.get("documents", []):
         changes = document.get("status_history") or []
         if len(changes) > 1:
-            pdf.subheading(f"Status changes of {document['type']} {text_of(document['number'])}")
+            pdf.subheading(
+                f"Status changes of {words(document['type'])} {text_of(document['number'])}"
+            )
             pdf.grid(
                 ("Status", "Date", "Source", "Recorded"),
                 (30, 30, 70, 50),
                 [
                     [
-                        c["status"],
-                        text_of(c["status_date"]),
+                        words(c["status"]),
+                        when(c["status_date"]),
                         text_of(c["status_source"]),
                         when(c["changed_at"]),
                     ]
@@ -319,10 +364,10 @@ def _unhcr(pdf: BundlePDF, bundle: dict[str, Any]) -> None:
         (22, 30, 28, 22, 50, 28),
         [
             [
-                text_of(s["effective_date"]),
-                text_of(s["status"]),
+                when(s["effective_date"]),
+                words(text_of(s["status"])),
                 text_of(s["unhcr_reference"]),
-                text_of(s["expires_on"]),
+                when(s["expires_on"]),
                 _shorten(text_of(s["note"]), TEXT_MAX),
                 when(s["recorded_at"]),
             ]
@@ -336,15 +381,23 @@ def _incidents(pdf: BundlePDF, bundle: dict[str, Any]) -> None:
     if not bundle.get("incidents", []):
         pdf.paragraph("None recorded.")
     for incident in bundle.get("incidents", []):
-        pdf.subheading(f"{incident['occurred_on']} · {incident['type']} · {incident['country']}")
         source = incident.get("source") or {}
+        pdf.subheading(
+            f"{words(incident['type']).capitalize()} in {country(incident['country'])} "
+            f"on {day(incident['occurred_on'])}"
+        )
         pdf.field("Location", incident.get("location"))
         pdf.field("Description", incident.get("description"))
         pdf.field("Perpetrator", incident.get("perpetrator"))
+        grade, cred = text_of(source.get("reliability")), text_of(source.get("credibility"))
         pdf.field(
             "Source",
-            f"{text_of(source.get('name'))} (reliability {text_of(source.get('reliability'))}, "
-            f"credibility {text_of(source.get('credibility'))})",
+            f"{text_of(source.get('name'))} (source {grade}{cred}: reliability {grade}, "
+            f"credibility {cred})",
+        )
+        pdf.field(
+            "Recorded",
+            f"{when(incident.get('created_at'))} by {text_of(incident.get('created_by'))}",
         )
         if incident.get("after_return"):
             pdf.field("Flag", "reported for a date after the person's recorded forced return")
@@ -359,20 +412,54 @@ def _notes(pdf: BundlePDF, bundle: dict[str, Any]) -> None:
         pdf.paragraph("None recorded.")
     for note in bundle.get("notes", []):
         kind = "Legal note" if note["kind"] == "legal" else "Note"
-        pdf.subheading(f"{kind} · {text_of(note['author'])} · {when(note['created_at'])}")
+        pdf.subheading(f"{kind} by {text_of(note['author'])}, {when(note['created_at'])}")
         pdf.paragraph(text_of(note["body"]))
 
 
 def _attachments(pdf: BundlePDF, bundle: dict[str, Any]) -> None:
     pdf.heading("Attachments")
     pdf.grid(
-        ("File", "Type", "Bytes", "SHA-256", "Added"),
-        (45, 30, 17, 60, 28),
+        ("File", "Type", "Size", "SHA-256", "Added"),
+        (45, 28, 17, 60, 30),
         [
-            [a["filename"], a["content_type"], str(a["size"]), a["sha256"], when(a["created_at"])]
+            [
+                a["filename"],
+                a["content_type"],
+                f"{a['size']:,} bytes",
+                a["sha256"],
+                when(a["created_at"]),
+            ]
             for a in bundle.get("attachments", [])
         ],
     )
+
+
+def _timeline(pdf: BundlePDF, bundle: dict[str, Any]) -> None:
+    pdf.heading("Timeline", new_page=True)
+    entries = bundle.get("timeline", [])
+    if not entries:
+        pdf.paragraph("None recorded.")
+        return
+    pdf.paragraph(
+        f"{len(entries)} entries, oldest first. The number in brackets leads to the entry's "
+        "machine record in Appendix B."
+    )
+    pdf.ln(1)
+    for number, entry in enumerate(entries, start=1):
+        if pdf.get_y() > pdf.page_break_trigger - 3 * LINE:
+            pdf.add_page()  # keep an entry's lines together
+        pdf.set_text_shaping(False)
+        pdf.set_font(MAIN, "B", 8.5)
+        stamp = when(entry["at"])
+        pdf.cell(40, 4.4, stamp)
+        pdf.set_font(MAIN, "", 9)
+        pdf.line_of(f"{sentence(entry)}.", 4.4)
+        pdf.set_x(pdf.l_margin + 40)
+        pdf.set_font(MAIN, "", 7.5)
+        pdf.set_text_color(90)
+        pdf.line_of(f"Recorded by {text_of(entry['actor'])} [{number}]", 3.6)
+        pdf.set_text_color(0)
+        pdf.ln(1.4)
 
 
 def _changes(entry: dict[str, Any]) -> str:
@@ -383,36 +470,50 @@ def _changes(entry: dict[str, Any]) -> str:
     return _shorten("\n".join(lines), TEXT_MAX)
 
 
-def _timeline(pdf: BundlePDF, bundle: dict[str, Any]) -> None:
-    pdf.heading("Timeline")
-    if not bundle.get("timeline", []):
-        pdf.paragraph("None recorded.")
-    for entry in bundle.get("timeline", []):
+def _appendix(pdf: BundlePDF, bundle: dict[str, Any]) -> None:
+    """The identifiers and each timeline entry as recorded: for the other side's expert."""
+    case, person, by = bundle["case"], bundle["person"], bundle["generated_by"]
+    pdf.heading("Appendix A: identifiers", new_page=True)
+    pdf.field("Case id", case["id"])
+    pdf.field("Person id", person["id"])
+    pdf.field("Generated by (user id)", by["id"])
+    pdf.field("Format", f"{bundle['format']} version {bundle['format_version']}")
+    pdf.field("As of (ISO 8601)", bundle["as_of"])
+    pdf.field("Generated at (ISO 8601)", bundle["generated_at"])
+    for document in bundle.get("documents", []):
+        pdf.field(f"Document {text_of(document['number'])}", document["id"])
+    for incident in bundle.get("incidents", []):
+        pdf.field(f"Incident of {incident['occurred_on']}", incident["id"])
+    for attachment in bundle.get("attachments", []):
+        pdf.field(f"Attachment {attachment['filename']}", attachment["id"])
+    pdf.heading("Appendix B: timeline entries as recorded", new_page=True)
+    pdf.paragraph("Each entry's kind, subject and recorded values, as Haven stores them.")
+    for number, entry in enumerate(bundle.get("timeline", []), start=1):
         if pdf.get_y() > pdf.page_break_trigger - 3 * LINE:
-            pdf.add_page()  # keep an entry's first lines together
+            pdf.add_page()
         pdf.set_text_shaping(False)
-        pdf.set_font(MAIN, "B", 8.5)
-        stamp = when(entry["at"])
-        pdf.cell(pdf.get_string_width(stamp) + 2, 4.2, stamp)
-        pdf.set_font(MAIN, "", 8.5)
-        pdf.line_of(f"{entry['summary']} — {text_of(entry['actor'])} ({entry['kind']})", 4.2)
+        pdf.set_font(MAIN, "B", 8)
+        pdf.set_x(pdf.l_margin)
+        subject = (
+            f" · {entry['subject_type']} {entry['subject_id']}" if entry.get("subject_id") else ""
+        )
+        pdf.line_of(f"[{number}] {entry['at']} · {entry['kind']}{subject}", 4)
         values = _changes(entry)
-        if values:
-            pdf.set_font(MAIN, "", 8)
-            pdf.set_text_color(60)
-            for line in values.split("\n"):
-                pdf.set_x(pdf.l_margin + 6)
-                pdf.line_of(line, 3.8)
-            pdf.set_text_color(0)
-        pdf.ln(1.2)
+        pdf.set_font(MAIN, "", 7.5)
+        pdf.set_text_color(60)
+        for line in values.split("\n") if values else []:
+            pdf.set_x(pdf.l_margin + 6)
+            pdf.line_of(line, 3.6)
+        pdf.set_text_color(0)
+        pdf.ln(0.8)
 
 
-def render_pdf(bundle: dict[str, Any]) -> bytes:
-    """The bundle (as plain JSON data) as a PDF document."""
+def render_pdf(bundle: dict[str, Any], *, signer: str = "the organisation") -> bytes:
+    """The bundle (as plain JSON data) as a PDF document, ready to be signed."""
     pdf = BundlePDF(bundle)
-    _title_page(pdf, bundle, unshown(bundle, SECTIONS))
-    pdf.add_page()
+    _cover(pdf, bundle, unshown(bundle, SECTIONS), signer)
     for section in (_person, _case, _documents, _unhcr, _incidents, _notes, _attachments):
         section(pdf, bundle)
     _timeline(pdf, bundle)
+    _appendix(pdf, bundle)
     return bytes(pdf.output())

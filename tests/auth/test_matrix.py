@@ -186,6 +186,7 @@ def _today() -> str:
 SAMPLES: dict[tuple[str, str], Sample] = {
     ("POST", "/auth/logout"): lambda w, me, t, r: Call("/auth/logout"),
     ("GET", "/auth/me"): lambda w, me, t, r: Call("/auth/me"),
+    ("GET", "/export-keys"): lambda w, me, t, r: Call("/export-keys"),
     # Enrolment needs the current password (issue 13, item 4).
     ("POST", "/auth/mfa/enroll"): lambda w, me, t, r: Call(
         "/auth/mfa/enroll", {"password": PASSWORD}
@@ -444,6 +445,7 @@ UNSCOPED = {
     ("GET", "/webhooks"),
     ("POST", "/auth/logout"),
     ("GET", "/auth/me"),
+    ("GET", "/export-keys"),
     ("POST", "/auth/mfa/enroll"),
     ("POST", "/auth/mfa/confirm"),
     ("POST", "/auth/password"),

@@ -197,13 +197,13 @@ class TestPdfExport:
             timeout=60,
         ).stdout.decode()
         for expected in (
-            "Case bundle",
+            "Case record",
             "Sok Dara",
             "N01234567",
-            "asylum_seeker",
+            "asylum seeker",
             "Timeline",
             "Person registered",
-            "All text is shown in its own script.",
+            "Page 1 of ",
         ):
             assert expected in text
         assert "Lat Phrao" not in text
