@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from app import __version__, events, logs, migrate, web
 from app.alerts.engine import EngineThread
@@ -16,8 +17,9 @@ from app.auth import passwords
 from app.config import Settings, check_production
 from app.crypto import Crypto
 from app.crypto.keyring import open_provider
-from app.db import make_engine, make_sessionmaker
+from app.db import make_engine, make_sessionmaker, transaction
 from app.errors import install_handlers
+from app.individuals import reindex
 from app.limits import BodyLimitMiddleware
 from app.ops import Metrics, RequestContextMiddleware
 from app.ops import router as ops_router
@@ -80,6 +82,7 @@ def create_app(
     # Sessions carry the keyring, the settings and the table of reactions to domain events.
     app.state.sessionmaker = events.attach(make_sessionmaker(engine, crypto, settings), TABLE)
     app.state.metrics = Metrics()
+    _index_name_tokens(app)
     install_handlers(app)
     app.include_router(ops_router)
     app.include_router(build_router())
@@ -91,6 +94,18 @@ def create_app(
     app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
     web.install(app)  # the web client's pages, /static, and security headers on every response
     return app
+
+
+def _index_name_tokens(app: FastAPI) -> None:
+    """Name-token rows for people registered before that index existed (one EXISTS query
+    once they all have theirs); skipped while the schema is behind."""
+    try:
+        with transaction(app.state.sessionmaker) as session:
+            done = reindex.backfill(session)
+    except (OperationalError, ProgrammingError):
+        return  # not migrated yet: the next start does it
+    if done:
+        log.info("name-token index written for %d people", done)
 
 
 def factory() -> FastAPI:

@@ -61,6 +61,7 @@ class IndexSpec:
     bits: int
     normalise: Callable[[str], str]
     version: int = 1
+    rows_per_person: int = 1  # index rows each person adds (the planner's R is people times this)
 
     def coincidences(self, rows: int) -> float:
         return rows / 2.0**self.bits
@@ -74,7 +75,25 @@ DOCUMENT_NUMBER = IndexSpec("travel_document.number", bits=14, normalise=fold_do
 EXTERNAL_REFERENCE = IndexSpec(
     "individual.external_reference", bits=14, normalise=fold_document_number
 )
-INDEXES = (PERSON_NAME, DOCUMENT_NUMBER, EXTERNAL_REFERENCE)
+# Each whole word of a person's names (full, native, aliases), for "Sok" finding Sok Dara.
+# Every person holds exactly TOKENS_PER_PERSON rows (padded with random values), so the row
+# count says nothing about how many words their names have; see README "Security model".
+TOKENS_PER_PERSON = 8
+NAME_TOKEN = IndexSpec(
+    "individual.name_token", bits=11, normalise=fold_name, rows_per_person=TOKENS_PER_PERSON
+)
+INDEXES = (PERSON_NAME, DOCUMENT_NUMBER, EXTERNAL_REFERENCE, NAME_TOKEN)
+
+
+def name_tokens(*names: str | None) -> list[str]:
+    """The distinct whole words of folded names that hold a letter (numbers are not names),
+    in first-seen order."""
+    seen: dict[str, None] = {}
+    for name in names:
+        for word in fold_name(name or "").split(" "):
+            if any(ch.isalpha() for ch in word):
+                seen.setdefault(word, None)
+    return list(seen)
 
 
 def planner_bounds(rows: int) -> tuple[int, int]:

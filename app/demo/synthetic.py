@@ -23,9 +23,10 @@ from app.crypto.keyring import wrap_aad
 from app.models.base import utcnow
 from app.models.document import DocumentStatusChange, TravelDocument
 from app.models.history import HistoryEntry
-from app.models.individual import Individual, IndividualNameIndex
+from app.models.individual import Individual, IndividualNameIndex, IndividualNameToken
 from app.models.keys import RecordKey
 from app.records.documents import ISSUING_COUNTRY, NUMBER
+from app.records.name_tokens import token_values
 from app.records.people import FIELDS, SLOTS
 
 FAMILY = [
@@ -61,6 +62,18 @@ GIVEN = [
     "Samnang",
 ]
 HOSTS = ["THA", "MYS", "IDN"]
+# (level, lowest score, highest score, share of people)
+RISK = [
+    ("low", 5, 29, 0.5),
+    ("medium", 30, 54, 0.3),
+    ("high", 55, 79, 0.15),
+    ("critical", 80, 98, 0.05),
+]
+
+
+def _risk(rng: random.Random) -> tuple[str, int]:
+    level, low, high, _ = rng.choices(RISK, weights=[r[3] for r in RISK])[0]
+    return level, rng.randint(low, high)
 
 
 def reserve_key_ids(session: Session, n: int) -> list[int]:
@@ -119,7 +132,7 @@ def add_people(
     while done < count:
         size = min(batch, count - done)
         key_ids = reserve_key_ids(session, size)
-        keys, people, names, docs, changes, history = [], [], [], [], [], []
+        keys, people, names, tokens, docs, changes, history = [], [], [], [], [], [], []
         for offset in range(size):
             person_id, doc_id, key_id = uuid.uuid4(), uuid.uuid4(), key_ids[offset]
             material = os.urandom(32)
@@ -137,12 +150,15 @@ def add_people(
                 }
             )
             values = _person(rng, done + offset)
+            level, score = _risk(rng)
             row: dict[str, Any] = {
                 "id": person_id,
                 "organisation_id": organisation_id,
                 "created_by": created_by,
                 "created_at": now,
-                "updated_at": now,
+                "updated_at": now - dt.timedelta(minutes=rng.randrange(0, 60 * 24 * 365)),
+                "risk_level": level,
+                "risk_score": score,
             }
             for name, pad in FIELDS.items():
                 value = values.get(name)
@@ -155,6 +171,10 @@ def add_people(
                 names.append(
                     {"individual_id": person_id, "value": crypto.blind_index(PERSON_NAME, name)}
                 )
+            tokens += [
+                {"individual_id": person_id, "value": value}
+                for value in token_values(crypto, [values["full_name"], *values["aliases"]])
+            ]
             number = f"N{rng.randrange(10**7, 10**8)}{done + offset:06d}"
             numbers.append(number)
             docs.append(
@@ -204,6 +224,7 @@ def add_people(
             (RecordKey, keys),
             (Individual, people),
             (IndividualNameIndex, names),
+            (IndividualNameToken, tokens),
             (TravelDocument, docs),
             (DocumentStatusChange, changes),
             (HistoryEntry, history),

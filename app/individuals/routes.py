@@ -12,7 +12,7 @@ from app.actor import Actor
 from app.auth.deps import require
 from app.auth.roles import Action
 from app.db import SessionDep, writes
-from app.individuals import duplicates, schemas, service
+from app.individuals import duplicates, listing, schemas, service
 from app.individuals.schemas import PersonView, RiskLevel
 from app.validation import CountryCode
 
@@ -42,26 +42,33 @@ def create_individual(
 def list_individuals(
     actor: Annotated[Actor, require(Action.INDIVIDUALS_READ)],
     session: SessionDep,
+    q: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
     name: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
     document_number: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
     country: Annotated[CountryCode | None, Query()] = None,
     risk_level: RiskLevel | None = None,
+    open_alerts: bool | None = None,
+    sort: listing.Sort = "risk",
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: uuid.UUID | None = None,
-) -> dict[str, Any]:
-    if name is not None or document_number is not None:  # asks whether someone is on record
-        limits.count_lookup(session, actor)
-    items, next_cursor = service.search(
+    cursor: Annotated[str | None, Query(max_length=12)] = None,
+) -> listing.PeoplePage:
+    if q is not None or name is not None or document_number is not None:
+        limits.count_lookup(session, actor)  # asks whether someone is on record
+    return listing.find(
         session,
         actor,
-        name=name,
-        document_number=document_number,
-        country=country,
-        risk_level=risk_level.value if risk_level else None,
-        limit=limit,
-        cursor=cursor,
+        listing.PeopleQuery(
+            q=q,
+            name=name,
+            document_number=document_number,
+            country=country,
+            risk_level=risk_level.value if risk_level else None,
+            open_alerts=open_alerts,
+            sort=sort,
+            limit=limit,
+            offset=listing.parse_cursor(cursor),
+        ),
     )
-    return {"items": items, "next_cursor": str(next_cursor) if next_cursor else None}
 
 
 @router.get(

@@ -103,6 +103,8 @@ class IndividualRead(BaseModel):
 class IndividualPage(BaseModel):
     items: list[IndividualRead]
     next_cursor: str | None = None
+    total: int | None = None  # every match in scope, over all pages
+    offset: int | None = None
 
 
 class RiskSummaryView(TypedDict):

@@ -81,3 +81,18 @@ class IndividualReferenceIndex(Base):
         ForeignKey("individual.id"), index=True, info={"owner": True}
     )
     value: Mapped[int | None] = mapped_column(Integer, index=True, info=_BIDX)
+
+
+class IndividualNameToken(Base):
+    """Blind-index values of each whole word of a person's names (``NAME_TOKEN``), padded with
+    random values to the same number of rows for everyone."""
+
+    __tablename__ = "individual_name_token"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    individual_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("individual.id"), index=True, info={"owner": True}
+    )
+    value: Mapped[int | None] = mapped_column(Integer, index=True, info=_BIDX)

@@ -21,6 +21,7 @@ from app.crypto.envelope import header_key_id
 from app.errors import NotFound
 from app.models.case import Case, CaseAssignment
 from app.models.individual import Individual, IndividualNameIndex
+from app.records.name_tokens import index_tokens
 
 # Each sealed column: its slot (table, column in the AAD) and its padding bucket.
 FIELDS: dict[str, Pad] = {
@@ -125,6 +126,7 @@ def index_names(session: Session, person: Individual, values: dict[str, Any]) ->
     tokens = {crypto.blind_index(PERSON_NAME, n) for n in names if n}
     for token in sorted(t for t in tokens if t is not None):
         session.add(IndividualNameIndex(individual_id=person.id, value=token))
+    index_tokens(session, person.id, names)  # each whole word, for "Sok" finding Sok Dara
 
 
 def is_assigned(session: Session, actor: Actor, person: Individual) -> bool:
