@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app.actor import Actor
 from app.alerts import queries, service
+from app.alerts.notifications import planner
 from app.auth.deps import require
 from app.auth.roles import Action
 from app.auth.service import authenticate_token
@@ -179,6 +180,8 @@ async def _events(
         for item in items:
             if item["updated_at"] <= since or sent.get(item["id"]) == item["updated_at"]:
                 continue
+            if not planner.stream(_notice(item)):
+                continue
             sent[item["id"]] = item["updated_at"]
             watermark = max(watermark, item["updated_at"])
             yield _event(item)
@@ -193,6 +196,13 @@ async def _events(
         await asyncio.sleep(POLL_SECONDS)
         if await request.is_disconnected():
             return
+
+
+def _notice(item: dict[str, Any]) -> planner.Notice:
+    kind = "alert.created" if item["updated_at"] == item["created_at"] else "alert.updated"
+    return planner.Notice(
+        event=kind, rule=item["rule"], severity=item["severity"], muted=item["inhibited"]
+    )
 
 
 def _event(item: dict[str, Any]) -> str:
