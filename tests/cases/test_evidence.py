@@ -10,6 +10,7 @@ import json
 import re
 import shutil
 import subprocess
+import time
 import uuid
 import zipfile
 from dataclasses import dataclass
@@ -385,3 +386,31 @@ class TestSigningIdentity:
         replaced = signing.init_signing(provider, tmp_path, "Legal Aid Org", replace=True)
         assert len(signing.published(tmp_path)) == 2  # the old one stays in the JWKS
         assert replaced.fingerprint != loaded.fingerprint
+
+
+class TestLawyerPage:
+    def test_as_of_picker_exports_what_was_known_then(
+        self, app: FastAPI, team: Team, scene: Scene
+    ) -> None:
+        from tests.conftest import fresh_address
+        from tests.web.support import sign_in
+
+        browser = TestClient(app, client=(fresh_address(), 1))
+        sign_in(browser, scene.lawyer.user)
+        page = browser.get(f"/cases/{scene.case_id}")
+        assert page.status_code == 200
+        assert f'action="/api/v1/cases/{scene.case_id}/export"' in page.text
+        assert 'type="datetime-local" id="export-as-of" name="as_of"' in page.text
+        # What the form sends: a date and time to the second without an offset, read as UTC.
+        now = dt.datetime.now(dt.UTC)
+        time.sleep(1.05 - now.microsecond / 1e6)  # a second of its own, after the case opened
+        picked = dt.datetime.now(dt.UTC).replace(microsecond=0)
+        team.incident(scene.worker, scene.person, type="threat", occurred_on="2026-12-03")
+        response = browser.get(
+            f"{API}/cases/{scene.case_id}/export",
+            params={"as_of": picked.strftime("%Y-%m-%dT%H:%M:%S"), "format": "json"},
+        )
+        assert response.status_code == 200, response.text
+        then = response.json()
+        assert dt.datetime.fromisoformat(then["as_of"]) == picked
+        assert "threat" not in [i["type"] for i in then["incidents"]]
