@@ -23,8 +23,9 @@ from app.cases import service as cases
 from app.consent import service as consent
 from app.documents import service as documents
 from app.documents.schemas import DocumentView
+from app.errors import HavenError
 from app.incidents import service as incidents
-from app.individuals import schemas
+from app.individuals import listing, schemas
 from app.individuals import service as individuals
 from app.models.base import utcnow
 from app.records import history
@@ -69,21 +70,26 @@ def split_list(value: str, *, codes: bool = False) -> list[str]:
 class _Query(schemas.Strict):
     """The API's search parameters (GET /individuals), as a form."""
 
-    name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    q: Annotated[str, Field(min_length=1, max_length=200)] | None = None
     document_number: Annotated[str, Field(min_length=1, max_length=64)] | None = None
     country: CountryCode | None = None
     risk_level: schemas.RiskLevel | None = None
+    open_alerts: bool | None = None
+    sort: listing.Sort = "risk"
+    page: Annotated[int, Field(ge=1, le=100_000)] = 1
 
 
-SEARCH_FIELDS = ("name", "document_number", "country", "risk_level")
+SEARCH_FIELDS = ("q", "document_number", "country", "risk_level", "open_alerts", "sort", "page")
 # Typed into the form and posted, never put in the address: a URL stays in browser history,
 # and a seized laptop's history would list who was looked for.
-SEARCH_TERMS = ("name", "document_number")
+SEARCH_TERMS = ("q", "name", "document_number")
+SORT_LABELS = (("risk", "Risk, highest first"), ("name", "Name"), ("updated", "Last change"))
 
 
 @router.get("/people")
 def search_page(request: Request) -> Response:
-    """The form, and results for the filters an address may carry (country, risk, everyone)."""
+    """The form, and results for the filters an address may carry (country, risk, open
+    alerts, sort, page, everyone)."""
     params = request.query_params
     if any(params.get(term) for term in SEARCH_TERMS):  # an old link or a hand-typed address
         kept = {k: v for k, v in params.items() if k not in SEARCH_TERMS and v}
@@ -95,32 +101,43 @@ def search_page(request: Request) -> Response:
 @router.post("/people")
 def search_posted(request: Request, form: SessionForm) -> Response:
     """A search by name or document number: the terms come in the body of a CSRF-checked form."""
-    return _search(request, values_of(form, SEARCH_FIELDS), everyone=False)
+    values = values_of(form, SEARCH_FIELDS)
+    values["q"] = values["q"] or text(form, "name")  # the field's name before words were searched
+    return _search(request, values, everyone=False)
 
 
 def _search(request: Request, values: dict[str, str], *, everyone: bool) -> Response:
     with signed_in(request, Action.INDIVIDUALS_READ) as (session, actor):
-        asked = any(values.values()) or everyone
-        results: list[dict[str, Any]] | None = None
+        asked = any(v for k, v in values.items() if k not in ("sort", "page")) or everyone
+        found: listing.PeoplePage | None = None
         errors: dict[str, str] = {}
+        query: _Query | None = None
         if asked:
             try:
                 query = _Query.model_validate(present(values))
             except ValidationError as exc:
                 errors = FormError.from_validation(exc).errors
             else:
-                if query.name is not None or query.document_number is not None:
+                if query.q is not None or query.document_number is not None:
                     limits.count_lookup(session, actor)
-                found, _ = individuals.search(
-                    session,
-                    actor,
-                    name=query.name,
-                    document_number=query.document_number,
-                    country=query.country,
-                    risk_level=query.risk_level.value if query.risk_level else None,
-                    limit=SEARCH_LIMIT,
-                )
-                results = [web_referrals.with_defaults(p) for p in found]
+                try:
+                    found = listing.find(
+                        session,
+                        actor,
+                        listing.PeopleQuery(
+                            q=query.q,
+                            document_number=query.document_number,
+                            country=query.country,
+                            risk_level=query.risk_level.value if query.risk_level else None,
+                            open_alerts=query.open_alerts or None,
+                            sort=query.sort,
+                            limit=SEARCH_LIMIT,
+                            offset=(query.page - 1) * SEARCH_LIMIT,
+                        ),
+                    )
+                except HavenError as exc:
+                    errors = FormError.from_domain(exc).errors or {"q": exc.detail}
+        pages = -(-found["total"] // SEARCH_LIMIT) if found else 0
         return render(
             request,
             "people/search.html",
@@ -128,9 +145,24 @@ def _search(request: Request, values: dict[str, str], *, everyone: bool) -> Resp
             status=422 if errors else 200,
             values=values,
             errors=errors,
-            results=results,
+            results=[web_referrals.with_defaults(p) for p in found["items"]] if found else None,
+            total=found["total"] if found else 0,
+            page=query.page if query else 1,
+            pages=pages,
             limit=SEARCH_LIMIT,
+            everyone=everyone,
+            posted=request.method == "POST",
+            sorts=SORT_LABELS,
+            address=_address(values, everyone),
         )
+
+
+def _address(values: dict[str, str], everyone: bool) -> str:
+    """The list's address without the page (never the typed terms), for the pager's links."""
+    kept = {k: v for k, v in values.items() if v and k not in SEARCH_TERMS and k != "page"}
+    if everyone:
+        kept["all"] = "1"
+    return "/people?" + urlencode(kept)
 
 
 # Registering a person -------------------------------------------------------------------------
