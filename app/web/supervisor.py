@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import FormData, UploadFile
 from starlette.responses import Response
 
+from app import supervision
 from app.actor import Actor
 from app.alerts.notifications import oncall
 from app.auth.roles import Action
@@ -26,7 +27,6 @@ from app.monitoring.routes import CountryEventCreate
 from app.risk import overrides
 from app.risk import service as risk
 from app.risk.schemas import RiskOverrideCreate
-from app.web import dashboard
 from app.web.render import FormError, WebRoute, render, see_other
 from app.web.session import SessionForm, present, signed_in, submit_form, values_of
 
@@ -47,19 +47,19 @@ MAX_CSV_BYTES = 512 * 1024
 
 @router.get("/supervisor")
 def tools(request: Request) -> Response:
-    """The organisation's overview (app.web.dashboard) above the supervisor's tools."""
+    """The organisation's overview (app.supervision) above the supervisor's tools."""
     with signed_in(request, Action.REVOCATIONS_APPLY, Action.COUNTRY_EVENTS_WRITE) as (
         session,
         actor,
     ):
-        found = dashboard.overview(session, actor)
+        found = supervision.overview(session, actor)
         nobody = oncall.on_call(session, actor.organisation_id, utcnow()) is None
         return render(
             request,
             "supervisor/tools.html",
             actor=actor,
             overview=found,
-            ages=dashboard.AGES,
+            ages=supervision.AGES,
             nobody_on_call=nobody,
         )
 

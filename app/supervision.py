@@ -1,6 +1,7 @@
-"""A supervisor's overview of the organisation's work: open alerts by severity and age, open
-cases with no caseworker, and people whose welfare check-in is overdue. Counts and ids only
-(nothing decrypted); reading it is audited as ``supervisor.dashboard``."""
+"""A supervisor's overview of the organisation's work (the service behind /supervisor): open
+alerts by severity and age, open cases with no caseworker, and people whose welfare check-in is
+overdue. Counts and ids only (nothing decrypted); reading it is audited as
+``supervisor.dashboard``."""
 
 from __future__ import annotations
 
