@@ -83,6 +83,7 @@ class BundlePDF(FPDF):
     def __init__(self, bundle: dict[str, Any]) -> None:
         super().__init__(format="A4")
         self.bundle = bundle
+        self._widths: dict[tuple[str, str, float, str], float] = {}
         for family, styles in FONTS.items():
             for style, filename in styles.items():
                 self.add_font(family, style, str(FONT_DIR / filename))
@@ -158,11 +159,43 @@ class BundlePDF(FPDF):
         re-shapes) the line for every character it adds, which makes long bundles slow.
         """
         shown = self.say(text)
-        room = self.w - self.r_margin - self.get_x()
-        if "\n" not in shown and self.get_string_width(shown) < room - 1:
-            self.cell(room, height, shown, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-        else:
+        left = self.get_x()
+        room = self.w - self.r_margin - left
+        lines = None if needs_shaping(shown) else self._wrapped(shown, room - 1)
+        if lines is None:
             self.multi_cell(room, height, shown, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+            return
+        for line in lines:
+            self.set_x(left)
+            self.cell(room, height, line, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+
+    def width_of(self, word: str) -> float:
+        """get_string_width, remembered per font and size (words repeat a lot)."""
+        key = (self.font_family, self.font_style, self.font_size_pt, word)
+        found = self._widths.get(key)
+        if found is None:
+            found = self._widths[key] = self.get_string_width(word)
+        return found
+
+    def _wrapped(self, text: str, room: float) -> list[str] | None:
+        """Greedy word wrap measuring each word once (fpdf2's multi_cell measures the line
+        again for every character, which made a 200-entry export take seconds); None when a
+        word is wider than the line, for multi_cell to break inside it."""
+        space = self.width_of(" ")
+        out: list[str] = []
+        for paragraph in text.split("\n"):
+            line, width = "", 0.0
+            for word in paragraph.split(" "):
+                size = self.width_of(word)
+                if size > room:
+                    return None
+                if line and width + space + size > room:
+                    out.append(line)
+                    line, width = word, size
+                else:
+                    line, width = (f"{line} {word}", width + space + size) if line else (word, size)
+            out.append(line)
+        return out
 
     def paragraph(self, text: str) -> None:
         self.set_x(self.l_margin)
