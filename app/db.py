@@ -8,8 +8,10 @@ only once its entries are committed."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import Future
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -36,6 +38,7 @@ SEQUENCER = "audit_sequencer"
 READER = "read_bind"
 AFTER_READ = "after_read"
 SQLITE_BUSY_TIMEOUT_S = 30
+SQLITE_POOL_SIZE = 32
 
 
 def read_only(session: Session) -> Session:
@@ -53,6 +56,10 @@ def make_engine(settings: Settings, **overrides: Any) -> Engine:
         engine = create_engine(
             settings.database_url,
             connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False},
+            # Readers run side by side (WAL): enough connections that a busy minute does not
+            # open and close them (each opening sets the pragmas again).
+            pool_size=SQLITE_POOL_SIZE,
+            max_overflow=SQLITE_POOL_SIZE,
             **overrides,
         )
         _configure_sqlite(engine)
@@ -247,32 +254,52 @@ def is_reading(session: Session) -> bool:
     return bool(session.info.get(READ_REQUEST))
 
 
-@contextmanager
-def read_transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """A read request's session (see the module's doc); answers once its audit entries are
-    committed by the sequencer, which raises here if their batch failed."""
-    info = factory.kw["info"]
-    session = factory(bind=info[READER])
+def begin_read(factory: sessionmaker[Session]) -> Session:
+    """A read request's session (see the module's doc); nothing is done on the database yet."""
+    session = factory(bind=factory.kw["info"][READER])
     session.info[READ_REQUEST] = True
-    sequencer: Sequencer = info[SEQUENCER]
-    try:
-        yield session
-    except BaseException:
-        durable = audit.take_durable(session)
-        jobs = session.info.pop(ON_ROLLBACK, []) + session.info.pop(AFTER_READ, [])
-        session.rollback()
-        session.close()
-        if durable or jobs:  # denials and failed sign-ins outlive the request
-            sequencer.write(durable, jobs)
-        raise
+    return session
+
+
+def end_read(session: Session) -> Future[None]:
+    """End a read request's transaction (nothing was written) and hand its audit entries and
+    bookkeeping to the sequencer; the request answers once the future is done."""
     entries = audit.take_all(session)
     jobs = session.info.pop(AFTER_READ, [])
     session.info.pop(ON_ROLLBACK, None)
     try:
-        session.commit()  # nothing was written: this ends the snapshot
+        session.commit()  # ends the snapshot
     finally:
         session.close()
-    sequencer.write(entries, jobs)
+    return sequencer_of_session(session).submit(entries, jobs)
+
+
+def fail_read(session: Session) -> Future[None]:
+    """A failed read request: its denials and failed sign-ins outlive it (the sequencer writes
+    them), the rest of its entries go with it."""
+    durable = audit.take_durable(session)
+    jobs = session.info.pop(ON_ROLLBACK, []) + session.info.pop(AFTER_READ, [])
+    session.rollback()
+    session.close()
+    return sequencer_of_session(session).submit(durable, jobs)
+
+
+@contextmanager
+def read_transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A read request's session in one worker thread (the web client's pages): answers once
+    its audit entries are committed, and raises here if their batch failed."""
+    session = begin_read(factory)
+    try:
+        yield session
+    except BaseException:
+        fail_read(session).result()
+        raise
+    end_read(session).result()
+
+
+def sequencer_of_session(session: Session) -> Sequencer:
+    sequencer: Sequencer = session.info[SEQUENCER]
+    return sequencer
 
 
 def sequencer_of(factory: sessionmaker[Session]) -> Sequencer:
@@ -315,8 +342,15 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     once it is this request's turn at the write lock."""
     factory: sessionmaker[Session] = request.app.state.sessionmaker
     if _reads_only(request):
-        async with contextmanager_in_threadpool(read_transaction(factory)) as session:
+        # Begun here (no I/O yet) and ended in one worker thread; the wait for the audit
+        # batch's commit holds no thread.
+        session = begin_read(factory)
+        try:
             yield session
+        except BaseException:
+            await asyncio.wrap_future(await anyio.to_thread.run_sync(fail_read, session))
+            raise
+        await asyncio.wrap_future(await anyio.to_thread.run_sync(end_read, session))
         return
     engine = factory.kw["bind"]
     turn = WriterTurn(_semaphore(engine)) if engine.dialect.name == "sqlite" else None

@@ -20,6 +20,7 @@ from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction, sessionmake
 
 from app.actor import Actor
 from app.models.base import utcnow
+from app.models.keys import KeyErasure
 from app.models.user import ApiKey, AuthGeneration, AuthToken, User
 
 MAX_ENTRIES = 10_000
@@ -89,8 +90,13 @@ def of(session: Session) -> TokenCache | None:
     return cache if isinstance(cache, TokenCache) else None
 
 
-def generation(session: Session) -> int:
-    return int(session.scalar(select(AuthGeneration.generation).where(AuthGeneration.id == 1)) or 0)
+def generations(session: Session) -> tuple[int, int]:
+    """The sign-in generation and the key-erasure generation (app.crypto.keys), in one query:
+    the first statement of a request's transaction."""
+    signins = select(AuthGeneration.generation).where(AuthGeneration.id == 1)
+    erasures = select(KeyErasure.generation).where(KeyErasure.id == 1)  # keys.ERASURE_ROW
+    row = session.execute(select(signins.scalar_subquery(), erasures.scalar_subquery())).one()
+    return int(row[0] or 0), int(row[1] or 0)  # no erasure yet: no row
 
 
 def now() -> dt.datetime:

@@ -49,7 +49,8 @@ def require(*actions: Action) -> Any:
     """``actor: Annotated[Actor, require(Action.X)]``: 403 unless the role includes X (or, given
     several, any of them: a route whose effect depends on the role, like notes)."""
 
-    def dependency(request: Request, actor: ActorDep, session: SessionDep) -> Actor:
+    # Async: no I/O here (a denial's audit entry is only queued), so no worker thread.
+    async def dependency(request: Request, actor: ActorDep, session: SessionDep) -> Actor:
         if getattr(request.state, "mfa_pending", True):
             raise EnrolmentRequired()
         return check_role(session, actor, *actions)
@@ -62,7 +63,7 @@ def require_while_enrolling(*actions: Action) -> Any:
     """``require``, reachable also by a user who must set up two-factor first
     (HAVEN_REQUIRE_MFA): the enrolment routes, /auth/me and /auth/logout."""
 
-    def dependency(actor: ActorDep, session: SessionDep) -> Actor:
+    async def dependency(actor: ActorDep, session: SessionDep) -> Actor:
         return check_role(session, actor, *actions)
 
     dependency.haven_actions = actions  # type: ignore[attr-defined]  # read by the route table

@@ -128,7 +128,9 @@ def authenticate_token(session: Session, presented: str, *, enrolling: bool = Fa
     entry: tokencache.Entry | None = None
     generation = 0
     if cache is not None:
-        generation = tokencache.generation(session)  # before the check: see app.tokencache
+        # Before the check (see app.tokencache); the key-erasure generation comes with it.
+        generation, erasures = tokencache.generations(session)
+        crypto_of(session).keys.observe_erasures(session, erasures)
         entry = cache.get(key, generation)
         if entry is not None and not _usable(entry, now):
             cache.drop(key)

@@ -7,8 +7,9 @@ one fixed-length value, so stored rows do not tell a withdrawal from an agreemen
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import ScalarSelect, delete, select
 from sqlalchemy.orm import Session
 
 from app import events
@@ -61,7 +62,24 @@ def _present(session: Session, row: Consent) -> ConsentRead:
 
 def current(session: Session, individual_id: uuid.UUID) -> ConsentRead | None:
     """The consent that governs now, without a scope check (for internal callers)."""
-    row = session.scalar(_ordered(individual_id).limit(1))
+    return present_current(session, session.scalar(_ordered(individual_id).limit(1)))
+
+
+def current_id(individual_id: Any) -> ScalarSelect[uuid.UUID]:
+    """The id of the consent that governs now, as a subquery (``individual_id`` may be a
+    column of the enclosing query): a person's page reads it with the person."""
+    return (
+        select(Consent.id)
+        .where(Consent.individual_id == individual_id)
+        .order_by(Consent.recorded_on.desc(), Consent.recorded_at.desc())
+        .limit(1)
+        .correlate_except(Consent)  # also in a query that joins Consent itself
+        .scalar_subquery()
+    )
+
+
+def present_current(session: Session, row: Consent | None) -> ConsentRead | None:
+    """``current``, given the row ``current_id`` names."""
     if row is None:
         return None
     try:

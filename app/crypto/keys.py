@@ -122,7 +122,12 @@ class DataKeys:
         generation = session.scalar(
             select(KeyErasure.generation).where(KeyErasure.id == ERASURE_ROW)
         )
-        self.cache.observe(generation or 0)
+        self.observe_erasures(session, generation or 0)
+
+    def observe_erasures(self, session: Session, generation: int) -> None:
+        """The erasure generation, read in this transaction by whoever read it first (a
+        request reads it with its sign-in generation, app.tokencache)."""
+        self.cache.observe(generation)
         session.info[_CHECKED] = session.get_transaction()
 
     def by_id(self, session: Session, key_id: int, owner_id: uuid.UUID) -> DataKey:

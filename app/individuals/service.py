@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select, update
@@ -12,6 +13,7 @@ from app import events
 from app.actor import Actor
 from app.audit import service as audit
 from app.auth.scope import OWN, visible_cases, visible_individuals
+from app.consent import service as consents
 from app.consent.service import current as current_consent
 from app.crypto import crypto_of
 from app.crypto.blind_index import PERSON_NAME, fold_name
@@ -21,9 +23,11 @@ from app.events import PersonErased, PersonRegistered, ProfileChanged
 from app.individuals.schemas import PersonView
 from app.models.base import utcnow
 from app.models.case import Case
+from app.models.consent import Consent
 from app.models.history import HistoryEntry
 from app.models.individual import Individual, IndividualNameIndex
-from app.records import history
+from app.models.unhcr import UnhcrStatus
+from app.records import history, people
 from app.records.documents import holders_of
 from app.records.people import (
     FIELDS,
@@ -35,15 +39,30 @@ from app.records.people import (
     seal_fields,
 )
 from app.records.sharing import sections_for_person, strip_person
+from app.unhcr import service as unhcr
 from app.unhcr.service import current_status
 
 
+@dataclass(frozen=True)
+class Read:
+    """What the person's page needs beside the person, read in the same query (``read``)."""
+
+    assigned: bool
+    unhcr_status: UnhcrStatus | None
+    consent: Consent | None
+
+
 def present(
-    session: Session, actor: Actor, person: Individual, values: dict[str, Any] | None = None
+    session: Session,
+    actor: Actor,
+    person: Individual,
+    values: dict[str, Any] | None = None,
+    read_with: Read | None = None,
 ) -> PersonView:
     """The person as the API shows them to this actor (restricted fields withheld)."""
     values = dict(values if values is not None else open_fields(session, person))
-    for name in hidden_fields(session, actor, person):
+    assigned = read_with.assigned if read_with is not None else None
+    for name in hidden_fields(session, actor, person, assigned=assigned):
         values[name] = None
     # Seen through a referral: the referred sections only, the other fields left out.
     sections = sections_for_person(session, actor, person)
@@ -65,9 +84,15 @@ def present(
             check_in_every_hours=person.check_in_every_hours,
             last_check_in_at=person.last_check_in_at,
             risk={"level": person.risk_level, "score": person.risk_score},
-            unhcr_status=current_status(session, person),
+            unhcr_status=current_status(session, person)
+            if read_with is None
+            else unhcr.present_current(session, read_with.unhcr_status),
             consent=consent.model_dump()
-            if (consent := current_consent(session, person.id))
+            if (
+                consent := current_consent(session, person.id)
+                if read_with is None
+                else consents.present_current(session, read_with.consent)
+            )
             else None,
             organisation=person.organisation_id,
             created_at=person.created_at,
@@ -100,6 +125,7 @@ def create(session: Session, actor: Actor, data: dict[str, Any]) -> Individual:
         subject_type="individual",
         subject_id=person.id,
         changes={k: plain(v) for k, v in values.items() if v not in (None, [])},
+        key=key,
     )
     audit.record(
         session,
@@ -113,7 +139,16 @@ def create(session: Session, actor: Actor, data: dict[str, Any]) -> Individual:
 
 
 def read(session: Session, actor: Actor, individual_id: uuid.UUID) -> PersonView:
-    person = get_visible(session, actor, individual_id)
+    """The person, with what their page shows beside them, in one query; 404 outside scope."""
+    found = session.execute(
+        select(Individual, UnhcrStatus, Consent, people.assigned_to(actor))
+        .outerjoin(UnhcrStatus, UnhcrStatus.id == unhcr.current_id(Individual.id))
+        .outerjoin(Consent, Consent.id == consents.current_id(Individual.id))
+        .where(*people.in_scope(actor, individual_id))
+    ).first()
+    if found is None:
+        raise NotFound()
+    person, status, consent, assigned = found
     audit.record(
         session,
         actor=actor,
@@ -121,7 +156,7 @@ def read(session: Session, actor: Actor, individual_id: uuid.UUID) -> PersonView
         subject_type="individual",
         subject_id=person.id,
     )
-    return present(session, actor, person)
+    return present(session, actor, person, read_with=Read(bool(assigned), status, consent))
 
 
 def update_person(

@@ -10,10 +10,11 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import delete, exists, select
+from sqlalchemy import ColumnElement, delete, exists, or_, select
 from sqlalchemy.orm import Session
 
 from app.actor import Actor
+from app.auth.roles import Role
 from app.auth.scope import registered_without_case, sees_contact_details, visible_individuals
 from app.crypto import DataKey, FieldSlot, Pad, crypto_of
 from app.crypto.blind_index import PERSON_NAME
@@ -56,21 +57,40 @@ def get_visible(
 
     ``section``, ``emergency``: as in ``app.auth.scope`` (``OWN`` for what no referral or
     break-glass grant ever reaches: every write)."""
-    person = session.scalar(
-        select(Individual).where(
-            Individual.id == individual_id,
-            # The scope narrowed to this id: one index probe, whatever the organisation's size.
-            Individual.id.in_(
-                visible_individuals(actor, section, emergency=emergency).where(
-                    Individual.id == individual_id
-                )
-            ),
-            Individual.merged_into_id.is_(None),  # a merged duplicate lives on as its survivor
-        )
-    )
+    person = session.scalar(select(Individual).where(*in_scope(actor, individual_id, section)))
     if person is None:
         raise NotFound()
     return person
+
+
+def in_scope(
+    actor: Actor, individual_id: uuid.UUID, section: str | None = None, *, emergency: bool = True
+) -> tuple[ColumnElement[bool], ...]:
+    """The conditions ``get_visible`` puts on a query of Individual (for a query that reads
+    more with the person, such as the person's page)."""
+    return (
+        Individual.id == individual_id,
+        # The scope narrowed to this id: one index probe, whatever the organisation's size.
+        Individual.id.in_(
+            visible_individuals(actor, section, emergency=emergency).where(
+                Individual.id == individual_id
+            )
+        ),
+        Individual.merged_into_id.is_(None),  # a merged duplicate lives on as its survivor
+    )
+
+
+def assigned_to(actor: Actor) -> ColumnElement[bool]:
+    """``is_assigned`` as a condition on the Individual of the enclosing query."""
+    return or_(
+        registered_without_case(actor),
+        exists().where(
+            CaseAssignment.case_id == Case.id,
+            Case.individual_id == Individual.id,
+            CaseAssignment.user_id == actor.id,
+            CaseAssignment.removed_at.is_(None),
+        ),
+    )
 
 
 def open_fields(
@@ -150,11 +170,18 @@ def is_assigned(session: Session, actor: Actor, person: Individual) -> bool:
     )
 
 
-def hidden_fields(session: Session, actor: Actor, person: Individual) -> frozenset[str]:
+def hidden_fields(
+    session: Session, actor: Actor, person: Individual, *, assigned: bool | None = None
+) -> frozenset[str]:
     """The fields withheld from this actor: contact and location unless they work the case;
-    those and the notes when the person is seen through a referral."""
+    those and the notes when the person is seen through a referral. ``assigned``: whether the
+    actor is assigned to the person, when already read (``assigned_to``)."""
     if person.organisation_id != actor.organisation_id:
         return RESTRICTED | {"notes"}  # seen through a referral
-    if sees_contact_details(actor, assigned=is_assigned(session, actor, person)):
+    if actor.role == Role.SUPERVISOR:
+        return frozenset()  # whoever is assigned (sees_contact_details)
+    if assigned is None:
+        assigned = is_assigned(session, actor, person)
+    if sees_contact_details(actor, assigned=assigned):
         return frozenset()
     return RESTRICTED

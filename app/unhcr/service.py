@@ -7,7 +7,7 @@ import enum
 import uuid
 from typing import Any, TypedDict
 
-from sqlalchemy import delete, select
+from sqlalchemy import ScalarSelect, delete, select
 from sqlalchemy.orm import Session
 
 from app import events
@@ -79,7 +79,23 @@ def _present(session: Session, row: UnhcrStatus) -> UnhcrStatusView:
 
 
 def current_status(session: Session, person: Individual) -> UnhcrStatusView | None:
-    row = session.scalar(_ordered(person.id).limit(1))
+    return present_current(session, session.scalar(_ordered(person.id).limit(1)))
+
+
+def current_id(individual_id: Any) -> ScalarSelect[uuid.UUID]:
+    """The id of the person's current status, as a subquery (``individual_id`` may be a column
+    of the enclosing query): a person's page reads it with the person."""
+    return (
+        select(UnhcrStatus.id)
+        .where(UnhcrStatus.individual_id == individual_id)
+        .order_by(UnhcrStatus.effective_date.desc(), UnhcrStatus.recorded_at.desc())
+        .limit(1)
+        .correlate_except(UnhcrStatus)  # also in a query that joins UnhcrStatus itself
+        .scalar_subquery()
+    )
+
+
+def present_current(session: Session, row: UnhcrStatus | None) -> UnhcrStatusView | None:
     return _present(session, row) if row is not None else None
 
 
