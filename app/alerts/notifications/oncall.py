@@ -94,7 +94,11 @@ def add_shift(
 ) -> ShiftView:
     if starts_at.tzinfo is None or ends_at.tzinfo is None:
         raise Unprocessable("starts_at, ends_at: give a time zone offset", field="starts_at")
-    if not starts_at < ends_at <= starts_at + MAX_SHIFT:
+    try:
+        ordered = starts_at < ends_at <= starts_at + MAX_SHIFT
+    except OverflowError:  # the last days of year 9999
+        ordered = False
+    if not ordered:
         raise Unprocessable("ends_at: after starts_at, at most 31 days later", field="ends_at")
     user = session.scalar(
         select(User).where(User.id == user_id, User.organisation_id == actor.organisation_id)
