@@ -34,6 +34,7 @@ from app.crypto import FieldSlot, Pad, crypto_of
 from app.errors import NotFound, Unprocessable
 from app.models.base import utcnow
 from app.models.notification import PushServerKey, PushSubscription
+from app.models.user import User
 
 SERVER_KEY_ROW = 1
 SERVER_KEY_OWNER = uuid.UUID("5e0d9a52-70c4-4a8f-9f3e-2b7d2f1c0a01")  # the key's data-key owner
@@ -275,6 +276,9 @@ class Target:
 def target(session: Session, subscription_id: uuid.UUID, contact: str) -> Target | None:
     row = session.get(PushSubscription, subscription_id)
     if row is None:
+        return None
+    owner = session.get(User, row.user_id)
+    if owner is None or owner.disabled:  # a disabled account's browsers hear nothing more
         return None
     crypto = crypto_of(session)
     endpoint = crypto.open(session, ENDPOINT, row.id, row.user_id, row.endpoint_ct, pad=Pad.TEXT)
