@@ -273,7 +273,7 @@ def export_case(
     identity = signing.identity_for(session)
     body, signature, inner = render(session, actor, bundle, fmt, identity)
     digest = hashlib.sha256(body).hexdigest()
-    moment = bundle["as_of"].isoformat()
+    moment = bundle["as_of"].isoformat() if bundle["as_of_requested"] else None
     history.record(
         session,
         actor=actor,
@@ -295,7 +295,7 @@ def export_case(
             "format": fmt,
             "sha256": digest,
             "bytes": len(body),
-            "as_of": moment if bundle["as_of_requested"] else None,
+            "as_of": moment,
             "signed_by": identity.fingerprint,
             # A bag's PDF and JSON, found by their own digests when checked on their own.
             "contains": inner,

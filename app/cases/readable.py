@@ -243,7 +243,11 @@ def sentence(entry: dict[str, Any]) -> str:
         return ("Legal note" if "legal" in kind else "Note") + " added (see Notes)"
     if kind == "case.exported":
         digest = str(changes.get("sha256") or "")
-        return f"Export generated ({changes.get('format')}), SHA-256 {digest[:16]}…"
+        kind = {"pdf": "Signed PDF", "json": "JSON", "bag": "Evidence bundle"}.get(
+            str(changes.get("format")), "An"
+        )
+        moment_of = f" as of {moment(changes['as_of'])}" if changes.get("as_of") else ""
+        return f"{kind} export generated{moment_of} (SHA-256 {digest[:16]}…)"
     if kind == "case.break_glass":
         until = moment(changes.get("expires_at"))
         return f"Emergency access to the case opened until {until}; reason: {changes.get('reason')}"
