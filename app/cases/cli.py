@@ -57,7 +57,7 @@ def register(cli: typer.Typer, keys_cli: typer.Typer, runtime: Callable[[], _Run
         from app.crypto.keyring import open_provider
 
         settings = Settings()
-        provider = open_provider(settings, create=False)
+        provider = open_provider(settings, create=True)  # production never creates one
         password = sys.stdin.readline().rstrip("\r\n").encode() if key_password_stdin else None
         identity = signing.init_signing(
             provider,

@@ -184,7 +184,9 @@ def _check_pdf(data: bytes, report: Report, trusted: Trusted | None) -> None:
     found = dict(part.split(":", 1) for part in keywords.split() if ":" in part)
     report.case_id = found.get("haven-case", "(not stated)")
     report.as_of = moment(found["haven-as-of"]) if "haven-as-of" in found else "(not stated)"
-    report.generated_by = f"generated {moment(found.get('haven-generated-at'))}"
+    report.generated_by = (
+        f"{moment(found.get('haven-generated-at'))} (the cover page names who generated it)"
+    )
 
 
 # JSON -------------------------------------------------------------------------------------------

@@ -414,3 +414,19 @@ class TestLawyerPage:
         then = response.json()
         assert dt.datetime.fromisoformat(then["as_of"]) == picked
         assert "threat" not in [i["type"] for i in then["incidents"]]
+
+    def test_production_without_an_identity_refuses_to_export_unsigned(
+        self, app: FastAPI, tmp_path: Path
+    ) -> None:
+        from types import SimpleNamespace
+
+        from sqlalchemy.orm import Session
+
+        settings = SimpleNamespace(data_dir=tmp_path, production=True)
+        session = Session(info={"settings": settings, "crypto": app.state.crypto})
+        with pytest.raises(signing.SigningUnavailable, match="haven keys init-signing"):
+            signing.identity_for(session)
+        assert signing.SigningUnavailable.status_code == 503
+        assert not (tmp_path / signing.SIGNING_FILE).exists()
+        settings.production = False  # development makes one at the first export
+        assert signing.identity_for(session).signer == "Haven development deployment"
