@@ -26,6 +26,7 @@ from app.errors import NotFound, Unprocessable
 from app.models.alert import Alert
 from app.models.case import Case
 from app.models.individual import Individual
+from app.models.notification import AlertEscalation
 
 NOTE = FieldSlot("alert", "resolution_note")
 # Cursors carry the time as microseconds: nothing in them needs escaping in a URL.
@@ -53,7 +54,12 @@ def visible_alerts(actor: Actor) -> Select[uuid.UUID]:
     people = Alert.individual_id.in_(visible_individuals(actor, OWN))
     if actor.role == Role.SUPERVISOR:
         return select(Alert.id).where(own, or_(people, Alert.individual_id.is_(None)))
-    return select(Alert.id).where(own, people, Alert.rule.not_in(rules.SUPERVISOR_ONLY))
+    # The person on call sees the alerts escalated to them, to acknowledge one; the person's
+    # records stay out of reach (opening the case is emergency access, audited and told).
+    escalated = select(AlertEscalation.alert_id).where(AlertEscalation.to_user_id == actor.id)
+    return select(Alert.id).where(
+        own, or_(people, Alert.id.in_(escalated)), Alert.rule.not_in(rules.SUPERVISOR_ONLY)
+    )
 
 
 def get_visible(

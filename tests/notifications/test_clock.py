@@ -186,10 +186,18 @@ def test_escalation_goes_to_the_person_on_call_then_to_every_supervisor(
 
     evaluate(push_app, raised_at + 14 * MINUTE)
     assert rows(push_app, owl_sub, "alert.escalated") == []
+    page = f"{API}/alerts/{alert['id']}"
+    assert papi.get(page, headers=night_owl.headers).status_code == 404  # not theirs yet
     evaluate(push_app, raised_at + 16 * MINUTE)
     assert [r.channel for r in rows(push_app, owl_sub, "alert.escalated")] == ["push"]
     assert [r.channel for r in rows(push_app, night_owl.user.id, "alert.escalated")] == ["email"]
     assert rows(push_app, boss_sub, "alert.escalated") == []
+    # On call, they may open the alert the push links to (not the person's records).
+    assert papi.get(page, headers=night_owl.headers).status_code == 200
+    person_page = papi.get(f"{API}/individuals/{person}", headers=night_owl.headers)
+    assert person_page.status_code == 404
+    other_worker = pteam.member("caseworker")
+    assert papi.get(page, headers=other_worker.headers).status_code == 404
     engine.deliver(raised_at + 16 * MINUTE)
     (to_owl,) = [r for r in service.snapshot() if owl_browser.opens(r)]
     assert owl_browser.read(to_owl) == {
