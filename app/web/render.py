@@ -208,7 +208,7 @@ DONE = {
     "webhook-test": "Test notice queued: it appears below once the delivery engine sends it.",
     "webhook-disabled": "Endpoint disabled.",
     "organisation": "Organisation added.",
-    "country-override": "Correction saved; the people it concerns are reassessed.",
+    "country-override": "Correction saved; the people it concerns are reassessed soon.",
 }
 WARN = {
     "number": "The typed document number differs from the MRZ.",
