@@ -22,6 +22,7 @@ from app.documents.routes import router as documents_router
 from app.incidents.routes import router as incidents_router
 from app.individuals.duplicate_routes import router as duplicates_router
 from app.individuals.routes import router as individuals_router
+from app.lockdown_routes import router as lockdown_router
 from app.monitoring.routes import router as monitoring_router
 from app.organisations_routes import router as organisations_router
 from app.referrals.routes import router as referrals_router
@@ -88,6 +89,7 @@ def build_router() -> APIRouter:
         webhooks_router,
         alerts_router,
         notifications_router,
+        lockdown_router,
     ):
         authenticated.include_router(router)
     api.include_router(authenticated)

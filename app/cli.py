@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app import logs, migrate
 from app.auth import cli as users_commands
+from app.backup.cli import register as register_backup
 from app.cases.cli import register as register_exports
 from app.config import Settings
 from app.crypto import Crypto, CryptoError
@@ -292,6 +293,10 @@ def keys_rotate(
         f"KEK version {report.version} is current; {report.rewrapped} data keys re-wrapped"
         + (" (resumed)" if report.resumed else "")
     )
+    typer.echo(
+        "the keyring changed: escrow it again (`haven keys escrow`) and destroy the old shares",
+        err=True,
+    )
 
 
 @audit_cli.command("verify")
@@ -328,6 +333,8 @@ def audit_verify(
 register_imports(cli, _runtime, Abort)
 # `haven keys init-signing` and `haven verify-export FILE` (app/cases/cli.py).
 register_exports(cli, keys_cli, _runtime)
+# `haven backup|restore|lock|unlock` and `haven keys escrow|recover` (app/backup/cli.py).
+register_backup(cli, keys_cli, _runtime, Abort)
 
 
 @cli.command()

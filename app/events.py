@@ -118,6 +118,16 @@ class PeopleExported(Event):
     user_id: uuid.UUID
 
 
+# The deployment -------------------------------------------------------------------------------
+@dataclass(frozen=True, kw_only=True)
+class DeploymentLockChanged(Event):
+    """Haven was locked down (a raid) or unlocked; ``generation`` names this change."""
+
+    locked: bool
+    generation: int
+    keyring_destroyed: bool = False
+
+
 # Incidents and monitoring ----------------------------------------------------------------------
 @dataclass(frozen=True, kw_only=True)
 class IncidentRecorded(Event):

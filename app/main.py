@@ -21,6 +21,7 @@ from app.db import make_engine, make_sessionmaker, transaction
 from app.errors import install_handlers
 from app.individuals import reindex
 from app.limits import BodyLimitMiddleware
+from app.lockdown import LockdownMiddleware, LockWatch, forget_keys
 from app.ops import Metrics, RequestContextMiddleware
 from app.ops import router as ops_router
 from app.reactions import TABLE
@@ -82,6 +83,7 @@ def create_app(
     # Sessions carry the keyring, the settings and the table of reactions to domain events.
     app.state.sessionmaker = events.attach(make_sessionmaker(engine, crypto, settings), TABLE)
     app.state.metrics = Metrics()
+    app.state.lockdown = LockWatch(engine, on_lock=forget_keys(crypto))  # app/lockdown.py
     _index_name_tokens(app)
     install_handlers(app)
     app.include_router(ops_router)
@@ -91,6 +93,7 @@ def create_app(
         max_body=settings.max_body_bytes,
         max_upload=settings.max_attachment_bytes + 65_536,  # room for the multipart framing
     )
+    app.add_middleware(LockdownMiddleware, watch=app.state.lockdown)
     app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
     web.install(app)  # the web client's pages, /static, and security headers on every response
     return app

@@ -173,7 +173,12 @@ def readyz(request: Request) -> Response:
         checks["database"] = "ok"
     except Exception as exc:
         checks["database"] = f"unreachable ({type(exc).__name__})"
+    # Locked down (app/lockdown.py): not ready, and the keys stay out of memory.
+    locked = checks["database"] == "ok" and state.lockdown.refresh()
+    checks["lockdown"] = "locked" if locked else "ok"
     try:
+        if locked:
+            raise PermissionError("locked down")
         crypto = state.crypto
         version = crypto.provider.current_kek_version()
         probe = uuid.uuid4()

@@ -11,6 +11,7 @@ must be listed here too: publishing one that is not is an error (``tests/test_ev
 
 from __future__ import annotations
 
+from app import lockdown
 from app.alerts import triggers as alerts
 from app.cases import attachments
 from app.consent import service as consent
@@ -22,6 +23,7 @@ from app.events import (
     CheckInRecorded,
     ConsentRecorded,
     CountryEventRecorded,
+    DeploymentLockChanged,
     DocumentAdded,
     DocumentStatusChanged,
     IncidentRecorded,
@@ -85,4 +87,6 @@ TABLE: Table = {
     CaseAccessGranted: (alerts.on_case_access_granted,),
     ApiKeyCreated: (alerts.on_api_key_created,),
     LookupBurst: (alerts.on_lookup_burst,),
+    # The deployment
+    DeploymentLockChanged: (lockdown.on_lock_changed,),
 }

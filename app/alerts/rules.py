@@ -51,7 +51,20 @@ API_KEY_CREATED = "api_key_created"
 LOOKUP_BURST = "lookup_burst"
 # A supervisor took the organisation's whole caseload out in a file (``haven export people``).
 BULK_EXPORT = "bulk_export"
-STAFF_RULES = frozenset({MFA_RESET, ROLE_GRANTED, API_KEY_CREATED, LOOKUP_BURST, BULK_EXPORT})
+# Lock-down (app.lockdown): the deployment stopped serving records, or started again.
+DEPLOYMENT_LOCKED = "deployment_locked"
+DEPLOYMENT_UNLOCKED = "deployment_unlocked"
+STAFF_RULES = frozenset(
+    {
+        MFA_RESET,
+        ROLE_GRANTED,
+        API_KEY_CREATED,
+        LOOKUP_BURST,
+        BULK_EXPORT,
+        DEPLOYMENT_LOCKED,
+        DEPLOYMENT_UNLOCKED,
+    }
+)
 # Rules about the person as a whole.
 RISK_ESCALATED = "risk_escalated"
 CHECK_IN_OVERDUE = "check_in_overdue"
@@ -131,6 +144,8 @@ SUMMARIES = {
     ROLE_GRANTED: "A staff account was given access to case records",
     API_KEY_CREATED: "A service API key was created",
     BULK_EXPORT: "Every person's record was exported to a file",
+    DEPLOYMENT_LOCKED: "Haven was locked down: sessions ended, records unavailable",
+    DEPLOYMENT_UNLOCKED: "Haven was unlocked after a lock-down",
     LOOKUP_BURST: "A staff account searched for people faster than the lookup limit allows",
     RISK_ESCALATED: "Risk level rose",
     CHECK_IN_OVERDUE: "Welfare check-in overdue",

@@ -71,6 +71,8 @@ class Action(enum.StrEnum):
     # Oversight
     STATS_READ = "stats.read"
     AUDIT_READ = "audit.read"
+    # Lock-down for a raid: every process stops serving records (app.lockdown)
+    LOCKDOWN = "lockdown"
 
 
 _CASE_WORK = {
@@ -115,6 +117,7 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
             Action.REFERENCE_MANAGE,
             Action.NOTIFICATIONS_OWN,
             Action.REACH_READ,
+            Action.LOCKDOWN,
         }
     ),
     Role.SUPERVISOR: frozenset(
@@ -130,6 +133,7 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
             Action.REFERRALS_DECIDE,
             Action.ON_CALL_MANAGE,
             Action.REACH_READ,
+            Action.LOCKDOWN,
         }
     ),
     Role.CASEWORKER: frozenset(_CASE_WORK | {Action.SESSION, Action.WHOAMI}),

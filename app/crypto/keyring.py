@@ -186,8 +186,7 @@ class FileKeyProvider:
 
     # KeyProvider --------------------------------------------------------------------------
     def current_kek_version(self) -> int:
-        self._refresh_if_changed()
-        return int(self._material["current_kek"])
+        return int(self._loaded()["current_kek"])
 
     def kek_versions(self) -> list[int]:
         self._refresh_if_changed()
@@ -214,6 +213,11 @@ class FileKeyProvider:
             raise UnknownKeyError(f"key-encryption key version {version} is not in the keyring")
         return kek
 
+    def forget(self) -> None:
+        """Drop the keys from memory (lock-down); the next use reads the keyring file again."""
+        with self._lock:
+            self._keks, self._material, self._mtime_ns = {}, {}, -1
+
     def add_kek_version(self) -> int:
         with self._lock:
             self._reload()
@@ -227,10 +231,16 @@ class FileKeyProvider:
             return version
 
     def index_root_key(self) -> bytes:
-        return _unb64(self._material["index_root"])
+        return _unb64(self._loaded()["index_root"])
 
     def audit_signing_key(self) -> Ed25519PrivateKey:
-        return Ed25519PrivateKey.from_private_bytes(_unb64(self._material["audit_signing"]))
+        return Ed25519PrivateKey.from_private_bytes(_unb64(self._loaded()["audit_signing"]))
+
+    def _loaded(self) -> dict[str, Any]:
+        self._refresh_if_changed()
+        if not self._material:
+            raise KeyringLocked(f"the keyring {self.path} is not loaded (locked down?)")
+        return self._material
 
 
 class PassphraseKeyProvider(FileKeyProvider):

@@ -18,6 +18,7 @@ from app.models.history import HistoryEntry
 from app.models.incident import Incident, IncidentSubject
 from app.models.individual import Individual, IndividualNameIndex, IndividualReferenceIndex
 from app.models.keys import KeyEncryptionKey, KeyErasure, RecordKey
+from app.models.lockdown import DeploymentLock
 from app.models.notification import (
     AlertEscalation,
     NotificationPreference,
@@ -49,6 +50,7 @@ __all__ = [
     "Consent",
     "CountryEvent",
     "CountryProfileOverride",
+    "DeploymentLock",
     "DocumentStatusChange",
     "HistoryEntry",
     "Incident",

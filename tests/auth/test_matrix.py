@@ -187,6 +187,9 @@ SAMPLES: dict[tuple[str, str], Sample] = {
     ("POST", "/auth/logout"): lambda w, me, t, r: Call("/auth/logout"),
     ("GET", "/auth/me"): lambda w, me, t, r: Call("/auth/me"),
     ("GET", "/export-keys"): lambda w, me, t, r: Call("/export-keys"),
+    # Never the right password: a lock-down would stop the shared database for every test
+    # (tests/backup/test_lockdown.py locks databases of their own).
+    ("POST", "/lock"): lambda w, me, t, r: Call("/lock", {"password": "not anyone's password"}),
     # Enrolment needs the current password (issue 13, item 4).
     ("POST", "/auth/mfa/enroll"): lambda w, me, t, r: Call(
         "/auth/mfa/enroll", {"password": PASSWORD}
@@ -446,6 +449,7 @@ UNSCOPED = {
     ("POST", "/auth/logout"),
     ("GET", "/auth/me"),
     ("GET", "/export-keys"),
+    ("POST", "/lock"),
     ("POST", "/auth/mfa/enroll"),
     ("POST", "/auth/mfa/confirm"),
     ("POST", "/auth/password"),
@@ -486,6 +490,8 @@ IN_SCOPE_STATUS: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/auth/mfa/confirm"): {role: 400 for role in ROLES},
     # A supervisor already sees every case of the organisation: nothing to break into.
     ("POST", "/cases/{case_id}/break-glass"): {"supervisor": 409},
+    # The wrong password (see SAMPLES): the route is reached, the lock refused.
+    ("POST", "/lock"): {"supervisor": 403, "admin": 403},
 }
 
 
