@@ -319,6 +319,7 @@ class Engine:
                 job.payload,
                 to=job.recipient.address,
                 public_url=self.settings.public_url,
+                time_zone=job.recipient.time_zone,
             )
             mail.send(server, message)
             log.info("outbox %s e-mailed", job.id)

@@ -6,6 +6,7 @@ HAVEN_SMTP_URL is ``smtp://user:pass@host:port`` (STARTTLS when the server offer
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import smtplib
 import ssl
@@ -13,10 +14,12 @@ import uuid
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from sqlalchemy.orm import Session
 
+from app.auth import profile
 from app.crypto import FieldSlot, Pad, crypto_of
 from app.models.user import User
 
@@ -56,6 +59,7 @@ class SmtpServer:
 class Recipient:
     user_id: uuid.UUID
     address: str
+    time_zone: str = "UTC"  # times in the message are in it (the user's, the organisation's)
 
 
 def recipient(session: Session, user_id: uuid.UUID) -> Recipient | None:
@@ -66,16 +70,38 @@ def recipient(session: Session, user_id: uuid.UUID) -> Recipient | None:
     address = crypto_of(session).open(
         session, USER_EMAIL, user.id, user.id, user.email_ct, pad=Pad.SHORT
     )
-    return Recipient(user.id, address) if address else None
+    return (
+        Recipient(user.id, address, profile.effective_zone(session, user.id)) if address else None
+    )
 
 
 def sender_host(public_url: str) -> str:
     return urlsplit(public_url).hostname or "localhost"
 
 
-def compose(message_id: str, payload: str, *, to: str, public_url: str) -> EmailMessage:
-    """The e-mail for one stored outbox payload."""
-    data = json.loads(payload).get("data", {})
+def when(payload: dict[str, Any], time_zone: str) -> str:
+    """The payload's time in the reader's zone, with the zone named: "4 Dec 2026, 11:01
+    (Asia/Bangkok, UTC+07:00)"; empty without one."""
+    try:
+        moment = dt.datetime.fromisoformat(str(payload["timestamp"]))
+    except (KeyError, ValueError):
+        return ""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    tz = profile.zone(time_zone)
+    local = moment.astimezone(tz)
+    minutes = int((local.utcoffset() or dt.timedelta(0)).total_seconds() // 60)
+    sign, minutes = ("-" if minutes < 0 else "+"), abs(minutes)
+    return f"{local:%-d %b %Y, %H:%M} ({tz.key}, UTC{sign}{minutes // 60:02d}:{minutes % 60:02d})"
+
+
+def compose(
+    message_id: str, payload: str, *, to: str, public_url: str, time_zone: str = "UTC"
+) -> EmailMessage:
+    """The e-mail for one stored outbox payload; times in ``time_zone``."""
+    envelope = json.loads(payload)
+    data = envelope.get("data", {})
+    at = when(envelope, time_zone)
     rule = str(data.get("rule", "alert"))
     severity = str(data.get("severity", "unknown"))
     link = str(data.get("link", public_url))
@@ -91,7 +117,7 @@ def compose(message_id: str, payload: str, *, to: str, public_url: str) -> Email
     mail.set_content(
         f"Haven raised a {severity} alert.\n\n"
         f"Rule: {rule}\n"
-        f"Severity: {severity}\n\n"
+        f"Severity: {severity}\n" + (f"When: {at}\n" if at else "") + "\n"
         f"Open it in Haven (sign-in required): {link}\n\n"
         "This message names no one by design; the details are in Haven.\n"
     )

@@ -158,9 +158,15 @@ def list_alerts(
     group_key: str | None = None,
     limit: int = 50,
     cursor: str | None = None,
+    rule: str | None = None,
+    acknowledged_by: uuid.UUID | None = None,
 ) -> tuple[list[AlertView], str | None]:
     """Alerts in scope, most severe first, then newest."""
     query = select(Alert).where(Alert.id.in_(visible_alerts(actor)))
+    if rule is not None:
+        query = query.where(Alert.rule == rule)
+    if acknowledged_by is not None:
+        query = query.where(Alert.acknowledged_by == acknowledged_by)
     if status is not None:
         query = query.where(Alert.status == status)
     if severity is not None:
@@ -257,15 +263,32 @@ def read_inbox(
     handling: int,
     open_after: str | None = None,
     handling_after: str | None = None,
+    severity: str | None = None,
+    rule: str | None = None,
+    individual_id: uuid.UUID | None = None,
+    handler: str | None = None,
 ) -> dict[str, Any]:
     """The web inbox's two lists, open alerts and acknowledged ones, audited as one
-    ``alert.list`` (``via: web``)."""
-    open_items, open_next = list_alerts(
-        session, actor, status="open", limit=waiting, cursor=open_after
-    )
-    handled, handled_next = list_alerts(
-        session, actor, status="acknowledged", limit=handling, cursor=handling_after
-    )
+    ``alert.list`` (``via: web``). ``handler``: ``me`` (acknowledged by the actor: the
+    second list alone) or ``none`` (nobody has acknowledged them: the first list alone)."""
+    common: dict[str, Any] = {"severity": severity, "rule": rule, "individual_id": individual_id}
+    open_items: list[AlertView] = []
+    open_next = handled_next = None
+    handled: list[AlertView] = []
+    if handler != "me":
+        open_items, open_next = list_alerts(
+            session, actor, status="open", limit=waiting, cursor=open_after, **common
+        )
+    if handler != "none":
+        handled, handled_next = list_alerts(
+            session,
+            actor,
+            status="acknowledged",
+            limit=handling,
+            cursor=handling_after,
+            acknowledged_by=actor.id if handler == "me" else None,
+            **common,
+        )
     audit.record(
         session,
         actor=actor,

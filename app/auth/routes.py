@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from app import organisations
 from app.actor import Actor
-from app.auth import schemas, service, users
+from app.auth import profile, schemas, service, users
 from app.auth.deps import require, require_while_enrolling
 from app.auth.roles import Action
 from app.db import SessionDep
@@ -61,6 +61,38 @@ def me(
         organisation=actor.organisation_id,
         kind=actor.kind,
         mfa_enabled=user.totp_enabled if user else None,
+        time_zone=user.time_zone if user else None,
+        locale=user.locale if user else None,
+        effective_time_zone=profile.effective_zone(session, user.id) if user else None,
+    )
+
+
+@router.patch("/auth/me", response_model=schemas.MeRead, tags=["authentication"])
+def update_me(
+    body: schemas.MeUpdate,
+    actor: Annotated[Actor, require(Action.SESSION)],
+    session: SessionDep,
+) -> schemas.MeRead:
+    """The caller's own time zone (IANA, checked; null: the organisation's) and language."""
+    given = body.model_fields_set
+    changed = profile.update(
+        session,
+        actor,
+        time_zone=body.time_zone,
+        locale=body.locale,
+        clear_time_zone="time_zone" in given and body.time_zone is None,
+    )
+    user = session.get(User, actor.id)
+    return schemas.MeRead(
+        id=actor.id,
+        username=actor.username,
+        role=actor.role,
+        organisation=actor.organisation_id,
+        kind=actor.kind,
+        mfa_enabled=user.totp_enabled if user else None,
+        time_zone=changed.time_zone,
+        locale=changed.locale,
+        effective_time_zone=changed.effective_time_zone,
     )
 
 

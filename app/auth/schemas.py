@@ -42,6 +42,17 @@ class MeRead(BaseModel):
     organisation: uuid.UUID
     kind: str
     mfa_enabled: bool | None = None
+    time_zone: str | None = None  # the user's own choice (null: the organisation's, or UTC)
+    locale: str | None = None
+    effective_time_zone: str | None = None  # what their pages and e-mail use
+
+
+class MeUpdate(Strict):
+    """``PATCH /auth/me``: an IANA zone such as ``Asia/Bangkok`` (null: back to the
+    organisation's), and a language (en, km, th)."""
+
+    time_zone: Annotated[str, Field(max_length=64)] | None = None
+    locale: Annotated[str, Field(max_length=16)] | None = None
 
 
 class MfaEnrollment(BaseModel):

@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 
 from app.web import (
     admin,
+    alert_page,
     alerts,
     analyst,
     auditor,
@@ -23,6 +24,7 @@ from app.web import (
     duplicates,
     individuals,
     notifications,
+    profile,
     records,
     referrals,
     session,
@@ -47,6 +49,8 @@ def build_router() -> APIRouter:
         cases,
         referrals,
         supervisor,
+        alert_page,
+        profile,
         admin,
         analyst,
         auditor,

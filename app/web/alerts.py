@@ -3,25 +3,30 @@
 Open alerts first, then the ones someone is on, each list most severe and newest first (the
 order of ``app.alerts.queries.list_alerts``). The page works as it is; ``haven.js`` keeps it
 current from the alert stream by fetching ``/alerts/inbox`` (the lists alone) on each event.
-Alerts carry no names: the inbox is shown on screens in shared offices.
+Each card names the person (for a reader whose scope includes them; each read audited), the
+country and the date of the event, and who is handling it; ``?names=off`` hides the names
+for a screen in a shared office. Filters (severity, rule, person, handled by me, nobody) and
+the pages go in the address.
 """
 
 from __future__ import annotations
 
 import uuid
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from app.actor import Actor
-from app.alerts import queries
+from app.alerts import cards, queries, rules
 from app.alerts import service as alerts
 from app.alerts.routes import AlertResolve
 from app.auth import roles
 from app.auth.roles import Action
-from app.web.render import FormError, WebRoute, render, see_other
+from app.web import alert_page
+from app.web.render import FormError, WebRoute, local_path, render, see_other, uuid_or_none
 from app.web.session import SessionForm, signed_in, submit_form, text
 
 router = APIRouter(route_class=WebRoute)
@@ -35,16 +40,71 @@ ROLE_HOMES = (
 WAITING, HANDLING = 40, 20
 
 
+HANDLERS = (("", "Anyone"), ("me", "Handled by me"), ("none", "Nobody yet"))
+FILTERS = ("severity", "rule", "person", "handler", "names")
+
+
+def _filters(request: Request) -> dict[str, str]:
+    """The inbox's filters as given in the address, unknown values dropped."""
+    params = request.query_params
+    kept = {name: params.get(name, "") for name in FILTERS}
+    if kept["severity"] not in rules.SEVERITIES:
+        kept["severity"] = ""
+    if kept["rule"] not in rules.SUMMARIES:
+        kept["rule"] = ""
+    if uuid_or_none(kept["person"]) is None:
+        kept["person"] = ""
+    if kept["handler"] not in ("me", "none"):
+        kept["handler"] = ""
+    if kept["names"] != "off":
+        kept["names"] = ""
+    return kept
+
+
 def _lists(session: Session, actor: Actor, request: Request) -> dict[str, Any]:
     params = request.query_params
-    return queries.read_inbox(
+    chosen = _filters(request)
+    found = queries.read_inbox(
         session,
         actor,
         waiting=WAITING,
         handling=HANDLING,
         open_after=params.get("open_after") or None,
         handling_after=params.get("handling_after") or None,
+        severity=chosen["severity"] or None,
+        rule=chosen["rule"] or None,
+        individual_id=uuid_or_none(chosen["person"]),
+        handler=chosen["handler"] or None,
     )
+    names = chosen["names"] != "off"
+    for part in ("waiting", "handling"):
+        found[part] = cards.cards(session, actor, found[part], via="inbox", names=names)
+    found["groups"] = group_by_person(found["waiting"])
+    kept = {k: v for k, v in chosen.items() if v}
+    return {
+        **found,
+        "filters": chosen,
+        "filter_query": ("&" + urlencode(kept)) if kept else "",
+        "rule_options": sorted(rules.SUMMARIES.items(), key=lambda item: item[1]),
+        "handler_options": HANDLERS,
+    }
+
+
+def group_by_person(items: list[Any]) -> list[dict[str, Any]]:
+    """One person's alerts together, at the place of their most urgent one (the list is most
+    urgent first); alerts with no person each stand alone."""
+    groups: list[dict[str, Any]] = []
+    by_person: dict[Any, dict[str, Any]] = {}
+    for item in items:
+        person = item["individual_id"]
+        if person is not None and person in by_person:
+            by_person[person]["more"].append(item)
+            continue
+        group = {"lead": item, "more": []}
+        groups.append(group)
+        if person is not None:
+            by_person[person] = group
+    return groups
 
 
 def _inbox(
@@ -89,9 +149,11 @@ def inbox_lists(request: Request) -> Response:
 
 @router.post("/alerts/{alert_id}/acknowledge")
 def acknowledge(request: Request, alert_id: uuid.UUID, form: SessionForm) -> Response:
+    back = text(form, "next")
+
     def save(session: Session, actor: Actor) -> Response:
         alerts.acknowledge(session, actor, alert_id)
-        return see_other(f"/#alert-{alert_id}", done="acknowledged")
+        return see_other(local_path(back) if back else f"/#alert-{alert_id}", done="acknowledged")
 
     def again(session: Session, actor: Actor, exc: FormError) -> Response:
         return _inbox(request, session, actor, status=409, message=exc.message)
@@ -102,11 +164,12 @@ def acknowledge(request: Request, alert_id: uuid.UUID, form: SessionForm) -> Res
 @router.post("/alerts/{alert_id}/resolve")
 def resolve(request: Request, alert_id: uuid.UUID, form: SessionForm) -> Response:
     note = text(form, "note")
+    back = text(form, "next")
 
     def save(session: Session, actor: Actor) -> Response:
         body = AlertResolve.model_validate({"note": note})
         alerts.resolve(session, actor, alert_id, body.note)
-        return see_other("/", done="resolved")
+        return see_other(local_path(back) if back else "/", done="resolved")
 
     def again(session: Session, actor: Actor, exc: FormError) -> Response:
         failed = {
@@ -116,6 +179,8 @@ def resolve(request: Request, alert_id: uuid.UUID, form: SessionForm) -> Respons
         }
         if not note:
             failed["error"] = "Write a note saying how the alert was resolved."
+        if back == f"/alerts/{alert_id}":  # sent from the alert's own page: shown there again
+            return alert_page.page(request, session, actor, alert_id, status=422, failed=failed)
         return _inbox(request, session, actor, status=422, failed=failed)
 
     return submit_form(request, Action.ALERTS_HANDLE, save=save, again=again)

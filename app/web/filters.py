@@ -5,24 +5,75 @@ from __future__ import annotations
 import datetime as dt
 import re
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from jinja2 import pass_context
+from jinja2.runtime import Context
+
+from app.auth.profile import zone
 from app.validation import country_name
 
 
-def date(value: Any) -> str:
+def _moment(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return dt.datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    return value
+
+
+def offset_label(tz: ZoneInfo, moment: dt.datetime) -> str:
+    """``UTC``, ``UTC+7``, ``UTC+5:30``, ``UTC-3``: the offset in force at ``moment``."""
+    offset = moment.astimezone(tz).utcoffset() or dt.timedelta(0)
+    minutes = int(offset.total_seconds() // 60)
+    if minutes == 0:
+        return "UTC"
+    sign, minutes = ("+" if minutes > 0 else "-"), abs(minutes)
+    hours, rest = divmod(minutes, 60)
+    return f"UTC{sign}{hours}" + (f":{rest:02d}" if rest else "")
+
+
+def in_zone(value: Any, zone_name: str | None = None) -> str:
+    """A time in the reader's zone, with the offset said ("4 Dec 2026, 11:01 UTC+7"); a date
+    as a date."""
+    value = _moment(value)
     if value is None or value == "":
         return ""
-    if isinstance(value, str):
-        text: str = value
-        try:
-            value = dt.datetime.fromisoformat(text)
-        except ValueError:
-            return text
     if isinstance(value, dt.datetime):
-        return value.astimezone(dt.UTC).strftime("%-d %b %Y, %H:%M UTC")
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        tz = zone(zone_name)
+        return f"{value.astimezone(tz):%-d %b %Y, %H:%M} {offset_label(tz, value)}"
     if isinstance(value, dt.date):
         return value.strftime("%-d %b %Y")
     return str(value)
+
+
+@pass_context
+def date(context: Context, value: Any) -> str:
+    """``in_zone`` in the zone of the page's reader (``tz`` in the template's context)."""
+    return in_zone(value, context.get("tz"))
+
+
+def ago(value: Any, now: dt.datetime | None = None) -> str:
+    """How long ago, in words: "just now", "23 minutes ago", "3 hours ago", "2 days ago"."""
+    value = _moment(value)
+    if not isinstance(value, dt.datetime):
+        return ""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    seconds = int(((now or dt.datetime.now(dt.UTC)) - value).total_seconds())
+    later = seconds < 0
+    seconds = abs(seconds)
+    if seconds < 60:
+        return "just now"
+    for size, unit in ((86_400 * 365, "year"), (86_400, "day"), (3600, "hour"), (60, "minute")):
+        if seconds >= size:
+            n = seconds // size
+            words = f"{n} {unit}{'' if n == 1 else 's'}"
+            return f"in {words}" if later else f"{words} ago"
+    return "just now"
 
 
 def label(value: Any) -> str:

@@ -15,6 +15,7 @@ from starlette.responses import Response
 
 from app import limits
 from app.actor import Actor
+from app.alerts import cards as alert_cards
 from app.alerts import queries as alert_queries
 from app.auth import roles
 from app.auth.roles import Action
@@ -275,6 +276,7 @@ def person_context(session: Session, actor: Actor, individual_id: uuid.UUID) -> 
         "check_ins": [],
         "overdue": False,
         "alerts": [],
+        "alert_countries": [],
         "hidden": hidden,
         "consents": [],
         "duplicates": [],
@@ -303,11 +305,21 @@ def person_context(session: Session, actor: Actor, individual_id: uuid.UUID) -> 
     if Action.RISK_READ in allowed:
         context["risk"] = _risk(session, actor, row.id)
     if Action.ALERTS_READ in allowed:
-        context["alerts"] = [
+        active = [
             a
             for a in alert_queries.list_alerts(session, actor, individual_id=row.id, limit=20)[0]
             if a["status"] != "resolved"
         ]
+        # The person's name and country are on the page already: not read again per alert.
+        context["alerts"] = alert_cards.cards(session, actor, active, via="person", names=False)
+        context["alert_countries"] = sorted(
+            {
+                c["country"]
+                for c in context["alerts"]
+                if c["country_is_event"] and c["country"] != person.get("current_country")
+            }
+            - {None}
+        )
     return context
 
 

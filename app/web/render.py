@@ -26,7 +26,7 @@ from starlette.responses import Response
 from app.auth import roles
 from app.auth.roles import Action
 from app.errors import Forbidden, HavenError, NotAuthenticated, NotFound, RateLimited
-from app.web import cookies, filters
+from app.web import cookies, filters, zones
 
 TEMPLATES = Path(__file__).parent / "templates"
 FORM_STATUSES = frozenset({400, 409, 413, 422})
@@ -129,6 +129,7 @@ environment = Environment(
 )
 environment.filters.update(
     date=filters.date,
+    ago=filters.ago,
     label=filters.label,
     country=filters.country,
     changes=filters.changes,
@@ -157,6 +158,7 @@ def render(
     context.setdefault("values", {})
     context.setdefault("message", None)
     context.setdefault("done", _done(request))
+    context.setdefault("tz", zones.of(request, actor))  # the reader's time zone (filter date)
     html = environment.get_template(template).render(
         request=request,
         path=request.url.path,
@@ -185,6 +187,7 @@ DONE = {
     "unassigned": "Assignment removed.",
     "acknowledged": "Alert acknowledged.",
     "resolved": "Alert resolved.",
+    "profile": "Saved: times are shown in your time zone now.",
     "override": "Risk level overridden.",
     "mfa": "Two-factor sign-in is on.",
     "consent": "Consent recorded.",
@@ -208,7 +211,7 @@ DONE = {
     "webhook-test": "Test notice queued: it appears below once the delivery engine sends it.",
     "webhook-disabled": "Endpoint disabled.",
     "organisation": "Organisation added.",
-    "country-override": "Correction saved; the people it concerns are reassessed soon.",
+    "country-override": "Correction saved; the people it concerns are reassessed.",
 }
 WARN = {
     "number": "The typed document number differs from the MRZ.",

@@ -1,0 +1,44 @@
+"""The time zone each signed-in user's pages are shown in, kept for a short while per process.
+
+Reading it costs a query, so it is kept for ``TTL`` seconds; a change made on the profile page
+is seen at once in this process and within ``TTL`` in the others.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from typing import Any
+
+from starlette.requests import Request
+
+from app.auth import profile
+
+TTL = 30.0
+_cache: dict[uuid.UUID, tuple[str, float]] = {}
+_lock = threading.Lock()
+
+
+def of(request: Request, actor: Any) -> str:
+    """The IANA zone name for ``actor``'s pages (UTC when signed out or an API key)."""
+    if actor is None or getattr(actor, "kind", "user") != "user":
+        return "UTC"
+    now = time.monotonic()
+    with _lock:
+        found = _cache.get(actor.id)
+    if found is not None and found[1] > now:
+        return found[0]
+    with request.app.state.sessionmaker() as session:
+        name = profile.effective_zone(session, actor.id)
+    with _lock:
+        if len(_cache) > 10_000:
+            _cache.clear()
+        _cache[actor.id] = (name, now + TTL)
+    return name
+
+
+def forget(user_id: uuid.UUID) -> None:
+    """The user changed their zone: read it again on their next page."""
+    with _lock:
+        _cache.pop(user_id, None)
