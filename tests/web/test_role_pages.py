@@ -19,8 +19,8 @@ from app.db import transaction
 from app.models.alert import OutboxMessage
 from app.models.audit import AuditEntry
 from tests.conftest import fresh_address
-from tests.factories import PASSWORD, Team, UserHandle, login, unique
-from tests.web.support import field_errors, sign_in
+from tests.factories import PASSWORD, Team, UserHandle, login, make_user, unique
+from tests.web.support import csrf, field_errors, sign_in
 
 API = "/api/v1"
 NOTHING = "nothing to show you"
@@ -359,3 +359,46 @@ class TestAnalystAndAuditor:
         verified = client.post("/audit/verify", data={"csrf_token": token})
         assert verified.status_code == 200 and "The chain holds" in verified.text
         assert client.get("/audit?actor=not-an-id&after=-1").status_code == 200
+
+
+class TestWeightAndLockoutPage:
+    def test_full_pages_stay_light(self, app: FastAPI, team: Team) -> None:
+        """100 accounts, 50 audit entries, four charts: each page under 100 KB with its CSS
+        and script (tests/web/test_weight.py's budget)."""
+        from bench.web import page_weight
+
+        prefix = unique("bulk")
+        for i in range(100):
+            make_user(app, "caseworker", username=f"{prefix}-{i:03d}")
+        client, _ = signed_in(app, team.user("admin"))
+        users = page_weight(client, f"/admin/users?after={prefix}")
+        assert users["total"] < 100 * 1024, users
+        assert client.get(f"/admin/users?after={prefix}").text.count(f">{prefix}-") == 100
+        auditor, _ = signed_in(app, team.user("auditor"))
+        trail = page_weight(auditor, "/audit")
+        assert trail["total"] < 100 * 1024, trail
+        analyst, _ = signed_in(app, team.user("analyst"))
+        charts = page_weight(analyst, "/analyst")
+        assert charts["total"] < 100 * 1024, charts
+
+    def test_the_sign_in_page_says_until_when_an_account_is_locked(
+        self, app: FastAPI, team: Team
+    ) -> None:
+        user = team.user("caseworker")
+        client = TestClient(app, client=(fresh_address(), 1))
+        for password in ["wrong wrong wrong"] * 5 + [PASSWORD]:
+            page = client.get("/login")
+            answer = client.post(
+                "/login",
+                data={
+                    "csrf_token": csrf(page.text),
+                    "username": user.username,
+                    "password": password,
+                    "code": "",
+                    "next": "/",
+                },
+                follow_redirects=False,
+            )
+        assert answer.status_code == 429
+        assert re.search(r"locked for 1[45] more minutes, until \d\d:\d\d UTC", answer.text)
+        assert "try again later" not in answer.text
