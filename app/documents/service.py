@@ -142,6 +142,7 @@ def add_document(
             "status_source": data.get("status_source"),
             "mrz": bool(parsed),
         },
+        key=key,
     )
     events.publish(
         session, DocumentAdded(actor=actor, individual_id=person.id, document_id=document.id)

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from app.crypto import CryptoError, DataKey, FieldSlot, Pad, crypto_of
+from app.crypto import CryptoError, FieldSlot, Pad, crypto_of
 from app.crypto.blind_index import EXTERNAL_REFERENCE, fold_document_number
 from app.crypto.envelope import header_key_id
 from app.events import PersonErased
@@ -28,9 +28,11 @@ def fold(reference: str) -> str:
     return fold_document_number(reference)
 
 
-def attach(session: Session, person: Individual, reference: str, key: DataKey) -> None:
-    """Seal the reference on the person and index it."""
+def attach(session: Session, person: Individual, reference: str) -> None:
+    """Seal the reference on the person (with the key their name is sealed with) and index it."""
     crypto = crypto_of(session)
+    assert person.full_name_ct is not None, "a person is registered with a name"
+    key = crypto.keys.by_id(session, header_key_id(person.full_name_ct), person.id)
     person.external_reference_ct = crypto.seal(key, REFERENCE, person.id, reference, pad=Pad.SHORT)
     token = crypto.blind_index(EXTERNAL_REFERENCE, reference)
     if token is not None:

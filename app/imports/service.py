@@ -32,7 +32,6 @@ from app import events
 from app.actor import Actor
 from app.audit import service as audit
 from app.auth.roles import Role
-from app.crypto import crypto_of
 from app.documents import service as documents
 from app.errors import Forbidden, HavenError
 from app.events import (
@@ -347,13 +346,12 @@ def _write_people(
 ) -> None:
     """The second pass, through the services; facts held back until the end."""
     progress.start("importing", len(valid))
-    crypto = crypto_of(session)
     with holding_back(session) as held:
         for count, row in enumerate(valid, start=1):
             outcome = outcomes[row.row]
             try:
                 with session.begin_nested() if skip_invalid else contextlib.nullcontext():
-                    _write_person(session, actor, crypto, row, outcome, report)
+                    _write_person(session, actor, row, outcome, report)
             except HavenError as exc:
                 problem = Problem(row.row, _column_of_failure(report, exc), str(exc))
                 outcome.status, outcome.individual_id = INVALID, None
@@ -364,11 +362,8 @@ def _write_people(
             if count % BATCH == 0:
                 _batch_done(session)
         _batch_done(session)
-    held.individual_ids = {
-        k: None
-        for k in held.individual_ids
-        if k in {o.individual_id for o in outcomes.values() if o.status == IMPORTED}
-    }
+    written = {o.individual_id for o in outcomes.values() if o.status == IMPORTED}
+    held.individual_ids = {k: None for k in held.individual_ids if k in written}
     progress.start("assessing risk", None)
     _announce(session, actor, report.import_id, held)
     _batch_done(session)
@@ -388,14 +383,13 @@ def _rolled_back(report: ImportReport, outcomes: dict[int, RowOutcome]) -> Impor
 def _write_person(
     session: Session,
     actor: Actor,
-    crypto: Any,
     row: rows.PersonRow,
     outcome: RowOutcome,
     report: ImportReport,
 ) -> None:
     person = people.create(session, actor, row.person)
     if row.reference:
-        references.attach(session, person, row.reference, crypto.keys.current(session, person.id))
+        references.attach(session, person, row.reference)
     for document in row.documents:
         added = documents.add_document(session, actor, person, document)
         for warning in added.get("warnings", []):
