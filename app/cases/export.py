@@ -24,7 +24,7 @@ from app import __version__
 from app.actor import Actor
 from app.audit import service as audit
 from app.auth.scope import SECTIONS, visible_individuals
-from app.cases import as_of_state, attachments, notes, signing, timeline
+from app.cases import as_of_state, attachments, notes, readable, signing, timeline
 from app.cases import service as cases
 from app.cases.export_pdf import render_pdf
 from app.cases.schemas import AttachmentView, NoteView
@@ -175,6 +175,8 @@ def build_bundle(
         bundle["timeline"] = timeline.read_timeline(session, actor, case)
     if as_of is not None:
         as_of_state.wind_back(bundle, as_of)
+    for entry in bundle.get("timeline", []):
+        entry["text"] = readable.sentence(entry)  # as the PDF says it
     return bundle
 
 

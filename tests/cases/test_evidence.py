@@ -143,6 +143,9 @@ class TestAsOf:
         assert [i["type"] for i in then["incidents"]] == ["detention"]
         assert not [e for e in then["timeline"] if e["at"] > scene.before.isoformat()]
         assert then["person"]["current_country"] == "THA"  # the later change wound back
+        texts = [e["text"] for e in then["timeline"]]
+        said = "Detention reported in Thailand on 29 Nov 2026 by Partner monitor (source B2)"
+        assert any(text.startswith(said) for text in texts)
         now = export(client, scene.lawyer, scene.case_id, "json").json()
         assert [i["type"] for i in now["incidents"]] == ["detention", "deportation_order"]
         assert now["person"]["current_country"] == "VNM"
