@@ -38,7 +38,7 @@ def rotation_figure(engine: str) -> str:
     return f"rotation_{engine}_keys_per_s"
 
 
-PARTS = ("crypto", "rotation", "records", "load")
+PARTS = ("crypto", "rotation", "records", "load", "import")
 
 # From bench.records.run, reported per engine and size as records_<engine>_<people>_<name>.
 RECORD_FIGURES = (
@@ -66,6 +66,11 @@ LOAD_FIGURES = (
 )
 
 
+# From bench.imports.figures (spreadsheet import), per engine and size as
+# import_<engine>_<people>_<name>.
+IMPORT_FIGURES = ("people_per_s", "total_s")
+
+
 def records_figure(engine: str, people: int, name: str) -> str:
     return f"records_{engine}_{people}_{name}"
 
@@ -90,4 +95,6 @@ def figure_keys(
                 keys += [records_figure(engine, people, name) for name in RECORD_FIGURES]
             if "load" in parts:
                 keys += [load_figure(engine, people, name) for name in LOAD_FIGURES]
+            if "import" in parts:
+                keys += [f"import_{engine}_{people}_{name}" for name in IMPORT_FIGURES]
     return tuple(keys)

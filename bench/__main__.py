@@ -1,7 +1,8 @@
 """``python -m bench``: run every benchmark, print one table, write bench/results/latest.json.
 
 Parts: field encryption and blind indexes (crypto), KEK rotation (rotation), the record figures
-of ``bench.records`` per engine and size (records), and ``wrk`` at 32 connections against a real
+of ``bench.records`` per engine and size (records), spreadsheet import throughput of
+``bench.imports`` per engine and size (import), and ``wrk`` at 32 connections against a real
 ``haven serve`` beside the plaintext baseline, with a mixed load (load).
 """
 
@@ -175,6 +176,25 @@ def record_figures(
     return out
 
 
+def import_figures(
+    engine: str, people: int, tmp: Path, args: argparse.Namespace, failed: Any
+) -> list[Figure]:
+    """``bench.imports.figures``: ``haven import people`` of N people, one passport each."""
+    from bench import imports
+
+    try:
+        return imports.figures(engine, people, tmp, args.pg_url)
+    except Exception as exc:
+        failed(
+            imports.figure_key(engine, people, "run"),
+            f"import: {engine}, {people:,} people",
+            "",
+            exc,
+            f"spreadsheet import on {engine}, {people:,} people",
+        )
+        return []
+
+
 def load_figures(
     engine: str,
     people: int,
@@ -298,6 +318,9 @@ def main(argv: list[str] | None = None) -> int:
                 if "load" in args.parts:
                     with console.status(f"load on {engine}, {people:,} people…"):
                         figures += load_figures(engine, people, tmp, args, failed, failures)
+                if "import" in args.parts:
+                    with console.status(f"spreadsheet import on {engine}, {people:,} people…"):
+                        figures += import_figures(engine, people, tmp, args, failed)
 
     render(console, info, figures)
     for figure in figures:

@@ -33,6 +33,7 @@ from app.imports.reading import read
 from app.main import create_app
 from app.models.document import TravelDocument
 from app.models.individual import Individual
+from bench.common import Figure
 from bench.rotation import fresh_database
 
 PASSWORD = "a long enough benchmark passphrase"  # noqa: S105 - a made-up account
@@ -152,3 +153,40 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+# The goal of ``python -m bench`` (part "import"), judged on SQLite.
+GOAL_PEOPLE, GOAL_SECONDS = 100_000, 300.0
+
+
+def figure_key(engine: str, people: int, name: str) -> str:
+    return f"import_{engine}_{people}_{name}"
+
+
+def figures(engine: str, people: int, tmp: Path, pg_url: str) -> list[Figure]:
+    """``run`` as rows of the benchmark table; the goal is judged at 100,000 people on SQLite."""
+    report = run(engine, people, tmp / f"import-{people}", pg_url)
+    phases = {k: v for k, v in report.items() if k.endswith("_s") and k != "total_s"}
+    goal, ok, verdict = "", None, ""
+    if engine == "sqlite" and people >= GOAL_PEOPLE:
+        goal = f"≤ {GOAL_SECONDS:.0f} s for {GOAL_PEOPLE:,}"
+        ok = report["total_s"] <= GOAL_SECONDS * people / GOAL_PEOPLE
+        verdict = "met" if ok else "NOT met"
+    return [
+        Figure(
+            figure_key(engine, people, "people_per_s"),
+            f"import, one passport each: {engine}, {people:,} people",
+            float(report["people_per_s"]),
+            "/s",
+            details=phases,
+        ),
+        Figure(
+            figure_key(engine, people, "total_s"),
+            f"import in all: {engine}, {people:,} people",
+            float(report["total_s"]),
+            "s",
+            goal=goal,
+            ok=ok,
+            verdict=verdict,
+        ),
+    ]
