@@ -97,7 +97,7 @@ def _page(request: Request, session: Session, actor: Actor, **extra: Any) -> Res
         "severities": [(s, SEVERITY_TEXT[s]) for s in SEVERITIES],
         "browsers": push.list_mine(session, actor),
         "push_enabled": bool(settings.push_contact),
-        "push_key": push.public_key(session) if settings.push_contact else "",
+        "push_key": (push.existing_key(session) or "") if settings.push_contact else "",
         "reach": None,
     }
     if roles.allows(actor.role, Action.REACH_READ):
@@ -108,10 +108,13 @@ def _page(request: Request, session: Session, actor: Actor, **extra: Any) -> Res
 
 @router.get("/account/notifications")
 def preferences_page(request: Request) -> Response:
+    with signed_in(request, Action.NOTIFICATIONS_OWN) as (session, actor):
+        made = push.existing_key(session) is not None
+        if made or not request.app.state.settings.push_contact:
+            return _page(request, session, actor)
     # The push key is made on first use, in a writing transaction (pages read read-only).
-    if request.app.state.settings.push_contact:
-        with transaction(request.app.state.sessionmaker) as writer:
-            push.public_key(writer)
+    with transaction(request.app.state.sessionmaker) as writer:
+        push.public_key(writer)
     with signed_in(request, Action.NOTIFICATIONS_OWN) as (session, actor):
         return _page(request, session, actor)
 

@@ -75,6 +75,12 @@ _vapid_lock = threading.Lock()
 _vapid_cache: dict[str, Any] = {}
 
 
+def existing_key(session: Session) -> str | None:
+    """The application server key if it was made already (a read)."""
+    row = session.get(PushServerKey, SERVER_KEY_ROW)
+    return row.public_key if row is not None else None
+
+
 def public_key(session: Session) -> str:
     """The application server key (base64url of the uncompressed P-256 point), made once."""
     row = session.get(PushServerKey, SERVER_KEY_ROW)

@@ -151,11 +151,13 @@ def put_preferences(
 def get_push_key(
     request: Request,
     actor: Annotated[Actor, require(Action.NOTIFICATIONS_OWN)],
+    session: SessionDep,
     settings: SettingsDep,
 ) -> PushKeyRead:
-    # Made on first use, in a writing transaction of its own (reads run read-only).
-    with transaction(request.app.state.sessionmaker) as session:
-        key = push.public_key(session)
+    key = push.existing_key(session)
+    if key is None:  # made on first use, in a writing transaction (reads run read-only)
+        with transaction(request.app.state.sessionmaker) as writer:
+            key = push.public_key(writer)
     return PushKeyRead(public_key=key, enabled=bool(settings.push_contact))
 
 
