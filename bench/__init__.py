@@ -38,7 +38,7 @@ def rotation_figure(engine: str) -> str:
     return f"rotation_{engine}_keys_per_s"
 
 
-PARTS = ("crypto", "rotation", "records", "load", "import")
+PARTS = ("crypto", "rotation", "records", "load", "backup", "import")
 
 # From bench.records.run, reported per engine and size as records_<engine>_<people>_<name>.
 RECORD_FIGURES = (
@@ -64,6 +64,21 @@ LOAD_FIGURES = (
     "mixed_p99_ms",
     "mixed_rss_mb",
 )
+
+
+# From bench.backup.run, per engine and size as backup_<engine>_<people>_<name>.
+BACKUP_FIGURES = (
+    "backup_s",
+    "backup_mb",
+    "restore_s",
+    "restore_check_s",
+    "restore_write_s",
+    "restore_prove_s",
+)
+
+
+def backup_figure(engine: str, people: int, name: str) -> str:
+    return f"backup_{engine}_{people}_{name}"
 
 
 # From bench.imports.figures (spreadsheet import), per engine and size as
@@ -97,4 +112,6 @@ def figure_keys(
                 keys += [load_figure(engine, people, name) for name in LOAD_FIGURES]
             if "import" in parts:
                 keys += [f"import_{engine}_{people}_{name}" for name in IMPORT_FIGURES]
+            if "backup" in parts:
+                keys += [backup_figure(engine, people, name) for name in BACKUP_FIGURES]
     return tuple(keys)

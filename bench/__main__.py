@@ -22,7 +22,15 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from bench import ENGINES, PARTS, RESULTS_DIR, figure_keys, records_figure, rotation_figure
+from bench import (
+    ENGINES,
+    PARTS,
+    RESULTS_DIR,
+    backup_figure,
+    figure_keys,
+    records_figure,
+    rotation_figure,
+)
 from bench.common import Figure, Loops, machine
 
 FULL_LOOPS = Loops(repeat=7, number=20_000)
@@ -176,6 +184,36 @@ def record_figures(
     return out
 
 
+def backup_figures(
+    engine: str, people: int, tmp: Path, args: argparse.Namespace, failed: Any
+) -> list[Figure]:
+    """``bench.backup.run``: haven backup and haven restore, timed and sized (bench/backup.py)."""
+    from bench import backup
+
+    try:
+        report = backup.run(engine, people, tmp / f"backup-{people}", args.pg_url)
+    except Exception as exc:
+        failed(
+            backup_figure(engine, people, "run"),
+            f"backup: {engine}, {people:,} people",
+            "",
+            exc,
+            f"backup and restore on {engine}, {people:,} people",
+        )
+        return []
+    units = (("_mb", "MiB"), ("_s", "s"), ("_rows", "rows"))
+    return [
+        Figure(
+            backup_figure(engine, people, name),
+            f"{name.replace('_', ' ')}: {engine}, {people:,} people",
+            float(value),
+            next((u for suffix, u in units if name.endswith(suffix)), ""),
+        )
+        for name, value in report.items()
+        if name not in ("engine", "people") and isinstance(value, int | float)
+    ]
+
+
 def import_figures(
     engine: str, people: int, tmp: Path, args: argparse.Namespace, failed: Any
 ) -> list[Figure]:
@@ -321,6 +359,9 @@ def main(argv: list[str] | None = None) -> int:
                 if "import" in args.parts:
                     with console.status(f"spreadsheet import on {engine}, {people:,} people…"):
                         figures += import_figures(engine, people, tmp, args, failed)
+                if "backup" in args.parts:
+                    with console.status(f"backup and restore on {engine}, {people:,} people…"):
+                        figures += backup_figures(engine, people, tmp, args, failed)
 
     render(console, info, figures)
     for figure in figures:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import IMPORT_FIGURES, LOAD_FIGURES, RECORD_FIGURES
+from bench import BACKUP_FIGURES, IMPORT_FIGURES, LOAD_FIGURES, RECORD_FIGURES
 
 ROOT = Path(__file__).resolve().parent.parent
 ENGINE = os.environ.get("HAVEN_TEST_DATABASE", "sqlite")
@@ -90,6 +90,7 @@ def test_bench_quick_runs_and_writes_every_figure(
         | {f"records_{ENGINE}_{PEOPLE}_{name}" for name in RECORD_FIGURES}
         | {f"load_{ENGINE}_{PEOPLE}_{name}" for name in LOAD_FIGURES}
         | {f"import_{ENGINE}_{PEOPLE}_{name}" for name in IMPORT_FIGURES}
+        | {f"backup_{ENGINE}_{PEOPLE}_{name}" for name in BACKUP_FIGURES}
     )
     assert expected <= set(report["figures"])
     for name in expected:

@@ -273,6 +273,12 @@ def register(
         from app.db import transaction
         from app.models import RecordKey
 
+        settings = Settings()
+        if not settings.key_file.exists():
+            raise abort(
+                f"there is no keyring at {settings.key_file}: rebuild it from the trustees' "
+                "shares with `haven keys recover SHARE...` first"
+            )
         rt = runtime(create_keyring=False)
         provider = rt.crypto.provider
         with rt.sessions() as session:
