@@ -31,10 +31,23 @@ class BodyTooLarge(HTTPException):
         super().__init__(413, f"request body larger than {limit} bytes")
 
 
+# A web form (not the API) may be this many times HAVEN_MAX_BODY_BYTES: a description pasted
+# too long then reaches the form's own validation, which shows the form again with everything
+# typed kept and the field named, instead of a bare refusal that loses it.
+WEB_FORM_FACTOR = 4
+
+
+def is_web(scope: Scope) -> bool:
+    path = str(scope.get("path", ""))
+    return not path.startswith("/api/") and path != "/api"
+
+
 class BodyLimitMiddleware:
     """Refuses bodies over the limit, by Content-Length up front or by counting as it streams.
 
     Attachment uploads have their own, larger limit (enforced again while they are stored).
+    The web client's forms get ``WEB_FORM_FACTOR`` times the limit (see above), and a refusal
+    as a page that says the limit, not as JSON.
     """
 
     def __init__(self, app: ASGIApp, *, max_body: int, max_upload: int) -> None:
@@ -43,7 +56,9 @@ class BodyLimitMiddleware:
         self.max_upload = max_upload
 
     def _limit(self, scope: Scope) -> int:
-        return self.max_upload if scope["path"].endswith("/attachments") else self.max_body
+        if scope["path"].endswith("/attachments"):
+            return self.max_upload
+        return self.max_body * WEB_FORM_FACTOR if is_web(scope) else self.max_body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -57,7 +72,7 @@ class BodyLimitMiddleware:
             except ValueError:
                 too_large = False
             if too_large:
-                await _refuse(send, limit)
+                await _refuse(send, limit, web=is_web(scope))
                 return
         received = 0
         started = False
@@ -81,18 +96,45 @@ class BodyLimitMiddleware:
             await self.app(scope, counting_receive, tracking_send)
         except BodyTooLarge:
             if not started:
-                await _refuse(send, limit)
+                await _refuse(send, limit, web=is_web(scope))
 
 
-async def _refuse(send: Send, limit: int) -> None:
-    body = json.dumps({"detail": f"request body larger than {limit} bytes"}).encode()
+def megabytes(size: int) -> str:
+    """A byte count as people say it: "25 MB", "1 MB", "1.5 MB"."""
+    return f"{size / 1_048_576:.1f}".removesuffix(".0") + " MB"
+
+
+# The page a browser gets: the body was never read, so what was typed is still in the form the
+# browser goes back to (the web client's script checks sizes before sending, so with it this
+# page is not reached at all).
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Too large to send - Haven</title><link rel="stylesheet" href="/static/haven.css"></head>
+<body><main id="main" class="narrow"><h1>That was too large to send</h1>
+<p>Haven takes up to {limit} at once{what}. Nothing was saved.</p>
+<p>Go back with your browser's Back button: what you typed is still in the form. Shorten the
+text, or choose a smaller file (a photo or scan at a lower resolution, or the file split in
+parts).</p><p><a href="/">Alerts</a> · <a href="/people">People</a></p></main></body></html>
+"""
+
+
+async def _refuse(send: Send, limit: int, *, web: bool = False) -> None:
+    if web:
+        what = " (a file with the form around it)" if limit > 8 * 1_048_576 else ""
+        body = _PAGE.format(limit=megabytes(limit), what=what).encode()
+        kind = b"text/html; charset=utf-8"
+    else:
+        body = json.dumps({"detail": f"request body larger than {limit} bytes"}).encode()
+        kind = b"application/json"
     await send(
         {
             "type": "http.response.start",
             "status": 413,
             "headers": [
-                (b"content-type", b"application/json"),
+                (b"content-type", kind),
                 (b"content-length", str(len(body)).encode()),
+                (b"cache-control", b"no-store"),
             ],
         }
     )

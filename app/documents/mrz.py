@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 LINE_LENGTH = 44
@@ -210,3 +211,93 @@ def _expiry_date(value: str, today: dt.date) -> dt.date:
     elif century + int(value[0:2]) < today.year - 80:
         century += 100
     return _date("date_of_expiry", value, century)
+
+
+# Plain words for people typing an MRZ (the web form); the API keeps the short messages.
+_FIELD_WORDS = {
+    "document_number": "passport number",
+    "date_of_birth": "date of birth",
+    "date_of_expiry": "expiry date",
+    "personal_number": "personal number",
+    "issuing_state": "issuing country",
+    "nationality": "nationality",
+    "line1": "first line",
+    "line2": "second line",
+}
+_PLAIN: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], str]], ...] = (
+    (
+        re.compile(r"bad check digit in composite", re.I),
+        lambda m: (
+            "The last check digit of the second line, which covers the whole line, does "
+            "not match: one of its characters is probably mistyped."
+        ),
+    ),
+    (
+        re.compile(r"bad check digit in ([a-z_ ]*[a-z])", re.I),
+        lambda m: (
+            f"The {_words(m[1])}'s check digit does not match: "
+            "check that part of the second line for a mistyped character."
+        ),
+    ),
+    (
+        re.compile(r"expected 2 lines of (\d+) characters, got (\d+)", re.I),
+        lambda m: (
+            "Paste both lines of the MRZ (the two rows of capital letters, digits and < "
+            f"at the foot of the photo page, {m[1]} characters each); {m[2]} found."
+        ),
+    ),
+    (
+        re.compile(r"(line[12]) must be (\d+) characters, not (\d+)", re.I),
+        lambda m: (
+            f"The {_FIELD_WORDS[m[1].lower()]} must be {m[2]} characters long; it has "
+            f"{m[3]}. Count the < signs."
+        ),
+    ),
+    (
+        re.compile(r"(line[12]) may hold only", re.I),
+        lambda m: (
+            f"The {_FIELD_WORDS[m[1].lower()]} may hold only capital letters A to Z, "
+            "digits and the < sign."
+        ),
+    ),
+    (
+        re.compile(r"line1 must start with P", re.I),
+        lambda m: "This is not a passport's MRZ: a passport's first line starts with P.",
+    ),
+    (
+        re.compile(r"line1 holds no surname", re.I),
+        lambda m: "The first line holds no surname (it comes after the country code).",
+    ),
+    (
+        re.compile(r"([a-z_ ]+?) is empty", re.I),
+        lambda m: f"The {_words(m[1])} is missing from the MRZ.",
+    ),
+    (
+        re.compile(r"([a-z_ ]+?) is not a country code", re.I),
+        lambda m: f"The {_words(m[1])} in the MRZ is not a country code.",
+    ),
+    (
+        re.compile(r"([a-z_ ]+?) is not a date", re.I),
+        lambda m: f"The {_words(m[1])} in the MRZ is not a real date.",
+    ),
+    (
+        re.compile(r"sex must be", re.I),
+        lambda m: "The sex in the MRZ must be M, F, X or <.",
+    ),
+)
+
+
+def _words(field: str) -> str:
+    """A field's name in words, whether given as ``date_of_birth`` or ``date of birth``."""
+    key = field.strip().lower().replace(" ", "_")
+    return _FIELD_WORDS.get(key, key.replace("_", " "))
+
+
+def explain(message: str) -> str:
+    """An MRZ error in plain words ("the passport number's check digit does not match"); any
+    other message as it is."""
+    for pattern, words in _PLAIN:
+        found = pattern.search(message)
+        if found:
+            return words(found)
+    return message

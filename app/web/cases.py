@@ -24,6 +24,7 @@ from app.cases import assignments, attachments, notes, schemas, timeline
 from app.cases import service as cases
 from app.cases.attachment_routes import _body, _events, _filename, _part_data
 from app.individuals import service as individuals
+from app.limits import megabytes
 from app.records.sharing import sections_for_case
 from app.referrals import service as referrals
 from app.web import cookies
@@ -96,7 +97,17 @@ def _case_page(
 ) -> Response:
     status = extra.pop("status", 200)
     context = case_context(session, actor, case_id)
-    return render(request, "cases/case.html", actor=actor, status=status, **context, **extra)
+    limit = request.app.state.settings.max_attachment_bytes  # shown beside the file field
+    return render(
+        request,
+        "cases/case.html",
+        actor=actor,
+        status=status,
+        max_upload=limit,
+        max_upload_text=megabytes(limit),
+        **context,
+        **extra,
+    )
 
 
 @router.get("/cases/{case_id}")

@@ -18,6 +18,7 @@ from starlette.responses import Response
 from app import limits
 from app.actor import Actor
 from app.auth.roles import Action
+from app.documents import mrz
 from app.documents import schemas as document_schemas
 from app.documents import service as documents
 from app.incidents import schemas as incident_schemas
@@ -102,6 +103,8 @@ def add_document(request: Request, individual_id: uuid.UUID, form: SessionForm) 
         return see_other(f"/people/{individual_id}#documents", done="document", warn=warnings)
 
     def again(session: Session, actor: Actor, exc: FormError) -> Response:
+        if exc.errors.get("mrz"):  # "the passport number's check digit does not match"
+            exc.errors["mrz"] = mrz.explain(exc.errors["mrz"])
         return _form_page(
             request,
             session,

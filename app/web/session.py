@@ -27,6 +27,7 @@ from app.auth.deps import check_role
 from app.auth.roles import Action
 from app.db import READ_METHODS, read_transaction, transaction
 from app.errors import HavenError, NotAuthenticated, RateLimited
+from app.limits import WEB_FORM_FACTOR
 from app.logs import client_var
 from app.models.user import User
 from app.web import cookies
@@ -110,7 +111,10 @@ def _had_cookie(request: Request) -> bool:
 
 async def session_form(request: Request) -> FormData:
     """The posted form, once its CSRF token matches the session cookie's (403 page if not)."""
-    form = await request.form(max_fields=MAX_FIELDS)
+    # Any field the body limit lets through is parsed, so a text too long for its field comes
+    # back in the form with the field named (app.limits.WEB_FORM_FACTOR).
+    largest = request.app.state.settings.max_body_bytes * WEB_FORM_FACTOR
+    form = await request.form(max_fields=MAX_FIELDS, max_part_size=largest)
     secret = request.app.state.web_secret
     if not cookies.csrf_matches(
         secret, "session", cookies.session_token(request), form.get("csrf_token")

@@ -228,3 +228,23 @@ def test_any_changed_check_digit_is_caught(
     with pytest.raises(MRZError) as caught:
         parse(corrupt(text, position, digit), today=TODAY)
     assert caught.value.field == f"mrz.{CHECKS[position]}"
+
+
+def test_errors_read_in_plain_words_for_the_web_form() -> None:
+    from app.documents.mrz import explain
+
+    assert explain("Bad check digit in document number.") == (
+        "The passport number's check digit does not match: check that part of the second line "
+        "for a mistyped character."
+    )
+    assert explain("bad check digit in date_of_expiry").startswith("The expiry date's check digit")
+    assert explain("Bad check digit in composite.").startswith("The last check digit")
+    assert "2 rows" not in explain("expected 2 lines of 44 characters, got 1")
+    assert explain("expected 2 lines of 44 characters, got 1").endswith("1 found.")
+    assert explain("line2 must be 44 characters, not 43") == (
+        "The second line must be 44 characters long; it has 43. Count the < signs."
+    )
+    assert explain("Issuing state is not a country code.") == (
+        "The issuing country in the MRZ is not a country code."
+    )
+    assert explain("something else entirely") == "something else entirely"

@@ -162,6 +162,23 @@
     });
     box.appendChild(list);
   };
+  // A file over the limit is caught before it is sent: the form and what was typed stay.
+  Array.prototype.forEach.call(document.querySelectorAll("input[type=file][data-max-bytes]"), function (input) {
+    var form = input.form, note = document.getElementById("e-" + input.id.slice(2) + "-size");
+    if (!form || !note) { return; }
+    form.addEventListener("submit", function (event) {
+      var max = parseInt(input.getAttribute("data-max-bytes"), 10), file = input.files && input.files[0];
+      if (!file || file.size <= max) { note.hidden = true; input.removeAttribute("aria-invalid"); return; }
+      event.preventDefault();
+      note.textContent = "Error: this file is " + (file.size / 1048576).toFixed(1) + " MB; Haven takes up to " +
+        input.getAttribute("data-max-text") + ". Choose a smaller file (a scan at a lower resolution, or the file in parts).";
+      note.hidden = false;
+      input.setAttribute("aria-invalid", "true");
+      input.setAttribute("aria-describedby", "h-" + input.id.slice(2) + " " + note.id);
+      input.focus();
+    });
+  });
+
   Array.prototype.forEach.call(document.querySelectorAll("[data-mrz-preview]"), function (area) {
     var box = document.getElementById(area.getAttribute("data-mrz-preview"));
     if (!box) { return; }
