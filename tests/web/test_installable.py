@@ -1,15 +1,20 @@
 """The installable web client in Debian's Chromium: the service worker registers for the whole
 site, Chromium reads the manifest without an error and finds the client installable, a push
 message becomes the notification "Critical alert in your caseload" that opens the alert page,
-and offline the browser shows the offline page, which holds no record data."""
+and offline the browser shows the offline page, which holds no record data. The notification
+pages pass axe-core (WCAG 2.1 AA)."""
 
 from __future__ import annotations
 
 import json
 import uuid
+from pathlib import Path
 from typing import Any
 
 from tests.web.conftest import Live, Watch
+from tests.web.test_accessibility import axe, violations  # noqa: F401 (axe: a fixture)
+from tests.web.test_browser import sign_in
+from tests.web.world import CaseWorld
 
 REGISTERED = """async () => {
   const reg = await navigator.serviceWorker.ready;
@@ -126,3 +131,24 @@ def test_offline_the_browser_shows_the_offline_page(live: Live, context: tuple[A
         "return (await c.keys()).map(r => new URL(r.url).pathname).sort(); }"
     )
     assert cached == ["/offline", "/static/haven.css"]
+
+
+def test_the_notification_pages_have_no_serious_accessibility_violations(
+    live: Live,
+    context: tuple[Any, Watch],
+    case_world: CaseWorld,
+    axe: Path,  # noqa: F811 (the fixture imported above)
+) -> None:
+    ctx, watch = context
+    page = ctx.new_page()
+    sign_in(page, live, case_world.supervisor)
+    problems = {}
+    for path in ("/account/notifications", "/supervisor/on-call", "/offline"):
+        page.goto(live.url + path)
+        problems[path] = violations(page, axe)
+    page.goto(live.url + "/supervisor/on-call")
+    page.get_by_role("button", name="Add the shift").click()  # empty: errors beside the fields
+    problems["/supervisor/on-call (errors)"] = violations(page, axe)
+    assert "Choose who is on call." in page.content()
+    assert {path: found for path, found in problems.items() if found} == {}
+    assert watch.foreign() == [] and watch.csp == []
