@@ -16,7 +16,6 @@ from typing import Annotated, Any, Protocol
 import typer
 from rich.progress import (
     BarColumn,
-    DownloadColumn,
     MofNCompleteColumn,
     Progress,
     ProgressColumn,
@@ -50,11 +49,11 @@ def _human(size: int) -> str:
 
 
 @contextlib.contextmanager
-def _bar(label: str, *, as_bytes: bool = False) -> Iterator[Callable[[str, int, int], None]]:
+def _bar(label: str) -> Iterator[Callable[[str, int, int], None]]:
     columns: list[str | ProgressColumn] = [
         "[progress.description]{task.description}",
         BarColumn(),
-        DownloadColumn() if as_bytes else MofNCompleteColumn(),
+        MofNCompleteColumn(),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
     ]
@@ -134,15 +133,15 @@ def register(
         if not path.is_file():
             raise abort(f"{path} is not a file")
         with contextlib.ExitStack() as stack:
-            checking = None if quiet else stack.enter_context(_bar("checking", as_bytes=True))
-            writing = None if quiet else stack.enter_context(_bar("restoring"))
+            # One bar (Rich shows one live display at a time): bytes checked, then rows written.
+            bar = None if quiet else stack.enter_context(_bar("restore"))
             try:
                 outcome = run_restore(
                     settings,
                     path,
                     force=force,
-                    check_progress=checking,
-                    write_progress=writing,
+                    check_progress=bar,
+                    write_progress=bar,
                     reactions=TABLE,
                 )
             except BackupError as exc:
