@@ -20,6 +20,7 @@ from app.alerts.notifications import oncall
 from app.auth.roles import Action
 from app.documents import revocations
 from app.documents.schemas import RevocationList
+from app.errors import NotFound
 from app.individuals import service as individuals
 from app.models.base import utcnow
 from app.monitoring import service as monitoring
@@ -53,6 +54,14 @@ def tools(request: Request) -> Response:
         actor,
     ):
         found = supervision.overview(session, actor)
+        names = {}  # the overdue people's names: each a read of their record, audited
+        for due in found.overdue:
+            try:
+                names[due.individual_id] = individuals.read(session, actor, due.individual_id).get(
+                    "full_name"
+                )
+            except NotFound:
+                continue
         nobody = oncall.on_call(session, actor.organisation_id, utcnow()) is None
         return render(
             request,
@@ -60,6 +69,7 @@ def tools(request: Request) -> Response:
             actor=actor,
             overview=found,
             ages=supervision.AGES,
+            names=names,
             nobody_on_call=nobody,
         )
 

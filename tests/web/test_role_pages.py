@@ -7,6 +7,7 @@ the audit trail), not only on the page.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import uuid
 
@@ -18,6 +19,8 @@ from sqlalchemy import select
 from app.db import transaction
 from app.models.alert import OutboxMessage
 from app.models.audit import AuditEntry
+from app.models.base import utcnow
+from app.models.individual import Individual
 from tests.conftest import fresh_address
 from tests.factories import PASSWORD, Team, UserHandle, login, make_user, unique
 from tests.web.support import csrf, field_errors, sign_in
@@ -72,15 +75,33 @@ class TestHomes:
 
     def test_a_supervisor_sees_the_organisations_work(self, app: FastAPI, team: Team) -> None:
         cw = team.caseworker
-        person = team.person(cw, check_in_every_hours=1)
+        name = unique("Keo Malis")
+        person = team.person(cw, full_name=name, check_in_every_hours=24)
         case = team.case(cw, person)
+        elsewhere = team.elsewhere()
+        theirs = elsewhere.person(elsewhere.caseworker, check_in_every_hours=1)
+        with transaction(app.state.sessionmaker) as session:
+            for who in (person, theirs):
+                row = session.get_one(Individual, who)
+                row.last_check_in_at = utcnow() - dt.timedelta(days=3)
         client, _ = signed_in(app, team.supervisor.user)
         page = client.get("/supervisor")
         assert page.status_code == 200
         assert "Open alerts by severity and age" in page.text
         assert "Cases with no caseworker" in page.text and "Overdue check-ins" in page.text
-        # The registering caseworker works the case: it is not listed as unassigned.
+        # The overdue person by name (a read of their record, audited); another
+        # organisation's person is not there.
+        assert name in page.text and f"/people/{person}" in page.text
+        assert audited(app, "individual.read", person)
+        assert str(theirs) not in page.text
+        # The registering caseworker works the case: it is not listed as unassigned...
         assert case["id"] not in page.text
+        # ...until the supervisor takes them off it.
+        removed = team.client.delete(
+            f"{API}/cases/{case['id']}/assignments/{cw.id}", headers=team.supervisor.headers
+        )
+        assert removed.status_code == 204, removed.text
+        assert f'href="/cases/{case["id"]}"' in client.get("/supervisor").text
 
     @pytest.mark.parametrize(
         ("role", "path"),
