@@ -43,6 +43,9 @@ from app.crypto.keyring import KeyProvider
 from app.models.audit import AuditEntry
 
 
+MAX_UNPACKED = 8 * 1024**3  # a bag's attachments are each at most the upload limit
+
+
 class VerificationFailed(Exception):
     """The first thing that does not hold, in words."""
 
@@ -296,6 +299,8 @@ def _check_bag(data: bytes, report: Report, trusted: Trusted | None) -> None:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile:
         raise VerificationFailed("not a ZIP file") from None
+    if sum(item.file_size for item in archive.infolist()) > MAX_UNPACKED:
+        raise VerificationFailed("the ZIP unpacks to more than 8 GiB: not a Haven bag")
     names = archive.namelist()
     roots = {PurePosixPath(n).parts[0] for n in names if n}
     if len(roots) != 1 or any(
