@@ -42,7 +42,6 @@ from app.cases.signing import JWS_ALG, describe, fingerprint, jws_registry
 from app.crypto.keyring import KeyProvider
 from app.models.audit import AuditEntry
 
-
 MAX_UNPACKED = 8 * 1024**3  # a bag's attachments are each at most the upload limit
 
 
