@@ -69,6 +69,7 @@ def test_each_role_lands_on_its_work_on_desktop_and_phone(
     browser: Any,
     context: tuple[Any, Watch],
     office: dict[str, UserHandle],
+    axe: Any,  # noqa: F811 - the fixture imported above
     role: str,
     heading: str,
     shows: str,
@@ -96,6 +97,7 @@ def test_each_role_lands_on_its_work_on_desktop_and_phone(
         sign_in(small, live, office[role])
         expect(small.get_by_role("heading", level=1, name=heading)).to_be_visible()
         assert _no_overflow(small) <= 0, small.url
+        assert violations(small, axe) == [], small.url  # a table that scrolls can be reached
         if role == "admin":
             screenshot(small, "phone-admin-users")
     finally:
