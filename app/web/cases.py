@@ -8,6 +8,7 @@ hash header.
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Any
 
@@ -23,6 +24,7 @@ from app.auth.scope import SECTIONS
 from app.cases import assignments, attachments, notes, schemas, timeline
 from app.cases import service as cases
 from app.cases.attachment_routes import _body, _events, _filename, _part_data
+from app.errors import Unprocessable
 from app.individuals import service as individuals
 from app.limits import megabytes
 from app.records.sharing import sections_for_case
@@ -53,7 +55,9 @@ def open_case(request: Request, form: SessionForm) -> Response:
     return see_other(f"/cases/{case['id']}", done="case")
 
 
-def case_context(session: Session, actor: Actor, case_id: uuid.UUID) -> dict[str, Any]:
+def case_context(
+    session: Session, actor: Actor, case_id: uuid.UUID, as_of: dt.datetime | None = None
+) -> dict[str, Any]:
     """Everything the case's page shows, each part read through its own service.
 
     A case of another organisation, seen through a referral, shows the referral's banner and
@@ -86,7 +90,8 @@ def case_context(session: Session, actor: Actor, case_id: uuid.UUID) -> dict[str
         refer = web_referrals.may_refer(actor, row, may_assign)
         context.update(web_referrals.case_context(session, actor, row, may_refer=refer))
     if roles.allows(actor.role, Action.HISTORY_READ) and "history" in shown:
-        context["entries"] = timeline.case_history(session, actor, case_id)
+        context["entries"] = timeline.case_history(session, actor, case_id, as_of=as_of)
+    context["as_of"] = as_of
     if may_assign:
         context["candidates"] = assignments.candidates(session, actor, row)
     return context
@@ -96,7 +101,7 @@ def _case_page(
     request: Request, session: Session, actor: Actor, case_id: uuid.UUID, **extra: Any
 ) -> Response:
     status = extra.pop("status", 200)
-    context = case_context(session, actor, case_id)
+    context = case_context(session, actor, case_id, extra.pop("as_of", None))
     limit = request.app.state.settings.max_attachment_bytes  # shown beside the file field
     return render(
         request,
@@ -111,9 +116,22 @@ def _case_page(
 
 
 @router.get("/cases/{case_id}")
-def case_page(request: Request, case_id: uuid.UUID) -> Response:
+def case_page(request: Request, case_id: uuid.UUID, as_of: str | None = None) -> Response:
+    """The case; with ``as_of`` (the history's picker), its history as it stood then."""
+    moment = _moment(as_of)
     with signed_in(request, Action.CASES_READ) as (session, actor):
-        return _case_page(request, session, actor, case_id)
+        return _case_page(request, session, actor, case_id, as_of=moment)
+
+
+def _moment(text: str | None) -> dt.datetime | None:
+    """The picker's date and time (UTC when it names no offset); empty is none."""
+    if not text:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(text[:64])
+    except ValueError:
+        raise Unprocessable("as_of: give a date and time such as 2026-12-01T09:30") from None
+    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment
 
 
 # A form on the case's page shown again: the whole page, as one who may read the case.

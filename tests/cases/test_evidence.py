@@ -417,6 +417,16 @@ class TestLawyerPage:
         then = response.json()
         assert dt.datetime.fromisoformat(then["as_of"]) == picked
         assert "threat" not in [i["type"] for i in then["incidents"]]
+        # The page's history picker shows the history as it stood then, and fills the export's.
+        stamp = picked.strftime("%Y-%m-%dT%H:%M:%S")
+        then_page = browser.get(f"/cases/{scene.case_id}", params={"as_of": stamp})
+        assert then_page.status_code == 200
+        assert "History as of" in then_page.text and f'value="{stamp}"' in then_page.text
+        assert "Incident recorded: threat" not in then_page.text
+        assert "Incident recorded: threat" in browser.get(f"/cases/{scene.case_id}").text
+        for bad in ("yesterday", "2999-01-01T00:00:00", "\x00"):
+            page = browser.get(f"/cases/{scene.case_id}", params={"as_of": bad})
+            assert page.status_code in (400, 422), bad  # a page saying what is wrong
 
     def test_production_without_an_identity_refuses_to_export_unsigned(
         self, app: FastAPI, tmp_path: Path
