@@ -170,3 +170,24 @@ def test_only_supervisors_export(app: FastAPI, team: Team, tmp_path: Path) -> No
     else:
         raise AssertionError("a caseworker exported the caseload")
     assert not (tmp_path / "x.xlsx").exists()
+
+
+def test_the_alerts_of_an_import_are_announced_as_one_group_per_rule(
+    app: FastAPI, team: Team
+) -> None:
+    from tests.alerts.support import add_webhook, outbox, payloads
+
+    hook = add_webhook(app, team.organisation.id)
+    people = [person() for _ in range(3)]
+    run_people(app, team.supervisor, csv_bytes(people))
+    refs = "; ".join(p["Reference"] for p in people)
+    report = run_incidents(app, team, [incident(refs)])
+    assert report.count(service.IMPORTED) == 1
+    rows = outbox(app, hook)
+    assert rows, "no notice at all"
+    assert {row.event for row in rows} == {"alert.group"}  # never one notice per alert
+    notices = payloads(rows)
+    assert {n["data"]["group_key"] for n in notices} == {str(report.import_id)}
+    named = [n for n in notices if n["data"]["rule"] == "publicly_named"]
+    assert len(named) == 1
+    assert named[0]["data"]["count"] == 3
