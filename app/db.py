@@ -32,7 +32,7 @@ from app.audit.sequencer import Job, Sequencer
 from app.config import Settings
 
 READ_ONLY = "haven_read_only"
-READ_REQUEST = "haven_read_request"  # a read request's connection: refuses to write
+READ_REQUEST = tokencache.READ_REQUEST  # a read request's session and connection
 READ_METHODS = frozenset({"GET", "HEAD"})
 SEQUENCER = "audit_sequencer"
 READER = "read_bind"
@@ -261,9 +261,12 @@ def begin_read(factory: sessionmaker[Session]) -> Session:
     return session
 
 
-def end_read(session: Session) -> Future[None]:
+def end_read(session: Session, confirm: Callable[[Session], None]) -> Future[None]:
     """End a read request's transaction (nothing was written) and hand its audit entries and
-    bookkeeping to the sequencer; the request answers once the future is done."""
+    bookkeeping to the sequencer; the request answers once the future is done. ``confirm``
+    first checks a sign-in taken from memory (app.auth.service.confirm); if it raises, the
+    request fails as any other (``fail_read``)."""
+    confirm(session)
     entries = audit.take_all(session)
     jobs = session.info.pop(AFTER_READ, [])
     session.info.pop(ON_ROLLBACK, None)
@@ -285,16 +288,19 @@ def fail_read(session: Session) -> Future[None]:
 
 
 @contextmanager
-def read_transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
+def read_transaction(
+    factory: sessionmaker[Session], confirm: Callable[[Session], None] = lambda _: None
+) -> Iterator[Session]:
     """A read request's session in one worker thread (the web client's pages): answers once
     its audit entries are committed, and raises here if their batch failed."""
     session = begin_read(factory)
     try:
         yield session
+        done = end_read(session, confirm)
     except BaseException:
         fail_read(session).result()
         raise
-    end_read(session).result()
+    done.result()
 
 
 def sequencer_of_session(session: Session) -> Sequencer:
@@ -345,12 +351,14 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
         # Begun here (no I/O yet) and ended in one worker thread; the wait for the audit
         # batch's commit holds no thread.
         session = begin_read(factory)
+        confirm: Callable[[Session], None] = request.app.state.confirm_sign_in
         try:
             yield session
+            done = await anyio.to_thread.run_sync(end_read, session, confirm)
         except BaseException:
             await asyncio.wrap_future(await anyio.to_thread.run_sync(fail_read, session))
             raise
-        await asyncio.wrap_future(await anyio.to_thread.run_sync(end_read, session))
+        await asyncio.wrap_future(done)
         return
     engine = factory.kw["bind"]
     turn = WriterTurn(_semaphore(engine)) if engine.dialect.name == "sqlite" else None

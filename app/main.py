@@ -14,6 +14,7 @@ from app import __version__, events, logs, migrate, web
 from app.alerts.engine import EngineThread
 from app.api import build_router
 from app.auth import passwords
+from app.auth import service as auth_service
 from app.config import Settings, check_production
 from app.crypto import Crypto
 from app.crypto.keyring import open_provider
@@ -83,6 +84,7 @@ def create_app(
     # Sessions carry the keyring, the settings and the table of reactions to domain events.
     app.state.sessionmaker = events.attach(make_sessionmaker(engine, crypto, settings), TABLE)
     app.state.metrics = Metrics()
+    app.state.confirm_sign_in = auth_service.confirm  # a read request's remembered sign-in
     app.state.lockdown = LockWatch(engine, on_lock=forget_keys(crypto))  # app/lockdown.py
     _index_name_tokens(app)
     install_handlers(app)

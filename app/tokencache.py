@@ -15,7 +15,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import event, inspect, select, update
+from sqlalchemy import ScalarSelect, event, inspect, select, update
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction, sessionmaker
 
 from app.actor import Actor
@@ -26,6 +26,14 @@ from app.models.user import ApiKey, AuthGeneration, AuthToken, User
 MAX_ENTRIES = 10_000
 CACHES = "process_caches"  # a per-factory dict on the sessionmaker's info (app.db)
 CHANGED = "auth_generation_changed"
+PENDING = "auth_unconfirmed"  # a read request's remembered token, not yet confirmed
+READ_REQUEST = "haven_read_request"  # app.db marks a read request's session with it
+
+
+def is_reading(session: Session) -> bool:
+    return bool(session.info.get(READ_REQUEST))
+
+
 # The columns whose change can end or narrow a sign-in.
 _WATCHED: dict[type[Any], frozenset[str]] = {
     User: frozenset(
@@ -64,6 +72,11 @@ class TokenCache:
             self._entries.move_to_end(digest)
             return entry
 
+    def peek(self, digest: bytes) -> Entry | None:
+        """The entry whatever its generation (a read request's, confirmed before it answers)."""
+        with self._lock:
+            return self._entries.get(digest)
+
     def put(self, digest: bytes, entry: Entry) -> None:
         with self._lock:
             self._entries[digest] = entry
@@ -90,12 +103,17 @@ def of(session: Session) -> TokenCache | None:
     return cache if isinstance(cache, TokenCache) else None
 
 
-def generations(session: Session) -> tuple[int, int]:
-    """The sign-in generation and the key-erasure generation (app.crypto.keys), in one query:
-    the first statement of a request's transaction."""
+def generation_columns() -> tuple[ScalarSelect[int], ScalarSelect[int]]:
+    """The sign-in and key-erasure (app.crypto.keys) generations, as two columns a query can
+    read with its own rows (a person's read does)."""
     signins = select(AuthGeneration.generation).where(AuthGeneration.id == 1)
     erasures = select(KeyErasure.generation).where(KeyErasure.id == 1)  # keys.ERASURE_ROW
-    row = session.execute(select(signins.scalar_subquery(), erasures.scalar_subquery())).one()
+    return signins.scalar_subquery(), erasures.scalar_subquery()
+
+
+def generations(session: Session) -> tuple[int, int]:
+    """Both generations in one statement."""
+    row = session.execute(select(*generation_columns())).one()
     return int(row[0] or 0), int(row[1] or 0)  # no erasure yet: no row
 
 

@@ -6,18 +6,19 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
 from app.actor import Actor
 from app.audit import service as audit
 from app.auth import roles
 from app.auth.roles import Action
-from app.auth.service import EnrolmentRequired, authenticate_token
+from app.auth.service import EnrolmentRequired, authenticate_token, remembered
 from app.db import SessionDep
 from app.errors import Forbidden, NotAuthenticated
 
 
-def current_actor(request: Request, session: SessionDep) -> Actor:
+async def current_actor(request: Request, session: SessionDep) -> Actor:
     """The bearer token's (or API key's) actor. The web client's GET requests to the API carry
     the session cookie instead, turned into this header by ``app.web.cookies.ApiCookieBridge``
     (safe methods only; a bearer token always wins).
@@ -32,14 +33,23 @@ def current_actor(request: Request, session: SessionDep) -> Actor:
     scheme, _, credentials = header.partition(" ")
     if scheme.lower() != "bearer" or not credentials.strip():
         raise NotAuthenticated("not authenticated")
-    try:
-        actor = authenticate_token(session, credentials.strip())
-        request.state.mfa_pending = False
-    except EnrolmentRequired:
-        actor = authenticate_token(session, credentials.strip(), enrolling=True)
-        request.state.mfa_pending = True
+    presented = credentials.strip()
+    # A read request's token this process has checked: taken from memory, on the event loop,
+    # and confirmed before the request answers (app.auth.service.confirm).
+    entry = remembered(session, presented)
+    if entry is not None:
+        actor, request.state.mfa_pending = entry.actor, entry.mfa_pending
+    else:
+        actor, request.state.mfa_pending = await run_in_threadpool(_check, session, presented)
     request.state.actor = actor
     return actor
+
+
+def _check(session: Session, presented: str) -> tuple[Actor, bool]:
+    try:
+        return authenticate_token(session, presented), False
+    except EnrolmentRequired:
+        return authenticate_token(session, presented, enrolling=True), True
 
 
 ActorDep = Annotated[Actor, Depends(current_actor)]

@@ -141,14 +141,60 @@ def authenticate_token(session: Session, presented: str, *, enrolling: bool = Fa
             entry.generation = generation
             cache.put(key, entry)
     elif entry.last_used_at is None or now - entry.last_used_at >= TOUCH_EVERY:
-        model = AuthToken if entry.actor.kind == "user" else ApiKey
-        row_id = entry.actor.token_id if entry.actor.kind == "user" else entry.actor.id
-        assert row_id is not None
-        _record_use(session, _touch(model, row_id, now))
-        entry.last_used_at = now
+        _touch_entry(session, entry, now)
     if entry.mfa_pending and not enrolling:
         raise EnrolmentRequired()
     return entry.actor
+
+
+def remembered(session: Session, presented: str) -> tokencache.Entry | None:
+    """A read request's token as this process last checked it, with no database work: the
+    request goes on, and ``confirm`` checks the sign-in generation before it answers
+    (app.db.end_read). None: check it now (``authenticate_token``)."""
+    cache = tokencache.of(session)
+    if cache is None or not tokencache.is_reading(session):
+        return None
+    key, now = digest(presented), utcnow()
+    entry = cache.peek(key)
+    if entry is None or not _usable(entry, now):
+        return None
+    session.info[tokencache.PENDING] = (key, presented, entry)
+    return entry
+
+
+def confirm(session: Session, signins: int | None = None, erasures: int | None = None) -> None:
+    """The remembered token of a read request still stands: its generation is unchanged, or
+    the token checked again is still the same actor's. Given the generations (a query that read
+    them with its own rows), no statement of its own; otherwise one. 401 otherwise: nothing was
+    written, and nothing is answered."""
+    pending = session.info.pop(tokencache.PENDING, None)
+    if pending is None:
+        return
+    key, presented, entry = pending
+    assert isinstance(entry, tokencache.Entry)
+    if signins is None or erasures is None:
+        signins, erasures = tokencache.generations(session)
+    crypto_of(session).keys.observe_erasures(session, erasures)
+    cache = tokencache.of(session)
+    assert cache is not None
+    now = utcnow()
+    if cache.get(key, signins) is not entry:
+        checked = _check(session, presented, now)
+        if checked.actor != entry.actor or checked.mfa_pending != entry.mfa_pending:
+            raise NotAuthenticated("invalid or expired token")
+        checked.generation = signins
+        cache.put(key, checked)
+        return
+    if entry.last_used_at is None or now - entry.last_used_at >= TOUCH_EVERY:
+        _touch_entry(session, entry, now)
+
+
+def _touch_entry(session: Session, entry: tokencache.Entry, now: dt.datetime) -> None:
+    model = AuthToken if entry.actor.kind == "user" else ApiKey
+    row_id = entry.actor.token_id if entry.actor.kind == "user" else entry.actor.id
+    assert row_id is not None
+    _record_use(session, _touch(model, row_id, now))
+    entry.last_used_at = now
 
 
 def _usable(entry: tokencache.Entry, now: dt.datetime) -> bool:

@@ -9,10 +9,11 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from app import events
+from app import events, tokencache
 from app.actor import Actor
 from app.audit import service as audit
 from app.auth.scope import OWN, visible_cases, visible_individuals
+from app.auth.service import confirm as confirm_sign_in
 from app.consent import service as consents
 from app.consent.service import current as current_consent
 from app.crypto import crypto_of
@@ -141,14 +142,21 @@ def create(session: Session, actor: Actor, data: dict[str, Any]) -> Individual:
 def read(session: Session, actor: Actor, individual_id: uuid.UUID) -> PersonView:
     """The person, with what their page shows beside them, in one query; 404 outside scope."""
     found = session.execute(
-        select(Individual, UnhcrStatus, Consent, people.assigned_to(actor))
+        select(
+            Individual,
+            UnhcrStatus,
+            Consent,
+            people.assigned_to(actor),
+            *tokencache.generation_columns(),  # a remembered sign-in is confirmed with them
+        )
         .outerjoin(UnhcrStatus, UnhcrStatus.id == unhcr.current_id(Individual.id))
         .outerjoin(Consent, Consent.id == consents.current_id(Individual.id))
         .where(*people.in_scope(actor, individual_id))
     ).first()
     if found is None:
         raise NotFound()
-    person, status, consent, assigned = found
+    person, status, consent, assigned, signins, erasures = found
+    confirm_sign_in(session, signins or 0, erasures or 0)  # before any key is used
     audit.record(
         session,
         actor=actor,
