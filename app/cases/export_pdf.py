@@ -142,7 +142,8 @@ class BundlePDF(FPDF):
     def subheading(self, title: str) -> None:
         self.ln(1)
         self.set_font(MAIN, "B", 10)
-        self.multi_cell(0, LINE + 1, self.say(title), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.set_x(self.l_margin)
+        self.line_of(title, LINE + 1)
         self.set_font(MAIN, "", 9)
 
     def field(self, label: str, value: Any) -> None:
