@@ -158,6 +158,13 @@ def _mapping(path: Path | None, known: tuple[str, ...]) -> Mapping:
         raise _abort(f"{path}: {exc}") from None
 
 
+def _inert(value: object) -> object:
+    """A header from the file opened in a spreadsheet: never a formula."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+        return "'" + value
+    return value
+
+
 def write_report(report: service.ImportReport, path: Path) -> None:
     """Every row's outcome and every problem, by row and column (never a cell's value)."""
     with path.open("w", newline="", encoding="utf-8") as out:
@@ -183,9 +190,11 @@ def write_report(report: service.ImportReport, path: Path) -> None:
             if not o.problems and not o.warnings:
                 writer.writerow([o.row, o.status, "", "", *common])
             for p in o.problems:
-                writer.writerow([o.row, o.status, p.column, p.message, *common])
+                writer.writerow([o.row, o.status, _inert(p.column), p.message, *common])
             for p in o.warnings:
-                writer.writerow([o.row, o.status, p.column, f"warning: {p.message}", *common])
+                writer.writerow(
+                    [o.row, o.status, _inert(p.column), f"warning: {p.message}", *common]
+                )
 
 
 def _print_report(console: Console, report: service.ImportReport, limit: int = 50) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -75,6 +76,16 @@ def _cell(value: Any) -> Any:
     return str(value)
 
 
+def _text_cell(sheet: Any, value: Any) -> Any:
+    """Text stays text: openpyxl would write "=…" as a formula (a name typed as "=HYPERLINK(…)"
+    must not become one in the spreadsheet that opens the export)."""
+    if isinstance(value, str) and value.startswith("="):
+        cell = WriteOnlyCell(sheet, value=value)
+        cell.data_type = "s"
+        return cell
+    return value
+
+
 def person_cells(session: Session, person: Individual) -> dict[str, Any]:
     """The person's row by column name."""
     values: dict[str, Any] = dict(open_fields(session, person))
@@ -127,7 +138,7 @@ def export_people(session: Session, actor: Actor, path: Path) -> int:
         )
         for person in chunk:
             row = person_cells(session, person)
-            sheet.append([_cell(row.get(name)) for name in PEOPLE_COLUMNS])
+            sheet.append([_text_cell(sheet, _cell(row.get(name))) for name in PEOPLE_COLUMNS])
             audit.record(
                 session,
                 actor=actor,

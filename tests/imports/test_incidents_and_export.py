@@ -191,3 +191,17 @@ def test_the_alerts_of_an_import_are_announced_as_one_group_per_rule(
     named = [n for n in notices if n["data"]["rule"] == "publicly_named"]
     assert len(named) == 1
     assert named[0]["data"]["count"] == 3
+
+
+def test_a_name_that_looks_like_a_formula_is_exported_as_text(
+    app: FastAPI, team: Team, tmp_path: Path
+) -> None:
+    formula = '=HYPERLINK("https://example.org","x")'
+    run_people(app, team.supervisor, csv_bytes([person(**{"Full name": formula})]))
+    target = tmp_path / "out.xlsx"
+    with transaction(app.state.sessionmaker) as session:
+        export.export_people(session, actor_of(team.supervisor), target)
+    sheet = load_workbook(target).worksheets[0]
+    cell = sheet.cell(row=2, column=PEOPLE_COLUMNS.index("full_name") + 1)
+    assert cell.value == formula
+    assert cell.data_type == "s"
