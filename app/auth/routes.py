@@ -197,6 +197,29 @@ def reset_user_mfa(
     return users.reset_mfa(session, actor, user_id)
 
 
+@router.post("/users/{user_id}/unlock", response_model=schemas.UserRead, tags=["users"])
+def unlock_user(
+    user_id: uuid.UUID,
+    actor: Annotated[Actor, require(Action.USERS_MANAGE)],
+    session: SessionDep,
+) -> users.UserView:
+    """End an account's sign-in lockout now (audited as ``user.unlock`` when it was locked)."""
+    users.unlock(session, actor, user_id)
+    return users.get_user(session, actor, user_id)
+
+
+@router.post("/users/{user_id}/password", response_model=schemas.UserRead, tags=["users"])
+def reset_user_password(
+    user_id: uuid.UUID,
+    body: schemas.PasswordReset,
+    actor: Annotated[Actor, require(Action.USERS_MANAGE)],
+    session: SessionDep,
+) -> users.UserView:
+    """A new password for someone who lost theirs: their sessions end, a lockout is lifted
+    (audited as ``user.password_reset``); not one's own (403: POST /auth/password)."""
+    return users.reset_password(session, actor, user_id, body.password)
+
+
 @router.delete("/users/{user_id}", response_model=schemas.UserRead, tags=["users"])
 def disable_user(
     user_id: uuid.UUID,

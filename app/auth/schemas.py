@@ -110,6 +110,15 @@ class UserRead(BaseModel):
     email: str | None = None
     created_at: dt.datetime
     last_login_at: dt.datetime | None = None
+    locked_until: dt.datetime | None = Field(
+        default=None, description="When a sign-in lockout (too many wrong passwords) ends"
+    )
+
+
+class PasswordReset(Strict):
+    """An administrator's new password for someone who lost theirs."""
+
+    password: str = Field(min_length=1, max_length=1024)
 
 
 class UserPage(BaseModel):

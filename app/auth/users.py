@@ -43,6 +43,7 @@ class UserView(TypedDict):
     email: str | None
     created_at: dt.datetime
     last_login_at: dt.datetime | None
+    locked_until: dt.datetime | None  # the end of a sign-in lockout, while there is one
 
 
 class UserChanges(TypedDict, total=False):
@@ -109,6 +110,7 @@ def read_user(session: Session, user: User) -> UserView:
         "email": email,
         "created_at": user.created_at,
         "last_login_at": user.last_login_at,
+        "locked_until": locked_until(session, user),
     }
 
 

@@ -217,6 +217,12 @@ SAMPLES: dict[tuple[str, str], Sample] = {
     ("POST", "/users/{user_id}/mfa/reset"): lambda w, me, t, r: Call(
         f"/users/{_user_target(w, me, t)}/mfa/reset"
     ),
+    ("POST", "/users/{user_id}/unlock"): lambda w, me, t, r: Call(
+        f"/users/{_user_target(w, me, t)}/unlock"
+    ),
+    ("POST", "/users/{user_id}/password"): lambda w, me, t, r: Call(
+        f"/users/{_user_target(w, me, t)}/password", {"password": unique("a new passphrase")}
+    ),
     ("POST", "/api-keys"): lambda w, me, t, r: Call(
         "/api-keys", {"name": unique("k"), "role": "service"}
     ),

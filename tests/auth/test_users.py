@@ -299,3 +299,65 @@ class TestUpdateUser:
         assert attempt(client, user.username, PASSWORD).status_code == 401
         assert client.patch(url, json={"disabled": False}, headers=admin_headers).status_code == 200
         login(client, user)
+
+
+class TestLockoutAndPasswordReset:
+    def test_a_lockout_is_shown_until_when_and_lifted(
+        self, client: TestClient, app: FastAPI, admin_headers: dict[str, str]
+    ) -> None:
+        user = make_user(app, "caseworker")
+        assert (
+            client.get(f"{USERS}/{user.id}", headers=admin_headers).json()["locked_until"] is None
+        )
+        for _ in range(5):
+            attempt(client, user.username, "not the password at all")
+        assert attempt(client, user.username, PASSWORD).status_code == 429
+        shown = client.get(f"{USERS}/{user.id}", headers=admin_headers).json()["locked_until"]
+        assert shown is not None
+        unlocked = client.post(f"{USERS}/{user.id}/unlock", headers=admin_headers)
+        assert unlocked.status_code == 200, unlocked.text
+        assert unlocked.json()["locked_until"] is None
+        assert attempt(client, user.username, PASSWORD).status_code == 200
+
+    def test_unlocking_an_unknown_account_is_404(
+        self, client: TestClient, admin_headers: dict[str, str]
+    ) -> None:
+        assert (
+            client.post(f"{USERS}/{uuid.uuid4()}/unlock", headers=admin_headers).status_code == 404
+        )
+
+    def test_a_password_reset_ends_the_old_password_and_sessions(
+        self, client: TestClient, app: FastAPI, admin_headers: dict[str, str]
+    ) -> None:
+        user = make_user(app, "caseworker")
+        headers = login(client, user)
+        new = "an entirely new passphrase"
+        response = client.post(
+            f"{USERS}/{user.id}/password", json={"password": new}, headers=admin_headers
+        )
+        assert response.status_code == 200, response.text
+        assert new not in response.text
+        assert client.get(ME, headers=headers).status_code == 401
+        assert attempt(client, user.username, PASSWORD).status_code == 401
+        assert attempt(client, user.username, new).status_code == 200
+
+    @pytest.mark.parametrize("password", ["short", "q1w2e3r4t5y6u7i8o9p0"])
+    def test_a_weak_new_password_is_refused(
+        self, client: TestClient, app: FastAPI, admin_headers: dict[str, str], password: str
+    ) -> None:
+        user = make_user(app, "caseworker")
+        response = client.post(
+            f"{USERS}/{user.id}/password", json={"password": password}, headers=admin_headers
+        )
+        assert response.status_code == 400
+        assert attempt(client, user.username, PASSWORD).status_code == 200
+
+    def test_nobody_resets_their_own_password_here(self, client: TestClient, app: FastAPI) -> None:
+        admin = make_user(app, "admin")
+        headers = login(client, admin)
+        response = client.post(
+            f"{USERS}/{admin.id}/password",
+            json={"password": "another long passphrase"},
+            headers=headers,
+        )
+        assert response.status_code == 403
