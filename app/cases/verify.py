@@ -18,6 +18,7 @@ import datetime as dt
 import hashlib
 import io
 import json
+import logging
 import tempfile
 import warnings
 import zipfile
@@ -41,6 +42,9 @@ from app.cases.readable import moment
 from app.cases.signing import JWS_ALG, describe, fingerprint, jws_registry
 from app.crypto.keyring import KeyProvider
 from app.models.audit import AuditEntry
+
+# pyhanko logs a damaged signature dictionary with a traceback; the report says what failed.
+logging.getLogger("pyhanko").setLevel(logging.CRITICAL)
 
 MAX_UNPACKED = 8 * 1024**3  # a bag's attachments are each at most the upload limit
 
@@ -177,6 +181,10 @@ def _check_pdf(data: bytes, report: Report, trusted: Trusted | None) -> None:
         raise VerificationFailed(
             "the signature does not cover the whole file: something was added after signing"
         )
+    if not _only_padding_after_der(bytes(signature.sig_object["/Contents"])):
+        raise VerificationFailed(
+            "the signature field holds bytes after the signature: the PDF was changed"
+        )
     report.signer = describe(certificate)
     report.certificate_sha256 = fingerprint(certificate)
     report.trust = _trust(certificate, trusted)
@@ -189,6 +197,25 @@ def _check_pdf(data: bytes, report: Report, trusted: Trusted | None) -> None:
     report.generated_by = (
         f"{moment(found.get('haven-generated-at'))} (the cover page names who generated it)"
     )
+
+
+def _only_padding_after_der(contents: bytes) -> bool:
+    """Whether the signature's space holds the DER of the CMS and then zeros only.
+
+    The space reserved for the signature (/Contents) is the one part of a signed PDF its digest
+    leaves out; a reader ignores what follows the CMS there, so a byte changed in that padding
+    goes unnoticed by pdfsig. Written here: DER's length header, read by hand (X.690 8.1.3)."""
+    if len(contents) < 2 or contents[0] != 0x30:
+        return False
+    first = contents[1]
+    if first < 0x80:
+        end = 2 + first
+    else:
+        count = first & 0x7F
+        if count == 0 or count > 4 or len(contents) < 2 + count:
+            return False
+        end = 2 + count + int.from_bytes(contents[2 : 2 + count], "big")
+    return end <= len(contents) and not any(contents[end:])
 
 
 # JSON -------------------------------------------------------------------------------------------

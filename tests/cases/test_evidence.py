@@ -124,6 +124,11 @@ def verify_cli(*args: str) -> Any:
     return CliRunner().invoke(cli, ["verify-export", *args, "--offline"])
 
 
+def verify_cli_bytes(tmp_path: Path, data: bytes) -> Any:
+    (tmp_path / "check.pdf").write_bytes(data)
+    return verify_cli(str(tmp_path / "check.pdf"))
+
+
 class TestAsOf:
     def test_as_of_before_an_incident_leaves_it_out_everywhere(
         self, client: TestClient, scene: Scene, tmp_path: Path
@@ -230,6 +235,13 @@ class TestVerifyExport:
         (tmp_path / "case.pdf").write_bytes(flip(body, len(body) // 2))
         result = verify_cli(str(tmp_path / "case.pdf"))
         assert result.exit_code == 1 and "FAILED (pdf)" in result.output, result.output
+        # The zeros after the CMS in the signature's space are outside the digest: still caught.
+        contents = re.search(rb"/Contents\s*<([0-9a-fA-F]+)>", body)
+        assert contents is not None
+        padding = contents.end(1) - 8
+        assert body[padding : padding + 1] == b"0"
+        result = verify_cli_bytes(tmp_path, body[:padding] + b"8" + body[padding + 1 :])
+        assert result.exit_code == 1 and "bytes after the signature" in result.output
         (tmp_path / "case.pdf").write_bytes(body + b"\n% appended\n")
         result = verify_cli(str(tmp_path / "case.pdf"))
         assert result.exit_code == 1, result.output
