@@ -330,3 +330,30 @@ def test_the_person_page_reads_an_imported_person(
     pid = report.outcomes[0].individual_id
     risk = client.get(f"{API}/individuals/{pid}/risk", headers=team.supervisor.headers)
     assert risk.status_code == 200
+
+
+def test_erasure_takes_the_reference_with_it(app: FastAPI, team: Team) -> None:
+    from app.models.individual import IndividualReferenceIndex
+
+    rows = [person()]
+    first = run_people(app, team.supervisor, csv_bytes(rows))
+    pid = first.outcomes[0].individual_id
+    erased = team.client.request(
+        "DELETE",
+        f"{API}/individuals/{pid}",
+        json={"reason": "asked"},
+        headers=team.supervisor.headers,
+    )
+    assert erased.status_code == 204, erased.text
+    with transaction(app.state.sessionmaker) as session:
+        assert (
+            session.scalar(select(Individual.external_reference_ct).where(Individual.id == pid))
+            is None
+        )
+        assert not session.scalars(
+            select(IndividualReferenceIndex.id).where(IndividualReferenceIndex.individual_id == pid)
+        ).all()
+    # The erased record is nobody's reference any more: the row is a new person.
+    again = run_people(app, team.supervisor, csv_bytes(rows))
+    assert again.count(service.IMPORTED) == 1
+    assert again.outcomes[0].individual_id != pid
