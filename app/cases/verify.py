@@ -366,6 +366,19 @@ def _check_bag(data: bytes, report: Report, trusted: Trusted | None) -> None:
                 raise VerificationFailed(
                     f"attachment {path.name} differs from the one the signed JSON lists"
                 )
+        expected = {bag.PDF_NAME, bag.JSON_NAME, bag.JWS_NAME, bag.CERT_NAME} | {
+            f"{bag.ATTACHMENTS_DIR}/{bag.attachment_name(i, item['filename'])}"
+            for i, item in enumerate(listed, start=1)
+        }
+        present = {p.relative_to(payload).as_posix() for p in payload.rglob("*") if p.is_file()}
+        planted = sorted(present - expected)
+        if planted:
+            raise VerificationFailed(
+                f"the bag holds a file the signed JSON does not list: {planted[0]}"
+            )
+        in_pem = Trusted.from_pem((payload / bag.CERT_NAME).read_bytes(), bag.CERT_NAME)
+        if pdf.certificate_sha256 not in in_pem.fingerprints:
+            raise VerificationFailed(f"{bag.CERT_NAME} is not the certificate that signed the bag")
         info = checked.info
         version = ".".join(map(str, checked.version_info))
         report.facts.append(

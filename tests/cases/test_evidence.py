@@ -318,6 +318,15 @@ class TestVerifyExport:
         result = verify_cli(str(tmp_path / "tampered.zip"))
         assert result.exit_code == 1 and "the bag is not valid" in result.output, result.output
 
+        # A file slipped in, with its manifest line made to match: valid BagIt, not the export.
+        target.write_bytes(scene.files["statement.txt"])
+        (folder / "data" / "attachments" / "03-extra.txt").write_bytes(b"planted\n")
+        bagit.Bag(str(folder)).save(manifests=True)
+        assert bagit.Bag(str(folder)).is_valid()
+        (tmp_path / "planted.zip").write_bytes(_zipped(folder))
+        result = verify_cli(str(tmp_path / "planted.zip"))
+        assert result.exit_code == 1 and "03-extra.txt" in result.output, result.output
+
         # Each attachment read into the bag is audited, and so is the export.
         actions = [e.action for e in audit_actions(app, scene.case_id)]
         assert actions.count("attachment.download") == 2 and "case.export" in actions
@@ -359,6 +368,15 @@ def _certificate(
         .not_valid_after(now + dt.timedelta(days=30))
         .sign(signer_key, hashes.SHA256())
     )
+
+
+def _zipped(folder: Path) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                archive.write(path, path.relative_to(folder.parent).as_posix())
+    return out.getvalue()
 
 
 def _rezip(data: bytes, flipped: str) -> bytes:
