@@ -33,7 +33,7 @@ from app.actor import Actor
 from app.auth import service as auth
 from app.db import transaction
 from app.errors import NotAuthenticated
-from app.imports import export, service
+from app.imports import export, incidents, service
 from app.imports.mapping import INCIDENT_COLUMNS, PEOPLE_COLUMNS, Mapping, MappingError
 from app.imports.reading import ReadError, read_path
 from app.organisations import resolve
@@ -266,7 +266,7 @@ def _run(
     runtime = _runtime()
     actor = sign_in(runtime.sessions, user, organisation, password_stdin)
     console = Console(stderr=True)
-    run = service.import_people if kind == "people" else service.import_incidents
+    run = service.import_people if kind == "people" else incidents.import_incidents
     report: service.ImportReport | None = None
     try:
         with _progress(console) as progress, transaction(runtime.sessions) as session:

@@ -18,7 +18,7 @@ from starlette.responses import Response
 
 from app.actor import Actor
 from app.auth.roles import Action
-from app.imports import service, uploads
+from app.imports import incidents, service, uploads
 from app.imports.mapping import INCIDENT_COLUMNS, PEOPLE_COLUMNS, Mapping, MappingError
 from app.imports.preview import preview
 from app.imports.reading import ReadError, read
@@ -123,7 +123,7 @@ def _run(
     session: Session, actor: Actor, upload_id: uuid.UUID, *, dry_run: bool, skip_invalid: bool
 ) -> tuple[uploads.Upload, service.ImportReport]:
     held = uploads.load(session, actor, upload_id)
-    run = service.import_people if held.kind == "people" else service.import_incidents
+    run = service.import_people if held.kind == "people" else incidents.import_incidents
     report = run(
         session,
         actor,

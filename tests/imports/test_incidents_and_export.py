@@ -12,7 +12,7 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 
 from app.db import transaction
-from app.imports import export, service
+from app.imports import export, incidents, service
 from app.imports.mapping import PEOPLE_COLUMNS, Mapping
 from app.imports.reading import read, read_path
 from app.models.alert import Alert
@@ -52,7 +52,7 @@ def run_incidents(app: FastAPI, team: Team, rows: list[dict[str, Any]], **option
     raw = csv_bytes(rows, header=INCIDENT_HEADER)
     try:
         with transaction(app.state.sessionmaker) as session:
-            return service.import_incidents(
+            return incidents.import_incidents(
                 session, actor_of(team.supervisor), read(raw), Mapping(), **options
             )
     except service.ImportFailed as exc:
