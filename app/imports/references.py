@@ -9,9 +9,10 @@ over sealed fields goes.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from app.crypto import CryptoError, FieldSlot, Pad, crypto_of
@@ -28,15 +29,40 @@ def fold(reference: str) -> str:
     return fold_document_number(reference)
 
 
-def attach(session: Session, person: Individual, reference: str) -> None:
-    """Seal the reference on the person (with the key their name is sealed with) and index it."""
+@dataclass(frozen=True)
+class Sealed:
+    """A reference sealed for its person, waiting to be written with others (``write``)."""
+
+    individual_id: uuid.UUID
+    sealed: bytes
+    token: int | None
+
+
+def seal(session: Session, person: Individual, reference: str) -> Sealed:
+    """The reference sealed with the key the person's name is sealed with, and its index."""
     crypto = crypto_of(session)
     assert person.full_name_ct is not None, "a person is registered with a name"
     key = crypto.keys.by_id(session, header_key_id(person.full_name_ct), person.id)
-    person.external_reference_ct = crypto.seal(key, REFERENCE, person.id, reference, pad=Pad.SHORT)
-    token = crypto.blind_index(EXTERNAL_REFERENCE, reference)
-    if token is not None:
-        session.add(IndividualReferenceIndex(individual_id=person.id, value=token))
+    return Sealed(
+        person.id,
+        crypto.seal(key, REFERENCE, person.id, reference, pad=Pad.SHORT),
+        crypto.blind_index(EXTERNAL_REFERENCE, reference),
+    )
+
+
+def write(session: Session, sealed: Sequence[Sealed]) -> None:
+    """Store many sealed references: one UPDATE and one INSERT for them all (an import writes
+    them a batch of rows at a time)."""
+    if not sealed:
+        return
+    session.flush()
+    session.execute(
+        update(Individual),
+        [{"id": s.individual_id, "external_reference_ct": s.sealed} for s in sealed],
+    )
+    indexed = [{"individual_id": s.individual_id, "value": s.token} for s in sealed if s.token]
+    if indexed:
+        session.execute(insert(IndividualReferenceIndex), indexed)
 
 
 def find(

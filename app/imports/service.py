@@ -342,12 +342,15 @@ def _write_people(
 ) -> None:
     """The second pass, through the services; facts held back until the end."""
     progress.start("importing", len(valid))
+    pending: list[references.Sealed] = []  # written a batch at a time
     with holding_back(session) as held:
         for count, row in enumerate(valid, start=1):
             outcome = outcomes[row.row]
             try:
                 with session.begin_nested() if skip_invalid else contextlib.nullcontext():
-                    _write_person(session, actor, row, outcome, report)
+                    sealed = _write_person(session, actor, row, outcome, report)
+                if sealed is not None:
+                    pending.append(sealed)
             except HavenError as exc:
                 problem = Problem(row.row, _column_of_failure(report, exc), str(exc))
                 outcome.status, outcome.individual_id = INVALID, None
@@ -356,7 +359,10 @@ def _write_people(
                     raise ImportFailed(rolled_back(report, outcomes), problem) from None
             progress.advance(1)
             if count % BATCH == 0:
+                references.write(session, pending)
+                pending.clear()
                 batch_done(session)
+        references.write(session, pending)
         batch_done(session)
     written = {o.individual_id for o in outcomes.values() if o.status == IMPORTED}
     held.individual_ids = {k: None for k in held.individual_ids if k in written}
@@ -382,10 +388,9 @@ def _write_person(
     row: rows.PersonRow,
     outcome: RowOutcome,
     report: ImportReport,
-) -> None:
+) -> references.Sealed | None:
+    """One row through the services; its reference, sealed, for the batch to write."""
     person = people.create(session, actor, row.person)
-    if row.reference:
-        references.attach(session, person, row.reference)
     for document in row.documents:
         added = documents.add_document(session, actor, person, document)
         for warning in added.get("warnings", []):
@@ -403,6 +408,7 @@ def _write_person(
         details={"import": str(report.import_id), "row": row.row},
     )
     outcome.individual_id = person.id
+    return references.seal(session, person, row.reference) if row.reference else None
 
 
 def _column_of_failure(report: ImportReport, exc: HavenError) -> str:
