@@ -173,12 +173,16 @@ def record_figures(
         if not isinstance(value, int | float):
             continue
         unit = next((u for suffix, u in RECORD_UNITS if name.endswith(suffix)), "")
+        goal, met = records.goal_of(name, engine, people, float(value))
         out.append(
             Figure(
                 records_figure(engine, people, name),
                 f"{name.replace('_', ' ')}: {engine}, {people:,} people",
                 float(value),
                 unit,
+                goal=goal,
+                verdict="" if met is None else ("met" if met else "NOT MET"),
+                ok=met,
             )
         )
     return out
