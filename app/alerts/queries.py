@@ -51,7 +51,9 @@ def visible_alerts(actor: Actor) -> Select[uuid.UUID]:
         )
     if actor.role not in (Role.SUPERVISOR, Role.CASEWORKER, Role.LAWYER):
         return select(Alert.id).where(false())
-    people = Alert.individual_id.in_(visible_individuals(actor, OWN))
+    # Correlated: one probe per alert, never the list of everyone in scope (SQLite would
+    # materialise 100,000 ids on every statement).
+    people = visible_individuals(actor, OWN).where(Individual.id == Alert.individual_id).exists()
     if actor.role == Role.SUPERVISOR:
         return select(Alert.id).where(own, or_(people, Alert.individual_id.is_(None)))
     # The person on call sees the alerts escalated to them, to acknowledge one; the person's

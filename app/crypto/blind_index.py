@@ -24,8 +24,16 @@ _SPACES = re.compile(r"\s+")
 _NON_ALNUM = re.compile(r"[^0-9A-Z]")
 
 
+# ASCII punctuation and symbols (categories P* and S*) become spaces, as in the general path.
+_ASCII_MARKS = str.maketrans(
+    {ch: " " for ch in map(chr, range(128)) if unicodedata.category(ch)[0] in "PS"}
+)
+
+
 def fold_name(value: str) -> str:
     """NFKC, case-folded, accents stripped, punctuation dropped, whitespace collapsed."""
+    if value.isascii():  # the same result without the per-character Unicode work
+        return " ".join(value.lower().translate(_ASCII_MARKS).split())
     text = unicodedata.normalize("NFKC", value).casefold()
     decomposed = unicodedata.normalize("NFKD", text)
     kept = []

@@ -83,10 +83,10 @@ def find(session: Session, actor: Actor, query: PeopleQuery) -> PeoplePage:
     # Through a referral: by name and country with identity; never by risk or alerts.
     own_only = bool(query.risk_level or query.open_alerts)
     section = OWN if own_only else "identity" if (words or query.name or query.country) else None
-    ids = select(Individual.id).where(
-        Individual.id.in_(visible_individuals(actor, section)),
-        Individual.merged_into_id.is_(None),
-        Individual.erased_at.is_(None),
+    # The scope's own select, narrowed: never "id IN (everyone in scope)", which SQLite would
+    # materialise (100,000 ids) on every statement.
+    ids = visible_individuals(actor, section).where(
+        Individual.merged_into_id.is_(None), Individual.erased_at.is_(None)
     )
     if query.risk_level:
         ids = ids.where(Individual.risk_level == query.risk_level)
@@ -158,7 +158,7 @@ def _opened(
     crypto = crypto_of(session)
     columns = (
         Individual.id,
-        Individual.organisation_id,
+        (Individual.organisation_id == actor.organisation_id).label("own"),
         Individual.risk_score,
         Individual.updated_at,
         Individual.full_name_ct,
@@ -166,7 +166,7 @@ def _opened(
         Individual.aliases_ct,
         Individual.current_country_ct,
     )
-    rows = list(session.execute(select(*columns).where(Individual.id.in_(ids))))
+    rows = list(session.execute(ids.with_only_columns(*columns)))
     kept: list[tuple[Any, uuid.UUID]] = []
     for start in range(0, len(rows), BATCH):
         chunk = rows[start : start + BATCH]
@@ -214,8 +214,7 @@ def _sort_key(actor: Actor, sort: Sort, row: Any, full_name: str) -> tuple[Any, 
     changed = -row.updated_at.timestamp()
     if sort == "updated":
         return (changed, str(row.id))
-    own = row.organisation_id == actor.organisation_id
-    score = row.risk_score if own and row.risk_score is not None else None
+    score = row.risk_score if row.own and row.risk_score is not None else None
     return (score is None, -(score or 0), changed, str(row.id))
 
 

@@ -186,6 +186,7 @@ def _today() -> str:
 SAMPLES: dict[tuple[str, str], Sample] = {
     ("POST", "/auth/logout"): lambda w, me, t, r: Call("/auth/logout"),
     ("GET", "/auth/me"): lambda w, me, t, r: Call("/auth/me"),
+    ("PATCH", "/auth/me"): lambda w, me, t, r: Call("/auth/me", {"time_zone": "UTC"}),
     ("GET", "/export-keys"): lambda w, me, t, r: Call("/export-keys"),
     # Never the right password: a lock-down would stop the shared database for every test
     # (tests/backup/test_lockdown.py locks databases of their own).
@@ -454,6 +455,7 @@ UNSCOPED = {
     ("GET", "/webhooks"),
     ("POST", "/auth/logout"),
     ("GET", "/auth/me"),
+    ("PATCH", "/auth/me"),
     ("GET", "/export-keys"),
     ("POST", "/lock"),
     ("POST", "/auth/mfa/enroll"),
