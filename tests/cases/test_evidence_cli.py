@@ -8,6 +8,7 @@ import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -104,3 +105,59 @@ def test_init_signing_then_verify_an_export_with_its_audit_checkpoint(
     )
     tampered = deployment.run("verify-export", str(tmp_path / "case.pdf"))
     assert tampered.returncode == 1 and "FAILED (pdf)" in tampered.stdout, tampered.stdout
+
+
+def test_init_signing_imports_a_ca_issued_certificate(
+    deployment: Deployment, tmp_path: Path
+) -> None:
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    def certificate(key: ec.EllipticCurvePrivateKey, name: str, issuer: Any) -> x509.Certificate:
+        now = dt.datetime.now(dt.UTC)
+        subject = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, name)])
+        signer, issuer_name = issuer or (key, subject)
+        return (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(issuer_name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=30))
+            .sign(signer, hashes.SHA256())
+        )
+
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca = certificate(ca_key, "Bar association CA", None)
+    leaf = certificate(key, "Imported Legal Aid", (ca_key, ca.subject))
+    pem = serialization.Encoding.PEM
+    (tmp_path / "key.pem").write_bytes(
+        key.private_bytes(
+            pem,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(b"key password"),
+        )
+    )
+    (tmp_path / "chain.pem").write_bytes(leaf.public_bytes(pem) + ca.public_bytes(pem))
+    args = ["keys", "init-signing", "--organisation", "ignored", "--replace"]
+    files = ["--key", str(tmp_path / "key.pem"), "--certificate", str(tmp_path / "chain.pem")]
+    made = subprocess.run(
+        [*COMMAND, *args, *files, "--key-password-stdin"],
+        input="key password\n",
+        env=deployment.env,
+        cwd=deployment.root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert made.returncode == 0, made.stderr
+    assert "(imported) for Imported Legal Aid" in made.stdout
+    assert leaf.fingerprint(hashes.SHA256()).hex() in made.stdout
+    stored = (deployment.settings.data_dir / "export-signing.json").read_text()
+    assert "PRIVATE KEY" not in stored and "key password" not in stored
