@@ -72,3 +72,12 @@ def test_sort_and_filters_are_kept_in_the_address_and_checked(app: FastAPI) -> N
     bad = client.get("/people", params={"all": "1", "sort": "age"})
     assert bad.status_code == 422
     assert "Sort by: " in bad.text or "Choose one of the options." in bad.text
+
+
+def test_a_page_of_everyone_stays_under_the_weight_budget(app: FastAPI) -> None:
+    from bench.web import page_weight
+    from tests.web.test_weight import BUDGET
+
+    client, _ = _supervisor_with_people(app, 60)
+    sizes = page_weight(client, "/people?all=1")
+    assert sizes["total"] < BUDGET, sizes
