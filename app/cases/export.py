@@ -129,11 +129,14 @@ def build_bundle(
     through the changes the timeline recorded after it."""
     now = utcnow()
     as_of = checked_as_of(as_of, now)
+    sections = sections_for_case(session, actor, case)
     if as_of is not None and as_of < _utc(case.created_at):
         raise Unprocessable("as_of is before the case was opened")
+    # The state at a moment is read from the history: without it, no as-of record.
+    if as_of is not None and sections is not None and "history" not in sections:
+        raise Unprocessable("an as-of export needs the case's history, which was not referred")
     moment = as_of or now
     person = people.get_visible(session, actor, case.individual_id)
-    sections = sections_for_case(session, actor, case)
     shown = set(SECTIONS) if sections is None else sections
     # How the exporter reached the case says nothing about it.
     case_data: dict[str, object] = {

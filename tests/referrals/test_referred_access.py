@@ -198,6 +198,9 @@ def test_receiving_lawyer_sees_exactly_the_referred_sections(
     assert ("unhcr_status_history" in bundle) == ("unhcr_status" in has)
     assert ("incidents" in bundle) == ("incidents" in has)
     assert ("timeline" in bundle) == ("history" in has)
+    # As of a moment: read from the history, so only with the history referred.
+    then = _get(world, lawyer, f"/cases/{record.case}/export", format="json", as_of=bundle["as_of"])
+    assert then.status_code == (200 if "history" in has else 422)  # type: ignore[attr-defined]
     assert ("notes" in bundle) == ("history" in has)
     assert "attachments" not in bundle
     text = json.dumps(bundle)
