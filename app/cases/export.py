@@ -1,9 +1,12 @@
-"""The lawyer's bundle: everything about a case and its person, as JSON or PDF, with its hash.
+"""The lawyer's bundle: everything about a case and its person, as JSON (with its detached
+JWS), a signed PDF or an evidence bag, now or as of a past moment, with its hash.
 
 The bundle is what the caller may see, opened for them: the case, the person (restricted fields
 withheld as in the API), travel documents with their status histories, the UNHCR status
-history, incidents, notes, attachment metadata and the case's timeline. The export itself is
-audited (with the SHA-256 of the exact bytes handed out) and recorded on the timeline.
+history, incidents, notes, attachment metadata and the case's timeline (each entry with its
+sentence, ``readable``); as of a moment, as it stood then (``as_of_state``). Signing is
+``signing``, the bag ``bag``, checking them ``verify``. The export itself is audited (with the
+SHA-256 of the exact bytes handed out, and who signed) and recorded on the timeline.
 """
 
 from __future__ import annotations
