@@ -12,6 +12,8 @@ from app.alerts.routes import router as alerts_router
 from app.alerts.webhook_routes import router as webhooks_router
 from app.audit_routes import router as audit_router
 from app.auth.deps import current_actor
+from app.auth.passkey_routes import public as passkeys_public
+from app.auth.passkey_routes import router as passkeys_router
 from app.auth.routes import public as auth_public
 from app.auth.routes import router as auth_router
 from app.cases.attachment_routes import router as attachments_router
@@ -32,7 +34,16 @@ from app.unhcr.routes import router as unhcr_router
 
 PREFIX = "/api/v1"
 # Routes reachable without a token; the route-table test holds every other route to a role.
-PUBLIC_PATHS = frozenset({f"{PREFIX}/auth/login", "/healthz", "/readyz", "/metrics"})
+PUBLIC_PATHS = frozenset(
+    {
+        f"{PREFIX}/auth/login",
+        f"{PREFIX}/auth/passkeys/login/options",
+        f"{PREFIX}/auth/passkeys/login",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+    }
+)
 
 
 class ErrorRead(BaseModel):
@@ -68,9 +79,11 @@ ERRORS = _errors(400, 401, 403, 404, 409, 413, 422)
 def build_router() -> APIRouter:
     api = APIRouter(prefix=PREFIX)
     api.include_router(auth_public, responses=PUBLIC_ERRORS)
+    api.include_router(passkeys_public, responses=PUBLIC_ERRORS)
     authenticated = APIRouter(dependencies=[Depends(current_actor)], responses=ERRORS)
     for router in (
         auth_router,
+        passkeys_router,
         individuals_router,
         duplicates_router,
         consent_router,

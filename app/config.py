@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     # Where every commit's signed audit head also goes, off the database host: an absolute
     # directory on another mount, or an https URL that receives each head as a JSON POST.
     audit_witness: str | None = None
+    # Roles that must sign in with a passkey once they have registered one (comma-separated);
+    # unset means admin,supervisor in production and none otherwise. "" turns it off.
+    require_passkey_roles: str | None = None
 
     @field_validator(
         "smtp_url",
@@ -91,6 +94,14 @@ class Settings(BaseSettings):
     def mfa_required(self) -> bool:
         """HAVEN_REQUIRE_MFA, or whether this is production when it is not set."""
         return self.production if self.require_mfa is None else self.require_mfa
+
+    @property
+    def passkey_roles(self) -> frozenset[str]:
+        """HAVEN_REQUIRE_PASSKEY_ROLES as role names (see ``require_passkey_roles``)."""
+        value = self.require_passkey_roles
+        if value is None:
+            value = "admin,supervisor" if self.production else ""
+        return frozenset(r.strip().lower() for r in value.split(",") if r.strip())
 
     @property
     def key_file(self) -> Path:

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from app import tokencache
 from app.actor import Actor
 from app.audit import service as audit
-from app.auth import passwords, totp
+from app.auth import passkey_policy, passwords, totp
 from app.auth.roles import API_KEY_ROLES, Role
 from app.crypto import FieldSlot, Pad, crypto_of
 from app.db import after_read, is_reading, on_rollback
@@ -367,6 +367,18 @@ def login(
         if not _second_factor_ok(session, user, code, recovery_code):
             _fail(session, keys, user, "wrong two-factor code")
             raise NotAuthenticated("invalid two-factor code", mfa_required=True)
+    if passkey_policy.password_refused(session, user):
+        audit.record(
+            session,
+            actor=_actor(user),
+            action="auth.login_refused",
+            subject_type="user",
+            subject_id=user.id,
+            outcome="denied",
+            details={"reason": "passkey required"},
+            durable=True,
+        )
+        raise NotAuthenticated(passkey_policy.PASSKEY_REQUIRED, passkey_required=True)
     if new_hash:
         user.password_hash = new_hash  # parameters were raised since this hash was made
     _clear_throttle(session, keys)

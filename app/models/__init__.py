@@ -27,6 +27,7 @@ from app.models.notification import (
     PushSubscription,
 )
 from app.models.organisation import Organisation
+from app.models.passkey import Passkey, WebAuthnChallenge
 from app.models.referral import Referral
 from app.models.risk import CountryProfileOverride, RiskAssessment, RiskOverride
 from app.models.unhcr import UnhcrStatus
@@ -66,6 +67,7 @@ __all__ = [
     "OnCallShift",
     "Organisation",
     "OutboxMessage",
+    "Passkey",
     "PublishedList",
     "PushServerKey",
     "PushSubscription",
@@ -77,5 +79,6 @@ __all__ = [
     "TravelDocument",
     "UnhcrStatus",
     "User",
+    "WebAuthnChallenge",
     "Webhook",
 ]

@@ -28,6 +28,7 @@ from app.auth.roles import Role
 from app.models.case import BreakGlassGrant
 from app.models.organisation import Organisation
 from app.routes_table import api_routes
+from tests.auth import authenticator
 from tests.consent.support import give
 from tests.factories import API, PASSWORD, Team, UserHandle, db, make_user, unique
 
@@ -218,6 +219,18 @@ SAMPLES: dict[tuple[str, str], Sample] = {
     ("POST", "/users/{user_id}/mfa/reset"): lambda w, me, t, r: Call(
         f"/users/{_user_target(w, me, t)}/mfa/reset"
     ),
+    ("POST", "/users/{user_id}/passkeys/reset"): lambda w, me, t, r: Call(
+        f"/users/{_user_target(w, me, t)}/passkeys/reset"
+    ),
+    ("POST", "/auth/passkeys/register/options"): lambda w, me, t, r: Call(
+        "/auth/passkeys/register/options", {"password": PASSWORD}
+    ),
+    ("POST", "/auth/passkeys/register"): lambda w, me, t, r: _passkey_registration(w, me, r),
+    ("GET", "/auth/passkeys"): lambda w, me, t, r: Call("/auth/passkeys"),
+    ("DELETE", "/auth/passkeys/{passkey_id}"): lambda w, me, t, r: Call(
+        f"/auth/passkeys/{_passkey(w, me, t, r)}"
+    ),
+    ("GET", "/auth/sign-ins"): lambda w, me, t, r: Call("/auth/sign-ins"),
     ("POST", "/users/{user_id}/unlock"): lambda w, me, t, r: Call(
         f"/users/{_user_target(w, me, t)}/unlock"
     ),
@@ -461,6 +474,10 @@ UNSCOPED = {
     ("POST", "/auth/mfa/enroll"),
     ("POST", "/auth/mfa/confirm"),
     ("POST", "/auth/password"),
+    ("POST", "/auth/passkeys/register/options"),
+    ("POST", "/auth/passkeys/register"),
+    ("GET", "/auth/passkeys"),
+    ("GET", "/auth/sign-ins"),
     ("POST", "/users"),
     ("GET", "/users"),
     ("POST", "/api-keys"),
@@ -576,6 +593,27 @@ def _outgoing(w: World, me: Org, t: Org) -> str:
 
 def _unseen_case(w: World, me: Org, t: Org) -> str:
     return w.fresh_case(t, by="caseworker_other") if t is me else t.ids["case"]
+
+
+def _passkey_registration(w: World, me: Org, role: str) -> Call:
+    """A real registration of the caller's (a software authenticator answers the options)."""
+    headers = me.headers[role]
+    options = w.client.post(
+        f"{API}/auth/passkeys/register/options", json={"password": PASSWORD}, headers=headers
+    )
+    if options.status_code != 200:  # a role that may not: the route must say 403 itself
+        return Call("/auth/passkeys/register", {"credential": {}, "name": "k"})
+    credential = authenticator.for_app(w.client).create(options.json())
+    return Call("/auth/passkeys/register", {"credential": credential, "name": "k"})
+
+
+def _passkey(w: World, me: Org, t: Org, role: str) -> str:
+    """The caller's own passkey, or one of a fresh caseworker of the target's organisation."""
+    if t is me and role != Role.SERVICE:
+        owner = t.headers[role]
+    else:
+        owner = t.team.member("caseworker").headers
+    return authenticator.register(w.client, owner)[1]
 
 
 def _user_target(w: World, me: Org, t: Org) -> str:
