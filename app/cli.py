@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app import logs, migrate
 from app.auth import cli as users_commands
+from app.auth import passkey_cli as passkey_commands
 from app.backup.cli import register as register_backup
 from app.cases.cli import register as register_exports
 from app.config import Settings
@@ -355,6 +356,7 @@ def _sessions() -> sessionmaker[Session]:
 
 
 users_commands.register(users_cli, _sessions)  # list, disable, enable, unlock, reset-…
+passkey_commands.register(users_cli, _sessions)  # reset-passkeys
 
 
 def main() -> None:
