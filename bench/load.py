@@ -52,6 +52,7 @@ SAMPLE_NUMBERS = 5_000
 GOAL_RATIO = {"read": 1.0, "create": 0.5}
 FLOOR_READ_RATIO = 0.5
 GOAL_MIXED_P99_MS = 150.0
+GOAL_TWO_PROCESSES = 1.6  # two API processes on PostgreSQL against one (an idle 2-CPU machine)
 WRK_TIMEOUT_S = 10  # a request slower than this counts as a socket error (timeout)
 T = TypeVar("T")
 
@@ -446,6 +447,18 @@ def run(
             out["haven_mixed"] = mixed
             if server.process.poll() is not None:
                 raise LoadError(f"haven serve died under load: {server.tail()}")
+        if engine == "postgresql":
+            # Several API processes share one database (PostgreSQL's layout): reads on two.
+            port = free_port()
+            two = [*argv[:-1], str(port), "--workers", "2"]
+            with Server("haven-2", two, env, work, port) as server:
+                server.wait_ready("/readyz")
+                token = sign_in(server.url)
+                if durations.warmup:
+                    run_wrk("haven", server.url, "read", token, files, durations.warmup)
+                out["haven_read_2"] = run_wrk(
+                    "haven", server.url, "read", token, files, durations.load
+                )
 
     with fresh_database(engine, work / "baseline", pg_url) as db:
         from bench import baseline
@@ -520,6 +533,23 @@ def figures(result: dict[str, Any]) -> list[Figure]:
                 goal=f"≥ {GOAL_RATIO[op]}x",
                 verdict=verdict,
                 ok=goal_ok,
+            )
+        )
+    two: WrkRun | None = result.get("haven_read_2")
+    if two is not None:
+        one: WrkRun = result["haven_read"]
+        scaling = two.requests_per_s / one.requests_per_s if one.requests_per_s else None
+        met = scaling is not None and scaling >= GOAL_TWO_PROCESSES
+        out.append(
+            Figure(
+                f"{prefix}_read_two_processes_ratio",
+                f"load read: 2 API processes / 1, {where}",
+                round(scaling, 3) if scaling is not None else None,
+                "x",
+                goal=f"≥ {GOAL_TWO_PROCESSES}x",
+                verdict=f"{'met' if met else 'NOT MET'}; {two.requests_per_s:.0f} req/s on two",
+                ok=met,
+                details=two.as_json(),
             )
         )
     mixed: WrkRun = result["haven_mixed"]
