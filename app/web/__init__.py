@@ -25,6 +25,7 @@ from app.web import (
     imports,
     individuals,
     notifications,
+    passkeys,
     profile,
     records,
     referrals,
@@ -57,6 +58,7 @@ def build_router() -> APIRouter:
         analyst,
         auditor,
         notifications,
+        passkeys,
     ):
         router.include_router(module.router)
     return router

@@ -210,6 +210,9 @@ def sign_in(request: Request, form: SignInForm) -> Response:
                 else "That code is not valid. Wait for a new code and try again."
             }
             message = "Two-factor sign-in is on for this account: your password is needed again."
+        elif exc.extra.get("passkey_required"):
+            errors = {}
+            message = "Your role signs in with its passkey: use “Sign in with a passkey” below."
         else:
             errors, message = {}, "The username or password is wrong."
         return _sign_in_page(

@@ -16,7 +16,7 @@ from typing import Any
 
 import cbor2
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from fastapi.testclient import TestClient
 
 from tests.factories import API, PASSWORD
@@ -36,7 +36,8 @@ def unb64(text: str) -> bytes:
 class Authenticator:
     origin: str
     rp_id: str
-    key: ec.EllipticCurvePrivateKey = field(
+    # EC P-256 here; an Ed25519 key taken from Chromium's virtual authenticator signs too.
+    key: ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey = field(
         default_factory=lambda: ec.generate_private_key(ec.SECP256R1())
     )
     credential_id: bytes = field(default_factory=lambda: os.urandom(32))
@@ -45,6 +46,7 @@ class Authenticator:
     backup_eligible: bool = False
 
     def _cose(self) -> bytes:
+        assert isinstance(self.key, ec.EllipticCurvePrivateKey)
         numbers = self.key.public_key().public_numbers()
         x, y = numbers.x.to_bytes(32, "big"), numbers.y.to_bytes(32, "big")
         return cbor2.dumps({1: 2, 3: -7, -1: 1, -2: x, -3: y})
@@ -102,7 +104,10 @@ class Authenticator:
         auth_data = rp_hash + bytes([self._flags(flags)]) + struct.pack(">I", counter)
         client_data = self._client_data("webauthn.get", options["challenge"], origin)
         signed = auth_data + hashlib.sha256(client_data).digest()
-        signature = self.key.sign(signed, ec.ECDSA(hashes.SHA256()))
+        if isinstance(self.key, ed25519.Ed25519PrivateKey):
+            signature = self.key.sign(signed)
+        else:
+            signature = self.key.sign(signed, ec.ECDSA(hashes.SHA256()))
         response = {
             "clientDataJSON": b64(client_data),
             "authenticatorData": b64(auth_data),
