@@ -10,11 +10,10 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.actor import Actor
-from app.auth import passkeys, schemas, signins, users
+from app.auth import passkeys, schemas, signins
 from app.auth.deps import require
 from app.auth.roles import Action
 from app.db import SessionDep
-from app.errors import Forbidden
 from app.logs import client_var
 from app.validation import NoControl, SingleLine
 
@@ -138,7 +137,4 @@ def reset_passkeys(
 ) -> PasskeysReset:
     """Remove every passkey of an account (a lost security key): its tokens are revoked, its
     organisation's supervisors alerted. Not one's own."""
-    user = users._user(session, user_id)
-    if user.id == actor.id:
-        raise Forbidden("nobody resets their own passkeys; ask another administrator")
-    return PasskeysReset(removed=passkeys.reset(session, actor, user))
+    return PasskeysReset(removed=passkeys.reset_user(session, actor, user_id))

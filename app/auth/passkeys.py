@@ -41,9 +41,9 @@ from webauthn.helpers.structs import (
 
 from app.actor import Actor
 from app.audit import service as audit
-from app.auth import service
+from app.auth import service, users
 from app.db import on_rollback
-from app.errors import BadRequest, NotAuthenticated, NotFound
+from app.errors import BadRequest, Forbidden, NotAuthenticated, NotFound
 from app.events import TwoFactorReset, publish
 from app.models.base import utcnow
 from app.models.passkey import Passkey, WebAuthnChallenge
@@ -235,6 +235,15 @@ def remove(session: Session, actor: Actor, passkey_id: uuid.UUID) -> None:
         subject_type="user",
         subject_id=actor.id,
     )
+
+
+def reset_user(session: Session, actor: Actor, user_id: uuid.UUID) -> int:
+    """An administrator's reset of another account's passkeys (``reset``); 404 for no such
+    account, 403 for one's own."""
+    user = users._user(session, user_id)
+    if user.id == actor.id:
+        raise Forbidden("nobody resets their own passkeys; ask another administrator")
+    return reset(session, actor, user)
 
 
 def reset(session: Session, actor: Actor | None, user: User) -> int:

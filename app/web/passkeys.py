@@ -135,3 +135,11 @@ def remove_passkey(request: Request, passkey_id: uuid.UUID, form: SessionForm) -
     with signed_in(request, Action.SESSION) as (session, actor):
         passkeys.remove(session, actor, passkey_id)
     return see_other("/account/security?removed=1")
+
+
+@router.post("/admin/users/{user_id}/passkeys/reset")
+def admin_reset(request: Request, user_id: uuid.UUID, form: SessionForm) -> Response:
+    """An administrator removes every passkey of an account (see passkeys.reset)."""
+    with signed_in(request, Action.USERS_MANAGE) as (session, actor):
+        passkeys.reset_user(session, actor, user_id)
+    return see_other(f"/admin/users/{user_id}")

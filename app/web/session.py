@@ -16,13 +16,14 @@ from typing import Annotated, Any
 import segno
 from fastapi import APIRouter, Depends, Request
 from pydantic import ValidationError
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
 from app.actor import Actor
+from app.auth import passkey_policy, totp
 from app.auth import service as auth
-from app.auth import totp
 from app.auth.deps import check_role
 from app.auth.roles import Action
 from app.db import READ_METHODS, read_transaction, transaction
@@ -202,6 +203,10 @@ def sign_in(request: Request, form: SignInForm) -> Response:
                 channel="web",
             )
             _end_previous(session, cookies.session_token(request))
+            # A role that must use a passkey and has none is taken to add one first.
+            user = session.scalars(select(User).where(User.username == username)).one()
+            if passkey_policy.asked_to_register(session, user):
+                target = "/account/security"
     except NotAuthenticated as exc:
         if exc.extra.get("mfa_required"):
             errors = {
