@@ -14,6 +14,7 @@ from typing import Any
 from starlette.requests import Request
 
 from app.auth import profile
+from app.db import begin_read
 
 TTL = 30.0
 _cache: dict[uuid.UUID, tuple[str, float]] = {}
@@ -29,8 +30,14 @@ def of(request: Request, actor: Any) -> str:
         found = _cache.get(actor.id)
     if found is not None and found[1] > now:
         return found[0]
-    with request.app.state.sessionmaker() as session:
+    # A read-only session of its own: never the write lock, which the page's own transaction
+    # may hold (a form's answer), so the two cannot wait for each other.
+    session = begin_read(request.app.state.sessionmaker)
+    try:
         name = profile.effective_zone(session, actor.id)
+    finally:
+        session.rollback()
+        session.close()
     with _lock:
         if len(_cache) > 10_000:
             _cache.clear()
