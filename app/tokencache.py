@@ -149,6 +149,10 @@ def _on_execute(state: ORMExecuteState) -> None:
 
 
 def _before_commit(session: Session) -> None:
+    # The commit's own flush comes after this hook: flush first, so a change only set on an
+    # object (a key's revoked_at) is seen by _before_flush and raises the generation too.
+    if session.new or session.dirty or session.deleted:
+        session.flush()
     if session.info.pop(CHANGED, False):
         session.execute(
             update(AuthGeneration)
