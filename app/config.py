@@ -72,6 +72,12 @@ class Settings(BaseSettings):
     # Roles that must sign in with a passkey once they have registered one (comma-separated);
     # unset means admin,supervisor in production and none otherwise. "" turns it off.
     require_passkey_roles: str | None = None
+    # Single sign-on (OpenID Connect): the provider's issuer URL, and Haven's client there.
+    # Unset issuer: off. Sign-in matches accounts by the provider's subject (app.auth.oidc).
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = Field(default=None, repr=False)
+    oidc_role_claim: str | None = None  # reserved: role mapping is not implemented yet
 
     @field_validator(
         "smtp_url",
@@ -80,6 +86,10 @@ class Settings(BaseSettings):
         "require_mfa",
         "audit_witness",
         "push_contact",
+        "oidc_issuer",
+        "oidc_client_id",
+        "oidc_client_secret",
+        "oidc_role_claim",
         mode="before",
     )
     @classmethod

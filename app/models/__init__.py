@@ -27,7 +27,7 @@ from app.models.notification import (
     PushSubscription,
 )
 from app.models.organisation import Organisation
-from app.models.passkey import Passkey, WebAuthnChallenge
+from app.models.passkey import OidcLink, Passkey, WebAuthnChallenge
 from app.models.referral import Referral
 from app.models.risk import CountryProfileOverride, RiskAssessment, RiskOverride
 from app.models.unhcr import UnhcrStatus
@@ -64,6 +64,7 @@ __all__ = [
     "ListMatch",
     "LoginThrottle",
     "NotificationPreference",
+    "OidcLink",
     "OnCallShift",
     "Organisation",
     "OutboxMessage",

@@ -1,11 +1,11 @@
-"""Passkeys (WebAuthn credentials) of staff accounts and the one-time challenges they answer."""
+"""Passkeys (WebAuthn credentials), the challenges they answer, and single sign-on links."""
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
 
-from sqlalchemy import BigInteger, ForeignKey, Integer, LargeBinary, String
+from sqlalchemy import BigInteger, ForeignKey, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, CreatedAt, UUIDPrimaryKey
@@ -42,3 +42,15 @@ class WebAuthnChallenge(CreatedAt, Base):
     purpose: Mapped[str] = mapped_column(String(16))  # "register" or "login"
     user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("user.id"), index=True)
     expires_at: Mapped[dt.datetime] = mapped_column(index=True)
+
+
+class OidcLink(UUIDPrimaryKey, CreatedAt, Base):
+    """A Haven account's identity at the OpenID Connect provider: its issuer and subject
+    (``sub``, the provider's stable id, never the e-mail address, which can be reassigned)."""
+
+    __tablename__ = "oidc_link"
+    __table_args__ = (UniqueConstraint("issuer", "subject"),)
+
+    issuer: Mapped[str] = mapped_column(String(255))
+    subject: Mapped[str] = mapped_column(String(255))
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("user.id"), unique=True)

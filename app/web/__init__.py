@@ -25,6 +25,7 @@ from app.web import (
     imports,
     individuals,
     notifications,
+    oidc,
     passkeys,
     profile,
     records,
@@ -36,7 +37,9 @@ from app.web.headers import SecurityHeadersMiddleware
 
 STATIC = Path(__file__).parent / "static"
 # Pages anyone may open; every other page of the web client needs a signed-in session.
-PUBLIC_PAGES = frozenset({"/login", *notifications.PUBLIC})
+PUBLIC_PAGES = frozenset(
+    {"/login", "/auth/oidc/login", "/auth/oidc/callback", *notifications.PUBLIC}
+)
 
 
 def build_router() -> APIRouter:
@@ -59,6 +62,7 @@ def build_router() -> APIRouter:
         auditor,
         notifications,
         passkeys,
+        oidc,
     ):
         router.include_router(module.router)
     return router

@@ -158,6 +158,7 @@ def _sign_in_page(
     csrf = cookies.csrf_token(request.app.state.web_secret, "sign-in", seed)
     context.setdefault("next", local_path(request.query_params.get("next")))
     context.setdefault("notice", None)
+    context.setdefault("sso", bool(request.app.state.settings.oidc_issuer))
     response = render(request, "login.html", status=status, sign_in_csrf=csrf, **context)
     cookies.set_seed(response, request, seed)
     return response
