@@ -78,8 +78,18 @@ def _restore(engine: str, backup: Path, keyring: Path, root: Path, pg_url: str) 
     }
 
 
-def run(engine: str, people: int, tmp: Path, pg_url: str) -> dict[str, Any]:
-    out: dict[str, Any] = {"engine": engine, "people": people}
+def run(
+    engine: str,
+    people: int,
+    tmp: Path,
+    pg_url: str,
+    *,
+    move: bool = True,
+    out: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The figures, filled into ``out`` as they come (a failure keeps the earlier ones)."""
+    out = {} if out is None else out
+    out.update(engine=engine, people=people)
     source_root = tmp / f"{engine}-source"
     with fresh_database(engine, source_root, pg_url) as db:
         settings, app = _deployment(db.url, source_root, people)
@@ -98,7 +108,7 @@ def run(engine: str, people: int, tmp: Path, pg_url: str) -> dict[str, Any]:
     out["backup_mb"] = round(report.size / 1_048_576, 1)
     out["backup_rows"] = report.rows
     out.update(_restore(engine, report.path, settings.key_file, tmp / f"{engine}-target", pg_url))
-    if engine == "postgresql":
+    if engine == "postgresql" and move:
         # The move of a growing organisation: a SQLite deployment's backup into PostgreSQL.
         sqlite_root = tmp / "sqlite-for-move"
         with fresh_database("sqlite", sqlite_root, pg_url) as db:
@@ -125,12 +135,25 @@ def main() -> None:
     parser.add_argument("--engines", default="sqlite,postgresql")
     parser.add_argument("--sizes", default="10000")
     parser.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    parser.add_argument(
+        "--no-move", action="store_true", help="skip the SQLite to PostgreSQL restore"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="haven-bench-backup-") as name:
         for engine in args.engines.split(","):
             for size in args.sizes.split(","):
-                result = run(engine, int(size), Path(name) / f"{engine}-{size}", args.pg_url)
-                print(json.dumps(result), flush=True)
+                result: dict[str, Any] = {}
+                try:
+                    run(
+                        engine,
+                        int(size),
+                        Path(name) / f"{engine}-{size}",
+                        args.pg_url,
+                        move=not args.no_move,
+                        out=result,
+                    )
+                finally:
+                    print(json.dumps(result), flush=True)
 
 
 if __name__ == "__main__":
