@@ -16,3 +16,18 @@ def test_reset_passkeys_at_the_console(deployment: Deployment) -> None:
     assert "user.passkeys_reset" in _audit_actions(deployment, user_id)
     unknown = deployment.run("users", "reset-passkeys", unique("nobody"))
     assert "no user named" in unknown.one_error_line()
+
+
+def test_link_an_account_to_single_sign_on(deployment: Deployment) -> None:
+    username, user_id = _create(deployment)
+    off = deployment.run("users", "link-sso", username, "staff-42")
+    assert "single sign-on is not set up" in off.one_error_line()
+    env = {
+        **deployment.env,
+        "HAVEN_OIDC_ISSUER": "https://id.example.org",
+        "HAVEN_OIDC_CLIENT_ID": "haven",
+    }
+    linked = Deployment(deployment.root, env).run("users", "link-sso", username, "staff-42")
+    assert linked.code == 0, linked.stderr
+    assert "as staff-42" in linked.stdout
+    assert "user.oidc_linked" in _audit_actions(deployment, user_id)
