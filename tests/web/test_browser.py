@@ -48,7 +48,7 @@ def sign_in(page: Any, live: Live, user: UserHandle, code: str = "") -> None:
     page.get_by_label("Password").fill(user.password)
     if code:
         page.get_by_label("Two-factor code").fill(code)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     expect(page.get_by_role("button", name=re.compile("^Sign out"))).to_be_visible()
 
 

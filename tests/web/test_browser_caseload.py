@@ -94,7 +94,7 @@ def test_a_webhook_link_opens_the_alert_after_sign_in_and_it_is_acknowledged_the
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     page.get_by_label("Username").fill(custody["user"].username)
     page.get_by_label("Password").fill(custody["user"].password)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     expect(page).to_have_url(live.url + path)
     heading = page.get_by_role("heading", level=1)
     expect(heading).to_contain_text("Sok Dara")
@@ -117,7 +117,7 @@ def test_a_webhook_link_opens_the_alert_after_sign_in_and_it_is_acknowledged_the
         small.goto(live.url + path)
         small.get_by_label("Username").fill(custody["user"].username)
         small.get_by_label("Password").fill(custody["user"].password)
-        small.get_by_role("button", name="Sign in").click()
+        small.get_by_role("button", name="Sign in", exact=True).click()
         expect(small.get_by_role("heading", level=1)).to_contain_text("Sok Dara")
         assert _no_overflow(small) <= 0
         screenshot(small, "phone-alert")
