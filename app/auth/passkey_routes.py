@@ -36,7 +36,7 @@ class RegisterRequest(_Strict):
 
 
 class LoginOptionsRequest(_Strict):
-    username: Annotated[str | None, Field(default=None, max_length=64), NoControl] = None
+    username: Annotated[str, Field(max_length=64), NoControl] | None = None
 
 
 class LoginRequest(_Strict):
