@@ -63,7 +63,6 @@ def upgrade() -> None:
         )
 
 
-
 def downgrade() -> None:
     with op.batch_alter_table("webauthn_challenge", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_webauthn_challenge_user_id"))
