@@ -9,5 +9,5 @@ def test_readyz_reports_every_check(client: TestClient) -> None:
     body = client.get("/readyz").json()
     assert body == {
         "status": "ready",
-        "checks": {"database": "ok", "keyring": "ok", "migrations": "ok"},
+        "checks": {"database": "ok", "lockdown": "ok", "keyring": "ok", "migrations": "ok"},
     }

@@ -561,7 +561,10 @@ def _shift(t: Org) -> dict[str, Any]:
 
 
 def _shift_of(w: World, t: Org) -> str:
-    response = w.client.post(f"{API}/on-call", json=_shift(t), headers=t.headers["supervisor"])
+    # A referred view carries the sending team's users with the receiving team's headers: the
+    # shift is made by the supervisor of the team its caseworker belongs to.
+    owner = next((org for org in (w.a, w.b) if org.users is t.users), t)
+    response = w.client.post(f"{API}/on-call", json=_shift(t), headers=owner.headers["supervisor"])
     assert response.status_code == 201, response.text
     return response.json()["id"]
 

@@ -121,7 +121,7 @@ def test_the_sign_in_form_is_reached_with_the_keyboard(
     page.keyboard.press("Tab")
     page.keyboard.press("Enter")  # submitting from the keyboard
     expect(page.locator(".error-summary")).to_be_focused()
-    expect(page.locator(".error-summary")).to_contain_text("Enter your username.")
+    expect(page.locator(".error-summary")).to_contain_text("Username: enter your username.")
 
 
 def test_the_skip_link_leads_to_the_content(live: Live, context: tuple[Any, Watch]) -> None:

@@ -57,8 +57,8 @@ def test_a_case_is_referred_accepted_seen_in_part_and_revoked(
 ) -> None:
     org_a = make_organisation(live.app, "Chao Phraya Protection Network")
     org_b = make_organisation(live.app, "Northern Legal Clinic")
-    caseworker = make_user(live.app, "caseworker", organisation=org_a, username="sreymom")
-    supervisor = make_user(live.app, "supervisor", organisation=org_b, username="malee.sup")
+    caseworker = make_user(live.app, "caseworker", organisation=org_a, username="sreymom.referrer")
+    supervisor = make_user(live.app, "supervisor", organisation=org_b, username="malee.receiver")
     person, case = _referred_case(live, org_a, caseworker)
     ctx, watch = context
     sender = ctx.new_page()
