@@ -61,14 +61,20 @@ def zone_names() -> frozenset[str]:
 
 def effective_zone(session: Session, user_id: uuid.UUID) -> str:
     """The zone a user's times are shown in: their own, their organisation's, or UTC."""
+    return effective(session, user_id)[0]
+
+
+def effective(session: Session, user_id: uuid.UUID) -> tuple[str, str | None]:
+    """A user's time zone (their own, their organisation's, or UTC) and interface language
+    (their own, their organisation's, or None: the browser's)."""
     row = session.execute(
-        select(User.time_zone, Organisation.time_zone)
+        select(User.time_zone, Organisation.time_zone, User.locale, Organisation.locale)
         .join(Organisation, Organisation.id == User.organisation_id)
         .where(User.id == user_id)
     ).first()
     if row is None:
-        return "UTC"
-    return row[0] or row[1] or "UTC"
+        return "UTC", None
+    return row[0] or row[1] or "UTC", row[2] or row[3]
 
 
 def read(session: Session, actor: Actor) -> Profile:

@@ -12,6 +12,7 @@ from pathlib import Path
 from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from app.cases import glyphs
 from app.web import (
     admin,
     alert_page,
@@ -72,6 +73,8 @@ def install(app: FastAPI) -> None:
     settings = app.state.settings
     app.state.web_secret = settings.resolved_secret_key()
     app.include_router(build_router())
+    # Khmer and Thai fonts from Haven itself (the PDF export's own files), never from a CDN.
+    app.mount("/static/fonts", StaticFiles(directory=glyphs.FONT_DIR), name="fonts")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_middleware(cookies.ApiCookieBridge, production=settings.production)
     app.add_middleware(SecurityHeadersMiddleware, production=settings.production)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+from babel.dates import format_date, format_datetime, format_timedelta
 from jinja2 import pass_context
 from jinja2.runtime import Context
 
+from app import i18n
 from app.auth.profile import zone
 from app.validation import country_name
 
@@ -35,8 +37,8 @@ def offset_label(tz: ZoneInfo, moment: dt.datetime) -> str:
 
 
 def in_zone(value: Any, zone_name: str | None = None) -> str:
-    """A time in the reader's zone, with the offset said ("4 Dec 2026, 11:01 UTC+7"); a date
-    as a date."""
+    """A time in the reader's zone and language, with the offset said ("4 Dec 2026, 11:01
+    UTC+7"); a date as a date ("4 Dec 2026")."""
     value = _moment(value)
     if value is None or value == "":
         return ""
@@ -44,9 +46,10 @@ def in_zone(value: Any, zone_name: str | None = None) -> str:
         if value.tzinfo is None:
             value = value.replace(tzinfo=dt.UTC)
         tz = zone(zone_name)
-        return f"{value.astimezone(tz):%-d %b %Y, %H:%M} {offset_label(tz, value)}"
+        shown = format_datetime(value.astimezone(tz), "d MMM y, HH:mm", locale=i18n.locale())
+        return f"{shown} {offset_label(tz, value)}"
     if isinstance(value, dt.date):
-        return value.strftime("%-d %b %Y")
+        return format_date(value, "d MMM y", locale=i18n.locale())
     return str(value)
 
 
@@ -57,28 +60,41 @@ def date(context: Context, value: Any) -> str:
 
 
 def ago(value: Any, now: dt.datetime | None = None) -> str:
-    """How long ago, in words: "just now", "23 minutes ago", "3 hours ago", "2 days ago"."""
+    """How long ago, in words and the reader's language: "just now", "23 minutes ago",
+    "3 hours ago", "2 days ago"."""
     value = _moment(value)
     if not isinstance(value, dt.datetime):
         return ""
     if value.tzinfo is None:
         value = value.replace(tzinfo=dt.UTC)
     seconds = int(((now or dt.datetime.now(dt.UTC)) - value).total_seconds())
-    later = seconds < 0
-    seconds = abs(seconds)
-    if seconds < 60:
-        return "just now"
-    for size, unit in ((86_400 * 365, "year"), (86_400, "day"), (3600, "hour"), (60, "minute")):
-        if seconds >= size:
-            n = seconds // size
-            words = f"{n} {unit}{'' if n == 1 else 's'}"
-            return f"in {words}" if later else f"{words} ago"
-    return "just now"
+    if abs(seconds) < 60:
+        return i18n.gettext("just now")
+    units: tuple[tuple[int, Literal["year", "day", "hour", "minute"]], ...] = (
+        (86_400 * 365, "year"),
+        (86_400, "day"),
+        (3600, "hour"),
+        (60, "minute"),
+    )
+    for size, unit in units:
+        if abs(seconds) >= size:
+            # Whole units, counted down (Babel would round 50 minutes up to "1 hour").
+            whole = abs(seconds) // size * size
+            return format_timedelta(
+                dt.timedelta(seconds=-whole if seconds > 0 else whole),
+                granularity=unit,
+                threshold=10**9,
+                add_direction=True,
+                locale=i18n.locale(),
+            )
+    return i18n.gettext("just now")
 
 
 def label(value: Any) -> str:
+    """A value of a list (a rule, a status, a role) as words, in the reader's language when its
+    catalogue names it (app/web/labels.py marks them)."""
     text = str(value or "").replace("_", " ")
-    return text[:1].upper() + text[1:]
+    return i18n.gettext(text[:1].upper() + text[1:])
 
 
 def country(code: Any) -> str:

@@ -23,10 +23,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from app import i18n
 from app.auth import roles
 from app.auth.roles import Action
 from app.errors import Forbidden, HavenError, NotAuthenticated, NotFound, RateLimited
-from app.web import cookies, filters, zones
+from app.web import cookies, filters, language, zones
 
 TEMPLATES = Path(__file__).parent / "templates"
 FORM_STATUSES = frozenset({400, 409, 413, 422})
@@ -126,6 +127,11 @@ environment = Environment(
     undefined=StrictUndefined,
     trim_blocks=True,
     lstrip_blocks=True,
+    extensions=["jinja2.ext.i18n"],
+)
+# Templates translate through the reader's catalogue (app/i18n.py): ``_("…")``, ``{% trans %}``.
+environment.install_gettext_callables(  # type: ignore[attr-defined]
+    i18n.gettext, i18n.ngettext, newstyle=True, pgettext=i18n.pgettext
 )
 environment.filters.update(
     date=filters.date,
@@ -135,7 +141,7 @@ environment.filters.update(
     changes=filters.changes,
     evidence=filters.evidence,
 )
-environment.globals.update(Action=Action)
+environment.globals.update(Action=Action, languages=i18n.LANGUAGES)
 
 
 def render(
@@ -161,6 +167,8 @@ def render(
     context.setdefault("tz", zones.of(request, actor))  # the reader's time zone (filter date)
     html = environment.get_template(template).render(
         request=request,
+        lang=i18n.current(),
+        dir=i18n.direction(),
         path=request.url.path,
         actor=actor,
         csrf=csrf,
@@ -168,7 +176,9 @@ def render(
         today=dt.date.today(),
         **context,
     )
-    return HTMLResponse(html, status_code=status, headers=headers)
+    response = HTMLResponse(html, status_code=status, headers=headers)
+    language.remember(request, response)
+    return response
 
 
 # Notices after a redirect are named by a fixed key, never by text taken from the URL.
@@ -317,6 +327,8 @@ class WebRoute(APIRoute):
         handler = super().get_route_handler()
 
         async def route(request: Request) -> Response:
+            # The visitor's language; a signed-in page refines it (session.signed_in).
+            i18n.activate(language.of_visitor(request))
             try:
                 return await handler(request)
             except (

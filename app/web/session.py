@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
+from app import i18n
 from app.actor import Actor
 from app.auth import passkey_policy, totp
 from app.auth import service as auth
@@ -31,7 +32,7 @@ from app.errors import HavenError, NotAuthenticated, RateLimited
 from app.limits import WEB_FORM_FACTOR
 from app.logs import client_var
 from app.models.user import User
-from app.web import cookies
+from app.web import cookies, language
 from app.web.render import (
     FORM_STATUSES,
     CsrfRefused,
@@ -69,6 +70,7 @@ def signed_in(
             actor = auth.authenticate_token(session, token, enrolling=enrolling)
         except NotAuthenticated:
             raise SignInRequired(expired=True) from None
+        i18n.activate(language.of_reader(request, actor))
         if actions:
             check_role(session, actor, *actions)
         try:

@@ -1,0 +1,88 @@
+"""The web client speaks the reader's language: the browser's on the sign-in page, the one
+picked there (``?lang=``), then the user's own choice or their organisation's; the API stays
+English."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from app.db import transaction
+from app.models.organisation import Organisation
+from tests.conftest import fresh_address
+from tests.factories import Team, login, make_organisation, make_user
+from tests.web.support import sign_in
+
+KHMER_TITLE = "ចូលទៅកាន់ Haven"
+THAI_TITLE = "เข้าสู่ระบบ Haven"
+
+
+def _lang(html: str) -> str:
+    found = re.search(r'<html lang="([^"]+)" dir="(ltr|rtl)">', html)
+    assert found, html[:200]
+    return found.group(1)
+
+
+def _client(app: FastAPI, accept: str | None = None) -> TestClient:
+    headers = {"Accept-Language": accept} if accept else {}
+    return TestClient(app, client=(fresh_address(), 1), headers=headers)
+
+
+def test_the_sign_in_page_follows_the_browser(app: FastAPI) -> None:
+    page = _client(app, "km-KH,km;q=0.9,en;q=0.5").get("/login").text
+    assert _lang(page) == "km"
+    assert KHMER_TITLE in page and "Sign in to Haven" not in page
+    assert "ឈ្មោះអ្នកប្រើ" in page  # Username
+
+    page = _client(app, "fr-FR, th;q=0.8, en;q=0.7").get("/login").text
+    assert _lang(page) == "th" and THAI_TITLE in page
+
+
+def test_a_language_the_browser_asks_for_that_haven_lacks_is_english(app: FastAPI) -> None:
+    page = _client(app, "fr-FR,fr;q=0.9").get("/login").text
+    assert _lang(page) == "en" and "Sign in to Haven" in page
+    assert _lang(_client(app).get("/login").text) == "en"
+
+
+def test_the_switch_on_the_sign_in_page_is_kept_for_the_visit(app: FastAPI) -> None:
+    client = _client(app, "km")
+    page = client.get("/login?lang=th").text
+    assert _lang(page) == "th" and THAI_TITLE in page
+    assert 'href="/login?lang=km"' in page and 'href="/login?lang=en"' in page
+    assert _lang(client.get("/login").text) == "th"  # remembered, over the browser's Khmer
+    assert _lang(client.get("/login?lang=xx").text) == "th"  # an unknown code changes nothing
+
+
+def test_the_user_s_own_language_wins_once_signed_in(app: FastAPI, team: Team) -> None:
+    user = team.user("caseworker")
+    headers = login(TestClient(app, client=(fresh_address(), 1)), user)
+    client = _client(app, "en-GB,en;q=0.9")
+    chosen = client.patch("/api/v1/auth/me", json={"locale": "th"}, headers=headers)
+    assert chosen.status_code == 200, chosen.text
+    sign_in(client, user)
+    page = client.get("/people").text
+    assert _lang(page) == "th"
+    assert _lang(client.get("/people?lang=km").text) == "km"  # one page, asked for
+    chosen = client.patch("/api/v1/auth/me", json={"locale": "en"}, headers=headers)
+    assert chosen.status_code == 200, chosen.text
+
+
+def test_the_organisation_s_default_applies_to_who_has_not_chosen(app: FastAPI) -> None:
+    organisation = make_organisation(app)
+    with transaction(app.state.sessionmaker) as session:
+        row = session.get(Organisation, organisation.id)
+        assert row is not None
+        row.locale = "km"
+    user = make_user(app, "caseworker", organisation=organisation)
+    client = _client(app, "th")
+    sign_in(client, user)
+    assert _lang(client.get("/people").text) == "km"
+
+
+def test_the_api_stays_english(app: FastAPI) -> None:
+    client = _client(app, "km")
+    refused = client.post("/api/v1/auth/login", json={"username": "nobody", "password": "x" * 12})
+    assert refused.status_code == 401
+    assert refused.json()["detail"].isascii()
