@@ -14,6 +14,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
+from app.auth.oidc_roles import RoleRule, parse_role_map
 from app.crypto.keyring import inspect_keyring
 from app.errors import ConfigurationError
 
@@ -77,7 +78,14 @@ class Settings(BaseSettings):
     oidc_issuer: str | None = None
     oidc_client_id: str | None = None
     oidc_client_secret: str | None = Field(default=None, repr=False)
-    oidc_role_claim: str | None = None  # reserved: role mapping is not implemented yet
+    # The ID token's claim listing the user's groups ("groups"), and the map from groups to a
+    # role and organisation ("GROUP=ROLE@ORGANISATION;..."): set both or neither (see
+    # app.auth.oidc_roles). Set, the provider's groups decide who signs in with which role.
+    oidc_role_claim: str | None = None
+    oidc_role_map: str | None = None
+    # Link an unlinked subject on its first sign-in to the one account with the ID token's
+    # e-mail address, when the provider says it is verified.
+    oidc_link_by_email: bool = False
 
     @field_validator(
         "smtp_url",
@@ -90,6 +98,7 @@ class Settings(BaseSettings):
         "oidc_client_id",
         "oidc_client_secret",
         "oidc_role_claim",
+        "oidc_role_map",
         mode="before",
     )
     @classmethod
@@ -151,6 +160,26 @@ class Settings(BaseSettings):
                 "HAVEN_AUDIT_WITNESS: an absolute directory (on another mount) or an https URL"
             )
         return self
+
+    @field_validator("oidc_role_map")
+    @classmethod
+    def _role_map_valid(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_role_map(value)
+        return value
+
+    @model_validator(mode="after")
+    def _role_claim_with_map(self) -> Settings:
+        if (self.oidc_role_claim is None) != (self.oidc_role_map is None):
+            raise ValueError(
+                "HAVEN_OIDC_ROLE_CLAIM and HAVEN_OIDC_ROLE_MAP are set together or not at all"
+            )
+        return self
+
+    @property
+    def oidc_role_rules(self) -> tuple[RoleRule, ...]:
+        """HAVEN_OIDC_ROLE_MAP's entries in order (empty when not set)."""
+        return parse_role_map(self.oidc_role_map) if self.oidc_role_map else ()
 
     @field_validator("trusted_proxies")
     @classmethod

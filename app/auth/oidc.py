@@ -3,8 +3,11 @@
 Authorization code flow with PKCE (S256) through Authlib's OAuth 2 client; the ID token is
 verified with joserfc against the provider's published keys: signature, issuer, audience,
 nonce, expiry and issue time. The account is the one linked to the token's issuer and subject
-(``OidcLink``, made by an administrator): never matched by e-mail, and a disabled Haven account
-stays out whatever the provider says. The provider is asked only when someone chooses single
+(``OidcLink``, made by an administrator, or on first sign-in by a verified e-mail address when
+HAVEN_OIDC_LINK_BY_EMAIL is on); a disabled Haven account stays out whatever the provider says,
+and so does an account whose role must sign in with its passkey (HAVEN_REQUIRE_PASSKEY_ROLES).
+With HAVEN_OIDC_ROLE_CLAIM and HAVEN_OIDC_ROLE_MAP the provider's groups decide the role and
+organisation (app.auth.oidc_roles). The provider is asked only when someone chooses single
 sign-on: when it is down, password and passkey sign-in go on as before.
 """
 
@@ -24,10 +27,14 @@ from joserfc.jwk import KeySet
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app import organisations
 from app.actor import Actor
 from app.audit import service as audit
-from app.auth import service
+from app.auth import oidc_roles, passkey_policy, service
+from app.auth.users import CASE_CONTENT_ROLES, USER_EMAIL
+from app.crypto import Pad, crypto_of
 from app.errors import HavenError, NotAuthenticated
+from app.events import CaseAccessGranted, publish
 from app.models.base import utcnow
 from app.models.passkey import OidcLink
 from app.models.user import User
@@ -35,6 +42,14 @@ from app.models.user import User
 TIMEOUT = 5.0
 ALGORITHMS = ["RS256", "ES256", "PS256", "EdDSA"]
 REFUSED = "single sign-on was not accepted"
+NOT_LINKED = "no Haven account is linked to this sign-in; ask an administrator"
+NO_ROLE = (
+    "your organisation's account is in no group that has a Haven role; "
+    "ask your administrator to add you to one"
+)
+USE_PASSKEY = (
+    "this account signs in with a passkey, not single sign-on: use “Sign in with a passkey”"
+)
 
 
 class ProviderUnavailable(HavenError):
@@ -49,6 +64,14 @@ class Provider:
     client_id: str
     client_secret: str | None
     redirect_uri: str
+    role_claim: str | None = None  # with role_rules: the groups decide role and organisation
+    role_rules: tuple[oidc_roles.RoleRule, ...] = ()
+    link_by_email: bool = False
+
+    @property
+    def scope(self) -> str:
+        # The e-mail address is only in the ID token when asked for (the ``email`` scope).
+        return "openid email" if self.link_by_email else "openid"
 
 
 @dataclass(frozen=True)
@@ -83,6 +106,9 @@ def configured(settings: Any) -> Provider | None:
         client_id,
         getattr(settings, "oidc_client_secret", None),
         f"{public}/auth/oidc/callback",
+        role_claim=getattr(settings, "oidc_role_claim", None),
+        role_rules=tuple(getattr(settings, "oidc_role_rules", ())),
+        link_by_email=bool(getattr(settings, "oidc_link_by_email", False)),
     )
 
 
@@ -112,7 +138,7 @@ def start(provider: Provider) -> Started:
     client = _oauth2_client(
         client_id=provider.client_id,
         redirect_uri=provider.redirect_uri,
-        scope="openid",
+        scope=provider.scope,
         code_challenge_method="S256",
     )
     url, _ = client.create_authorization_url(
@@ -186,12 +212,30 @@ def finish(
         .join(OidcLink, OidcLink.user_id == User.id)
         .where(OidcLink.issuer == provider.issuer, OidcLink.subject == subject)
     )
+    if user is None and provider.link_by_email:
+        user = _link_by_email(session, provider, subject, claims)
     if user is None:
         _refuse(session, None, "no linked account")
-        raise NotAuthenticated("no Haven account is linked to this sign-in; ask an administrator")
+        raise NotAuthenticated(NOT_LINKED)
     if user.disabled:
         _refuse(session, user, "account disabled")
         raise NotAuthenticated(REFUSED)
+    if provider.role_claim and provider.role_rules:
+        _apply_role(session, provider, user, claims)
+    # The passkey policy holds here as for a password: a relayed single sign-on is as
+    # phishable as a relayed password. (Raising rolls back a role change made just above.)
+    if passkey_policy.password_refused(session, user):
+        audit.record(
+            session,
+            actor=service._actor(user),
+            action="auth.login_refused",
+            subject_type="user",
+            subject_id=user.id,
+            outcome="denied",
+            details={"reason": "passkey required", "method": "oidc"},
+            durable=True,
+        )
+        raise NotAuthenticated(USE_PASSKEY)
     user.last_login_at = utcnow()
     issued = service.issue_token(session, user, channel="web")
     audit.record(
@@ -202,6 +246,107 @@ def finish(
         subject_id=user.id,
     )
     return issued
+
+
+def _email_of(session: Session, user: User) -> str | None:
+    if user.email_ct is None:
+        return None
+    email = crypto_of(session).open(
+        session, USER_EMAIL, user.id, user.id, user.email_ct, pad=Pad.SHORT
+    )
+    return email if isinstance(email, str) else None
+
+
+def _link_by_email(
+    session: Session, provider: Provider, subject: str, claims: dict[str, Any]
+) -> User | None:
+    """The one account whose e-mail address is the ID token's verified ``email``, linked to
+    ``subject`` (audited ``user.oidc_linked``); None when the address is not verified, matches
+    no account or several, or the account is already linked to another identity (a link is
+    never replaced here: only an administrator does that).
+
+    E-mail addresses are sealed with each user's own key and have no blind index, so they are
+    opened and compared in memory, over every account that has one. Staff accounts are few
+    (hundreds), this runs only for a subject not linked yet, and comparing all of them is what
+    tells "exactly one" from "several"; an address shared by two accounts links neither."""
+    email = claims.get("email")
+    if claims.get("email_verified") is not True or not isinstance(email, str):
+        return None
+    wanted = email.strip().lower()  # domains ignore case, and providers differ in it
+    if not wanted:
+        return None
+    accounts = session.scalars(select(User).where(User.email_ct.is_not(None)))
+    found = [u for u in accounts if (_email_of(session, u) or "").strip().lower() == wanted]
+    if len(found) != 1:
+        _refuse(session, None, "e-mail matches no account" if not found else "e-mail ambiguous")
+        return None
+    user = found[0]
+    if user.disabled:
+        return user  # refused as disabled, and not linked
+    if session.scalar(select(OidcLink.id).where(OidcLink.user_id == user.id)) is not None:
+        _refuse(session, user, "account linked to another identity")
+        return None
+    session.add(OidcLink(issuer=provider.issuer, subject=subject, user_id=user.id))
+    session.flush()
+    audit.record(
+        session,
+        actor=service._actor(user),
+        action="user.oidc_linked",
+        subject_type="user",
+        subject_id=user.id,
+        details={"method": "verified e-mail"},
+    )
+    return user
+
+
+def _apply_role(session: Session, provider: Provider, user: User, claims: dict[str, Any]) -> None:
+    """The role and organisation HAVEN_OIDC_ROLE_MAP gives the user's groups, made the
+    account's (audited ``user.update``, its sessions ended as on any role change); refused
+    when no group is mapped or the organisation named does not exist."""
+    assert provider.role_claim is not None
+    groups = oidc_roles.claim_values(claims, provider.role_claim)
+    rule = oidc_roles.mapped(provider.role_rules, groups)
+    if rule is None:
+        _refuse(session, user, "no role for the groups")
+        raise NotAuthenticated(NO_ROLE)
+    organisation = organisations.named(session, rule.organisation)
+    if organisation is None:
+        _refuse(session, user, "mapped organisation does not exist")
+        raise NotAuthenticated(
+            f"the organisation your group is mapped to ({rule.organisation[:100]}) "
+            "does not exist in Haven; ask your administrator"
+        )
+    changed = sorted(
+        name
+        for name, same in (
+            ("role", user.role == rule.role),
+            ("organisation", user.organisation_id == organisation.id),
+        )
+        if not same
+    )
+    if not changed:
+        return
+    before = (user.role, user.organisation_id)
+    user.role, user.organisation_id = rule.role, organisation.id
+    service.revoke_tokens(session, user.id)
+    audit.record(
+        session,
+        actor=None,
+        action="user.update",
+        subject_type="user",
+        subject_id=user.id,
+        details={"fields": changed, "role": rule.role, "source": "oidc role claim"},
+        high_risk=True,
+    )
+    if user.role in CASE_CONTENT_ROLES and (
+        before[0] not in CASE_CONTENT_ROLES or before[1] != organisation.id
+    ):
+        publish(
+            session,
+            CaseAccessGranted(
+                actor=None, user_id=user.id, organisation_id=organisation.id, role=user.role
+            ),
+        )
 
 
 def _refuse(session: Session, user: User | None, why: str) -> None:

@@ -17,10 +17,11 @@ from app.auth import oidc
 from app.db import transaction
 from app.main import create_app
 from app.models.audit import AuditEntry
+from app.models.passkey import OidcLink
 from tests.auth.authenticator import login_options, register
 from tests.auth.oidc_provider import CLIENT_ID, CLIENT_SECRET, Provider, running
 from tests.conftest import database_url, fresh_address, make_settings
-from tests.factories import API, UserHandle, login, make_user
+from tests.factories import API, UserHandle, login, make_user, unique
 
 HAVEN = "http://testserver"
 
@@ -111,6 +112,24 @@ def test_a_disabled_or_unlinked_account_stays_out(world: tuple[FastAPI, Provider
         assert _sso(client, provider, "staff-disabled").status_code == 401
         assert _sso(client, provider, "nobody-linked").status_code == 401
         assert client.get(f"{API}/auth/me").status_code == 401
+
+
+def test_no_account_is_matched_by_email_unless_configured(
+    world: tuple[FastAPI, Provider],
+) -> None:
+    app, provider = world
+    address = f"{unique('not-linked')}@example.org"
+    user = make_user(app, "caseworker", email=address)
+    provider.claims = {"email": address, "email_verified": True}
+    try:
+        with _client(app) as client:
+            start = client.get("/auth/oidc/login", follow_redirects=False)
+            assert "scope=openid&" in start.headers["location"]  # no e-mail asked for
+            assert _sso(client, provider, "staff-email-unlinked").status_code == 401
+    finally:
+        provider.claims = {}
+    with transaction(app.state.sessionmaker) as session:
+        assert session.scalar(select(OidcLink).where(OidcLink.user_id == user.id)) is None
 
 
 def test_a_callback_that_did_not_start_here_is_refused(world: tuple[FastAPI, Provider]) -> None:
