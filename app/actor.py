@@ -6,8 +6,19 @@ services, routes and the alert engine can all name it without an import circle.
 
 from __future__ import annotations
 
+import enum
 import uuid
 from dataclasses import dataclass
+
+
+class Role(enum.StrEnum):
+    ADMIN = "admin"
+    SUPERVISOR = "supervisor"
+    CASEWORKER = "caseworker"
+    LAWYER = "lawyer"
+    ANALYST = "analyst"
+    AUDITOR = "auditor"
+    SERVICE = "service"
 
 
 @dataclass(frozen=True)

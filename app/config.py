@@ -14,9 +14,9 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
-from app.auth.oidc_roles import RoleRule, parse_role_map
 from app.crypto.keyring import inspect_keyring
 from app.errors import ConfigurationError
+from app.oidc_roles import RoleRule, parse_role_map
 
 
 class Settings(BaseSettings):
@@ -80,7 +80,7 @@ class Settings(BaseSettings):
     oidc_client_secret: str | None = Field(default=None, repr=False)
     # The ID token's claim listing the user's groups ("groups"), and the map from groups to a
     # role and organisation ("GROUP=ROLE@ORGANISATION;..."): set both or neither (see
-    # app.auth.oidc_roles). Set, the provider's groups decide who signs in with which role.
+    # app.oidc_roles). Set, the provider's groups decide who signs in with which role.
     oidc_role_claim: str | None = None
     oidc_role_map: str | None = None
     # Link an unlinked subject on its first sign-in to the one account with the ID token's

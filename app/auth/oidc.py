@@ -7,7 +7,7 @@ nonce, expiry and issue time. The account is the one linked to the token's issue
 HAVEN_OIDC_LINK_BY_EMAIL is on); a disabled Haven account stays out whatever the provider says,
 and so does an account whose role must sign in with its passkey (HAVEN_REQUIRE_PASSKEY_ROLES).
 With HAVEN_OIDC_ROLE_CLAIM and HAVEN_OIDC_ROLE_MAP the provider's groups decide the role and
-organisation (app.auth.oidc_roles). The provider is asked only when someone chooses single
+organisation (app.oidc_roles). The provider is asked only when someone chooses single
 sign-on: when it is down, password and passkey sign-in go on as before.
 """
 
@@ -27,10 +27,10 @@ from joserfc.jwk import KeySet
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app import organisations
+from app import oidc_roles, organisations
 from app.actor import Actor
 from app.audit import service as audit
-from app.auth import oidc_roles, passkey_policy, service
+from app.auth import passkey_policy, service
 from app.auth.users import CASE_CONTENT_ROLES, USER_EMAIL
 from app.crypto import Pad, crypto_of
 from app.errors import HavenError, NotAuthenticated

@@ -9,15 +9,7 @@ from __future__ import annotations
 
 import enum
 
-
-class Role(enum.StrEnum):
-    ADMIN = "admin"
-    SUPERVISOR = "supervisor"
-    CASEWORKER = "caseworker"
-    LAWYER = "lawyer"
-    ANALYST = "analyst"
-    AUDITOR = "auditor"
-    SERVICE = "service"
+from app.actor import Role as Role  # the roles themselves sit with the Actor type
 
 
 class Action(enum.StrEnum):

@@ -15,12 +15,12 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from app.auth import oidc
-from app.auth.oidc_roles import RoleRule, claim_values, mapped, parse_role_map
 from app.db import transaction
 from app.main import create_app
 from app.models.audit import AuditEntry
 from app.models.passkey import OidcLink
 from app.models.user import User
+from app.oidc_roles import RoleRule, claim_values, mapped, parse_role_map
 from tests.auth.authenticator import register
 from tests.auth.oidc_provider import CLIENT_ID, CLIENT_SECRET, Provider, running
 from tests.auth.test_oidc import HAVEN, _client, _sso

@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from app.auth.roles import Role
+from app.actor import Role
 
 # The roles of people: ``service`` belongs to API keys only.
 PERSON_ROLES = tuple(r.value for r in Role if r is not Role.SERVICE)
