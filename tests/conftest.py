@@ -85,6 +85,18 @@ def app(settings: Settings) -> Iterator[FastAPI]:
     application.state.engine.dispose()
 
 
+@contextmanager
+def deployment_of_its_own(tmp: Path) -> Iterator[FastAPI]:
+    """An app on a database of its own, for tests that measure what the shared one would
+    distort (it holds hundreds of organisations, which organisation pickers list)."""
+    with database_url(tmp) as url:
+        application = create_app(make_settings(tmp, url))
+        try:
+            yield application
+        finally:
+            application.state.engine.dispose()
+
+
 def fresh_address() -> str:
     """A client address no other test uses (2001:db8::/32 is set aside for documentation)."""
     h = uuid.uuid4().hex

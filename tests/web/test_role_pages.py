@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import uuid
+from collections.abc import Iterator
 
 import pytest
 from fastapi import FastAPI
@@ -21,7 +22,7 @@ from app.models.alert import OutboxMessage
 from app.models.audit import AuditEntry
 from app.models.base import utcnow
 from app.models.individual import Individual
-from tests.conftest import fresh_address
+from tests.conftest import deployment_of_its_own, fresh_address
 from tests.factories import PASSWORD, Team, UserHandle, login, make_user, unique
 from tests.web.support import csrf, field_errors, sign_in
 
@@ -383,6 +384,13 @@ class TestAnalystAndAuditor:
 
 
 class TestWeightAndLockoutPage:
+    @pytest.fixture(scope="class")
+    def app(self, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FastAPI]:
+        """A deployment of a few organisations (the shared test database holds hundreds,
+        each an option of the new account form's organisation picker)."""
+        with deployment_of_its_own(tmp_path_factory.mktemp("weight")) as application:
+            yield application
+
     def test_full_pages_stay_light(self, app: FastAPI, team: Team) -> None:
         """100 accounts, 50 audit entries, four charts: each page under 100 KB with its CSS
         and script (tests/web/test_weight.py's budget)."""

@@ -6,14 +6,24 @@ fonts). The figures, with server time, come from ``python -m bench.web``.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from bench.web import Pages, page_weight, populate, sign_in
-from tests.conftest import fresh_address
+from tests.conftest import deployment_of_its_own, fresh_address
 
 BUDGET = 100 * 1024
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FastAPI]:
+    """A deployment of a few organisations, as Haven's are (the shared test database holds
+    hundreds, each an option of the referral form's organisation picker)."""
+    with deployment_of_its_own(tmp_path_factory.mktemp("weight")) as application:
+        yield application
 
 
 @pytest.fixture(scope="module")
