@@ -13,6 +13,7 @@ from starlette.responses import Response
 
 from app.audit import service as audit
 from app.auth.roles import Action
+from app.i18n import _
 from app.web.render import WebRoute, render, uuid_or_none
 from app.web.session import SessionForm, signed_in
 
@@ -49,7 +50,7 @@ def _trail(request: Request, *, verification: Any = None, status: int = 200) -> 
             {
                 "seq": e.seq,
                 "at": e.at,
-                "actor": e.actor_label or ("the console" if e.actor_id is None else ""),
+                "actor": e.actor_label or (_("the console") if e.actor_id is None else ""),
                 "actor_id": e.actor_id,
                 "role": e.actor_role,
                 "action": e.action,

@@ -25,6 +25,7 @@ from app.cases import assignments, attachments, notes, schemas, timeline
 from app.cases import service as cases
 from app.cases.attachment_routes import _body, _events, _filename, _part_data
 from app.errors import Unprocessable
+from app.i18n import _
 from app.individuals import service as individuals
 from app.limits import megabytes
 from app.records.sharing import sections_for_case
@@ -130,7 +131,7 @@ def _moment(text: str | None) -> dt.datetime | None:
     try:
         moment = dt.datetime.fromisoformat(text[:64])
     except ValueError:
-        raise Unprocessable("as_of: give a date and time such as 2026-12-01T09:30") from None
+        raise Unprocessable(_("as_of: give a date and time such as 2026-12-01T09:30")) from None
     return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment
 
 
@@ -152,7 +153,7 @@ def _failed_page(
         actor,
         case_id,
         status=extra.pop("status", 422),
-        **exc.shown("Check the field marked below."),
+        **exc.shown(_("Check the field marked below.")),
         **extra,
     )
 
@@ -190,7 +191,7 @@ def assign(request: Request, case_id: uuid.UUID, form: SessionForm) -> Response:
         return see_other(f"/cases/{case_id}#assignments", done="assigned")
 
     def again(session: Session, actor: Actor, exc: FormError) -> Response:
-        errors = {"user_id": next(iter(exc.errors.values()), exc.message or "Choose a person.")}
+        errors = {"user_id": next(iter(exc.errors.values()), exc.message or _("Choose a person."))}
         return _failed_page(request, session, actor, case_id, FormError(errors), values=values)
 
     return submit_form(request, Action.CASES_ASSIGN, save=save, again=again, again_as=AGAIN_AS)
@@ -251,13 +252,13 @@ class _Upload:
             if kind != "headers":
                 continue
             disposition = value.get(b"content-disposition", b"")
-            _, options = parse_options_header(disposition)
+            _value, options = parse_options_header(disposition)
             if options.get(b"name") == b"file":
                 filename = _filename(disposition, options)
                 if not filename:
                     break
                 return attachments.Upload(filename, _part_data(self.events))
-        raise FormError({"file": "Choose a file to attach."})
+        raise FormError({"file": _("Choose a file to attach.")})
 
 
 @router.post("/cases/{case_id}/attachments")

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from babel.numbers import format_decimal
 from markupsafe import Markup, escape
+
+from app import i18n
 
 ROW, GAP, LABEL, WIDTH = 22, 6, 160, 520
 
@@ -22,7 +25,9 @@ class Bar:
 
 
 def bar_chart(title: str, bars: list[Bar], *, chart_id: str) -> Markup:
-    """A horizontal bar chart; a withheld value is drawn as a hatched stub marked "<5"."""
+    """A horizontal bar chart; a withheld value is drawn as a hatched stub marked "<5". The
+    numbers are written in the reader's locale (digits and separators)."""
+    where = i18n.locale()
     height = max(1, len(bars)) * (ROW + GAP) + GAP
     top = max((b.value or 0 for b in bars), default=0) or 1
     span = WIDTH - LABEL - 60
@@ -42,14 +47,15 @@ def bar_chart(title: str, bars: list[Bar], *, chart_id: str) -> Markup:
             parts.append(
                 f'<rect class="chart-bar withheld" x="{LABEL}" y="{y}" width="12" '
                 f'height="{ROW}"></rect>'
-                f'<text class="chart-value" x="{LABEL + 18}" y="{y + ROW - 6}">&lt;5</text>'
+                f'<text class="chart-value" x="{LABEL + 18}" y="{y + ROW - 6}">'
+                f"&lt;{format_decimal(5, locale=where)}</text>"
             )
             continue
         width = max(2, round(span * bar.value / top))
         parts.append(
             f'<rect class="chart-bar" x="{LABEL}" y="{y}" width="{width}" height="{ROW}"></rect>'
             f'<text class="chart-value" x="{LABEL + width + 6}" y="{y + ROW - 6}">'
-            f"{bar.value}</text>"
+            f"{escape(format_decimal(bar.value, locale=where))}</text>"
         )
     parts.append("</svg>")
     return Markup("".join(parts))  # noqa: S704 - every text in it is escaped above

@@ -18,6 +18,7 @@ from starlette.responses import Response
 
 from app.actor import Actor
 from app.auth.roles import Action
+from app.i18n import N_, _
 from app.imports import incidents, service, uploads
 from app.imports.mapping import INCIDENT_COLUMNS, PEOPLE_COLUMNS, Mapping, MappingError
 from app.imports.preview import preview
@@ -26,7 +27,7 @@ from app.web.render import FormError, WebRoute, render, see_other
 from app.web.session import SessionForm, signed_in, submit_form, text
 
 router = APIRouter(route_class=WebRoute)
-KINDS = (("people", "People (one row per person)"), ("incidents", "Incidents"))
+KINDS = (("people", N_("People (one row per person)")), ("incidents", N_("Incidents")))
 # Supervisors (service.check_supervisor); the action only lets the role check run first.
 ACTION = Action.REVOCATIONS_APPLY
 
@@ -41,7 +42,12 @@ def _mapping(text_: str, kind: str) -> Mapping:
 
 def _upload_page(request: Request, actor: Actor, *, status: int = 200, **context: Any) -> Response:
     return render(
-        request, "imports/upload.html", actor=actor, status=status, kinds=KINDS, **context
+        request,
+        "imports/upload.html",
+        actor=actor,
+        status=status,
+        kinds=[(value, _(text_)) for value, text_ in KINDS],
+        **context,
     )
 
 
@@ -62,19 +68,20 @@ def upload(request: Request, form: SessionForm) -> Response:
     def save(session: Session, actor: Actor) -> Response:
         service.check_supervisor(actor)
         if kind not in dict(KINDS):
-            raise FormError({"kind": "Choose people or incidents."})
+            raise FormError({"kind": _("Choose people or incidents.")})
         file = form.get("file")
         if not isinstance(file, UploadFile) or not file.filename:
-            raise FormError({"file": "Choose a CSV or XLSX file."})
+            raise FormError({"file": _("Choose a CSV or XLSX file.")})
         raw = file.file.read(uploads.MAX_BYTES + 1)
         if len(raw) > uploads.MAX_BYTES:
-            raise FormError({"file": "The file is larger than 10 MB; use `haven import`."})
+            raise FormError({"file": _("The file is larger than 10 MB; use `haven import`.")})
         mapping = _mapping(mapping_text, kind)
         try:
             sheet = read(raw, name=file.filename)
             preview(sheet, mapping, kind, limit=1)
         except ReadError as exc:
-            raise FormError({"file": f"The file cannot be read: {exc}."}) from None
+            reason = _("The file cannot be read: %(reason)s.") % {"reason": exc}
+            raise FormError({"file": reason}) from None
         except MappingError as exc:
             raise FormError({"mapping": str(exc)}) from None
         upload_id = uploads.store(

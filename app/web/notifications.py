@@ -23,6 +23,7 @@ from app.alerts.rules import SEVERITIES
 from app.auth import roles
 from app.auth.roles import Action
 from app.db import transaction
+from app.i18n import N_, _
 from app.models.base import utcnow
 from app.models.user import User
 from app.web.render import FormError, WebRoute, render, see_other
@@ -33,10 +34,10 @@ STATIC = Path(__file__).parent / "static"
 # Pages the browser fetches without a session: they carry no record data.
 PUBLIC = frozenset({"/manifest.webmanifest", "/sw.js", "/offline"})
 SEVERITY_TEXT = {
-    "info": "Everything, information included",
-    "medium": "Medium and above",
-    "high": "High and critical",
-    "critical": "Critical only",
+    "info": N_("Everything, information included"),
+    "medium": N_("Medium and above"),
+    "high": N_("High and critical"),
+    "critical": N_("Critical only"),
 }
 MANIFEST = {
     "name": "Haven",
@@ -94,7 +95,7 @@ def _page(request: Request, session: Session, actor: Actor, **extra: Any) -> Res
     context: dict[str, Any] = {
         "current": current,
         "values": values,
-        "severities": [(s, SEVERITY_TEXT[s]) for s in SEVERITIES],
+        "severities": [(s, _(SEVERITY_TEXT[s])) for s in SEVERITIES],
         "browsers": push.list_mine(session, actor),
         "push_enabled": bool(settings.push_contact),
         "push_key": (push.existing_key(session) or "") if settings.push_contact else "",
@@ -124,10 +125,10 @@ def save_preferences(request: Request, form: SessionForm) -> Response:
     def save(session: Session, actor: Actor) -> Response:
         start, end = text(form, "quiet_start"), text(form, "quiet_end")
         if bool(start) != bool(end):
-            raise FormError({"quiet_start": "Give both the start and the end of quiet hours."})
+            raise FormError({"quiet_start": _("Give both the start and the end of quiet hours.")})
         severity = text(form, "min_severity")
         if severity not in SEVERITY_TEXT:
-            raise FormError({"min_severity": "Choose which alerts reach you."})
+            raise FormError({"min_severity": _("Choose which alerts reach you.")})
         preferences.update(
             session,
             actor,
@@ -207,7 +208,7 @@ def _when(form: FormData, name: str, zone: str) -> dt.datetime:
     try:
         local = dt.datetime.fromisoformat(raw)
     except ValueError:
-        raise FormError({name: "Give a date and time."}) from None
+        raise FormError({name: _("Give a date and time.")}) from None
     if local.tzinfo is None:  # a datetime-local field: the supervisor's own time zone
         local = local.replace(tzinfo=time_zone(zone))
     return local
@@ -220,7 +221,7 @@ def add_shift(request: Request, form: SessionForm) -> Response:
         try:
             user_id = uuid.UUID(text(form, "user_id"))
         except ValueError:
-            raise FormError({"user_id": "Choose who is on call."}) from None
+            raise FormError({"user_id": _("Choose who is on call.")}) from None
         oncall.add_shift(
             session,
             actor,

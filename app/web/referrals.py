@@ -25,6 +25,7 @@ from app.auth import roles
 from app.auth.roles import Action
 from app.auth.scope import SECTIONS, active_referrals
 from app.consent import service as consent
+from app.i18n import N_, _
 from app.models.case import Case
 from app.models.referral import Referral
 from app.referrals import service as referrals
@@ -34,12 +35,13 @@ from app.web.session import SessionForm, present, signed_in, values_of
 
 router = APIRouter(route_class=WebRoute)
 
+# The sections' names in English: translated where shown (``_(label)`` in the templates).
 SECTION_LABELS = {
-    "identity": "Identity",
-    "documents": "Travel documents",
-    "unhcr_status": "UNHCR status",
-    "incidents": "Incidents",
-    "history": "Case history and notes",
+    "identity": N_("Identity"),
+    "documents": N_("Travel documents"),
+    "unhcr_status": N_("UNHCR status"),
+    "incidents": N_("Incidents"),
+    "history": N_("Case history and notes"),
 }
 REFER_FIELDS = ("to_organisation", "purpose", "expires_on")
 # What a page shows of a person seen through a referral, whatever the referral holds.
@@ -69,7 +71,7 @@ def with_defaults(person: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def section_labels(sections: list[str]) -> list[str]:
-    return [SECTION_LABELS.get(s, s) for s in sections]
+    return [_(SECTION_LABELS[s]) if s in SECTION_LABELS else s for s in sections]
 
 
 # The banner ------------------------------------------------------------------------------------
@@ -131,9 +133,9 @@ def referral_body(values: dict[str, Any]) -> ReferralCreate:
     except ValidationError as exc:
         failed = FormError.from_validation(exc)
         if "sections" in failed.errors:
-            failed.errors["sections"] = "Tick at least one section to share."
+            failed.errors["sections"] = _("Tick at least one section to share.")
         if "to_organisation" in failed.errors:
-            failed.errors["to_organisation"] = "Choose the organisation to refer the case to."
+            failed.errors["to_organisation"] = _("Choose the organisation to refer the case to.")
         raise failed from None
 
 

@@ -21,6 +21,7 @@ from app.auth.roles import Action
 from app.documents import revocations
 from app.documents.schemas import RevocationList
 from app.errors import NotFound
+from app.i18n import N_, _
 from app.individuals import service as individuals
 from app.models.base import utcnow
 from app.monitoring import service as monitoring
@@ -44,6 +45,13 @@ EVENT_KINDS = (
 )
 NUMBER_HEADERS = {"number", "document_number", "passport_number", "passport", "passport_no"}
 MAX_CSV_BYTES = 512 * 1024
+# The overview's age buckets (app.supervision.AGES) as column headings, translated where shown.
+AGE_HEADINGS = {
+    "under an hour": N_("Under an hour"),
+    "1 to 24 hours": N_("1 to 24 hours"),
+    "1 to 7 days": N_("1 to 7 days"),
+    "over 7 days": N_("Over 7 days"),
+}
 
 
 @router.get("/supervisor")
@@ -68,7 +76,10 @@ def tools(request: Request) -> Response:
             "supervisor/tools.html",
             actor=actor,
             overview=found,
-            ages=supervision.AGES,
+            ages=[
+                (_(AGE_HEADINGS.get(name, name.capitalize())), span)
+                for name, span in supervision.AGES
+            ],
             names=names,
             nobody_on_call=nobody,
         )
@@ -82,11 +93,11 @@ def numbers_from(pasted: str, upload: Any) -> list[str]:
     if isinstance(upload, UploadFile) and upload.filename:
         raw = upload.file.read(MAX_CSV_BYTES + 1)
         if len(raw) > MAX_CSV_BYTES:
-            raise FormError({"csv": "The CSV file is larger than 512 KB; split the list."})
+            raise FormError({"csv": _("The CSV file is larger than 512 KB; split the list.")})
         try:
             content = raw.decode("utf-8-sig")
         except UnicodeDecodeError:
-            raise FormError({"csv": "The CSV file is not UTF-8 text."}) from None
+            raise FormError({"csv": _("The CSV file is not UTF-8 text.")}) from None
         rows = [row for row in csv.reader(io.StringIO(content)) if any(c.strip() for c in row)]
         column = 0
         if rows:
@@ -118,7 +129,7 @@ def apply_revocations(request: Request, form: SessionForm) -> Response:
     def save(session: Session, actor: Actor) -> Response:
         numbers = numbers_from(values["numbers"], form.get("csv"))
         if not numbers:
-            raise FormError({"numbers": "Paste the numbers, or choose a CSV file."})
+            raise FormError({"numbers": _("Paste the numbers, or choose a CSV file.")})
         data = {**present(values), "numbers": numbers}
         body = RevocationList.model_validate(data)
         result = revocations.apply_revocations(
@@ -189,8 +200,10 @@ def record_country_event(request: Request, form: SessionForm) -> Response:
         if not any(body.affects.model_dump().values()):
             raise FormError(
                 {
-                    "nationality": "Say whom it affects: a nationality, an affiliation or a "
-                    "country of residence."
+                    "nationality": _(
+                        "Say whom it affects: a nationality, an affiliation or a country of "
+                        "residence."
+                    )
                 }
             )
         result = monitoring.record_country_event(session, actor, body.model_dump())
