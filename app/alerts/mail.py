@@ -1,5 +1,10 @@
 """Alert e-mail over SMTP: the rule, the severity and a link, never a name, number or place.
 
+Written in the recipient's language (their own, else their organisation's, else English):
+``app.alerts.notifications.dispatch`` stamps it on the stored notice as ``"locale"``, or the
+caller passes ``locale``. Rule and severity are shown as the catalogue's words for them
+("Host custody"), or as their codes when there are none (English, as before).
+
 HAVEN_SMTP_URL is ``smtp://user:pass@host:port`` (STARTTLS when the server offers it) or
 ``smtps://…`` (TLS from the first byte); user and password are percent-decoded.
 """
@@ -17,10 +22,13 @@ from email.utils import formatdate
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from babel.dates import format_datetime
 from sqlalchemy.orm import Session
 
+from app import i18n
 from app.auth import profile
 from app.crypto import FieldSlot, Pad, crypto_of
+from app.i18n import _
 from app.models.user import User
 
 USER_EMAIL = FieldSlot("user", "email")
@@ -60,6 +68,7 @@ class Recipient:
     user_id: uuid.UUID
     address: str
     time_zone: str = "UTC"  # times in the message are in it (the user's, the organisation's)
+    locale: str = i18n.DEFAULT  # the language it is written in (the user's, the organisation's)
 
 
 def recipient(session: Session, user_id: uuid.UUID) -> Recipient | None:
@@ -70,9 +79,32 @@ def recipient(session: Session, user_id: uuid.UUID) -> Recipient | None:
     address = crypto_of(session).open(
         session, USER_EMAIL, user.id, user.id, user.email_ct, pad=Pad.SHORT
     )
-    return (
-        Recipient(user.id, address, profile.effective_zone(session, user.id)) if address else None
-    )
+    if not address:
+        return None
+    zone, locale = profile.effective(session, user.id)
+    return Recipient(user.id, address, zone, i18n.choose(locale) or i18n.DEFAULT)
+
+
+def reader_locale(session: Session, user_id: uuid.UUID) -> str:
+    """The language a notice to this user is written in: theirs, their organisation's, or
+    English."""
+    return i18n.choose(profile.effective(session, user_id)[1]) or i18n.DEFAULT
+
+
+def for_reader(payload: str, locale: str) -> str:
+    """The stored notice with the reader's language stamped on it (English: unchanged)."""
+    if locale == i18n.DEFAULT or locale not in i18n.LANGUAGES:
+        return payload
+    envelope = json.loads(payload)
+    envelope["locale"] = locale
+    return json.dumps(envelope, separators=(",", ":"))
+
+
+def term(code: str) -> str:
+    """A rule or severity code in the reader's words ("Host custody"), else the code itself."""
+    label = code.replace("_", " ").capitalize()
+    shown = _(label)
+    return code if shown == label else shown
 
 
 def sender_host(public_url: str) -> str:
@@ -92,35 +124,63 @@ def when(payload: dict[str, Any], time_zone: str) -> str:
     local = moment.astimezone(tz)
     minutes = int((local.utcoffset() or dt.timedelta(0)).total_seconds() // 60)
     sign, minutes = ("-" if minutes < 0 else "+"), abs(minutes)
-    return f"{local:%-d %b %Y, %H:%M} ({tz.key}, UTC{sign}{minutes // 60:02d}:{minutes % 60:02d})"
+    shown = format_datetime(local, "d MMM y, HH:mm", locale=i18n.locale())
+    return f"{shown} ({tz.key}, UTC{sign}{minutes // 60:02d}:{minutes % 60:02d})"
 
 
 def compose(
-    message_id: str, payload: str, *, to: str, public_url: str, time_zone: str = "UTC"
+    message_id: str,
+    payload: str,
+    *,
+    to: str,
+    public_url: str,
+    time_zone: str = "UTC",
+    locale: str | None = None,
 ) -> EmailMessage:
-    """The e-mail for one stored outbox payload; times in ``time_zone``."""
+    """The e-mail for one stored outbox payload; times in ``time_zone``, words in ``locale``
+    (else the language stamped on the notice, else English)."""
     envelope = json.loads(payload)
+    with i18n.using(locale or envelope.get("locale")):
+        return _compose(message_id, envelope, to=to, public_url=public_url, time_zone=time_zone)
+
+
+def _compose(
+    message_id: str, envelope: dict[str, Any], *, to: str, public_url: str, time_zone: str
+) -> EmailMessage:
     data = envelope.get("data", {})
     at = when(envelope, time_zone)
-    rule = str(data.get("rule", "alert"))
-    severity = str(data.get("severity", "unknown"))
+    rule = term(str(data.get("rule", "alert")))
+    severity = term(str(data.get("severity", "unknown")))
     link = str(data.get("link", public_url))
     host = sender_host(public_url)
     mail = EmailMessage()
     mail["From"] = f"Haven <haven@{host}>"
     mail["To"] = to
-    mail["Subject"] = f"[Haven] {severity} alert: {rule}"
+    mail["Subject"] = _("[Haven] %(severity)s alert: %(rule)s") % {
+        "severity": severity,
+        "rule": rule,
+    }
     mail["Date"] = formatdate(usegmt=True)
     # The same Message-ID on every retry lets mail systems drop a repeat.
     mail["Message-ID"] = f"<{message_id}@{host}>"
     mail["Auto-Submitted"] = "auto-generated"
-    mail.set_content(
-        f"Haven raised a {severity} alert.\n\n"
-        f"Rule: {rule}\n"
-        f"Severity: {severity}\n" + (f"When: {at}\n" if at else "") + "\n"
-        f"Open it in Haven (sign-in required): {link}\n\n"
-        "This message names no one by design; the details are in Haven.\n"
-    )
+    if i18n.current() != i18n.DEFAULT:
+        mail["Content-Language"] = i18n.current()
+    lines = [
+        _("Haven raised a %(severity)s alert.") % {"severity": severity},
+        "",
+        _("Rule: %(rule)s") % {"rule": rule},
+        _("Severity: %(severity)s") % {"severity": severity},
+    ]
+    if at:
+        lines.append(_("When: %(when)s") % {"when": at})
+    lines += [
+        "",
+        _("Open it in Haven (sign-in required): %(link)s") % {"link": link},
+        "",
+        _("This message names no one by design; the details are in Haven."),
+    ]
+    mail.set_content("\n".join(lines) + "\n")
     return mail
 
 

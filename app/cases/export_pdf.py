@@ -8,6 +8,10 @@ Fonts ship in ``fonts/`` (see its README and ``glyphs.py``): DejaVu Sans, with N
 Thai and Lao as fallbacks, shaped by HarfBuzz so that stacked Khmer consonants and vowel signs
 come out right. Text in a script none of them covers is replaced by a visible marker
 (``[Myanmar text not shown]``) and listed on the title page, so the PDF never silently drops it.
+
+Headings, labels, the cover, the footer and the timeline's sentences are in the language of the
+moment (``app.i18n.using``: the export's ``lang``); the data (names, typed text, numbers, codes
+in the appendix) and the document's metadata stay as recorded.
 """
 
 from __future__ import annotations
@@ -20,36 +24,36 @@ from fpdf.enums import TableBordersLayout, XPos, YPos
 from fpdf.outline import OutlineSection
 
 from app.cases.glyphs import FALLBACKS, FONT_DIR, FONTS, MAIN, needs_shaping, unshown, visible
-from app.cases.readable import country, day, moment, sentence, value_text, words
+from app.cases.readable import ROLES, country, day, moment, sentence, term, value_text
+from app.i18n import N_, _
 
 TEXT_MAX = 900  # a table cell must fit on a page; the JSON export has it all
 LINE = 5.0
 
 PERSON_FIELDS = (
-    ("full_name", "Full name"),
-    ("native_name", "Native name"),
-    ("aliases", "Aliases"),
-    ("date_of_birth", "Date of birth"),
-    ("sex", "Sex"),
-    ("nationalities", "Nationalities"),
-    ("affiliation", "Affiliation"),
-    ("affiliation_role", "Role in affiliation"),
-    ("current_country", "Current country"),
-    ("current_location", "Current location"),
-    ("contact", "Contact"),
-    ("notes", "Notes"),
+    ("full_name", N_("Full name")),
+    ("native_name", N_("Native name")),
+    ("aliases", N_("Aliases")),
+    ("date_of_birth", N_("Date of birth")),
+    ("sex", N_("Sex")),
+    ("nationalities", N_("Nationalities")),
+    ("affiliation", N_("Affiliation")),
+    ("affiliation_role", N_("Role in affiliation")),
+    ("current_country", N_("Current country")),
+    ("current_location", N_("Current location")),
+    ("contact", N_("Contact")),
+    ("notes", N_("Notes")),
 )
 SECTIONS = {
-    "person": "Person",
-    "case": "Case",
-    "documents": "Travel documents",
-    "unhcr_status_history": "UNHCR status history",
-    "incidents": "Incidents",
-    "notes": "Notes",
-    "attachments": "Attachments",
-    "timeline": "Timeline",
+    "person": N_("Person"),
+    "case": N_("Case"),
+    "documents": N_("Travel documents"),
+    "unhcr_status_history": N_("UNHCR status history"),
+    "incidents": N_("Incidents"),
+    "notes": N_("Notes"),
+    "attachments": N_("Attachments"),
+    "timeline": N_("Timeline"),
 }
-ROLE_NAMES = {"lawyer": "counsel"}
 
 
 # Formatting -------------------------------------------------------------------------------------
@@ -57,7 +61,7 @@ def text_of(value: Any) -> str:
     if value is None or value == []:
         return "—"
     if isinstance(value, bool):
-        return "yes" if value else "no"
+        return _("yes") if value else _("no")
     if isinstance(value, list):
         return ", ".join(text_of(v) for v in value)
     if isinstance(value, dict):
@@ -74,8 +78,15 @@ def when(value: str | None) -> str:
     return moment(value) if "T" in value else day(value)
 
 
+def role_name(code: str) -> str:
+    """An assignment role in the reader's words ("counsel" for a lawyer)."""
+    return _(ROLES[code]) if code in ROLES else term(code)
+
+
 def _shorten(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[:limit] + " … (shortened; see the JSON export)"
+    return (
+        text if len(text) <= limit else text[:limit] + " … " + _("(shortened; see the JSON export)")
+    )
 
 
 # The document -----------------------------------------------------------------------------------
@@ -111,22 +122,31 @@ class BundlePDF(FPDF):
         timeline take tens of seconds. Latin text needs none, so it is on only where needed.
         """
         shown = visible(text)[0]
-        self.set_text_shaping(needs_shaping(shown))
+        shaped = needs_shaping(shown)
+        self.set_text_shaping(shaped)
+        if shaped:
+            self.font_again()
         return shown
 
+    def font_again(self) -> None:
+        """Have the next text name its font again: after a line that ended in a fallback font
+        (a Khmer full stop), fpdf2 2.8 writes the next shaped line with no font selected."""
+        self.current_font_is_set_on_page = False
+
     def footer(self) -> None:
-        self.set_text_shaping(False)
         self.set_y(-12)
         self.set_font(MAIN, "", 7)
         self.set_text_color(90)
-        self.cell(
-            0,
-            4,
-            f"Haven case record as of {when(self.bundle['as_of'])} · generated "
-            f"{when(self.bundle['generated_at'])} · confidential · "
-            f"Page {self.page_no()} of {{nb}}",
-            align="C",
-        )
+        text = _(
+            "Haven case record as of %(as_of)s · generated %(generated)s · confidential · "
+            "Page %(page)s of %(pages)s"
+        ) % {
+            "as_of": when(self.bundle["as_of"]),
+            "generated": when(self.bundle["generated_at"]),
+            "page": self.page_no(),
+            "pages": self.str_alias_nb_pages,
+        }
+        self.cell(0, 4, self.say(text), align="C")
         self.set_text_color(0)
 
     # Building blocks
@@ -136,7 +156,7 @@ class BundlePDF(FPDF):
         self.start_section(title)  # a PDF bookmark and a line of the table of contents
         self.ln(3)
         self.set_font(MAIN, "B", 13)
-        self.cell(0, 8, title, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.cell(0, 8, self.say(title), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         self.set_font(MAIN, "", 9)
 
     def subheading(self, title: str) -> None:
@@ -147,9 +167,9 @@ class BundlePDF(FPDF):
         self.set_font(MAIN, "", 9)
 
     def field(self, label: str, value: Any) -> None:
-        self.set_text_shaping(False)
         self.set_font(MAIN, "B", 9)
-        self.cell(self.get_string_width(f"{label}:") + 1.5, LINE, f"{label}:")
+        shown = self.say(_("%(label)s:") % {"label": label})
+        self.cell(self.get_string_width(shown) + 1.5, LINE, shown)
         self.set_font(MAIN, "", 9)
         self.line_of(text_of(value), LINE)
 
@@ -162,12 +182,17 @@ class BundlePDF(FPDF):
         shown = self.say(text)
         left = self.get_x()
         room = self.w - self.r_margin - left
-        lines = None if needs_shaping(shown) else self._wrapped(shown, room - 1)
+        # Shaped text is wrapped here too: fpdf2's multi_cell loses the fallback font of a
+        # shaped line it breaks (the next line's glyphs come out of the wrong font).
+        lines = self._wrapped(shown, room - 1)
         if lines is None:
             self.multi_cell(room, height, shown, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
             return
+        shaped = needs_shaping(shown)
         for line in lines:
             self.set_x(left)
+            if shaped:
+                self.font_again()
             self.cell(room, height, line, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
     def width_of(self, word: str) -> float:
@@ -206,12 +231,13 @@ class BundlePDF(FPDF):
         self, headings: tuple[str, ...], widths: tuple[int, ...], rows: list[list[str]]
     ) -> None:
         if not rows:
-            self.paragraph("None recorded.")
+            self.paragraph(_("None recorded."))
             return
         self.set_font(MAIN, "", 8)
         cells = [[visible(value)[0] for value in values] for values in rows]
+        headings = tuple(visible(title)[0] for title in headings)
         # A table renders its cells when it closes, so shaping is set for the table as a whole.
-        shaping = any(needs_shaping(value) for values in cells for value in values)
+        shaping = any(needs_shaping(value) for values in [headings, *cells] for value in values)
         with self.table(
             col_widths=widths,
             line_height=4.2,
@@ -231,20 +257,21 @@ class BundlePDF(FPDF):
 
 
 def _toc(pdf: FPDF, outline: list[OutlineSection]) -> None:
-    pdf.set_text_shaping(False)
+    assert isinstance(pdf, BundlePDF)
     pdf.set_x(pdf.l_margin)
     pdf.set_font(MAIN, "B", 11)
-    pdf.cell(0, 7, "Contents", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.cell(0, 7, pdf.say(_("Contents")), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_font(MAIN, "", 9.5)
     for section in outline:
         if section.level:
             continue
-        label, page = section.name, str(section.page_number)
+        label, page = pdf.say(section.name), str(section.page_number)
         room = pdf.w - pdf.l_margin - pdf.r_margin - pdf.get_string_width(page) - 2
         dots = "." * max(
             3, int((room - pdf.get_string_width(label) - 2) / pdf.get_string_width("."))
         )
         pdf.cell(room, 5.2, f"{label} {dots}", link=pdf.add_link(page=section.page_number))
+        pdf.set_text_shaping(False)
         pdf.cell(0, 5.2, page, align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
 
@@ -252,9 +279,9 @@ def _cover(pdf: BundlePDF, bundle: dict[str, Any], notices: list[str], signer: s
     person, case, by = bundle["person"], bundle["case"], bundle["generated_by"]
     pdf.add_page()
     pdf.set_font(MAIN, "B", 20)
-    pdf.cell(0, 11, "Case record", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.cell(0, 11, pdf.say(_("Case record")), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_font(MAIN, "B", 15)
-    names = [person.get("full_name") or "(name not recorded)"]
+    names = [person.get("full_name") or _("(name not recorded)")]
     if person.get("native_name"):
         names.append(person["native_name"])
     for name in names:
@@ -263,49 +290,65 @@ def _cover(pdf: BundlePDF, bundle: dict[str, Any], notices: list[str], signer: s
     pdf.set_font(MAIN, "B", 11)
     as_of = when(bundle["as_of"])
     pdf.set_fill_color(235, 240, 248)
+    requested = bool(bundle.get("as_of_requested"))
     pdf.multi_cell(
         0,
         7,
-        f"As of {as_of}" if bundle.get("as_of_requested") else f"As of {as_of} (generation)",
+        pdf.say(
+            _("As of %(moment)s") % {"moment": as_of}
+            if requested
+            else _("As of %(moment)s (generation)") % {"moment": as_of}
+        ),
         fill=True,
         new_x=XPos.LMARGIN,
         new_y=YPos.NEXT,
     )
     pdf.set_font(MAIN, "", 9)
     pdf.paragraph(
-        "Everything in this document is as the organisation had recorded it at that moment: "
-        "later entries are left out and later changes undone."
-        if bundle.get("as_of_requested")
-        else "Everything in this document is as recorded when it was generated."
+        _(
+            "Everything in this document is as the organisation had recorded it at that "
+            "moment: later entries are left out and later changes undone."
+        )
+        if requested
+        else _("Everything in this document is as recorded when it was generated.")
     )
     pdf.ln(2)
-    pdf.field("Case", case.get("title") or "(untitled)")
-    pdf.field("Status", f"{case['status']}, {case['priority']} priority")
-    pdf.field("Opened", when(case.get("created_at")))
-    pdf.field("Generated", when(bundle["generated_at"]))
-    role = ROLE_NAMES.get(by["role"], by["role"])
-    pdf.field("Generated by", f"{by['username']} ({role})")
-    pdf.field("Organisation", by.get("organisation") or "—")
-    pdf.field("Signed by", signer)
-    pdf.field("Software", f"Haven {bundle['haven_version']}")
+    pdf.field(_("Case"), case.get("title") or _("(untitled)"))
+    pdf.field(
+        _("Status"),
+        _("%(status)s, %(priority)s priority")
+        % {"status": term(case["status"]), "priority": term(case["priority"])},
+    )
+    pdf.field(_("Opened"), when(case.get("created_at")))
+    pdf.field(_("Generated"), when(bundle["generated_at"]))
+    pdf.field(_("Generated by"), f"{by['username']} ({role_name(by['role'])})")
+    pdf.field(_("Organisation"), by.get("organisation") or "—")
+    pdf.field(_("Signed by"), signer)
+    pdf.field(_("Software"), f"Haven {bundle['haven_version']}")
     pdf.ln(2)
     pdf.paragraph(
-        "Integrity: this file carries the organisation's digital signature (PAdES); a PDF "
-        "reader's signature panel, poppler's pdfsig or `haven verify-export FILE` shows who "
-        "signed it and that no byte has changed since. Its SHA-256 digest is kept in the "
-        "organisation's signed audit trail. Identifiers and the machine detail of every "
-        "timeline entry are in the appendix."
+        _(
+            "Integrity: this file carries the organisation's digital signature (PAdES); a PDF "
+            "reader's signature panel, poppler's pdfsig or `haven verify-export FILE` shows who "
+            "signed it and that no byte has changed since. Its SHA-256 digest is kept in the "
+            "organisation's signed audit trail. Identifiers and the machine detail of every "
+            "timeline entry are in the appendix."
+        )
     )
     pdf.paragraph(
-        "Confidential: personal data of a person at risk. Keep it encrypted at rest and share "
-        "it only with those who need it for the person's protection."
+        _(
+            "Confidential: personal data of a person at risk. Keep it encrypted at rest and "
+            "share it only with those who need it for the person's protection."
+        )
     )
     if notices:
         pdf.paragraph(
-            "Some text is in a script this PDF has no font for; it is marked "
-            '"[… text not shown]" where it occurs and is complete in the JSON export: '
-            + "; ".join(notices)
-            + "."
+            _(
+                "Some text is in a script this PDF has no font for; it is marked "
+                '"[… text not shown]" where it occurs and is complete in the JSON export: '
+                "%(where)s."
+            )
+            % {"where": "; ".join(notices)}
         )
     pdf.ln(3)
     pdf.insert_toc_placeholder(_toc, pages=1, reset_page_indices=False)
@@ -314,18 +357,25 @@ def _cover(pdf: BundlePDF, bundle: dict[str, Any], notices: list[str], signer: s
 def _person(pdf: BundlePDF, bundle: dict[str, Any]) -> None:
     person = bundle["person"]
     withheld = set(bundle.get("withheld_fields", []))
-    pdf.heading("Person")  # the table of contents' placeholder ended the cover page
+    pdf.heading(_(SECTIONS["person"]))  # the table of contents' placeholder ended the cover
     for key, label in PERSON_FIELDS:
         value = person.get(key)
         shown = value_text(key, value) if value not in (None, [], "") else None
-        pdf.field(label, "(withheld from your role)" if key in withheld else shown)
+        pdf.field(_(label), _("(withheld from your role)") if key in withheld else shown)
     risk = person.get("risk") or {}
     level = risk.get("level")
-    pdf.field("Risk", f"{level} (score {text_of(risk.get('score'))} of 100)" if level else None)
+    pdf.field(
+        _("Risk"),
+        _("%(level)s (score %(score)s of 100)")
+        % {"level": term(level), "score": text_of(risk.get("score"))}
+        if level
+        else None,
+    )
     status = person.get("unhcr_status") or {}
     pdf.field(
-        "UNHCR status",
-        f"{words(text_of(status.get('status')))} since {day(status.get('effective_date'))}"
+        _("UNHCR status"),
+        _("%(status)s since %(date)s")
+        % {"status": term(text_of(status.get("status"))), "date": day(status.get("effective_date"))}
         if status
         else None,
     )
@@ -333,40 +383,49 @@ def _person(pdf: BundlePDF, bundle: dict[str, Any]) -> None:
 
 def _case(pdf: BundlePDF, bundle: dict[str, Any]) -> None:
     case = bundle["case"]
-    pdf.heading("Case")
-    pdf.field("Title", case.get("title"))
-    pdf.field("Status", case["status"])
-    pdf.field("Priority", case["priority"])
-    pdf.field("Opened", when(case.get("created_at")))
-    pdf.field("Closed", when(case.get("closed_at")))
-    pdf.subheading("Assigned")
+    pdf.heading(_(SECTIONS["case"]))
+    pdf.field(_("Title"), case.get("title"))
+    pdf.field(_("Status"), term(case["status"]))
+    pdf.field(_("Priority"), term(case["priority"]))
+    pdf.field(_("Opened"), when(case.get("created_at")))
+    pdf.field(_("Closed on"), when(case.get("closed_at")))
+    pdf.subheading(_("Assigned"))
     pdf.grid(
-        ("Role", "User", "Since"),
+        (_("Role"), _("User"), _("Since")),
         (30, 90, 60),
         [
-            [ROLE_NAMES.get(a["role"], a["role"]), a["username"], when(a["assigned_at"])]
+            [role_name(a["role"]), a["username"], when(a["assigned_at"])]
             for a in case["assignments"]
         ],
     )
 
 
 def _documents(pdf: BundlePDF, bundle: dict[str, Any]) -> None:
-    pdf.heading("Travel documents")
+    pdf.heading(_(SECTIONS["documents"]))
     rows = [
         [
-            words(d["type"]),
+            term(d["type"]),
             text_of(d["number"]),
             country(d["issuing_country"]) if d["issuing_country"] else "—",
             when(d["issued_on"]),
             when(d["expires_on"]),
-            words(d["status"]),
+            term(d["status"]),
             when(d["status_date"]),
             text_of(d["status_source"]),
         ]
         for d in bundle.get("documents", [])
     ]
     pdf.grid(
-        ("Type", "Number", "Issuer", "Issued", "Expires", "Status", "Since", "Source"),
+        (
+            _("Type"),
+            _("Number"),
+            _("Issuer"),
+            _("Issued"),
+            _("Expires"),
+            _("Status"),
+            _("Since"),
+            _("Source"),
+        ),
         (20, 26, 24, 20, 20, 18, 20, 32),
         rows,
     )
@@ -374,14 +433,15 @@ def _documents(pdf: BundlePDF, bundle: dict[str, Any]) -> None:
         changes = document.get("status_history") or []
         if len(changes) > 1:
             pdf.subheading(
-                f"Status changes of {words(document['type'])} {text_of(document['number'])}"
+                _("Status changes of %(document)s %(number)s")
+                % {"document": term(document["type"]), "number": text_of(document["number"])}
             )
             pdf.grid(
-                ("Status", "Date", "Source", "Recorded"),
+                (_("Status"), _("Date"), _("Source"), _("Recorded")),
                 (30, 30, 70, 50),
                 [
                     [
-                        words(c["status"]),
+                        term(c["status"]),
                         when(c["status_date"]),
                         text_of(c["status_source"]),
                         when(c["changed_at"]),
@@ -392,14 +452,14 @@ def _documents(pdf: BundlePDF, bundle: dict[str, Any]) -> None:
 
 
 def _unhcr(pdf: BundlePDF, bundle: dict[str, Any]) -> None:
-    pdf.heading("UNHCR status history")
+    pdf.heading(_(SECTIONS["unhcr_status_history"]))
     pdf.grid(
-        ("Effective", "Status", "Reference", "Expires", "Note", "Recorded"),
+        (_("Effective"), _("Status"), _("Reference"), _("Expires"), _("Note"), _("Recorded")),
         (22, 30, 28, 22, 50, 28),
         [
             [
                 when(s["effective_date"]),
-                words(text_of(s["status"])),
+                term(text_of(s["status"])),
                 text_of(s["unhcr_reference"]),
                 when(s["expires_on"]),
                 _shorten(text_of(s["note"]), TEXT_MAX),
@@ -411,55 +471,78 @@ def _unhcr(pdf: BundlePDF, bundle: dict[str, Any]) -> None:
 
 
 def _incidents(pdf: BundlePDF, bundle: dict[str, Any]) -> None:
-    pdf.heading("Incidents")
+    pdf.heading(_(SECTIONS["incidents"]))
     if not bundle.get("incidents", []):
-        pdf.paragraph("None recorded.")
+        pdf.paragraph(_("None recorded."))
     for incident in bundle.get("incidents", []):
         source = incident.get("source") or {}
         pdf.subheading(
-            f"{words(incident['type']).capitalize()} in {country(incident['country'])} "
-            f"on {day(incident['occurred_on'])}"
+            _("%(kind)s in %(country)s on %(date)s")
+            % {
+                "kind": term(incident["type"]).capitalize(),
+                "country": country(incident["country"]),
+                "date": day(incident["occurred_on"]),
+            }
         )
-        pdf.field("Location", incident.get("location"))
-        pdf.field("Description", incident.get("description"))
-        pdf.field("Perpetrator", incident.get("perpetrator"))
+        pdf.field(_("Location"), incident.get("location"))
+        pdf.field(_("Description"), incident.get("description"))
+        pdf.field(_("Perpetrator"), incident.get("perpetrator"))
         grade, cred = text_of(source.get("reliability")), text_of(source.get("credibility"))
         pdf.field(
-            "Source",
-            f"{text_of(source.get('name'))} (source {grade}{cred}: reliability {grade}, "
-            f"credibility {cred})",
+            _("Source"),
+            _(
+                "%(name)s (source %(grade)s: reliability %(reliability)s, "
+                "credibility %(credibility)s)"
+            )
+            % {
+                "name": text_of(source.get("name")),
+                "grade": f"{grade}{cred}",
+                "reliability": grade,
+                "credibility": cred,
+            },
         )
         pdf.field(
-            "Recorded",
-            f"{when(incident.get('created_at'))} by {text_of(incident.get('created_by'))}",
+            _("Recorded"),
+            _("%(moment)s by %(user)s")
+            % {
+                "moment": when(incident.get("created_at")),
+                "user": text_of(incident.get("created_by")),
+            },
         )
         if incident.get("after_return"):
-            pdf.field("Flag", "reported for a date after the person's recorded forced return")
+            pdf.field(_("Flag"), _("reported for a date after the person's recorded forced return"))
         others = [i for i in incident.get("individual_ids", []) if i != bundle["person"]["id"]]
         if others:
-            pdf.field("Also concerns", f"{len(others)} other person(s) in your scope")
+            pdf.field(
+                _("Also concerns"),
+                _("%(count)s other person(s) in your scope") % {"count": len(others)},
+            )
 
 
 def _notes(pdf: BundlePDF, bundle: dict[str, Any]) -> None:
-    pdf.heading("Notes")
+    pdf.heading(_(SECTIONS["notes"]))
     if not bundle.get("notes", []):
-        pdf.paragraph("None recorded.")
+        pdf.paragraph(_("None recorded."))
     for note in bundle.get("notes", []):
-        kind = "Legal note" if note["kind"] == "legal" else "Note"
-        pdf.subheading(f"{kind} by {text_of(note['author'])}, {when(note['created_at'])}")
+        values = {"author": text_of(note["author"]), "moment": when(note["created_at"])}
+        pdf.subheading(
+            _("Legal note by %(author)s, %(moment)s") % values
+            if note["kind"] == "legal"
+            else _("Note by %(author)s, %(moment)s") % values
+        )
         pdf.paragraph(text_of(note["body"]))
 
 
 def _attachments(pdf: BundlePDF, bundle: dict[str, Any]) -> None:
-    pdf.heading("Attachments")
+    pdf.heading(_(SECTIONS["attachments"]))
     pdf.grid(
-        ("File", "Type", "Size", "SHA-256", "Added"),
+        (_("File"), _("Type"), _("Size"), "SHA-256", _("Added")),
         (45, 28, 17, 60, 30),
         [
             [
                 a["filename"],
                 a["content_type"],
-                f"{a['size']:,} bytes",
+                _("%(size)s bytes") % {"size": f"{a['size']:,}"},
                 a["sha256"],
                 when(a["created_at"]),
             ]
@@ -469,30 +552,37 @@ def _attachments(pdf: BundlePDF, bundle: dict[str, Any]) -> None:
 
 
 def _timeline(pdf: BundlePDF, bundle: dict[str, Any]) -> None:
-    pdf.heading("Timeline", new_page=True)
+    pdf.heading(_(SECTIONS["timeline"]), new_page=True)
     entries = bundle.get("timeline", [])
     if not entries:
-        pdf.paragraph("None recorded.")
+        pdf.paragraph(_("None recorded."))
         return
     pdf.paragraph(
-        f"{len(entries)} entries, oldest first. The number in brackets leads to the entry's "
-        "machine record in Appendix B."
+        _(
+            "%(count)s entries, oldest first. The number in brackets leads to the entry's "
+            "machine record in Appendix B."
+        )
+        % {"count": len(entries)}
     )
     pdf.ln(1)
     for number, entry in enumerate(entries, start=1):
         if pdf.get_y() > pdf.page_break_trigger - 3 * LINE:
             pdf.add_page()  # keep an entry's lines together
-        pdf.set_text_shaping(False)
         pdf.set_font(MAIN, "B", 8.5)
-        stamp = when(entry["at"])
+        stamp = pdf.say(when(entry["at"]))
         pdf.cell(40, 4.4, stamp)
         pdf.set_font(MAIN, "", 9)
         said = sentence(entry)
-        pdf.line_of(said if said.endswith(".") else f"{said}.", 4.4)
+        ended = said.endswith((".", "។")) or not said
+        pdf.line_of(said if ended else _("%(sentence)s.") % {"sentence": said}, 4.4)
         pdf.set_x(pdf.l_margin + 40)
         pdf.set_font(MAIN, "", 7.5)
         pdf.set_text_color(90)
-        pdf.line_of(f"Recorded by {text_of(entry['actor'])} [{number}]", 3.6)
+        pdf.line_of(
+            _("Recorded by %(user)s [%(number)s]")
+            % {"user": text_of(entry["actor"]), "number": number},
+            3.6,
+        )
         pdf.set_text_color(0)
         pdf.ln(1.4)
 
@@ -508,21 +598,27 @@ def _changes(entry: dict[str, Any]) -> str:
 def _appendix(pdf: BundlePDF, bundle: dict[str, Any]) -> None:
     """The identifiers and each timeline entry as recorded: for the other side's expert."""
     case, person, by = bundle["case"], bundle["person"], bundle["generated_by"]
-    pdf.heading("Appendix A: identifiers", new_page=True)
-    pdf.field("Case id", case["id"])
-    pdf.field("Person id", person["id"])
-    pdf.field("Generated by (user id)", by["id"])
-    pdf.field("Format", f"{bundle['format']} version {bundle['format_version']}")
-    pdf.field("As of (ISO 8601)", bundle["as_of"])
-    pdf.field("Generated at (ISO 8601)", bundle["generated_at"])
+    pdf.heading(_("Appendix A: identifiers"), new_page=True)
+    pdf.field(_("Case id"), case["id"])
+    pdf.field(_("Person id"), person["id"])
+    pdf.field(_("Generated by (user id)"), by["id"])
+    pdf.field(
+        _("Format"),
+        _("%(format)s version %(version)s")
+        % {"format": bundle["format"], "version": bundle["format_version"]},
+    )
+    pdf.field(_("As of (ISO 8601)"), bundle["as_of"])
+    pdf.field(_("Generated at (ISO 8601)"), bundle["generated_at"])
     for document in bundle.get("documents", []):
-        pdf.field(f"Document {text_of(document['number'])}", document["id"])
+        pdf.field(
+            _("Document %(number)s") % {"number": text_of(document["number"])}, document["id"]
+        )
     for incident in bundle.get("incidents", []):
-        pdf.field(f"Incident of {incident['occurred_on']}", incident["id"])
+        pdf.field(_("Incident of %(date)s") % {"date": incident["occurred_on"]}, incident["id"])
     for attachment in bundle.get("attachments", []):
-        pdf.field(f"Attachment {attachment['filename']}", attachment["id"])
-    pdf.heading("Appendix B: timeline entries as recorded", new_page=True)
-    pdf.paragraph("Each entry's kind, subject and recorded values, as Haven stores them.")
+        pdf.field(_("Attachment %(name)s") % {"name": attachment["filename"]}, attachment["id"])
+    pdf.heading(_("Appendix B: timeline entries as recorded"), new_page=True)
+    pdf.paragraph(_("Each entry's kind, subject and recorded values, as Haven stores them."))
     for number, entry in enumerate(bundle.get("timeline", []), start=1):
         if pdf.get_y() > pdf.page_break_trigger - 3 * LINE:
             pdf.add_page()
@@ -544,9 +640,10 @@ def _appendix(pdf: BundlePDF, bundle: dict[str, Any]) -> None:
 
 
 def render_pdf(bundle: dict[str, Any], *, signer: str = "the organisation") -> bytes:
-    """The bundle (as plain JSON data) as a PDF document, ready to be signed."""
+    """The bundle (as plain JSON data) as a PDF document, ready to be signed; its words in the
+    language of the moment (``with i18n.using(code):``)."""
     pdf = BundlePDF(bundle)
-    _cover(pdf, bundle, unshown(bundle, SECTIONS), signer)
+    _cover(pdf, bundle, unshown(bundle, {key: _(title) for key, title in SECTIONS.items()}), signer)
     for section in (_person, _case, _documents, _unhcr, _incidents, _notes, _attachments):
         section(pdf, bundle)
     _timeline(pdf, bundle)

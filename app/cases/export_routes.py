@@ -1,15 +1,21 @@
 """/cases/{id}/export: the lawyer's bundle as JSON, a signed PDF or an evidence bag (ZIP), as of
-now or of a past moment, with its SHA-256 in a header; /export-keys: the signing keys (JWKS)."""
+now or of a past moment, with its SHA-256 in a header; /export-keys: the signing keys (JWKS).
+
+The PDF (also inside the evidence bag) is written in ``lang`` (en, km, th), by default the
+caller's language (their profile's, else their organisation's, else English); the JSON bundle is
+data and stays English whatever ``lang`` says."""
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
 
+from app import i18n
 from app.actor import Actor
+from app.auth import profile
 from app.auth.deps import require
 from app.auth.roles import Action
 from app.cases import export, signing
@@ -40,8 +46,20 @@ def export_case(
         dt.datetime | None,
         Query(description="The moment the record shows (ISO 8601; UTC when no offset)."),
     ] = None,
+    lang: Annotated[
+        Literal["en", "km", "th"] | None,
+        Query(
+            description="The language of the PDF's headings, labels and sentences (the data "
+            "stays as recorded); by default the caller's profile language, else English. The "
+            "JSON bundle is always English."
+        ),
+    ] = None,
 ) -> Response:
-    result = export.export_case(session, actor, case_id, fmt, as_of)
+    code = lang or (
+        i18n.choose(profile.effective(session, actor.id)[1]) if actor.kind == "user" else None
+    )
+    with i18n.using(code or i18n.DEFAULT):
+        result = export.export_case(session, actor, case_id, fmt, as_of)
     headers = {
         "X-Content-SHA256": result.sha256,
         "Content-Disposition": f'attachment; filename="{result.filename}"',

@@ -5,6 +5,9 @@
 Convention". The machine detail (kinds, ids, factor codes and weights) goes to the PDF's
 appendix; nothing here prints an id or a factor code. Written here: no library knows Haven's
 vocabulary.
+
+The sentences are in the language of the moment (``app.i18n``: the export's ``lang``); the
+data inside them (names, places typed by users, document numbers) is never translated.
 """
 
 from __future__ import annotations
@@ -13,23 +16,27 @@ import datetime as dt
 import re
 from typing import Any
 
+from babel.dates import format_date, format_datetime
+
+from app import i18n
+from app.i18n import N_, _
 from app.validation import country_name
 
 LEVELS = ("low", "medium", "high", "critical")
 
 # Why the level is at least what it is (app/risk/policy.py, _floor and the recognition rule).
 FLOOR_RULES = {
-    "forced_return": "the person has been forcibly returned",
-    "custody_targeted_safe_nationality": (
+    "forced_return": N_("the person has been forcibly returned"),
+    "custody_targeted_safe_nationality": N_(
         "held in custody while targeted by the state of origin (a second nationality in a "
         "safe state mitigates it)"
     ),
-    "custody_targeted": "held in custody while targeted by the state of origin",
-    "custody_non_party_host": (
+    "custody_targeted": N_("held in custody while targeted by the state of origin"),
+    "custody_non_party_host": N_(
         "held in custody by a host state that is not party to the 1951 Convention"
     ),
-    "custody_mitigation_cap": "held in custody by the host state",
-    "recognition_non_party_host": (
+    "custody_mitigation_cap": N_("held in custody by the host state"),
+    "recognition_non_party_host": N_(
         "UNHCR recognition protects no one from removal where the host state is not party to "
         "the 1951 Convention"
     ),
@@ -37,40 +44,42 @@ FLOOR_RULES = {
 
 # Each risk factor (app/risk/factors.py) in words.
 FACTORS = {
-    "REFOULED": "forcibly returned to the state of origin",
-    "HOST_CUSTODY": "held in custody by the host state",
-    "REMOVAL_ORDER": "a removal or deportation order",
-    "ORIGIN_WARRANT_ABROAD": "a warrant from the state of origin reaching abroad",
-    "DOC_REVOKED": "a travel document revoked",
-    "NO_VALID_DOC_IN_HOST": "no valid travel document in the host state",
-    "MOBILITY_CONTROL": "movements restricted",
-    "PUBLICLY_NAMED": "publicly named or denounced",
-    "POLITICAL_CHARGES": "political charges",
-    "PHYSICAL_ATTACK_HOST": "physically attacked in the host state",
-    "SURVEILLANCE_HOST": "under surveillance in the host state",
-    "HOST_NON_PARTY_1951": "the host state is not party to the 1951 Convention",
-    "HOST_NO_CAT": "the host state is not party to the Convention against Torture",
-    "HOST_PRECEDENT": "the host state has returned people before",
-    "AFFILIATION_TARGETED": "belongs to a targeted group",
-    "ORIGIN_SEVERITY": "the state of origin's record of persecution",
-    "COUNTRY_EVENT": "a recent event in the country",
-    "CHECK_IN_OVERDUE": "a welfare check-in is overdue",
-    "UNHCR_RECOGNISED": "recognised by UNHCR",
-    "SAFE_SECOND_NATIONALITY": "holds a second nationality of a safe state",
-    "IN_SAFE_STATE": "is in a safe state",
+    "REFOULED": N_("forcibly returned to the state of origin"),
+    "HOST_CUSTODY": N_("held in custody by the host state"),
+    "REMOVAL_ORDER": N_("a removal or deportation order"),
+    "ORIGIN_WARRANT_ABROAD": N_("a warrant from the state of origin reaching abroad"),
+    "DOC_REVOKED": N_("a travel document revoked"),
+    "NO_VALID_DOC_IN_HOST": N_("no valid travel document in the host state"),
+    "MOBILITY_CONTROL": N_("movements restricted"),
+    "PUBLICLY_NAMED": N_("publicly named or denounced"),
+    "POLITICAL_CHARGES": N_("political charges"),
+    "PHYSICAL_ATTACK_HOST": N_("physically attacked in the host state"),
+    "SURVEILLANCE_HOST": N_("under surveillance in the host state"),
+    "HOST_NON_PARTY_1951": N_("the host state is not party to the 1951 Convention"),
+    "HOST_NO_CAT": N_("the host state is not party to the Convention against Torture"),
+    "HOST_PRECEDENT": N_("the host state has returned people before"),
+    "AFFILIATION_TARGETED": N_("belongs to a targeted group"),
+    "ORIGIN_SEVERITY": N_("the state of origin's record of persecution"),
+    "COUNTRY_EVENT": N_("a recent event in the country"),
+    "CHECK_IN_OVERDUE": N_("a welfare check-in is overdue"),
+    "UNHCR_RECOGNISED": N_("recognised by UNHCR"),
+    "SAFE_SECOND_NATIONALITY": N_("holds a second nationality of a safe state"),
+    "IN_SAFE_STATE": N_("is in a safe state"),
 }
 
 FIELD_LABELS = {
-    "full_name": "full name",
-    "native_name": "native name",
-    "date_of_birth": "date of birth",
-    "current_country": "current country",
-    "current_location": "current location",
-    "affiliation_role": "role in affiliation",
-    "check_in_every_hours": "check-in interval (hours)",
-    "unhcr_reference": "UNHCR reference",
+    "full_name": N_("full name"),
+    "native_name": N_("native name"),
+    "date_of_birth": N_("date of birth"),
+    "current_country": N_("current country"),
+    "current_location": N_("current location"),
+    "affiliation_role": N_("role in affiliation"),
+    "check_in_every_hours": N_("check-in interval (hours)"),
+    "unhcr_reference": N_("UNHCR reference"),
 }
-ROLES = {"caseworker": "caseworker", "lawyer": "counsel", "supervisor": "supervisor"}
+ROLES = {"caseworker": N_("caseworker"), "lawyer": N_("counsel"), "supervisor": N_("supervisor")}
+# Fields whose values are Haven's codes (shown in the reader's words), not what someone typed.
+CODED_FIELDS = frozenset({"status", "type", "sex", "priority", "level", "role", "method"})
 _CODE = re.compile(r"\b[a-z]+(?:_[a-z]+)+\b")
 
 
@@ -79,19 +88,28 @@ def words(value: object) -> str:
     return str(value).replace("_", " ")
 
 
+def term(value: object) -> str:
+    """A code (``asylum_seeker``) in the reader's words: the catalogue's translation of its
+    label ("Asylum seeker", as app/web/labels.py lists it), else the code as English words."""
+    plain = words(value)
+    label = capital(plain)
+    shown = _(label)
+    return plain if shown == label else shown
+
+
 def capital(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
 def day(value: object) -> str:
-    """A date or timestamp as "29 Nov 2026"."""
+    """A date or timestamp as "29 Nov 2026" (the month in the reader's language)."""
     if value is None or value == "":
-        return "an unknown date"
+        return _("an unknown date")
     try:
         moment = dt.date.fromisoformat(str(value)[:10])
     except ValueError:
         return str(value)
-    return f"{moment.day} {moment:%b %Y}"
+    return format_date(moment, "d MMM y", locale=i18n.locale())
 
 
 def moment(value: object) -> str:
@@ -105,7 +123,7 @@ def moment(value: object) -> str:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=dt.UTC)
     parsed = parsed.astimezone(dt.UTC)
-    return f"{parsed.day} {parsed:%b %Y, %H:%M} UTC"
+    return format_datetime(parsed, "d MMM y, HH:mm", locale=i18n.locale()) + " UTC"
 
 
 def country(code: object) -> str:
@@ -114,27 +132,33 @@ def country(code: object) -> str:
 
 def value_text(field: str, value: object) -> str:
     if value is None or value == "" or value == []:
-        return "none"
+        return _("none")
     if isinstance(value, bool):
-        return "yes" if value else "no"
+        return _("yes") if value else _("no")
     if isinstance(value, list):
         return ", ".join(value_text(field, v) for v in value)
     if field.endswith("country") or field in ("nationalities", "issuing_country"):
         return country(value)
     if field.endswith(("_on", "_date")) or field == "date_of_birth":
         return day(value)
-    if isinstance(value, str) and _CODE.fullmatch(value):
-        return words(value)
+    if isinstance(value, str) and (_CODE.fullmatch(value) or field in CODED_FIELDS):
+        return term(value)
     return str(value)
 
 
 def source_grade(source: dict[str, Any] | None) -> str:
     """ "Partner monitor (source B2)": the Admiralty grading of who reported it."""
     if not source:
-        return "an unnamed source"
+        return _("an unnamed source")
     grade = f"{source.get('reliability') or ''}{source.get('credibility') or ''}"
-    name = source.get("name") or "an unnamed source"
-    return f"{name} (source {grade})" if grade else str(name)
+    name = source.get("name") or _("an unnamed source")
+    return _("%(name)s (source %(grade)s)") % {"name": name, "grade": grade} if grade else str(name)
+
+
+def _list(items: list[str]) -> str:
+    if len(items) == 1:
+        return items[0]
+    return _("%(items)s and %(last)s") % {"items": ", ".join(items[:-1]), "last": items[-1]}
 
 
 def risk_reason(changes: dict[str, Any]) -> str:
@@ -145,15 +169,15 @@ def risk_reason(changes: dict[str, Any]) -> str:
             for item in factor.get("evidence") or []:
                 rule = str(item).removeprefix("rule:")
                 if str(item).startswith("rule:") and rule in FLOOR_RULES:
-                    return FLOOR_RULES[rule]
+                    return _(FLOOR_RULES[rule])
     raising = sorted(
         (f for f in factors if f.get("code") in FACTORS and float(f.get("weight") or 0) > 0),
         key=lambda f: -float(f.get("weight") or 0),
     )
-    named = [FACTORS[str(f["code"])] for f in raising[:3]]
+    named = [_(FACTORS[str(f["code"])]) for f in raising[:3]]
     if not named:
-        return "no factor raises it"
-    return named[0] if len(named) == 1 else ", ".join(named[:-1]) + " and " + named[-1]
+        return _("no factor raises it")
+    return _list(named)
 
 
 def _level_change(changes: dict[str, Any]) -> str:
@@ -162,45 +186,60 @@ def _level_change(changes: dict[str, Any]) -> str:
         (level.get("from"), level.get("to")) if isinstance(level, dict) else (None, level)
     )
     if before is None:
-        return f"Risk first assessed as {after}"
+        return _("Risk first assessed as %(level)s") % {"level": term(after)}
     if before == after:
-        return f"Risk reassessed, unchanged at {after}"
+        return _("Risk reassessed, unchanged at %(level)s") % {"level": term(after)}
     rank = {name: i for i, name in enumerate(LEVELS)}
-    verb = "rose" if rank.get(str(after), 0) > rank.get(str(before), 0) else "fell"
-    return f"Risk {verb} from {before} to {after}"
+    values = {"before": term(before), "after": term(after)}
+    if rank.get(str(after), 0) > rank.get(str(before), 0):
+        return _("Risk rose from %(before)s to %(after)s") % values
+    return _("Risk fell from %(before)s to %(after)s") % values
 
 
 def _field_changes(changes: dict[str, Any]) -> str:
     parts = []
     for field, change in sorted(changes.items()):
-        name = FIELD_LABELS.get(field, words(field))
+        label = FIELD_LABELS.get(field)
+        name = _(label) if label else words(field)
         if isinstance(change, dict) and set(change) == {"from", "to"}:
             before, after = value_text(field, change["from"]), value_text(field, change["to"])
-            parts.append(f"{name} from {before} to {after}")
+            parts.append(
+                _("%(field)s from %(before)s to %(after)s")
+                % {"field": name, "before": before, "after": after}
+            )
         else:
-            parts.append(f"{name} set to {value_text(field, change)}")
+            parts.append(
+                _("%(field)s set to %(value)s")
+                % {"field": name, "value": value_text(field, change)}
+            )
     return "; ".join(parts)
 
 
 def _incident(changes: dict[str, Any]) -> str:
-    kind = capital(words(changes.get("type") or "incident"))
-    where = country(changes.get("country"))
-    text = f"{kind} reported in {where} on {day(changes.get('occurred_on'))}"
-    text += f" by {source_grade(changes.get('source'))}"
+    kind = capital(term(changes.get("type") or "incident"))
+    values = {
+        "kind": kind,
+        "country": country(changes.get("country")),
+        "date": day(changes.get("occurred_on")),
+        "source": source_grade(changes.get("source")),
+    }
+    text = _("%(kind)s reported in %(country)s on %(date)s by %(source)s") % values
     if changes.get("perpetrator"):
-        text += f"; perpetrator: {changes['perpetrator']}"
+        text += "; " + _("perpetrator: %(name)s") % {"name": changes["perpetrator"]}
     if changes.get("after_return"):
-        text += "; dated after the person's recorded forced return"
+        text += "; " + _("dated after the person's recorded forced return")
     return text
 
 
-def _document(changes: dict[str, Any], verb: str) -> str:
-    kind = capital(words(changes.get("type") or "travel document"))
+def _document(changes: dict[str, Any], added: bool) -> str:
+    kind = capital(term(changes.get("type") or "travel_document"))
     number = f" {changes['number']}" if changes.get("number") else ""
     issuer = f" ({country(changes['issuing_country'])})" if changes.get("issuing_country") else ""
     status = changes.get("status")
-    status_text = f", {words(status)}" if isinstance(status, str) else ""
-    return f"{kind}{number}{issuer} {verb}{status_text}"
+    values = {"document": f"{kind}{number}{issuer}", "status": term(status)}
+    if isinstance(status, str):
+        return _("%(document)s added, %(status)s") % values
+    return _("%(document)s added") % values
 
 
 def sentence(entry: dict[str, Any]) -> str:
@@ -215,53 +254,92 @@ def sentence(entry: dict[str, Any]) -> str:
     if kind == "risk.reassessed":
         return f"{_level_change(changes)}: {risk_reason(changes)}"
     if kind == "individual.created":
-        return "Person registered"
+        return _("Person registered")
     if kind == "individual.updated":
-        return f"Person's record changed: {_field_changes(changes)}"
+        return _("Person's record changed: %(changes)s") % {"changes": _field_changes(changes)}
     if kind == "document.added":
-        return _document(changes, "added")
+        return _document(changes, True)
     if kind in ("document.status_changed", "document.revoked"):
         detail = _field_changes(changes)
         return f"{_plain_summary(summary)}: {detail}" if detail else _plain_summary(summary)
     if kind == "unhcr_status.added":
         status = changes.get("status")
-        after = status.get("to") if isinstance(status, dict) else status
-        text = f"UNHCR status recorded: {words(after or 'unknown')}"
+        after = term((status.get("to") if isinstance(status, dict) else status) or "unknown")
         if changes.get("effective_date"):
-            text += f", effective {day(changes['effective_date'])}"
-        return text
+            return _("UNHCR status recorded: %(status)s, effective %(date)s") % {
+                "status": after,
+                "date": day(changes["effective_date"]),
+            }
+        return _("UNHCR status recorded: %(status)s") % {"status": after}
     if kind == "case.opened":
-        title = f" “{changes['title']}”" if changes.get("title") else ""
-        return f"Case{title} opened, {changes.get('priority') or 'normal'} priority"
+        priority = term(changes.get("priority") or "normal")
+        if changes.get("title"):
+            return _("Case “%(title)s” opened, %(priority)s priority") % {
+                "title": changes["title"],
+                "priority": priority,
+            }
+        return _("Case opened, %(priority)s priority") % {"priority": priority}
     if kind == "case.updated":
-        return f"Case changed: {_field_changes(changes)}"
+        return _("Case changed: %(changes)s") % {"changes": _field_changes(changes)}
     if kind in ("case.assigned", "case.unassigned"):
-        role = ROLES.get(str(changes.get("role")), words(changes.get("role") or "member"))
-        verb = "assigned as" if kind == "case.assigned" else "removed as"
-        return f"{changes.get('user') or 'Someone'} {verb} {role}"
-    if kind in ("case.note_added", "case.legal_note_added"):
-        return ("Legal note" if "legal" in kind else "Note") + " added (see Notes)"
+        code = str(changes.get("role"))
+        role = _(ROLES[code]) if code in ROLES else words(changes.get("role") or "member")
+        values = {"user": changes.get("user") or _("Someone"), "role": role}
+        if kind == "case.assigned":
+            return _("%(user)s assigned as %(role)s") % values
+        return _("%(user)s removed as %(role)s") % values
+    if kind == "case.legal_note_added":
+        return _("Legal note added (see Notes)")
+    if kind == "case.note_added":
+        return _("Note added (see Notes)")
     if kind == "case.exported":
-        digest = str(changes.get("sha256") or "")
-        kind = {"pdf": "Signed PDF", "json": "JSON", "bag": "Evidence bundle"}.get(
-            str(changes.get("format")), "An"
-        )
-        moment_of = f" as of {moment(changes['as_of'])}" if changes.get("as_of") else ""
-        return f"{kind} export generated{moment_of} (SHA-256 {digest[:16]}…)"
+        return _exported(changes)
     if kind == "case.break_glass":
-        until = moment(changes.get("expires_at"))
-        return f"Emergency access to the case opened until {until}; reason: {changes.get('reason')}"
+        return _("Emergency access to the case opened until %(until)s; reason: %(reason)s") % {
+            "until": moment(changes.get("expires_at")),
+            "reason": changes.get("reason"),
+        }
     if kind == "attachment.added":
-        name = changes.get("filename") or "a file"
-        return f"File “{name}” attached"
+        name = changes.get("filename")
+        return _("File “%(name)s” attached") % {"name": name} if name else _("A file attached")
     if kind == "list.matched":
-        return (
-            f"Name found on a published list ({changes.get('source') or 'unnamed'}, "
-            f"published {day(changes.get('published_on'))})"
-        )
+        return _("Name found on a published list (%(source)s, published %(date)s)") % {
+            "source": changes.get("source") or _("unnamed"),
+            "date": day(changes.get("published_on")),
+        }
     return _plain_summary(summary)
 
 
+EXPORT_KINDS = {
+    "pdf": N_("Signed PDF export generated"),
+    "json": N_("JSON export generated"),
+    "bag": N_("Evidence bundle export generated"),
+}
+ANY_EXPORT = N_("An export generated")
+ANY_EXPORT_AS_OF = N_("An export generated as of %(as_of)s")
+EXPORT_KINDS_AS_OF = {
+    "pdf": N_("Signed PDF export generated as of %(as_of)s"),
+    "json": N_("JSON export generated as of %(as_of)s"),
+    "bag": N_("Evidence bundle export generated as of %(as_of)s"),
+}
+
+
+def _exported(changes: dict[str, Any]) -> str:
+    digest = str(changes.get("sha256") or "")
+    fmt = str(changes.get("format"))
+    if changes.get("as_of"):
+        message = EXPORT_KINDS_AS_OF.get(fmt, ANY_EXPORT_AS_OF)
+        text = _(message) % {"as_of": moment(changes["as_of"])}
+    else:
+        text = _(EXPORT_KINDS.get(fmt, ANY_EXPORT))
+    return f"{text} (SHA-256 {digest[:16]}…)"
+
+
 def _plain_summary(summary: str) -> str:
-    """Haven's own summary, its codes as words ("Alert raised: host custody (critical)")."""
+    """Haven's own summary in the reader's language when the catalogue has it (the alert
+    summaries, app/web/labels.py), else its codes as words ("Alert raised: host custody
+    (critical)")."""
+    translated = _(summary) if summary else summary
+    if translated != summary:
+        return translated
     return _CODE.sub(lambda m: words(m.group(0)), summary)

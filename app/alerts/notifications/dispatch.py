@@ -1,9 +1,11 @@
 """From a notice to outbox rows for people: gather who may be told, ask the planner, write.
 
 Called by ``app.alerts.notify`` inside the transaction of the change. E-mail rows carry the
-notice's stored body (ids, rule, severity, link); push rows carry exactly the four fields of
-``push.payload``, one row per subscribed browser. A row held back by quiet hours waits in the
-outbox (``next_attempt_at``) until they end.
+notice's stored body (ids, rule, severity, link); push rows carry the four fields of
+``push.payload``, one row per subscribed browser. A reader who reads another language than
+English gets it stamped on their rows: the e-mail's ``"locale"``, the push message's ``title``
+and ``body`` in their words (Haven's own, never a name or a place). A row held back by quiet
+hours waits in the outbox (``next_attempt_at``) until they end.
 
 Rows written for an alert that is muted before the transaction commits (the alert that mutes
 it came later in the same change) are withdrawn just before the commit.
@@ -19,6 +21,7 @@ from typing import Any
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
+from app.alerts import mail
 from app.alerts.notifications import oncall, planner, preferences, push
 from app.auth.roles import Role
 from app.auth.users import USER_EMAIL
@@ -174,12 +177,19 @@ def write(
     decided = planner.plan(notice, people, now, channels=enabled, already=already)
     subs = push.devices(session, [d.user_id for d in decided.deliveries if d.channel == "push"])
     rows: list[OutboxMessage] = []
+    languages: dict[uuid.UUID, str] = {}
     for delivery in decided.deliveries:
+        user_id = delivery.user_id
+        if user_id not in languages:
+            languages[user_id] = mail.reader_locale(session, user_id)
+        locale = languages[user_id]
         if delivery.channel == planner.EMAIL:
-            rows.append(row(alert_id, notice.event, "email", delivery.user_id, body, delivery))
+            text = mail.for_reader(body, locale)
+            rows.append(row(alert_id, notice.event, "email", user_id, text, delivery))
         else:
-            for sub_id in subs.get(delivery.user_id, []):
-                rows.append(row(alert_id, notice.event, "push", sub_id, push_body, delivery))
+            text = push.for_reader(push_body, locale)
+            for sub_id in subs.get(user_id, []):
+                rows.append(row(alert_id, notice.event, "push", sub_id, text, delivery))
     session.add_all(rows)
     track(session, rows)
     return decided, rows

@@ -5,6 +5,10 @@ VAPID (signed by ``py_vapid``; ``sub`` is HAVEN_PUSH_CONTACT). The push service 
 party: a message holds exactly ``{"alert_id", "severity", "rule", "url"}`` — never a name, a
 place or a number — and goes through the same SSRF guard as webhooks (``app.alerts.egress``:
 public HTTPS only, the vetted address pinned; HAVEN_WEBHOOK_ALLOW_HOSTS admits a test service).
+
+The notification's words are the service worker's (``app/web/static/sw.js``, English). For a
+reader of another language the message also holds ``title`` and ``body``: the same fixed
+sentences in their language (``for_reader``), still naming no one.
 """
 
 from __future__ import annotations
@@ -27,11 +31,13 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app import i18n
 from app.actor import Actor
 from app.alerts import egress
 from app.audit import service as audit
 from app.crypto import FieldSlot, Pad, crypto_of
 from app.errors import NotFound, Unprocessable
+from app.i18n import N_, _
 from app.models.base import utcnow
 from app.models.notification import PushServerKey, PushSubscription
 from app.models.user import User
@@ -46,6 +52,11 @@ TTL_SECONDS = 12 * 3600  # a phone off for the night still gets it in the mornin
 CRITICAL_TTL_SECONDS = 24 * 3600
 JWT_SECONDS = 12 * 3600  # RFC 8292 §2: at most 24 hours
 PAYLOAD_FIELDS = ("alert_id", "severity", "rule", "url")
+TEXT_FIELDS = ("title", "body")  # only for a reader of another language than English
+# What the notification says (the service worker's English words, app/web/static/sw.js).
+TITLE = N_("Alert in your caseload")
+CRITICAL_TITLE = N_("Critical alert in your caseload")
+BODY = N_("Open Haven to see it (you may need to sign in).")
 GONE = frozenset({404, 410})
 
 
@@ -265,6 +276,19 @@ def devices(session: Session, user_ids: list[uuid.UUID]) -> dict[uuid.UUID, list
 def payload(alert_id: uuid.UUID | str, severity: str, rule: str, url: str) -> str:
     body: Payload = {"alert_id": str(alert_id), "severity": severity, "rule": rule, "url": url}
     return json.dumps(body, separators=(",", ":"))
+
+
+def for_reader(body: str, locale: str) -> str:
+    """The push message with its title and body in the reader's language; English readers'
+    messages stay the four fields (the service worker says it in English)."""
+    if locale == i18n.DEFAULT or locale not in i18n.LANGUAGES:
+        return body
+    message = json.loads(body)
+    with i18n.using(locale):
+        title = CRITICAL_TITLE if message.get("severity") == "critical" else TITLE
+        message["title"] = _(title)
+        message["body"] = _(BODY)
+    return json.dumps(message, separators=(",", ":"), ensure_ascii=False)
 
 
 @dataclass(frozen=True)
