@@ -26,6 +26,7 @@ from app.auth import service as auth
 from app.auth import users
 from app.auth.roles import API_KEY_ROLES, Action, Role
 from app.auth.schemas import ApiKeyCreate, UserCreate
+from app.i18n import N_, _
 from app.models.base import utcnow
 from app.models.organisation import Organisation
 from app.models.user import ApiKey, User
@@ -40,22 +41,36 @@ router = APIRouter(route_class=WebRoute)
 
 STAFF_ROLES = [r.value for r in Role if r not in API_KEY_ROLES]
 ROLE_NOTES = {
-    "admin": "accounts, keys, webhooks; no case content",
-    "supervisor": "every case of the organisation; decides referrals",
-    "caseworker": "the cases assigned to them",
-    "lawyer": "the cases they are counsel on",
-    "analyst": "de-identified statistics only",
-    "auditor": "the audit trail only",
+    "admin": N_("accounts, keys, webhooks; no case content"),
+    "supervisor": N_("every case of the organisation; decides referrals"),
+    "caseworker": N_("the cases assigned to them"),
+    "lawyer": N_("the cases they are counsel on"),
+    "analyst": N_("de-identified statistics only"),
+    "auditor": N_("the audit trail only"),
+}
+# The roles' names as the label filter shows them (user.role|label).
+ROLE_NAMES = {
+    "admin": N_("Admin"),
+    "supervisor": N_("Supervisor"),
+    "caseworker": N_("Caseworker"),
+    "lawyer": N_("Lawyer"),
+    "analyst": N_("Analyst"),
+    "auditor": N_("Auditor"),
 }
 # The reference fields this page overrides (app.risk.schemas.CountryFields has the rest).
 TREATIES = (
-    ("party_1951", "Party to the 1951 Refugee Convention"),
-    ("party_1967", "Party to the 1967 Protocol"),
-    ("party_cat", "Party to the Convention against Torture"),
+    ("party_1951", N_("Party to the 1951 Refugee Convention")),
+    ("party_1967", N_("Party to the 1967 Protocol")),
+    ("party_cat", N_("Party to the Convention against Torture")),
 )
 
 
-ROLE_OPTIONS = [(r, f"{r.capitalize()}: {ROLE_NOTES[r]}") for r in STAFF_ROLES]
+def _role_options() -> list[tuple[str, str]]:
+    """The staff roles, each with what it reaches, in the reader's language."""
+    return [
+        (r, _("%(role)s: %(note)s") % {"role": _(ROLE_NAMES[r]), "note": _(ROLE_NOTES[r])})
+        for r in STAFF_ROLES
+    ]
 
 
 def _organisations(session: Session) -> list[Organisation]:
@@ -80,7 +95,7 @@ def _users_page(
         users=views,
         locked=users.lockouts(session, rows),
         orgs=orgs,
-        role_options=ROLE_OPTIONS,
+        role_options=_role_options(),
         org_options=[(str(i), name) for i, name in orgs.items()],
         next_cursor=next_cursor,
         **context,
@@ -131,7 +146,7 @@ def create_user(request: Request, form: SessionForm) -> Response:
             status=422,
             values=values,
             errors=errors,
-            message=exc.message or "The account was not created: check the fields marked below.",
+            message=exc.message or _("The account was not created: check the fields marked below."),
         )
 
     return submit_form(request, Action.USERS_MANAGE, save=save, again=again)
@@ -159,7 +174,7 @@ def _user_page(
         user=view,
         organisation=org.name if org else "",
         locked_until=users.locked_until(session, row),
-        role_options=ROLE_OPTIONS,
+        role_options=_role_options(),
         **context,
     )
 
@@ -206,7 +221,7 @@ def reset_two_factor(request: Request, user_id: uuid.UUID, form: SessionForm) ->
 @router.post("/admin/users/{user_id}/password")
 def reset_password(request: Request, user_id: uuid.UUID, form: SessionForm) -> Response:
     """A new temporary password, made here and shown once to the administrator."""
-    temporary = "-".join(secrets.token_urlsafe(4) for _ in range(4))
+    temporary = "-".join(secrets.token_urlsafe(4) for _i in range(4))
 
     def save(session: Session, actor: Actor) -> Response:
         users.reset_password(session, actor, user_id, temporary)
@@ -227,7 +242,7 @@ def change_role(request: Request, user_id: uuid.UUID, form: SessionForm) -> Resp
 
     def save(session: Session, actor: Actor) -> Response:
         if role not in STAFF_ROLES:
-            raise FormError({"role": "Choose one of the roles."})
+            raise FormError({"role": _("Choose one of the roles.")})
         if not confirmed:
             view = users.get_user(session, actor, user_id)
             if view["role"] == role:
@@ -251,7 +266,7 @@ def change_role(request: Request, user_id: uuid.UUID, form: SessionForm) -> Resp
             user_id,
             status=exc.status if exc.status != 400 else 422,
             errors=exc.errors,
-            message=exc.message or "The role was not changed.",
+            message=exc.message or _("The role was not changed."),
         )
 
     return submit_form(request, Action.USERS_MANAGE, save=save, again=again)
@@ -355,7 +370,7 @@ def create_webhook(request: Request, form: SessionForm) -> Response:
 
     def save(session: Session, actor: Actor) -> Response:
         if not url:
-            raise FormError({"url": "Enter the endpoint's https address."})
+            raise FormError({"url": _("Enter the endpoint's https address.")})
         hook, secret = webhooks.register(
             session,
             actor,
@@ -367,7 +382,7 @@ def create_webhook(request: Request, form: SessionForm) -> Response:
         return _webhooks_page(request, session, actor, created=hook, secret=secret)
 
     def again(session: Session, actor: Actor, exc: FormError) -> Response:
-        errors = exc.errors or {"url": exc.message or "Check the address."}
+        errors = exc.errors or {"url": exc.message or _("Check the address.")}
         return _webhooks_page(
             request,
             session,
@@ -376,7 +391,7 @@ def create_webhook(request: Request, form: SessionForm) -> Response:
             values=values,
             chosen=chosen,
             errors=errors,
-            message="The endpoint was not added.",
+            message=_("The endpoint was not added."),
         )
 
     return submit_form(request, Action.WEBHOOKS_MANAGE, save=save, again=again)
@@ -426,7 +441,7 @@ def create_organisation(request: Request, form: SessionForm) -> Response:
         return see_other("/admin/organisations", done="organisation")
 
     def again(session: Session, actor: Actor, exc: FormError) -> Response:
-        errors = exc.errors or {"name": exc.message or "Check the name."}
+        errors = exc.errors or {"name": exc.message or _("Check the name.")}
         return _orgs_page(request, session, actor, status=422, values=values, errors=errors)
 
     return submit_form(request, Action.ORGANISATIONS_MANAGE, save=save, again=again)
@@ -457,11 +472,11 @@ def countries_page(request: Request) -> Response:
 @router.post("/admin/countries")
 def override_country(request: Request, form: SessionForm) -> Response:
     names = ("country", "note", "targeted_affiliations", "reason", "effective_on")
-    values = values_of(form, names + tuple(name for name, _ in TREATIES))
+    values = values_of(form, names + tuple(name for name, _text in TREATIES))
 
     def save(session: Session, actor: Actor) -> Response:
         fields: dict[str, Any] = present({"note": values["note"]})
-        for name, _ in TREATIES:
+        for name, _text in TREATIES:
             if values[name] in ("yes", "no"):
                 fields[name] = values[name] == "yes"
         if values["targeted_affiliations"]:
@@ -475,7 +490,7 @@ def override_country(request: Request, form: SessionForm) -> Response:
             code = TypeAdapter(CountryCode).validate_python(values["country"].upper())
         except ValidationError:
             raise FormError(
-                {"country": "Enter a three-letter country code (ISO 3166-1), e.g. THA."}
+                {"country": _("Enter a three-letter country code (ISO 3166-1), e.g. THA.")}
             ) from None
         reference.override(
             session,
@@ -490,7 +505,7 @@ def override_country(request: Request, form: SessionForm) -> Response:
     def again(session: Session, actor: Actor, exc: FormError) -> Response:
         errors = {k.removeprefix("fields."): v for k, v in exc.errors.items()}
         if "fields" in errors:
-            errors["note"] = "Change at least one field: a treaty, the note or the affiliations."
+            errors["note"] = _("Change at least one field: a treaty, the note or the affiliations.")
             del errors["fields"]
         return _countries_page(
             request,
@@ -499,7 +514,7 @@ def override_country(request: Request, form: SessionForm) -> Response:
             status=422,
             values=values,
             errors=errors,
-            message=exc.message or "The correction was not saved.",
+            message=exc.message or _("The correction was not saved."),
         )
 
     return submit_form(request, Action.REFERENCE_MANAGE, save=save, again=again)

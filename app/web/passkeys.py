@@ -21,6 +21,7 @@ from app.auth import service as auth
 from app.auth.roles import Action
 from app.db import transaction
 from app.errors import HavenError
+from app.i18n import _
 from app.logs import client_var
 from app.models.user import User
 from app.web import cookies
@@ -52,13 +53,13 @@ def sign_in_with_passkey(request: Request, form: SignInForm) -> Response:
     """Called by passkeys.js with the browser's assertion: the session cookie, and where to go."""
     credential = _credential(form)
     if credential is None:
-        return _refused("No passkey was given.", 400)
+        return _refused(_("No passkey was given."), 400)
     try:
         with transaction(request.app.state.sessionmaker) as session:
             issued = passkeys.login(session, credential=credential, channel="web")
             end_previous(session, cookies.session_token(request))
     except HavenError as exc:
-        message = "That passkey was not accepted. Try again, or use your password."
+        message = _("That passkey was not accepted. Try again, or use your password.")
         return _refused(message, exc.status_code)
     target = local_path(text(form, "next"))
     response = JSONResponse(
@@ -96,7 +97,7 @@ def passkey_options(request: Request, form: SessionForm) -> Response:
     """Called by passkeys.js with the current password: creation options for the browser."""
     password = form.get("password")
     if not isinstance(password, str) or not password:
-        return _refused("Enter your current password.", 422)
+        return _refused(_("Enter your current password."), 422)
     try:
         with signed_in(request, Action.SESSION) as (session, actor):
             options = passkeys.registration_options(
@@ -107,11 +108,11 @@ def passkey_options(request: Request, form: SessionForm) -> Response:
                 client=client_var.get(),
             )
     except auth.Reauthentication:
-        return _refused("That is not your current password (or two-factor code).", 403)
+        return _refused(_("That is not your current password (or two-factor code)."), 403)
     except HavenError as exc:
         return _refused(exc.detail, exc.status_code)
     except FormError as exc:
-        return _refused(exc.message or "Check the password and try again.", exc.status)
+        return _refused(exc.message or _("Check the password and try again."), exc.status)
     return JSONResponse(options)
 
 
@@ -121,12 +122,12 @@ def add_passkey(request: Request, form: SessionForm) -> Response:
     credential = _credential(form)
     name = text(form, "name")[:100] or "Passkey"
     if credential is None:
-        return _refused("No passkey was given.", 400)
+        return _refused(_("No passkey was given."), 400)
     try:
         with signed_in(request, Action.SESSION) as (session, actor):
             passkeys.register(session, actor, credential=credential, name=name)
     except (HavenError, FormError):
-        return _refused("The passkey could not be added. Try again.", 400)
+        return _refused(_("The passkey could not be added. Try again."), 400)
     return JSONResponse({"next": "/account/security?added=1"}, status_code=201)
 
 

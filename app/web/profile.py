@@ -9,9 +9,11 @@ from fastapi import APIRouter, Request
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
+from app import i18n
 from app.actor import Actor
 from app.auth import profile
 from app.auth.roles import Action
+from app.i18n import _
 from app.web import zones
 from app.web.filters import in_zone
 from app.web.render import FormError, WebRoute, render, see_other
@@ -41,7 +43,9 @@ def _page(
     request: Request, session: Session, actor: Actor, *, status: int = 200, **context: Any
 ) -> Response:
     current = profile.read(session, actor)
-    context.setdefault("values", {"time_zone": current.time_zone or ""})
+    context.setdefault(
+        "values", {"time_zone": current.time_zone or "", "locale": current.locale or i18n.current()}
+    )
     return render(
         request,
         "account/profile.html",
@@ -63,22 +67,34 @@ def profile_page(request: Request) -> Response:
 @router.post("/account/profile")
 def save_profile(request: Request, form: SessionForm) -> Response:
     chosen = text(form, "time_zone")
+    language = text(form, "locale")
 
     def save(session: Session, actor: Actor) -> Response:
-        profile.update(session, actor, time_zone=chosen or None, clear_time_zone=not chosen)
+        # The language shown as chosen is the page's own when the user has not chosen one:
+        # saving it unchanged keeps following the organisation's default.
+        mine = profile.read(session, actor).locale
+        locale = language if language and (mine or language != i18n.current()) else None
+        profile.update(
+            session, actor, time_zone=chosen or None, clear_time_zone=not chosen, locale=locale
+        )
         zones.forget(actor.id)
         return see_other("/account/profile", done="profile")
 
     def again(session: Session, actor: Actor, exc: FormError) -> Response:
-        errors = exc.errors or {"time_zone": exc.message or "Not a time zone."}
+        # The service's words are the API's (English): the form says them in the reader's.
+        errors = {}
+        if "locale" in exc.errors:
+            errors["locale"] = _("Choose one of the languages.")
+        if "time_zone" in exc.errors or not errors:
+            errors["time_zone"] = _("Not a time zone: use a name such as Asia/Bangkok.")
         return _page(
             request,
             session,
             actor,
             status=422,
-            values={"time_zone": chosen},
+            values={"time_zone": chosen, "locale": language or i18n.current()},
             errors=errors,
-            message="Check the time zone.",
+            message=_("Check the time zone.") if "time_zone" in errors else None,
         )
 
     return submit_form(request, Action.SESSION, save=save, again=again)

@@ -27,6 +27,7 @@ from app import i18n
 from app.auth import roles
 from app.auth.roles import Action
 from app.errors import Forbidden, HavenError, NotAuthenticated, NotFound, RateLimited
+from app.i18n import N_, _
 from app.web import cookies, filters, language, zones
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -56,10 +57,13 @@ class FormError(Exception):
         self.message = message
         self.status = status
 
-    def shown(self, message: str = "Check the fields marked below.") -> dict[str, Any]:
+    def shown(self, message: str | None = None) -> dict[str, Any]:
         """The form's ``errors`` by field and its ``message`` (``message`` when the error has
         none), as the form's template takes them when it is shown again."""
-        return {"errors": self.errors, "message": self.message or message}
+        return {
+            "errors": self.errors,
+            "message": self.message or message or _("Check the fields marked below."),
+        }
 
     @classmethod
     def from_validation(cls, exc: ValidationError, prefix: str = "") -> FormError:
@@ -79,7 +83,7 @@ class FormError(Exception):
         field = exc.extra.get("field")
         detail = exc.detail
         if not field and ": " in detail:
-            head, _, rest = detail.partition(": ")
+            head, _sep, rest = detail.partition(": ")
             if head.replace("_", "").replace(".", "").isalnum() and " " not in head:
                 field, detail = head, rest
         if field:
@@ -103,19 +107,19 @@ def _friendly(err: Any) -> str:
     kind = err.get("type", "")
     names = [p for p in err.get("loc", ()) if isinstance(p, str)]
     if names and names[-1] in COUNTRY_FIELDS and kind != "missing":
-        return "Enter a three-letter country code (ISO 3166-1), e.g. THA or KHM."
+        return _("Enter a three-letter country code (ISO 3166-1), e.g. THA or KHM.")
     if kind == "too_short" and names and names[-1] == "individual_ids":
-        return "Tick at least one person."
+        return _("Tick at least one person.")
     if kind == "missing":
-        return "This is required."
+        return _("This is required.")
     if kind.startswith(("date_", "datetime_")):
-        return "Enter a date as YYYY-MM-DD."
+        return _("Enter a date as YYYY-MM-DD.")
     if kind == "enum":
-        return "Choose one of the options."
+        return _("Choose one of the options.")
     if kind in ("uuid_parsing", "uuid_type"):
-        return "Choose from the list."
+        return _("Choose from the list.")
     if kind in ("int_parsing", "int_type"):
-        return "Enter a whole number."
+        return _("Enter a whole number.")
     message = str(err.get("msg", "is not valid")).removeprefix("Value error, ")
     return message[:1].upper() + message[1:] + ("" if message.endswith(".") else ".")
 
@@ -183,60 +187,64 @@ def render(
 
 # Notices after a redirect are named by a fixed key, never by text taken from the URL.
 DONE = {
-    "person": "Person registered.",
-    "person-case": "Person registered and a case opened.",
-    "document": "Travel document added.",
-    "unhcr": "UNHCR status recorded.",
-    "incident": "Incident recorded.",
-    "check-in": "Check-in recorded.",
-    "interval": "Check-in interval saved.",
-    "case": "Case opened.",
-    "note": "Note added.",
-    "attachment": "Attachment stored (encrypted).",
-    "assigned": "Assignment saved.",
-    "unassigned": "Assignment removed.",
-    "acknowledged": "Alert acknowledged.",
-    "resolved": "Alert resolved.",
-    "profile": "Saved: times are shown in your time zone now.",
-    "override": "Risk level overridden.",
-    "mfa": "Two-factor sign-in is on.",
-    "consent": "Consent recorded.",
-    "erased": "The record was erased: everything kept for that person is unreadable now.",
-    "merged": "The duplicate record was merged into this one; both histories are kept.",
-    "referred": "Case referred. The receiving organisation's supervisor accepts or declines it.",
-    "referral-accepted": "Referral accepted: the case is open to your organisation.",
-    "referral-declined": "Referral declined.",
-    "referral-revoked": "Referral revoked: the other organisation no longer sees the case.",
-    "notifications": "Notification preferences saved.",
-    "browser-removed": "That browser no longer receives notifications.",
-    "shift": "Shift added to the on-call rota.",
-    "shift-removed": "Shift removed from the on-call rota.",
-    "user-created": "Account created.",
-    "user-disabled": "Account disabled: it cannot sign in and its sessions have ended.",
-    "user-enabled": "Account enabled.",
-    "user-unlocked": "Account unlocked: it can sign in now.",
-    "user-mfa-reset": "Two-factor sign-in reset; the organisation's supervisors were told.",
-    "role-changed": "Role changed; the account's sessions have ended.",
-    "key-revoked": "API key revoked.",
-    "webhook-test": "Test notice queued: it appears below once the delivery engine sends it.",
-    "webhook-disabled": "Endpoint disabled.",
-    "organisation": "Organisation added.",
-    "country-override": "Correction saved; the people it concerns are reassessed.",
+    "person": N_("Person registered."),
+    "person-case": N_("Person registered and a case opened."),
+    "document": N_("Travel document added."),
+    "unhcr": N_("UNHCR status recorded."),
+    "incident": N_("Incident recorded."),
+    "check-in": N_("Check-in recorded."),
+    "interval": N_("Check-in interval saved."),
+    "case": N_("Case opened."),
+    "note": N_("Note added."),
+    "attachment": N_("Attachment stored (encrypted)."),
+    "assigned": N_("Assignment saved."),
+    "unassigned": N_("Assignment removed."),
+    "acknowledged": N_("Alert acknowledged."),
+    "resolved": N_("Alert resolved."),
+    "profile": N_("Saved: times are shown in your time zone now."),
+    "override": N_("Risk level overridden."),
+    "mfa": N_("Two-factor sign-in is on."),
+    "consent": N_("Consent recorded."),
+    "erased": N_("The record was erased: everything kept for that person is unreadable now."),
+    "merged": N_("The duplicate record was merged into this one; both histories are kept."),
+    "referred": N_(
+        "Case referred. The receiving organisation's supervisor accepts or declines it."
+    ),
+    "referral-accepted": N_("Referral accepted: the case is open to your organisation."),
+    "referral-declined": N_("Referral declined."),
+    "referral-revoked": N_("Referral revoked: the other organisation no longer sees the case."),
+    "notifications": N_("Notification preferences saved."),
+    "browser-removed": N_("That browser no longer receives notifications."),
+    "shift": N_("Shift added to the on-call rota."),
+    "shift-removed": N_("Shift removed from the on-call rota."),
+    "user-created": N_("Account created."),
+    "user-disabled": N_("Account disabled: it cannot sign in and its sessions have ended."),
+    "user-enabled": N_("Account enabled."),
+    "user-unlocked": N_("Account unlocked: it can sign in now."),
+    "user-mfa-reset": N_("Two-factor sign-in reset; the organisation's supervisors were told."),
+    "role-changed": N_("Role changed; the account's sessions have ended."),
+    "key-revoked": N_("API key revoked."),
+    "webhook-test": N_("Test notice queued: it appears below once the delivery engine sends it."),
+    "webhook-disabled": N_("Endpoint disabled."),
+    "organisation": N_("Organisation added."),
+    "country-override": N_("Correction saved; the people it concerns are reassessed."),
 }
 WARN = {
-    "number": "The typed document number differs from the MRZ.",
-    "issuing_country": "The typed issuing country differs from the MRZ.",
-    "expires_on": "The typed expiry date differs from the MRZ.",
-    "mrz.date_of_birth": "The MRZ date of birth differs from the person's.",
-    "mrz.nationality": "The MRZ nationality is not among the person's nationalities.",
-    "duplicates": "this person may already be registered in your organisation (see below).",
+    "number": N_("The typed document number differs from the MRZ."),
+    "issuing_country": N_("The typed issuing country differs from the MRZ."),
+    "expires_on": N_("The typed expiry date differs from the MRZ."),
+    "mrz.date_of_birth": N_("The MRZ date of birth differs from the person's."),
+    "mrz.nationality": N_("The MRZ nationality is not among the person's nationalities."),
+    "duplicates": N_("this person may already be registered in your organisation (see below)."),
 }
 
 
 def _done(request: Request) -> list[str]:
-    notices = [DONE[key] for key in request.query_params.getlist("done") if key in DONE]
+    notices = [_(DONE[key]) for key in request.query_params.getlist("done") if key in DONE]
     notices += [
-        "Check: " + WARN[key] for key in request.query_params.getlist("warn") if key in WARN
+        _("Check: %(warning)s") % {"warning": _(WARN[key])}
+        for key in request.query_params.getlist("warn")
+        if key in WARN
     ]
     return notices
 
@@ -247,7 +255,7 @@ def see_other(path: str, *, done: str | None = None, warn: list[str] | None = No
         query.append(f"done={quote(done)}")
     query += [f"warn={quote(w)}" for w in warn or []]
     if query:
-        base, _, anchor = path.partition("#")
+        base, _sep, anchor = path.partition("#")
         path = (
             base
             + ("&" if "?" in base else "?")
@@ -290,33 +298,39 @@ def handle(request: Request, exc: Exception) -> Response:
         return error_page(
             request,
             403,
-            "This form could not be accepted",
-            "It was sent without the security token of your session, or from a page opened "
-            "before you last signed in. Go back, reload the page and send the form again.",
+            _("This form could not be accepted"),
+            _(
+                "It was sent without the security token of your session, or from a page opened "
+                "before you last signed in. Go back, reload the page and send the form again."
+            ),
         )
     if isinstance(exc, NotFound | RequestValidationError):
         return error_page(
             request,
             404,
-            "Not found",
-            "There is nothing here, or it is not in your caseload. Check the address, or "
-            "search for the person instead.",
+            _("Not found"),
+            _(
+                "There is nothing here, or it is not in your caseload. Check the address, or "
+                "search for the person instead."
+            ),
         )
     if isinstance(exc, Forbidden):
         return error_page(
-            request, 403, "Not allowed", "Your role does not allow this. Ask a supervisor."
+            request, 403, _("Not allowed"), _("Your role does not allow this. Ask a supervisor.")
         )
     if isinstance(exc, RateLimited):
-        return error_page(request, 429, "Too many attempts", exc.detail, headers=exc.headers())
+        return error_page(request, 429, _("Too many attempts"), exc.detail, headers=exc.headers())
     if isinstance(exc, FormError):
         status = exc.status if exc.status in (409, 413) else 400
-        return error_page(request, status, "Something is wrong", exc.message or "Check the form.")
+        return error_page(
+            request, status, _("Something is wrong"), exc.message or _("Check the form.")
+        )
     if isinstance(exc, HavenError):
         text = exc.detail[:1].upper() + exc.detail[1:]
-        return error_page(request, exc.status_code, "That did not work", text)
+        return error_page(request, exc.status_code, _("That did not work"), text)
     if isinstance(exc, StarletteHTTPException):
-        text = "The file is too large." if exc.status_code == 413 else str(exc.detail)
-        return error_page(request, exc.status_code, "That did not work", text)
+        text = _("The file is too large.") if exc.status_code == 413 else str(exc.detail)
+        return error_page(request, exc.status_code, _("That did not work"), text)
     raise exc
 
 
@@ -340,6 +354,8 @@ class WebRoute(APIRoute):
                 StarletteHTTPException,
                 ValidationError,
             ) as exc:
+                # A signed-in reader's language, found in the handler's own thread.
+                i18n.activate(getattr(request.state, "language", None) or i18n.current())
                 if isinstance(exc, ValidationError):
                     exc = FormError.from_validation(exc)
                 return handle(request, exc)

@@ -8,6 +8,7 @@ the same ``authenticate_token``: scope and roles are identical to the API's by c
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -29,6 +30,7 @@ from app.auth.deps import check_role
 from app.auth.roles import Action
 from app.db import READ_METHODS, read_transaction, transaction
 from app.errors import HavenError, NotAuthenticated, RateLimited
+from app.i18n import _, ngettext
 from app.limits import WEB_FORM_FACTOR
 from app.logs import client_var
 from app.models.user import User
@@ -70,7 +72,9 @@ def signed_in(
             actor = auth.authenticate_token(session, token, enrolling=enrolling)
         except NotAuthenticated:
             raise SignInRequired(expired=True) from None
-        i18n.activate(language.of_reader(request, actor))
+        request.state.language = language.of_reader(request, actor)
+        # Kept on the request too: an error page is written after the handler (its thread).
+        i18n.activate(request.state.language)
         if actions:
             check_role(session, actor, *actions)
         try:
@@ -170,12 +174,12 @@ def _sign_in_page(
 def login_page(request: Request) -> Response:
     notice = None
     if request.query_params.get("expired"):
-        notice = (
+        notice = _(
             "Your session has ended: 30 minutes without activity, or 12 hours in all. "
             "Sign in again to go on."
         )
     elif request.query_params.get("signed_out"):
-        notice = "You have signed out. Close the browser if this computer is shared."
+        notice = _("You have signed out. Close the browser if this computer is shared.")
     return _sign_in_page(request, notice=notice)
 
 
@@ -187,9 +191,9 @@ def sign_in(request: Request, form: SignInForm) -> Response:
     if not username or not isinstance(password, str) or not password:
         errors = {}
         if not username:
-            errors["username"] = "Enter your username."
+            errors["username"] = _("Enter your username.")
         if not password:
-            errors["password"] = "Enter your password."  # noqa: S105 - a message, not a secret
+            errors["password"] = _("Enter your password.")
         return _sign_in_page(request, status=422, errors=errors, values=values, next=target)
     compact = code.replace(" ", "")
     totp_code = compact if compact.isdigit() else None
@@ -213,16 +217,16 @@ def sign_in(request: Request, form: SignInForm) -> Response:
     except NotAuthenticated as exc:
         if exc.extra.get("mfa_required"):
             errors = {
-                "code": "Enter the six-digit code from your authenticator app."
+                "code": _("Enter the six-digit code from your authenticator app.")
                 if not code
-                else "That code is not valid. Wait for a new code and try again."
+                else _("That code is not valid. Wait for a new code and try again.")
             }
-            message = "Two-factor sign-in is on for this account: your password is needed again."
+            message = _("Two-factor sign-in is on for this account: your password is needed again.")
         elif exc.extra.get("passkey_required"):
             errors = {}
-            message = "Your role signs in with its passkey: use “Sign in with a passkey” below."
+            message = _("Your role signs in with its passkey: use “Sign in with a passkey” below.")
         else:
-            errors, message = {}, "The username or password is wrong."
+            errors, message = {}, _("The username or password is wrong.")
         return _sign_in_page(
             request, status=401, errors=errors, message=message, values=values, next=target
         )
@@ -230,7 +234,7 @@ def sign_in(request: Request, form: SignInForm) -> Response:
         return _sign_in_page(
             request,
             status=429,
-            message=exc.detail[:1].upper() + exc.detail[1:] + ".",
+            message=_locked(exc),
             values=values,
             next=target,
             headers=exc.headers(),
@@ -239,6 +243,19 @@ def sign_in(request: Request, form: SignInForm) -> Response:
     response = see_other("/account/two-factor" if issued.mfa_enrollment_required else target)
     cookies.set_session(response, request, issued.token)
     return response
+
+
+def _locked(exc: RateLimited) -> str:
+    """The lockout, in the reader's words (the service's are the API's English)."""
+    minutes = -(-exc.retry_after // 60)
+    until = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=exc.retry_after)
+    return ngettext(
+        "Too many failed sign-ins: locked for %(num)d more minute, until %(time)s "
+        "(an administrator can unlock it sooner).",
+        "Too many failed sign-ins: locked for %(num)d more minutes, until %(time)s "
+        "(an administrator can unlock it sooner).",
+        minutes,
+    ) % {"num": minutes, "time": until.strftime("%H:%M UTC")}
 
 
 def _end_previous(session: Session, token: str | None) -> None:
@@ -272,7 +289,10 @@ def _mfa_page(
     if secret:
         uri = totp.provisioning_uri(secret, actor.username)
         qr = segno.make(uri, error="m").svg_inline(
-            scale=5, border=4, title="QR code to scan with an authenticator app", svgclass="qr"
+            scale=5,
+            border=4,
+            title=_("QR code to scan with an authenticator app"),
+            svgclass="qr",
         )
     return render(
         request,
@@ -300,7 +320,7 @@ def _password(form: FormData) -> str | None:
 
 def _reauthentication(exc: auth.Reauthentication) -> FormError:
     """A wrong current password is the form's to show (it was counted toward the lockout)."""
-    return FormError({"password": "That is not your current password."}, status=403)
+    return FormError({"password": _("That is not your current password.")}, status=403)
 
 
 @router.post("/account/two-factor/start")
@@ -309,9 +329,9 @@ def two_factor_start(request: Request, form: SessionForm) -> Response:
 
     def save(session: Session, actor: Actor) -> Response:
         if password is None:
-            raise FormError({"password": "Enter your current password."})
+            raise FormError({"password": _("Enter your current password.")})
         try:
-            secret, _ = auth.start_enrolment(
+            secret, _codes = auth.start_enrolment(
                 session, actor, password=password, client=client_var.get()
             )
         except auth.Reauthentication as exc:
@@ -336,9 +356,9 @@ def two_factor_confirm(request: Request, form: SessionForm) -> Response:
     def save(session: Session, actor: Actor) -> Response:
         errors = {}
         if not code:
-            errors["code"] = "Enter the six-digit code your app shows."
+            errors["code"] = _("Enter the six-digit code your app shows.")
         if password is None:
-            errors["password"] = "Enter your current password."  # noqa: S105 - a message
+            errors["password"] = _("Enter your current password.")
         if errors:
             raise FormError(errors)
         try:

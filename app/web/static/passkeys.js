@@ -56,12 +56,14 @@
   var signIn = document.getElementById("passkey-sign-in");
   if (signIn) {
     var say = document.getElementById("passkey-sign-in-state");
+    // The words are the page's own (data-* attributes, in the reader's language).
+    var words = signIn.dataset;
     if (!supported) {
-      say.textContent = "This browser cannot use passkeys: sign in with your password.";
+      say.textContent = words.unsupported;
       signIn.disabled = true;
     }
     signIn.addEventListener("click", function () {
-      say.textContent = "Waiting for your passkey…";
+      say.textContent = words.waiting;
       var form = signIn.form;
       window.fetch("/api/v1/auth/passkeys/login/options", {
         method: "POST", headers: { "Content-Type": "application/json" }, body: "{}", credentials: "omit"
@@ -77,10 +79,10 @@
           credential: credentialJSON(cred)
         });
       }).then(function (r) {
-        if (!r.ok) return detail(r, "That passkey was not accepted.").then(function (m) { say.textContent = m; });
+        if (!r.ok) return detail(r, words.refused).then(function (m) { say.textContent = m; });
         return r.json().then(function (b) { window.location.assign(b.next); });
       }).catch(function () {
-        say.textContent = "No passkey was used. Try again, or sign in with your password.";
+        say.textContent = words.unused;
       });
     });
   }
@@ -89,15 +91,16 @@
   var add = document.getElementById("passkey-add");
   if (add) {
     var state = document.getElementById("passkey-state");
-    if (!supported) state.textContent = "This browser cannot make passkeys.";
+    var said = add.dataset;
+    if (!supported) state.textContent = said.unsupported;
     add.addEventListener("submit", function (event) {
       event.preventDefault();
       var f = add.elements;
-      state.textContent = "Waiting for your device…";
+      state.textContent = said.waiting;
       post(add.dataset.options, {
         csrf_token: f.csrf_token.value, password: f.password.value, code: f.code.value
       }).then(function (r) {
-        if (!r.ok) return detail(r, "The passkey could not be added.").then(function (m) { throw new Error(m); });
+        if (!r.ok) return detail(r, said.failed).then(function (m) { throw new Error(m); });
         return r.json();
       }).then(function (o) {
         return navigator.credentials.create({ publicKey: {
@@ -105,13 +108,13 @@
           user: { id: bytes(o.user.id), name: o.user.name, displayName: o.user.displayName },
           pubKeyCredParams: o.pubKeyCredParams, excludeCredentials: descriptors(o.excludeCredentials),
           authenticatorSelection: o.authenticatorSelection, attestation: o.attestation
-        } }).catch(function () { throw new Error("No passkey was made."); });
+        } }).catch(function () { throw new Error(said.notMade); });
       }).then(function (cred) {
         return post(add.dataset.action, {
           csrf_token: f.csrf_token.value, name: f.name.value, credential: credentialJSON(cred)
         });
       }).then(function (r) {
-        if (!r.ok) return detail(r, "The passkey could not be added.").then(function (m) { throw new Error(m); });
+        if (!r.ok) return detail(r, said.failed).then(function (m) { throw new Error(m); });
         return r.json().then(function (b) { window.location.assign(b.next); });
       }).catch(function (e) {
         f.password.value = "";
