@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import Any
 
+import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -16,8 +18,10 @@ from app.web.analyst import _count
 from tests.conftest import fresh_address
 from tests.consent.support import give
 from tests.factories import Team, UserHandle, make_organisation, make_user, unique
+from tests.web.conftest import Live, Watch, screenshot
 from tests.web.i18n_support import english_left
 from tests.web.support import sign_in
+from tests.web.test_browser import assert_local_only, expect
 
 API = "/api/v1"
 THAI = re.compile(r"[\u0e00-\u0e7f]")
@@ -224,3 +228,32 @@ def test_english_stays_english(app: FastAPI, org_team: Team) -> None:
     tools = client.get("/supervisor").text
     assert "Open alerts by severity and age" in tools or "Cases with no caseworker" in tools
     assert not THAI.search(tools) and not KHMER.search(_main(tools))
+
+
+@pytest.mark.timeout(120)
+def test_a_thai_case_page_in_chromium(live: Live, context: tuple[Any, Watch]) -> None:
+    """Thai renders on a case page in a real browser (the fonts Haven serves itself)."""
+    organisation = make_organisation(live.app, unique("Chao Phraya Protection Network"))
+    caseworker = make_user(live.app, "caseworker", organisation=organisation)
+    with httpx.Client(base_url=live.url, timeout=30) as api:
+        team = Team(live.app, api, organisation)
+        headers = team.login(caseworker)
+        chosen = api.patch(f"{API}/auth/me", json={"locale": "th"}, headers=headers)
+        assert chosen.status_code == 200, chosen.text
+        person = team.person(headers, full_name="Meas Rathana", current_country="THA")
+        case = team.case(headers, person, title="Hearing on removal")["id"]
+        team.note(headers, case, "Hearing set for next month; family safe.")
+    ctx, watch = context
+    page = ctx.new_page()
+    page.goto(f"{live.url}/login")
+    page.locator("#f-username").fill(caseworker.username)
+    page.locator("#f-password").fill(caseworker.password)
+    page.locator("button[type=submit].primary").click()
+    page.wait_for_url(re.compile(r"^(?!.*/login)"))
+    page.goto(f"{live.url}/cases/{case}")
+    expect(page.locator("html")).to_have_attribute("lang", "th")
+    expect(page.locator("#export-title")).to_have_text("ส่งออกเพื่อยื่นเอกสาร")
+    expect(page.locator("#notes-title")).to_have_text("บันทึก")
+    expect(page.locator("#referrals")).to_contain_text("ยังไม่ได้ส่งต่อไปยังองค์กรใด")
+    screenshot(page, "case-th")
+    assert_local_only(watch)
