@@ -164,8 +164,6 @@ def _compose(
     # The same Message-ID on every retry lets mail systems drop a repeat.
     mail["Message-ID"] = f"<{message_id}@{host}>"
     mail["Auto-Submitted"] = "auto-generated"
-    if i18n.current() != i18n.DEFAULT:
-        mail["Content-Language"] = i18n.current()
     lines = [
         _("Haven raised a %(severity)s alert.") % {"severity": severity},
         "",
@@ -181,6 +179,8 @@ def _compose(
         _("This message names no one by design; the details are in Haven."),
     ]
     mail.set_content("\n".join(lines) + "\n")
+    if i18n.current() != i18n.DEFAULT:  # after set_content, which drops Content-* headers
+        mail["Content-Language"] = i18n.current()
     return mail
 
 
