@@ -16,6 +16,7 @@ from app.actor import Actor
 from app.alerts import cards, queries
 from app.auth.roles import Action
 from app.errors import NotFound
+from app.i18n import _
 from app.incidents import service as incidents
 from app.individuals import service as individuals
 from app.web.render import WebRoute, render
@@ -29,16 +30,16 @@ def history(alert: queries.AlertDetailView, names: dict[uuid.UUID, str]) -> list
     resolved, each with who (a person's username, or Haven)."""
 
     def who(user_id: uuid.UUID | None) -> str:
-        return names.get(user_id, "someone no longer on record") if user_id else "Haven"
+        return names.get(user_id, _("someone no longer on record")) if user_id else "Haven"
 
     steps: list[dict[str, Any]] = [
-        {"at": alert["created_at"], "what": "Raised", "who": "Haven"},
+        {"at": alert["created_at"], "what": _("Raised"), "who": "Haven"},
     ]
     if alert["occurrences"] > 1 and alert["last_seen_at"]:
         steps.append(
             {
                 "at": alert["last_seen_at"],
-                "what": f"Reported again ({alert['occurrences']} times in all)",
+                "what": _("Reported again (%(num)d times in all)") % {"num": alert["occurrences"]},
                 "who": "Haven",
             }
         )
@@ -46,19 +47,19 @@ def history(alert: queries.AlertDetailView, names: dict[uuid.UUID, str]) -> list
         steps.append(
             {
                 "at": alert["acknowledged_at"],
-                "what": "Acknowledged",
+                "what": _("Acknowledged"),
                 "who": who(alert["acknowledged_by"]),
             }
         )
     if alert["escalated_at"]:
         steps.append(
-            {"at": alert["escalated_at"], "what": "Escalated to supervisors", "who": "Haven"}
+            {"at": alert["escalated_at"], "what": _("Escalated to supervisors"), "who": "Haven"}
         )
     if alert["resolved_at"]:
         steps.append(
             {
                 "at": alert["resolved_at"],
-                "what": "Resolved",
+                "what": _("Resolved"),
                 "who": who(alert["resolved_by"]),
                 "note": alert["resolution_note"],
             }

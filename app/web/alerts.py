@@ -25,6 +25,7 @@ from app.alerts import service as alerts
 from app.alerts.routes import AlertResolve
 from app.auth import roles
 from app.auth.roles import Action
+from app.i18n import N_, _
 from app.web import alert_page
 from app.web.render import FormError, WebRoute, local_path, render, see_other, uuid_or_none
 from app.web.session import SessionForm, signed_in, submit_form, text
@@ -40,7 +41,7 @@ ROLE_HOMES = (
 WAITING, HANDLING = 40, 20
 
 
-HANDLERS = (("", "Anyone"), ("me", "Handled by me"), ("none", "Nobody yet"))
+HANDLERS = (("", N_("Anyone")), ("me", N_("Handled by me")), ("none", N_("Nobody yet")))
 FILTERS = ("severity", "rule", "person", "handler", "names")
 
 
@@ -85,7 +86,9 @@ def _lists(session: Session, actor: Actor, request: Request) -> dict[str, Any]:
         **found,
         "filters": chosen,
         "filter_query": ("&" + urlencode(kept)) if kept else "",
-        "rule_options": sorted(rules.SUMMARIES.items(), key=lambda item: item[1]),
+        "rule_options": sorted(
+            ((rule, _(text)) for rule, text in rules.SUMMARIES.items()), key=lambda item: item[1]
+        ),
         "handler_options": HANDLERS,
     }
 
@@ -175,10 +178,10 @@ def resolve(request: Request, alert_id: uuid.UUID, form: SessionForm) -> Respons
         failed = {
             "id": alert_id,
             "note": note,
-            "error": exc.errors.get("note") or exc.message or "Write a note.",
+            "error": exc.errors.get("note") or exc.message or _("Write a note."),
         }
         if not note:
-            failed["error"] = "Write a note saying how the alert was resolved."
+            failed["error"] = _("Write a note saying how the alert was resolved.")
         if back == f"/alerts/{alert_id}":  # sent from the alert's own page: shown there again
             return alert_page.page(request, session, actor, alert_id, status=422, failed=failed)
         return _inbox(request, session, actor, status=422, failed=failed)

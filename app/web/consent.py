@@ -20,6 +20,7 @@ from app.actor import Actor
 from app.auth.roles import Action
 from app.consent import service as consent
 from app.consent.schemas import ConsentCreate
+from app.i18n import N_, _
 from app.individuals import schemas as person_schemas
 from app.individuals import service as individuals
 from app.web.render import FormError, WebRoute, render, see_other
@@ -28,7 +29,7 @@ from app.web.session import SessionForm, present, signed_in, submit_form, text, 
 router = APIRouter(route_class=WebRoute)
 
 CONSENT_FIELDS = ("method", "recorded_on", "note")
-METHODS = [("verbal", "Verbal"), ("written", "Written")]
+METHODS = [("verbal", N_("Verbal")), ("written", N_("Written"))]
 
 
 def _consent_page(
@@ -51,7 +52,7 @@ def _consent_page(
         actor=actor,
         status=status,
         person=person,
-        methods=METHODS,
+        methods=[(value, _(text)) for value, text in METHODS],
         **context,
     )
 
@@ -68,8 +69,9 @@ def consent_body(values: dict[str, str]) -> ConsentCreate:
     if share and not store:
         raise FormError(
             {
-                "share_with_partners": "Sharing needs consent to keep the record: tick both, "
-                "or neither."
+                "share_with_partners": _(
+                    "Sharing needs consent to keep the record: tick both, or neither."
+                )
             }
         )
     data = {
@@ -130,7 +132,7 @@ def erase(request: Request, individual_id: uuid.UUID, form: SessionForm) -> Resp
 
     def save(session: Session, actor: Actor) -> Response:
         if text(form, "confirm") != "1":
-            raise FormError({"confirm": "Tick the box to confirm the erasure."})
+            raise FormError({"confirm": _("Tick the box to confirm the erasure.")})
         body = person_schemas.Erasure.model_validate(present(values))
         individuals.erase(session, actor, individual_id, body.reason)
         return see_other("/people", done="erased")

@@ -12,6 +12,7 @@ from starlette.responses import Response
 from app.actor import Actor
 from app.auth import roles
 from app.auth.roles import Action
+from app.i18n import _
 from app.individuals import duplicates
 from app.individuals import service as individuals
 from app.web.render import FormError, WebRoute, render, see_other, uuid_or_none
@@ -33,7 +34,7 @@ def merge_page(request: Request, individual_id: uuid.UUID) -> Response:
     into = uuid_or_none(request.query_params.get("into"))
     with signed_in(request, Action.INDIVIDUALS_MERGE) as (session, actor):
         if into is None or into == individual_id:
-            raise FormError(message="Choose the record to merge this one into.")
+            raise FormError(message=_("Choose the record to merge this one into."))
         return render(
             request,
             "people/merge.html",
@@ -48,6 +49,6 @@ def merge(request: Request, individual_id: uuid.UUID, form: SessionForm) -> Resp
     into = uuid_or_none(text(form, "into"))
     with signed_in(request, Action.INDIVIDUALS_MERGE) as (session, actor):
         if into is None:
-            raise FormError(message="Choose the record to merge this one into.")
+            raise FormError(message=_("Choose the record to merge this one into."))
         duplicates.merge(session, actor, individual_id, into)
     return see_other(f"/people/{into}", done="merged")

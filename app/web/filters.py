@@ -7,6 +7,7 @@ import re
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+import pycountry
 from babel.dates import format_date, format_datetime, format_timedelta
 from jinja2 import pass_context
 from jinja2.runtime import Context
@@ -94,18 +95,29 @@ def label(value: Any) -> str:
     """A value of a list (a rule, a status, a role) as words, in the reader's language when its
     catalogue names it (app/web/labels.py marks them)."""
     text = str(value or "").replace("_", " ")
+    if not text:
+        return ""  # gettext("") is the catalogue's header, not an empty label
     return i18n.gettext(text[:1].upper() + text[1:])
 
 
 def country(code: Any) -> str:
-    return country_name(code) if isinstance(code, str) and len(code) == 3 else str(code or "")
+    """A country's name (``KHM`` → "Cambodia") in the reader's language (Babel's names, by the
+    two-letter code), in English where Babel has none."""
+    if not (isinstance(code, str) and len(code) == 3):
+        return str(code or "")
+    found = pycountry.countries.get(alpha_3=code)
+    if found is not None and i18n.current() != i18n.DEFAULT:
+        named = i18n.locale().territories.get(found.alpha_2)
+        if named:
+            return str(named)
+    return country_name(code)
 
 
 def short(value: Any, limit: int = 160) -> str:
     if value is None or value == "" or value == []:
         return "—"
     if isinstance(value, bool):
-        return "yes" if value else "no"
+        return i18n.gettext("yes") if value else i18n.gettext("no")
     if (
         isinstance(value, list)
         and value
@@ -141,17 +153,39 @@ def changes(entry_changes: Any) -> list[tuple[str, str]]:
 
 
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+# The words for the kinds of evidence a risk factor names (app.risk.factors: ``key:value``).
+EVIDENCE_KEYS = {
+    "country": i18n.N_("country"),
+    "targeted_by": i18n.N_("targeted by"),
+    "role": i18n.N_("role"),
+    "reports": i18n.N_("reports"),
+    "precedent": i18n.N_("precedent"),
+    "unhcr": i18n.N_("UNHCR status"),
+    "nationality": i18n.N_("nationality"),
+    "check_in_every_hours": i18n.N_("check-in every … hours"),
+    "rule": i18n.N_("rule"),
+    "level": i18n.N_("level"),
+    "override": i18n.N_("override"),
+}
 
 
 def evidence(items: Any) -> str:
-    """A factor's evidence for people: records by a short id, ``key:value`` as words; the
-    country data's version is left to the caption, which names it once."""
+    """A factor's evidence for people: records by a short id, ``key:value`` as words (the value,
+    a code or a number, as it is); the country data's version is left to the caption, which
+    names it once."""
     shown = []
     for item in items or []:
         text = str(item)
         if UUID.match(text):
-            shown.append(f"record {text[:8]}")
+            shown.append(i18n.gettext("record %(id)s") % {"id": text[:8]})
         elif not text.startswith("countries-"):
             key, sep, value = text.partition(":")
-            shown.append(f"{key.replace('_', ' ')} {value}" if sep else text.replace("_", " "))
+            if not sep:
+                shown.append(text.replace("_", " "))
+                continue
+            words = EVIDENCE_KEYS.get(key)
+            name = i18n.gettext(words) if words else key.replace("_", " ")
+            if key in ("unhcr", "level", "rule", "role"):
+                value = label(value)
+            shown.append(f"{name} {value}")
     return "; ".join(shown) or "—"

@@ -25,6 +25,7 @@ from app.consent import service as consent
 from app.documents import service as documents
 from app.documents.schemas import DocumentView
 from app.errors import HavenError
+from app.i18n import N_, _, ngettext
 from app.incidents import service as incidents
 from app.individuals import listing, schemas
 from app.individuals import service as individuals
@@ -36,6 +37,7 @@ from app.unhcr import service as unhcr
 from app.validation import CountryCode
 from app.web import duplicates as web_duplicates
 from app.web import referrals as web_referrals
+from app.web.filters import in_zone, label
 from app.web.render import FormError, WebRoute, render, see_other
 from app.web.session import SessionForm, present, signed_in, submit_form, text, values_of
 
@@ -84,7 +86,11 @@ SEARCH_FIELDS = ("q", "document_number", "country", "risk_level", "open_alerts",
 # Typed into the form and posted, never put in the address: a URL stays in browser history,
 # and a seized laptop's history would list who was looked for.
 SEARCH_TERMS = ("q", "name", "document_number")
-SORT_LABELS = (("risk", "Risk, highest first"), ("name", "Name"), ("updated", "Last change"))
+SORT_LABELS = (
+    ("risk", N_("Risk, highest first")),
+    ("name", N_("Name")),
+    ("updated", N_("Last change")),
+)
 
 
 @router.get("/people")
@@ -153,7 +159,7 @@ def _search(request: Request, values: dict[str, str], *, everyone: bool) -> Resp
             limit=SEARCH_LIMIT,
             everyone=everyone,
             posted=request.method == "POST",
-            sorts=SORT_LABELS,
+            sorts=[(value, _(text)) for value, text in SORT_LABELS],
             address=_address(values, everyone),
         )
 
@@ -219,22 +225,27 @@ def create_person(request: Request, form: SessionForm) -> Response:
 
 # A person's page ------------------------------------------------------------------------------
 def document_state(document: DocumentView, today: dt.date) -> tuple[str, str]:
-    """(tone, words) for a document's validity at a glance."""
+    """(tone, words) for a document's validity at a glance, in the reader's language."""
     status = document["status"]
     expires = document.get("expires_on")
     if status != "valid":
-        since = f" since {document['status_date']:%-d %b %Y}" if document.get("status_date") else ""
-        return "danger" if status in ("revoked", "confiscated") else "warning", (
-            f"{status.capitalize()}{since}"
-        )
+        tone = "danger" if status in ("revoked", "confiscated") else "warning"
+        if document.get("status_date"):
+            since = in_zone(document["status_date"])
+            return tone, _("%(status)s since %(date)s") % {"status": label(status), "date": since}
+        return tone, label(status)
     if expires is None:
-        return "ok", "Valid (no expiry date recorded)"
+        return "ok", _("Valid (no expiry date recorded)")
     if expires < today:
-        return "danger", f"Expired on {expires:%-d %b %Y}"
+        return "danger", _("Expired on %(date)s") % {"date": in_zone(expires)}
     days = (expires - today).days
     if days <= EXPIRY_WARNING_DAYS:
-        return "warning", f"Valid, expires in {days} days ({expires:%-d %b %Y})"
-    return "ok", f"Valid until {expires:%-d %b %Y}"
+        return "warning", ngettext(
+            "Valid, expires in %(num)d day (%(date)s)",
+            "Valid, expires in %(num)d days (%(date)s)",
+            days,
+        ) % {"num": days, "date": in_zone(expires)}
+    return "ok", _("Valid until %(date)s") % {"date": in_zone(expires)}
 
 
 def _check_ins(session: Session, person_id: uuid.UUID) -> list[dict[str, Any]]:

@@ -21,6 +21,7 @@ from app.auth.roles import Action
 from app.documents import mrz
 from app.documents import schemas as document_schemas
 from app.documents import service as documents
+from app.i18n import N_, _
 from app.incidents import schemas as incident_schemas
 from app.incidents import service as incidents
 from app.individuals import schemas as person_schemas
@@ -261,27 +262,27 @@ def _incident_page(
         chosen=set(chosen),
         find=find,
         types=list(incident_schemas.IncidentType),
-        reliability=RELIABILITY,
-        credibility=CREDIBILITY,
+        reliability={k: _(v) for k, v in RELIABILITY.items()},
+        credibility={k: _(v) for k, v in CREDIBILITY.items()},
         **context,
     )
 
 
 RELIABILITY = {
-    "A": "A: completely reliable",
-    "B": "B: usually reliable",
-    "C": "C: fairly reliable",
-    "D": "D: not usually reliable",
-    "E": "E: unreliable",
-    "F": "F: reliability cannot be judged",
+    "A": N_("A: completely reliable"),
+    "B": N_("B: usually reliable"),
+    "C": N_("C: fairly reliable"),
+    "D": N_("D: not usually reliable"),
+    "E": N_("E: unreliable"),
+    "F": N_("F: reliability cannot be judged"),
 }
 CREDIBILITY = {
-    "1": "1: confirmed by other sources",
-    "2": "2: probably true",
-    "3": "3: possibly true",
-    "4": "4: doubtful",
-    "5": "5: improbable",
-    "6": "6: truth cannot be judged",
+    "1": N_("1: confirmed by other sources"),
+    "2": N_("2: probably true"),
+    "3": N_("3: possibly true"),
+    "4": N_("4: doubtful"),
+    "5": N_("5: improbable"),
+    "6": N_("6: truth cannot be judged"),
 }
 
 

@@ -1,0 +1,192 @@
+"""The English labels of the values the web client shows through the ``label`` filter.
+
+``label(value)`` (app/web/filters.py) turns a stored value into words (``document_expiring`` →
+"Document expiring") and looks those words up in the reader's catalogue. Nothing in the code
+spells them out, so they are listed here, marked for extraction: a value added to an enum, a
+rule or a factor needs its label added here (and translated) to show in Khmer and Thai.
+
+The summaries an alert is stored with (``app.alerts.rules.SUMMARIES``) are listed too: the web
+client shows a stored summary in the reader's language when the catalogue has it.
+"""
+
+from __future__ import annotations
+
+from app.i18n import N_
+
+LABELS: tuple[str, ...] = (
+    # Risk levels (app.individuals.schemas.RiskLevel) and alert severities
+    N_("Low"),
+    N_("Medium"),
+    N_("High"),
+    N_("Critical"),
+    N_("Info"),
+    # Alert statuses
+    N_("Open"),
+    N_("Acknowledged"),
+    N_("Resolved"),
+    # Alert rules (app.alerts.rules)
+    N_("Api key created"),
+    N_("Attack or abduction"),
+    N_("Break glass"),
+    N_("Bulk export"),
+    N_("Check in overdue"),
+    N_("Country event"),
+    N_("Deployment locked"),
+    N_("Deployment unlocked"),
+    N_("Disappearance"),
+    N_("Document expiring"),
+    N_("Forced return"),
+    N_("Host custody"),
+    N_("List match"),
+    N_("Lookup burst"),
+    N_("Mfa reset"),
+    N_("Mobility or warrant"),
+    N_("Passport expired"),
+    N_("Passport revoked"),
+    N_("Publicly named"),
+    N_("Referral accepted"),
+    N_("Referral declined"),
+    N_("Referral expired"),
+    N_("Referral received"),
+    N_("Referral revoked"),
+    N_("Removal order"),
+    N_("Risk escalated"),
+    N_("Role granted"),
+    N_("Unhcr certificate expiring"),
+    # Risk factors (app.risk.factors.FACTORS, shown lower-cased)
+    N_("Refouled"),
+    N_("Origin warrant abroad"),
+    N_("Doc revoked"),
+    N_("No valid doc in host"),
+    N_("Mobility control"),
+    N_("Political charges"),
+    N_("Physical attack host"),
+    N_("Surveillance host"),
+    N_("Host non party 1951"),
+    N_("Host no cat"),
+    N_("Host precedent"),
+    N_("Affiliation targeted"),
+    N_("Origin severity"),
+    N_("Unhcr recognised"),
+    N_("Safe second nationality"),
+    N_("In safe state"),
+    N_("Floor"),
+    # The rules that set a risk level's floor (app.risk.policy), and a role in the evidence
+    N_("Custody mitigation cap"),
+    N_("Custody non party host"),
+    N_("Custody targeted"),
+    N_("Custody targeted safe nationality"),
+    N_("Origin targeting"),
+    N_("Recognition non party host"),
+    N_("Senior"),
+    # Incident types
+    N_("Arrest"),
+    N_("Detention"),
+    N_("Release"),
+    N_("Physical attack"),
+    N_("Abduction attempt"),
+    N_("Surveillance"),
+    N_("Threat"),
+    N_("Denial of entry"),
+    N_("Deportation order"),
+    N_("Death in custody"),
+    N_("Criminal charge"),
+    N_("Arrest warrant"),
+    N_("Public denunciation"),
+    N_("Coerced confession"),
+    N_("Travel ban"),
+    # Document types and statuses
+    N_("Passport"),
+    N_("National id"),
+    N_("Travel document"),
+    N_("Other"),
+    N_("Valid"),
+    N_("Expired"),
+    N_("Revoked"),
+    N_("Lost"),
+    N_("Confiscated"),
+    # UNHCR statuses
+    N_("None"),
+    N_("Asylum seeker"),
+    N_("Person of concern"),
+    N_("Refugee"),
+    N_("Rejected"),
+    N_("Resettlement submitted"),
+    N_("Resettled"),
+    N_("Closed"),
+    # Consent methods
+    N_("Verbal"),
+    N_("Written"),
+    # Sex
+    N_("Female"),
+    N_("Male"),
+    N_("Unknown"),
+    # Case statuses, priorities, assignment roles and access
+    N_("Normal"),
+    N_("Urgent"),
+    N_("Caseworker"),
+    N_("Lawyer"),
+    N_("Assigned"),
+    N_("Organisation"),
+    N_("Referral"),
+    # Referral statuses and directions
+    N_("Pending"),
+    N_("Accepted"),
+    N_("Declined"),
+    N_("Incoming"),
+    N_("Outgoing"),
+    # Roles
+    N_("Admin"),
+    N_("Supervisor"),
+    N_("Analyst"),
+    N_("Auditor"),
+    N_("Service"),
+    # Statistics dimensions
+    N_("Country"),
+    N_("Risk level"),
+    N_("Incident type"),
+    N_("Unhcr status"),
+    # Sections of a record shared through a referral
+    N_("Identity"),
+    N_("Documents"),
+    N_("Incidents"),
+    N_("History"),
+)
+
+SUMMARIES: tuple[str, ...] = (
+    # Alert summaries, as stored (app.alerts.rules.SUMMARIES)
+    N_("Held in custody by a host state"),
+    N_("Removal (deportation) order"),
+    N_("Forcibly returned"),
+    N_("Physical attack or abduction attempt"),
+    N_("Arrest warrant, travel ban or denial of entry"),
+    N_("Publicly named or denounced"),
+    N_("Disappeared"),
+    N_("Travel document revoked"),
+    N_("Travel document expiring while abroad"),
+    N_("Passport expired while abroad"),
+    N_("UNHCR certificate expiring"),
+    N_("Matched on a published list"),
+    N_("Country event affecting this person"),
+    N_("Emergency access opened to a case"),
+    N_("An administrator reset a staff account's two-factor sign-in"),
+    N_("A staff account was given access to case records"),
+    N_("A service API key was created"),
+    N_("Every person's record was exported to a file"),
+    N_("Haven was locked down: sessions ended, records unavailable"),
+    N_("Haven was unlocked after a lock-down"),
+    N_("A staff account searched for people faster than the lookup limit allows"),
+    N_("Risk level rose"),
+    N_("Welfare check-in overdue"),
+    N_("A case was referred to this organisation"),
+    N_("A referral to this organisation was revoked"),
+    N_("A referral to this organisation expired"),
+    N_("A referral was accepted"),
+    N_("A referral was declined"),
+    N_("Name on a published list"),
+    # "Risk rose to {level}" (app.alerts.triggers), one per level
+    N_("Risk rose to low"),
+    N_("Risk rose to medium"),
+    N_("Risk rose to high"),
+    N_("Risk rose to critical"),
+)
