@@ -8,7 +8,10 @@ import datetime as dt
 import re
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
+import httpx
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -16,7 +19,8 @@ from sqlalchemy import select
 from app.i18n import translations
 from app.models.alert import Alert
 from tests.conftest import fresh_address
-from tests.factories import Team, UserHandle, db, login
+from tests.factories import Team, UserHandle, db, login, make_organisation
+from tests.web.conftest import Live, screenshot
 from tests.web.i18n_support import english_left
 from tests.web.support import sign_in
 
@@ -131,3 +135,84 @@ def test_english_left_finds_english_and_leaves_data_alone() -> None:
     )
     assert english_left(page) == ["Open the case", "Needs attention"]
     assert english_left("<p>Sok Dara ถูกควบคุมตัว</p>", allowed=["Sok Dara"]) == []
+
+
+# In the browser -------------------------------------------------------------------------------
+PHONE = {"width": 375, "height": 740}
+
+
+def _expect(locator: Any) -> Any:
+    from playwright.sync_api import expect
+
+    return expect(locator)
+
+
+def _sign_in(page: Any, live: Live, user: UserHandle) -> None:
+    """Through the sign-in form, in English (the browser's language): the user's Thai wins."""
+    page.goto(f"{live.url}/login")
+    page.get_by_label("Username").fill(user.username)
+    page.get_by_label("Password").fill(user.password)
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    _expect(page.locator("html")).to_have_attribute("lang", "th")
+
+
+def _in_thai(page: Any, record: Record) -> None:
+    assert page.evaluate("document.documentElement.lang") == "th"
+    page.evaluate("document.fonts.ready")
+    assert english_left(page.content(), allowed=_allowed(record)) == []
+    fonts = page.evaluate(
+        "document.fonts.ready.then(() => [...document.fonts]"
+        ".filter(f => f.status === 'loaded').map(f => f.family))"
+    )
+    assert any("Thai" in f for f in fonts), fonts
+
+
+@pytest.mark.timeout(180)
+def test_a_thai_caseworker_s_pages_in_chromium(live: Live, browser: Any) -> None:
+    with httpx.Client(base_url=live.url, timeout=30) as client:
+        team = Team(live.app, client, make_organisation(live.app, "Chiang Mai Legal Aid"))
+        record = _record(live.app, team)
+        headers = login(client, record.user)
+        chosen = client.patch("/api/v1/auth/me", json={"locale": "th"}, headers=headers)
+        assert chosen.status_code == 200, chosen.text
+    th = translations("th").gettext
+    desktop = browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-GB")
+    try:
+        page = desktop.new_page()
+        _sign_in(page, live, record.user)
+        page.goto(f"{live.url}/")
+        _expect(page.get_by_role("heading", level=1)).to_have_text(th("Alerts"))
+        _expect(page.locator("#inbox")).to_contain_text(th("Held in custody by a host state"))
+        _in_thai(page, record)
+        screenshot(page, "inbox-th")
+
+        page.goto(f"{live.url}/people/{record.person}")
+        _expect(page.get_by_role("heading", level=1)).to_contain_text(NAME)
+        _expect(page.locator("#risk")).to_contain_text(th("Refoulement risk"))
+        _in_thai(page, record)
+        screenshot(page, "person-th")
+
+        page.goto(f"{live.url}/alerts/{record.alert}")
+        _expect(page.get_by_role("heading", level=1)).to_contain_text(
+            th("Held in custody by a host state")
+        )
+        _expect(page.locator("main")).to_contain_text("มาเลเซีย")  # Malaysia
+        _in_thai(page, record)
+        screenshot(page, "alert-th")
+    finally:
+        desktop.close()
+
+    phone = browser.new_context(viewport=PHONE, is_mobile=True, locale="en-GB")
+    try:
+        small = phone.new_page()
+        _sign_in(small, live, record.user)
+        small.goto(f"{live.url}/people/{record.person}")
+        _expect(small.get_by_role("heading", level=1)).to_contain_text(NAME)
+        _in_thai(small, record)
+        overflow = small.evaluate(
+            "document.scrollingElement.scrollWidth - document.scrollingElement.clientWidth"
+        )
+        assert overflow <= 0  # long Thai words wrap: nothing wider than the phone
+        screenshot(small, "phone-person-th")
+    finally:
+        phone.close()
