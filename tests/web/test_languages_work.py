@@ -45,6 +45,8 @@ def _english(html: str, allowed: Iterable[str] = ()) -> list[str]:
     pickers and data aside; a case's history entries are the timeline's own words)."""
     ids = re.findall(r"\b[0-9a-f]{8}\b", html)  # short ids of cases and people
     usernames = re.findall(r"\b[a-z]+-[0-9a-f]{10}\b", html)
+    # organisations offered by the referral form: names, whichever others the database holds
+    usernames += re.findall(r'<option value="[0-9a-f-]{36}">([^<]*)</option>', html)
     main = re.sub(r'<ol class="history-list">.*?</ol>', "", _main(html), flags=re.S)
     return english_left(main, [*CODES, *LABELLED, *ids, *usernames, *allowed])
 
