@@ -10,7 +10,6 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -169,12 +168,13 @@ def _in_thai(page: Any, record: Record) -> None:
 
 @pytest.mark.timeout(180)
 def test_a_thai_caseworker_s_pages_in_chromium(live: Live, browser: Any) -> None:
-    with httpx.Client(base_url=live.url, timeout=30) as client:
-        team = Team(live.app, client, make_organisation(live.app, "Chiang Mai Legal Aid"))
-        record = _record(live.app, team)
-        headers = login(client, record.user)
-        chosen = client.patch("/api/v1/auth/me", json={"locale": "th"}, headers=headers)
-        assert chosen.status_code == 200, chosen.text
+    # Through the API, in-process (no lifespan: the live server's own runs)
+    client = TestClient(live.app, client=(fresh_address(), 1))
+    team = Team(live.app, client, make_organisation(live.app, "Chiang Mai Legal Aid"))
+    record = _record(live.app, team)
+    headers = login(client, record.user)
+    chosen = client.patch("/api/v1/auth/me", json={"locale": "th"}, headers=headers)
+    assert chosen.status_code == 200, chosen.text
     th = translations("th").gettext
     desktop = browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-GB")
     try:
