@@ -10,7 +10,6 @@ placeholders (``%(name)s``) differ from the English; CI runs it through tests/te
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 import sys
 from dataclasses import dataclass, field
@@ -30,6 +29,9 @@ KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "pgettext": ((1, "c"
 # The languages every message must be translated into before it ships.
 COMPLETE = ("km", "th")
 PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]|\{(\w+)\}")
+# Each complete language's own script: a translation must use it, and no other's.
+SCRIPTS = {"km": re.compile("[\u1780-\u17ff\u19e0-\u19ff]"), "th": re.compile("[\u0e00-\u0e7f]")}
+WORDS = re.compile(r"[A-Za-z]{3,}")
 DATED = dt.datetime(2026, 12, 4, tzinfo=dt.UTC)  # fixed: no churn in the files on each run
 HEADER = (
     "{name} translations of Haven: a machine-assisted draft that awaits review by a native\n"
@@ -66,21 +68,11 @@ def _write(path: Path, catalog: Catalog, template: bool = False) -> None:
         write_po(po, catalog, width=100, no_location=True, sort_output=True, omit_header=False)
 
 
-def _drafts() -> dict[str, dict[str, str]]:
-    """Translations waiting in ``app/locale/parts/*.json`` ({"English": {"km": …, "th": …}})."""
-    found: dict[str, dict[str, str]] = {}
-    for part in sorted((CATALOGUES / "parts").glob("*.json")):
-        for message, by_code in json.loads(part.read_text(encoding="utf-8")).items():
-            found.setdefault(message, {}).update(by_code)
-    return found
-
-
 def update() -> dict[str, int]:
-    """Extract, merge into every language's catalogue, fill waiting drafts; the count of
-    untranslated messages by language."""
+    """Extract, and merge into every language's catalogue; the count of untranslated messages
+    by language."""
     template = extract()
     _write(TEMPLATE, template)
-    drafts = _drafts()
     missing = {}
     for code in LANGUAGES:
         if code == "en":
@@ -92,16 +84,6 @@ def update() -> dict[str, int]:
         catalog.project, catalog.version = "Haven", "2026.12"
         name = catalog.locale.english_name if catalog.locale else code
         catalog.header_comment = "# " + HEADER.format(name=name).replace("\n", "\n# ")
-        for message in catalog:
-            key = message.id if isinstance(message.id, str) else message.id[0]
-            if not key:
-                continue
-            draft = drafts.get(key, {}).get(code)
-            if draft and not _translated(message.string):
-                if isinstance(message.id, tuple):
-                    message.string = (draft,) * catalog.num_plurals
-                else:
-                    message.string = draft
         _write(path, catalog)
         missing[code] = len([m for m in catalog if m.id and not _translated(m.string)])
     return missing
@@ -148,12 +130,27 @@ def check(codes: tuple[str, ...] = COMPLETE, directory: Path = CATALOGUES) -> Re
                 report.problems.append(f"{code}: marked fuzzy: {shown!r}")
             wanted = _placeholders(english[-1])
             for string in _strings(found.string):
+                problem = _script_problem(code, english[-1], string)
+                if problem:
+                    report.problems.append(f"{code}: {problem}: {shown!r}")
                 if _placeholders(string) != wanted:
                     report.problems.append(
                         f"{code}: placeholders {sorted(_placeholders(string))} instead of "
                         f"{sorted(wanted)}: {shown!r}"
                     )
     return report
+
+
+def _script_problem(code: str, english: str, string: str) -> str | None:
+    """A translation written in another complete language's script, or a sentence left in
+    English (names such as "UNHCR" or "MRZ" may stay as they are)."""
+    for other, script in SCRIPTS.items():
+        if other != code and script.search(string) and not script.search(english):
+            return f"written in the script of {other}"
+    own = SCRIPTS.get(code)
+    if own and not own.search(string) and len(WORDS.findall(PLACEHOLDER.sub("", english))) > 1:
+        return "left in English"
+    return None
 
 
 def _placeholders(text: str) -> set[str]:

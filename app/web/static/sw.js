@@ -46,9 +46,13 @@ self.addEventListener("push", function (event) {
   var data = {};
   try { data = event.data ? event.data.json() : {}; } catch (e) { data = {}; }
   var critical = data.severity === "critical";
-  var title = critical ? "Critical alert in your caseload" : "Alert in your caseload";
+  // The words come in the reader's language when Haven wrote them so; English otherwise.
+  var title = typeof data.title === "string" && data.title ? data.title :
+    (critical ? "Critical alert in your caseload" : "Alert in your caseload");
+  var body = typeof data.body === "string" && data.body ? data.body :
+    "Open Haven to see it (you may need to sign in).";
   event.waitUntil(self.registration.showNotification(title, {
-    body: "Open Haven to see it (you may need to sign in).",
+    body: body,
     tag: typeof data.alert_id === "string" ? data.alert_id : "haven-alert",
     renotify: critical,
     requireInteraction: critical,
