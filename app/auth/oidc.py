@@ -31,8 +31,7 @@ from app import oidc_roles, organisations
 from app.actor import Actor
 from app.audit import service as audit
 from app.auth import passkey_policy, service
-from app.auth.users import CASE_CONTENT_ROLES, USER_EMAIL
-from app.crypto import Pad, crypto_of
+from app.auth.users import CASE_CONTENT_ROLES, USER_EMAIL, open_contact
 from app.errors import HavenError, NotAuthenticated
 from app.events import CaseAccessGranted, publish
 from app.models.base import utcnow
@@ -249,12 +248,7 @@ def finish(
 
 
 def _email_of(session: Session, user: User) -> str | None:
-    if user.email_ct is None:
-        return None
-    email = crypto_of(session).open(
-        session, USER_EMAIL, user.id, user.id, user.email_ct, pad=Pad.SHORT
-    )
-    return email if isinstance(email, str) else None
+    return open_contact(session, user, USER_EMAIL, user.email_ct)
 
 
 def _link_by_email(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 import uuid
 from typing import TypedDict
@@ -17,6 +18,7 @@ from app.auth.passwords import check_password, hash_password
 from app.auth.roles import Role
 from app.auth.service import _throttle_keys, clear_mfa, revoke_tokens
 from app.crypto import FieldSlot, Pad, crypto_of
+from app.crypto.envelope import DecryptionError, UnknownKeyError
 from app.errors import BadRequest, Conflict, Forbidden, NotFound
 from app.events import CaseAccessGranted, TwoFactorReset, publish
 from app.models.base import utcnow
@@ -25,6 +27,7 @@ from app.models.user import LoginThrottle, User
 
 USER_FULL_NAME = FieldSlot("user", "full_name")
 USER_EMAIL = FieldSlot("user", "email")
+log = logging.getLogger("haven.users")
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,63}$")
 # Roles that read case content: giving one to an account alerts the organisation's supervisors.
 CASE_CONTENT_ROLES = frozenset({Role.SUPERVISOR.value, Role.CASEWORKER.value, Role.LAWYER.value})
@@ -90,15 +93,8 @@ def create_user(
 
 def read_user(session: Session, user: User) -> UserView:
     """The user as the users API shows it, name and e-mail opened."""
-    crypto = crypto_of(session)
-    full_name: str | None = None
-    email: str | None = None
-    if user.full_name_ct is not None:
-        full_name = crypto.open(
-            session, USER_FULL_NAME, user.id, user.id, user.full_name_ct, pad=Pad.SHORT
-        )
-    if user.email_ct is not None:
-        email = crypto.open(session, USER_EMAIL, user.id, user.id, user.email_ct, pad=Pad.SHORT)
+    full_name = open_contact(session, user, USER_FULL_NAME, user.full_name_ct)
+    email = open_contact(session, user, USER_EMAIL, user.email_ct)
     return {
         "id": user.id,
         "username": user.username,
@@ -112,6 +108,20 @@ def read_user(session: Session, user: User) -> UserView:
         "last_login_at": user.last_login_at,
         "locked_until": locked_until(session, user),
     }
+
+
+def open_contact(session: Session, user: User, slot: FieldSlot, sealed: bytes | None) -> str | None:
+    """A sealed name or e-mail address of a staff account, opened; None when there is none, or
+    when it fails authentication or names another row's key (tampered with, or moved): that is logged
+    and the account stays manageable, rather than the whole list of accounts failing."""
+    if sealed is None:
+        return None
+    try:
+        value = crypto_of(session).open(session, slot, user.id, user.id, sealed, pad=Pad.SHORT)
+    except (DecryptionError, UnknownKeyError):
+        log.error("the sealed %s of account %s failed authentication", slot.column, user.id)
+        return None
+    return value if isinstance(value, str) else None
 
 
 def seal_contact(session: Session, user: User, *, full_name: str | None, email: str | None) -> None:

@@ -9,6 +9,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from app.models.user import User
 from tests.auth.support import ME, attempt, raw_row
 from tests.factories import PASSWORD, UserHandle, db, login, make_organisation, make_user, unique
 
@@ -361,3 +362,31 @@ class TestLockoutAndPasswordReset:
             headers=headers,
         )
         assert response.status_code == 403
+
+
+class TestSwappedContact:
+    def test_an_e_mail_moved_from_another_account_is_refused_not_shown_nor_fatal(
+        self,
+        client: TestClient,
+        app: FastAPI,
+        admin_headers: dict[str, str],
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
+        """A sealed e-mail copied onto another account fails authentication (it is bound to
+        its row): that account reads as having none, the error is logged without the address,
+        and the list of accounts still opens."""
+        email = f"{unique('swap')}@example.org"
+        owner = _create(client, admin_headers, email=email).json()
+        other = _create(client, admin_headers).json()
+        with db(app) as session:
+            source = session.get(User, uuid.UUID(owner["id"]))
+            target = session.get(User, uuid.UUID(other["id"]))
+            assert source is not None and target is not None
+            target.email_ct = source.email_ct
+        read = client.get(f"{USERS}/{other['id']}", headers=admin_headers)
+        assert read.status_code == 200 and read.json()["email"] is None
+        assert client.get(f"{USERS}/{owner['id']}", headers=admin_headers).json()["email"] == email
+        listed = {u["id"]: u for u in _all_users(client, admin_headers)}
+        assert listed[other["id"]]["email"] is None
+        assert any("failed authentication" in r.getMessage() for r in caplog.records)
+        assert not any(email in r.getMessage() for r in caplog.records)
