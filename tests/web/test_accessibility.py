@@ -107,7 +107,7 @@ def test_the_sign_in_form_is_reached_with_the_keyboard(
     page = ctx.new_page()
     page.goto(f"{live.url}/login")
     order = []
-    for _ in range(6):
+    for _ in range(8):
         page.keyboard.press("Tab")
         order.append(
             page.evaluate(
@@ -115,7 +115,18 @@ def test_the_sign_in_form_is_reached_with_the_keyboard(
                 " return el.id || el.getAttribute('href') || el.textContent.trim(); })()"
             )
         )
-    assert order == ["#main", "/", "f-username", "f-password", "f-code", "Sign in"]
+    # The skip link, Haven, the other languages (early: for whoever cannot read this one),
+    # then the form.
+    assert order == [
+        "#main",
+        "/",
+        "/login?lang=km",
+        "/login?lang=th",
+        "f-username",
+        "f-password",
+        "f-code",
+        "Sign in",
+    ]
     page.keyboard.press("Shift+Tab")
     page.keyboard.type("not-a-code")
     page.keyboard.press("Tab")
