@@ -180,7 +180,12 @@ def test_haven_reports_not_ready_during_an_outage_and_recovers_by_itself(
             headers = dict(signed_in.headers)
         load = Load(server, headers)
         load.wait_for(200, after=0)
-        assert _wait_ready(server, 200) == {"database": "ok", "keyring": "ok", "migrations": "ok"}
+        assert _wait_ready(server, 200) == {
+            "database": "ok",
+            "lockdown": "ok",
+            "keyring": "ok",
+            "migrations": "ok",
+        }
 
         down = time.monotonic()
         cluster.stop("immediate")
@@ -194,7 +199,12 @@ def test_haven_reports_not_ready_during_an_outage_and_recovers_by_itself(
 
         up = time.monotonic()
         cluster.start()
-        assert _wait_ready(server, 200) == {"database": "ok", "keyring": "ok", "migrations": "ok"}
+        assert _wait_ready(server, 200) == {
+            "database": "ok",
+            "lockdown": "ok",
+            "keyring": "ok",
+            "migrations": "ok",
+        }
         recovered = load.wait_for(200, after=up)
         time.sleep(1.0)  # and it stays recovered
         after = load.since(recovered)
