@@ -11,8 +11,9 @@ that still hold an English word: two or more Latin letters in a row. What is dat
   values, hidden inputs;
 - words with digits (document numbers, grades like ``B2``), records' short ids (eight hex
   digits), country codes (three capitals);
-- brand and standard tokens: Haven, UNHCR, MRZ, ISO, UTC, PDF, JSON, CSV, TOTP, API, and any word
-  given in ``allowed`` (the test's own data: a name, a place).
+- brand and standard tokens: Haven, UNHCR, MRZ, ISO, UTC, PDF, JSON, CSV, TOTP, API; the legal
+  term of art "refoulement", which the glossary keeps in brackets after its translation; and any
+  word given in ``allowed`` (the test's own data: a name, a place).
 
 Deliberately simple: it reads the HTML as written, not as styled (text hidden by CSS counts).
 """
@@ -23,7 +24,9 @@ import re
 from collections.abc import Iterable
 from html.parser import HTMLParser
 
-TOKENS = frozenset({"Haven", "UNHCR", "MRZ", "ISO", "UTC", "PDF", "JSON", "CSV", "TOTP", "API"})
+TOKENS = frozenset(
+    {"Haven", "UNHCR", "MRZ", "ISO", "UTC", "PDF", "JSON", "CSV", "TOTP", "API", "refoulement"}
+)
 SKIPPED = frozenset({"script", "style", "bdi", "textarea", "template"})
 VOID = frozenset(
     {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "wbr"}
