@@ -111,9 +111,9 @@ def read_user(session: Session, user: User) -> UserView:
 
 
 def open_contact(session: Session, user: User, slot: FieldSlot, sealed: bytes | None) -> str | None:
-    """A sealed name or e-mail address of a staff account, opened; None when there is none, or
-    when it fails authentication or names another row's key (tampered with, or moved): that is logged
-    and the account stays manageable, rather than the whole list of accounts failing."""
+    """A sealed name or e-mail address of a staff account, opened; None when there is none,
+    or when it fails authentication or names another row's key (tampered with, or moved):
+    that is logged, and the account stays manageable rather than the list of accounts failing."""
     if sealed is None:
         return None
     try:
