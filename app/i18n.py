@@ -29,7 +29,15 @@ DEFAULT = "en"
 # The interface languages, by code, each named in itself (the switch on the sign-in page).
 LANGUAGES: dict[str, str] = {"en": "English", "km": "ខ្មែរ", "th": "ไทย"}
 
+# Thai with the years of the Buddhist era (2026 is 2569), a choice of Thai readers: the BCP 47
+# calendar extension, stored as the user's locale and read as Thai everywhere else.
+BUDDHIST_ERA = "th-u-ca-buddhist"
+BUDDHIST_OFFSET = 543
+# What a user may choose as their locale (the profile page and PATCH /auth/me).
+CHOICES: dict[str, str] = {**LANGUAGES, BUDDHIST_ERA: "ไทย (พ.ศ.)"}
+
 _current: contextvars.ContextVar[str] = contextvars.ContextVar("haven_locale", default=DEFAULT)
+_buddhist: contextvars.ContextVar[bool] = contextvars.ContextVar("haven_buddhist", default=False)
 
 
 @functools.cache
@@ -50,19 +58,29 @@ def current() -> str:
     return _current.get()
 
 
+def buddhist_era() -> bool:
+    """Whether years are shown in the Buddhist era (a Thai reader who chose it)."""
+    return _buddhist.get()
+
+
 def activate(code: str | None) -> contextvars.Token[str]:
-    """Write in ``code`` from now on in this context (an unknown code: English)."""
-    return _current.set(code if code in LANGUAGES else DEFAULT)
+    """Write in ``code`` from now on in this context (an unknown code: English;
+    ``th-u-ca-buddhist``: Thai, years of the Buddhist era)."""
+    language = choose(code) or DEFAULT
+    _buddhist.set(language == "th" and (code or "").lower() == BUDDHIST_ERA)
+    return _current.set(language)
 
 
 @contextmanager
 def using(code: str | None) -> Iterator[str]:
     """Write in ``code`` inside the block (a notice to one recipient), then as before."""
+    era = _buddhist.get()
     token = activate(code)
     try:
         yield current()
     finally:
         _current.reset(token)
+        _buddhist.set(era)
 
 
 def gettext(message: str) -> str:

@@ -20,7 +20,7 @@ from app.errors import NotFound, Unprocessable
 from app.models.organisation import Organisation
 from app.models.user import User
 
-LOCALES = ("en", "km", "th")
+LOCALES = ("en", "km", "th", "th-u-ca-buddhist")  # the last: Thai, Buddhist-era years
 UTC = ZoneInfo("UTC")
 
 

@@ -47,11 +47,18 @@ def in_zone(value: Any, zone_name: str | None = None) -> str:
         if value.tzinfo is None:
             value = value.replace(tzinfo=dt.UTC)
         tz = zone(zone_name)
-        shown = format_datetime(value.astimezone(tz), "d MMM y, HH:mm", locale=i18n.locale())
-        return f"{shown} {offset_label(tz, value)}"
+        there = value.astimezone(tz)
+        shown = format_datetime(there, "d MMM", locale=i18n.locale())
+        clock = format_datetime(there, "HH:mm", locale=i18n.locale())
+        return f"{shown} {_year(there)}, {clock} {offset_label(tz, value)}"
     if isinstance(value, dt.date):
-        return format_date(value, "d MMM y", locale=i18n.locale())
+        return f"{format_date(value, 'd MMM', locale=i18n.locale())} {_year(value)}"
     return str(value)
+
+
+def _year(value: dt.date) -> int:
+    """The year as the reader counts it: the Buddhist era's for a Thai reader who chose it."""
+    return value.year + (i18n.BUDDHIST_OFFSET if i18n.buddhist_era() else 0)
 
 
 @pass_context

@@ -35,8 +35,10 @@ def of_visitor(request: Request) -> str:
 
 
 def of_reader(request: Request, actor: Any) -> str:
-    """The language of a signed-in user's page."""
-    return asked(request) or i18n.choose(zones.language_of(request, actor)) or of_visitor(request)
+    """The language of a signed-in user's page (their own choice as they made it, with its
+    calendar: ``th-u-ca-buddhist``)."""
+    chosen = zones.language_of(request, actor)
+    return asked(request) or (chosen if i18n.choose(chosen) else None) or of_visitor(request)
 
 
 def remember(request: Request, response: Response) -> None:

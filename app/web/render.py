@@ -145,7 +145,7 @@ environment.filters.update(
     changes=filters.changes,
     evidence=filters.evidence,
 )
-environment.globals.update(Action=Action, languages=i18n.LANGUAGES)
+environment.globals.update(Action=Action, languages=i18n.LANGUAGES, language_choices=i18n.CHOICES)
 
 
 def render(

@@ -4,6 +4,7 @@ English."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 from fastapi import FastAPI
@@ -86,3 +87,28 @@ def test_the_api_stays_english(app: FastAPI) -> None:
     refused = client.post("/api/v1/auth/login", json={"username": "nobody", "password": "x" * 12})
     assert refused.status_code == 401
     assert refused.json()["detail"].isascii()
+
+
+def test_a_thai_reader_may_count_years_in_the_buddhist_era(app: FastAPI, team: Team) -> None:
+    """The profile's "ไทย (พ.ศ.)": Thai pages whose years are the Buddhist era's (+543); the
+    page stays lang="th", and plain Thai keeps the common era."""
+    user = team.user("caseworker")
+    client = _client(app)
+    token = sign_in(client, user)
+    page = client.get("/account/profile").text
+    assert 'value="th-u-ca-buddhist"' in page and "ไทย (พ.ศ.)" in page
+    year = dt.date.today().year
+    saved = client.post(
+        "/account/profile",
+        data={"csrf_token": token, "time_zone": "Asia/Bangkok", "locale": "th-u-ca-buddhist"},
+    )
+    assert saved.status_code == 200, saved.text
+    assert _lang(saved.text) == "th"
+    assert f"{year + 543}, " in saved.text and f" {year}, " not in saved.text  # "it is now …"
+    headers = login(TestClient(app, client=(fresh_address(), 1)), user)
+    assert client.get("/api/v1/auth/me", headers=headers).json()["locale"] == "th-u-ca-buddhist"
+    plain = client.post(
+        "/account/profile", data={"csrf_token": token, "time_zone": "Asia/Bangkok", "locale": "th"}
+    )
+    assert f" {year}, " in plain.text and f"{year + 543}" not in plain.text
+    client.post("/account/profile", data={"csrf_token": token, "locale": "en"})
