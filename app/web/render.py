@@ -8,6 +8,7 @@ too), 403 for a role that may not, a redirect to the sign-in page for a session 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -148,6 +149,50 @@ environment.filters.update(
 environment.globals.update(Action=Action, languages=i18n.LANGUAGES, language_choices=i18n.CHOICES)
 
 
+# The words haven.js writes itself (the live inbox, the MRZ preview, the file size check), given
+# to it in the reader's language through the page (data-words), as no script is inline.
+SCRIPT_WORDS = (
+    N_("Show the latest alerts"),
+    N_("New changes to the alerts."),
+    N_("New %(severity)s alert: %(summary)s"),
+    N_("Live updates stopped: reload the page."),
+    N_("Live updates stopped: your session has ended. Reload the page to sign in again."),
+    N_("Reconnecting to live updates…"),
+    N_(
+        "Preview: expecting 2 lines of 44 characters (A–Z, 0–9, <); "  # noqa: RUF001 - ranges
+        "now %(lines)s line(s) of %(lengths)s."
+    ),
+    N_("Preview: %(count)s check digit(s) do not match; check the typing."),
+    N_("Preview: all check digits match."),
+    N_("check digit wrong"),
+    N_("Document number"),
+    N_("Issuing state"),
+    N_("Nationality"),
+    N_("Surname"),
+    N_("Given names"),
+    N_("Date of birth"),
+    N_("Sex"),
+    N_("Date of expiry"),
+    N_("Composite check"),
+    N_(
+        "Error: this file is %(size)s MB; Haven takes up to %(limit)s. Choose a smaller file (a "
+        "scan at a lower resolution, or the file in parts)."
+    ),
+    N_("Critical"),
+    N_("High"),
+    N_("Medium"),
+    N_("Low"),
+    N_("Info"),
+)
+
+
+def script_words() -> str:
+    """The translations of ``SCRIPT_WORDS`` as JSON (empty in English: the script's own)."""
+    if i18n.current() == i18n.DEFAULT:
+        return ""
+    return json.dumps({w: i18n.gettext(w) for w in SCRIPT_WORDS}, ensure_ascii=False)
+
+
 def render(
     request: Request,
     template: str,
@@ -173,6 +218,7 @@ def render(
         request=request,
         lang=i18n.current(),
         dir=i18n.direction(),
+        script_words=script_words(),
         path=request.url.path,
         actor=actor,
         csrf=csrf,

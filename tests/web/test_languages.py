@@ -5,7 +5,10 @@ English."""
 from __future__ import annotations
 
 import datetime as dt
+import html
+import json
 import re
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -14,7 +17,9 @@ from app.db import transaction
 from app.models.organisation import Organisation
 from tests.conftest import fresh_address
 from tests.factories import Team, login, make_organisation, make_user
+from tests.web.conftest import Live, Watch
 from tests.web.support import sign_in
+from tests.web.test_browser import expect, passport_mrz
 
 KHMER_TITLE = "ចូលទៅកាន់ Haven"
 THAI_TITLE = "เข้าสู่ระบบ Haven"
@@ -112,3 +117,40 @@ def test_a_thai_reader_may_count_years_in_the_buddhist_era(app: FastAPI, team: T
     )
     assert f" {year}, " in plain.text and f"{year + 543}" not in plain.text
     client.post("/account/profile", data={"csrf_token": token, "locale": "en"})
+
+
+def test_the_words_the_script_writes_come_in_the_reader_s_language(app: FastAPI) -> None:
+    """haven.js writes the live inbox's notices and the MRZ preview itself: a Thai page gives
+    it their Thai words (data-words); an English page gives none (the script's own)."""
+    thai = _client(app, "th").get("/login").text
+    found = re.search(r'<body data-words="([^"]+)"', thai)
+    assert found, thai[:400]
+    words = json.loads(html.unescape(found.group(1)))
+    assert words["Show the latest alerts"] == "แสดงการแจ้งเตือนล่าสุด"
+    assert "%(severity)s" in words["New %(severity)s alert: %(summary)s"]
+    assert "data-words" not in _client(app, "en").get("/login").text
+
+
+def test_the_mrz_preview_speaks_thai(live: Live, context: tuple[Any, Watch]) -> None:
+    user = make_user(live.app, "caseworker")
+    api = TestClient(live.app, client=(fresh_address(), 1))
+    headers = login(api, user)
+    assert api.patch("/api/v1/auth/me", json={"locale": "th"}, headers=headers).status_code == 200
+    made = api.post("/api/v1/individuals", json={"full_name": "Sok Dara"}, headers=headers)
+    assert made.status_code == 201, made.text
+    ctx, _ = context
+    page = ctx.new_page()
+    page.goto(f"{live.url}/login")
+    page.locator("#f-username").fill(user.username)
+    page.locator("#f-password").fill(user.password)
+    page.locator("form[action='/login'] button[type=submit]").click()
+    page.wait_for_url(re.compile(r".*/(\?.*)?$|.*/people.*"))
+    page.goto(f"{live.url}/people/{made.json()['id']}/documents/new")
+    mrz = passport_mrz("N04812345", dt.date.today() + dt.timedelta(days=900))
+    page.locator("#f-mrz").fill(mrz)
+    preview = page.locator("#mrz-preview")
+    expect(preview).to_contain_text("ตัวอย่าง: เลขตรวจสอบทุกหลักตรงกัน")
+    expect(preview).to_contain_text("นามสกุล")  # Surname
+    page.locator("#f-mrz").fill(mrz[:-1] + ("0" if mrz[-1] != "0" else "1"))
+    expect(preview).to_contain_text("ไม่ตรงกัน")  # do not match
+    expect(preview).not_to_contain_text("Preview")
