@@ -119,6 +119,45 @@ def update(
     return Profile(user.time_zone, user.locale, effective_zone(session, user.id))
 
 
+def set_organisation_defaults(
+    session: Session,
+    actor: Actor,
+    organisation_id: uuid.UUID,
+    *,
+    time_zone: str | None = None,
+    locale: str | None = None,
+    clear_time_zone: bool = False,
+    clear_locale: bool = False,
+) -> Organisation:
+    """The time zone and language of an organisation's staff who have not chosen their own
+    (audited as ``organisation.update``); 404 for an organisation that does not exist."""
+    organisation = session.get(Organisation, organisation_id)
+    if organisation is None:
+        raise NotFound()
+    changed = []
+    if clear_time_zone or time_zone is not None:
+        zone_name = None if clear_time_zone else check_zone(time_zone or "")
+        if zone_name != organisation.time_zone:
+            organisation.time_zone = zone_name
+            changed.append("time_zone")
+    if clear_locale or locale is not None:
+        if not clear_locale and locale not in LOCALES:
+            raise Unprocessable(f"locale: one of {', '.join(LOCALES)}", field="locale")
+        chosen = None if clear_locale else locale
+        if chosen != organisation.locale:
+            organisation.locale = chosen
+            changed.append("locale")
+    audit.record(
+        session,
+        actor=actor,
+        action="organisation.update",
+        subject_type="organisation",
+        subject_id=organisation.id,
+        details={"fields": changed},
+    )
+    return organisation
+
+
 def local(moment: dt.datetime, name: str) -> dt.datetime:
     """``moment`` (aware, or naive UTC) in the zone of that name."""
     if moment.tzinfo is None:

@@ -22,8 +22,8 @@ from starlette.responses import Response
 from app import organisations
 from app.actor import Actor
 from app.alerts import webhooks
+from app.auth import profile, users
 from app.auth import service as auth
-from app.auth import users
 from app.auth.roles import API_KEY_ROLES, Action, Role
 from app.auth.schemas import ApiKeyCreate, UserCreate
 from app.i18n import N_, _
@@ -34,7 +34,7 @@ from app.organisations_routes import OrganisationCreate
 from app.risk import reference
 from app.risk.schemas import CountryOverrideCreate
 from app.validation import CountryCode
-from app.web.render import FormError, WebRoute, render, see_other
+from app.web.render import FormError, WebRoute, render, see_other, uuid_or_none
 from app.web.session import SessionForm, present, signed_in, submit_form, text, values_of
 
 router = APIRouter(route_class=WebRoute)
@@ -443,6 +443,31 @@ def create_organisation(request: Request, form: SessionForm) -> Response:
     def again(session: Session, actor: Actor, exc: FormError) -> Response:
         errors = exc.errors or {"name": exc.message or _("Check the name.")}
         return _orgs_page(request, session, actor, status=422, values=values, errors=errors)
+
+    return submit_form(request, Action.ORGANISATIONS_MANAGE, save=save, again=again)
+
+
+@router.post("/admin/organisations/defaults")
+def set_organisation_defaults(request: Request, form: SessionForm) -> Response:
+    values = values_of(form, ("organisation", "time_zone", "locale"))
+
+    def save(session: Session, actor: Actor) -> Response:
+        chosen = uuid_or_none(values.get("organisation"))
+        if chosen is None:
+            raise FormError({"organisation": _("Choose an organisation.")})
+        profile.set_organisation_defaults(
+            session,
+            actor,
+            chosen,
+            time_zone=values.get("time_zone") or None,
+            locale=values.get("locale") or None,
+            clear_time_zone=not values.get("time_zone"),
+            clear_locale=not values.get("locale"),
+        )
+        return see_other("/admin/organisations", done="organisation-defaults")
+
+    def again(session: Session, actor: Actor, exc: FormError) -> Response:
+        return _orgs_page(request, session, actor, status=422, defaults=values, **exc.shown())
 
     return submit_form(request, Action.ORGANISATIONS_MANAGE, save=save, again=again)
 

@@ -273,6 +273,10 @@ DONE = {
     "webhook-test": N_("Test notice queued: it appears below once the delivery engine sends it."),
     "webhook-disabled": N_("Endpoint disabled."),
     "organisation": N_("Organisation added."),
+    "organisation-defaults": N_(
+        "Saved: that organisation's staff who have not chosen their own see this language and "
+        "time zone."
+    ),
     "country-override": N_("Correction saved; the people it concerns are reassessed."),
 }
 WARN = {
