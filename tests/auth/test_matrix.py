@@ -311,6 +311,9 @@ SAMPLES: dict[tuple[str, str], Sample] = {
         "/organisations", {"name": unique("Partner organisation")}
     ),
     ("GET", "/organisations"): lambda w, me, t, r: Call("/organisations"),
+    ("PATCH", "/organisations/{organisation_id}"): lambda w, me, t, r: Call(
+        f"/organisations/{t.organisation.id}", {"time_zone": "Asia/Bangkok"}
+    ),
     ("POST", "/incidents"): lambda w, me, t, r: Call(
         "/incidents",
         {
@@ -486,6 +489,7 @@ UNSCOPED = {
     ("GET", "/individuals"),
     ("POST", "/organisations"),
     ("GET", "/organisations"),
+    ("PATCH", "/organisations/{organisation_id}"),  # the deployment's administrators: every one
     ("POST", "/documents/revocations"),
     ("GET", "/incidents"),
     ("GET", "/cases"),
@@ -543,9 +547,22 @@ def _browser() -> dict[str, Any]:
     }
 
 
+def _team_of(w: World, t: Org) -> Org:
+    """The team whose users ``t`` holds: a referred view carries the sending team's users with
+    the receiving team's headers."""
+    return next((org for org in (w.a, w.b) if org.users is t.users), t)
+
+
 def _subscription(w: World, me: Org, t: Org, role: str) -> str:
     """The caller's own browser, or one of the other organisation's caseworker."""
-    owner = t.headers[role] if t is me and role != Role.SERVICE else t.headers["caseworker"]
+    if t is me and role != Role.SERVICE:
+        owner = t.headers[role]
+    else:
+        owner = _team_of(w, t).headers["caseworker"]
+        # The matrices refuse to delete it, so they add up: stay under the 10 per account.
+        listed = w.client.get(f"{API}/me/push-subscriptions", headers=owner).json()
+        for browser in listed["items"]:
+            w.client.delete(f"{API}/me/push-subscriptions/{browser['id']}", headers=owner)
     response = w.client.post(f"{API}/me/push-subscriptions", json=_browser(), headers=owner)
     assert response.status_code == 201, response.text
     return response.json()["id"]
@@ -561,9 +578,8 @@ def _shift(t: Org) -> dict[str, Any]:
 
 
 def _shift_of(w: World, t: Org) -> str:
-    # A referred view carries the sending team's users with the receiving team's headers: the
-    # shift is made by the supervisor of the team its caseworker belongs to.
-    owner = next((org for org in (w.a, w.b) if org.users is t.users), t)
+    # Made by the supervisor of the team its caseworker belongs to.
+    owner = _team_of(w, t)
     response = w.client.post(f"{API}/on-call", json=_shift(t), headers=owner.headers["supervisor"])
     assert response.status_code == 201, response.text
     return response.json()["id"]
