@@ -151,46 +151,47 @@ environment.globals.update(Action=Action, languages=i18n.LANGUAGES, language_cho
 
 # The words haven.js writes itself (the live inbox, the MRZ preview, the file size check), given
 # to it in the reader's language through the page (data-words), as no script is inline.
-SCRIPT_WORDS = (
-    N_("Show the latest alerts"),
-    N_("New changes to the alerts."),
-    N_("New %(severity)s alert: %(summary)s"),
-    N_("Live updates stopped: reload the page."),
-    N_("Live updates stopped: your session has ended. Reload the page to sign in again."),
-    N_("Reconnecting to live updates…"),
-    N_(
+SCRIPT_WORDS = {
+    "latest": N_("Show the latest alerts"),
+    "changed": N_("New changes to the alerts."),
+    "new-alert": N_("New %(severity)s alert: %(summary)s"),
+    "stopped": N_("Live updates stopped: reload the page."),
+    "ended": N_("Live updates stopped: your session has ended. Reload the page to sign in again."),
+    "reconnecting": N_("Reconnecting to live updates…"),
+    "mrz-shape": N_(
         "Preview: expecting 2 lines of 44 characters (A–Z, 0–9, <); "  # noqa: RUF001 - ranges
         "now %(lines)s line(s) of %(lengths)s."
     ),
-    N_("Preview: %(count)s check digit(s) do not match; check the typing."),
-    N_("Preview: all check digits match."),
-    N_("check digit wrong"),
-    N_("Document number"),
-    N_("Issuing state"),
-    N_("Nationality"),
-    N_("Surname"),
-    N_("Given names"),
-    N_("Date of birth"),
-    N_("Sex"),
-    N_("Date of expiry"),
-    N_("Composite check"),
-    N_(
+    "mrz-bad": N_("Preview: %(count)s check digit(s) do not match; check the typing."),
+    "mrz-ok": N_("Preview: all check digits match."),
+    "digit-wrong": N_("check digit wrong"),
+    "number": N_("Document number"),
+    "issuer": N_("Issuing state"),
+    "nationality": N_("Nationality"),
+    "surname": N_("Surname"),
+    "given": N_("Given names"),
+    "birth": N_("Date of birth"),
+    "sex": N_("Sex"),
+    "expiry": N_("Date of expiry"),
+    "composite": N_("Composite check"),
+    "critical": N_("Critical"),
+    "high": N_("High"),
+    "medium": N_("Medium"),
+    "low": N_("Low"),
+    "info": N_("Info"),
+    "too-large": N_(
         "Error: this file is %(size)s MB; Haven takes up to %(limit)s. Choose a smaller file (a "
         "scan at a lower resolution, or the file in parts)."
     ),
-    N_("Critical"),
-    N_("High"),
-    N_("Medium"),
-    N_("Low"),
-    N_("Info"),
-)
+}
 
 
 def script_words() -> str:
-    """The translations of ``SCRIPT_WORDS`` as JSON (empty in English: the script's own)."""
+    """The translations of ``SCRIPT_WORDS`` by key, as JSON (none in English: the script's)."""
     if i18n.current() == i18n.DEFAULT:
         return ""
-    return json.dumps({w: i18n.gettext(w) for w in SCRIPT_WORDS}, ensure_ascii=False)
+    words = {key: i18n.gettext(text) for key, text in SCRIPT_WORDS.items()}
+    return json.dumps(words, ensure_ascii=False, separators=(",", ":"))
 
 
 def render(

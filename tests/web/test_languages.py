@@ -126,8 +126,10 @@ def test_the_words_the_script_writes_come_in_the_reader_s_language(app: FastAPI)
     found = re.search(r'<body data-words="([^"]+)"', thai)
     assert found, thai[:400]
     words = json.loads(html.unescape(found.group(1)))
-    assert words["Show the latest alerts"] == "แสดงการแจ้งเตือนล่าสุด"
-    assert "%(severity)s" in words["New %(severity)s alert: %(summary)s"]
+    assert words["latest"] == "แสดงการแจ้งเตือนล่าสุด"  # Show the latest alerts
+    assert "%(severity)s" in words["new-alert"] and words["critical"] == "วิกฤต"
+    text = re.sub(r"%\(\w+\)s|Haven|MB", "", "".join(words.values()))
+    assert not re.search("[A-Za-z]{3,}", text), text  # no English in the Thai words
     assert "data-words" not in _client(app, "en").get("/login").text
 
 

@@ -7,11 +7,12 @@
 
   function $(selector, root) { return (root || document).querySelector(selector); }
 
-  // The words this script writes, in the reader's language when the page gives them.
+  // The words this script writes, in the reader's language when the page gives them (by key,
+  // app/web/render.py SCRIPT_WORDS); its own English otherwise.
   var WORDS = {};
   try { WORDS = JSON.parse(document.body.getAttribute("data-words") || "{}"); } catch (e) { WORDS = {}; }
-  function t(text, values) {
-    var shown = WORDS[text] || text;
+  function t(key, text, values) {
+    var shown = WORDS[key] || text;
     Object.keys(values || {}).forEach(function (name) {
       shown = shown.split("%(" + name + ")s").join(values[name]);
     });
@@ -41,7 +42,7 @@
       if (withButton) {
         var button = document.createElement("button");
         button.type = "button";
-        button.textContent = t("Show the latest alerts");
+        button.textContent = t("latest", "Show the latest alerts");
         button.addEventListener("click", function () { swap(true); });
         state.appendChild(document.createTextNode(" "));
         state.appendChild(button);
@@ -55,7 +56,7 @@
         (active && inbox.contains(active) && active.tagName === "TEXTAREA"));
     };
     var swap = function (force) {
-      if (!force && busy()) { pending = true; show(t("New changes to the alerts."), true); return; }
+      if (!force && busy()) { pending = true; show(t("changed", "New changes to the alerts."), true); return; }
       pending = false;
       window.fetch(inboxUrl + window.location.search, { credentials: "same-origin", headers: { Accept: "text/html" } })
         .then(function (response) {
@@ -79,7 +80,7 @@
           }
           show("", false);
         })
-        .catch(function () { show(t("Live updates stopped: reload the page."), false); });
+        .catch(function () { show(t("stopped", "Live updates stopped: reload the page."), false); });
     };
     var source = new window.EventSource("/api/v1/alerts/stream");
     source.addEventListener("alert", function (event) {
@@ -88,8 +89,8 @@
       if (alert.status === "open") {
         fresh[alert.id] = true;
         var level = String(alert.severity || "");
-        say(t("New %(severity)s alert: %(summary)s", {
-          severity: WORDS[level.charAt(0).toUpperCase() + level.slice(1)] || level,
+        say(t("new-alert", "New %(severity)s alert: %(summary)s", {
+          severity: WORDS[level] || level,
           summary: alert.summary
         }));
       }
@@ -98,7 +99,7 @@
     });
     source.addEventListener("end", function () {
       source.close();
-      show(t("Live updates stopped: your session has ended. Reload the page to sign in again."), false);
+      show(t("ended", "Live updates stopped: your session has ended. Reload the page to sign in again."), false);
     });
     source.addEventListener("open", function () {
       document.body.setAttribute("data-live", "on");
@@ -106,9 +107,9 @@
     });
     source.addEventListener("error", function () {
       if (source.readyState === window.EventSource.CLOSED) {
-        show(t("Live updates stopped: reload the page."), false);
+        show(t("stopped", "Live updates stopped: reload the page."), false);
       } else {
-        show(t("Reconnecting to live updates…"), false);
+        show(t("reconnecting", "Reconnecting to live updates…"), false);
       }
     });
     inbox.addEventListener("focusout", function () {
@@ -144,7 +145,7 @@
     box.appendChild(title);
     if (lines.length !== 2 || lines[0].length !== 44 || lines[1].length !== 44 ||
         !/^[A-Z0-9<]+$/.test(lines[0] + lines[1])) {
-      title.textContent = t("Preview: expecting 2 lines of 44 characters (A–Z, 0–9, <); now %(lines)s line(s) of %(lengths)s.", {
+      title.textContent = t("mrz-shape", "Preview: expecting 2 lines of 44 characters (A–Z, 0–9, <); now %(lines)s line(s) of %(lengths)s.", {
         lines: lines.length, lengths: lines.map(function (l) { return l.length; }).join(" / ")
       });
       title.className = "mrz-bad";
@@ -153,25 +154,25 @@
     var l1 = lines[0], l2 = lines[1];
     var names = l1.slice(5).split("<<");
     var rows = [
-      [t("Document number"), l2.slice(0, 9).replace(/</g, ""), checks(l2.slice(0, 9), l2.charAt(9))],
-      [t("Issuing state"), l1.slice(2, 5).replace(/</g, ""), null],
-      [t("Nationality"), l2.slice(10, 13).replace(/</g, ""), null],
-      [t("Surname"), (names[0] || "").replace(/</g, " ").trim(), null],
-      [t("Given names"), (names[1] || "").replace(/</g, " ").trim(), null],
-      [t("Date of birth"), date(l2.slice(13, 19)), checks(l2.slice(13, 19), l2.charAt(19))],
-      [t("Sex"), l2.charAt(20), null],
-      [t("Date of expiry"), date(l2.slice(21, 27)), checks(l2.slice(21, 27), l2.charAt(27))],
-      [t("Composite check"), "", checks(l2.slice(0, 10) + l2.slice(13, 20) + l2.slice(21, 43), l2.charAt(43))]
+      [t("number", "Document number"), l2.slice(0, 9).replace(/</g, ""), checks(l2.slice(0, 9), l2.charAt(9))],
+      [t("issuer", "Issuing state"), l1.slice(2, 5).replace(/</g, ""), null],
+      [t("nationality", "Nationality"), l2.slice(10, 13).replace(/</g, ""), null],
+      [t("surname", "Surname"), (names[0] || "").replace(/</g, " ").trim(), null],
+      [t("given", "Given names"), (names[1] || "").replace(/</g, " ").trim(), null],
+      [t("birth", "Date of birth"), date(l2.slice(13, 19)), checks(l2.slice(13, 19), l2.charAt(19))],
+      [t("sex", "Sex"), l2.charAt(20), null],
+      [t("expiry", "Date of expiry"), date(l2.slice(21, 27)), checks(l2.slice(21, 27), l2.charAt(27))],
+      [t("composite", "Composite check"), "", checks(l2.slice(0, 10) + l2.slice(13, 20) + l2.slice(21, 43), l2.charAt(43))]
     ];
     var bad = rows.filter(function (r) { return r[2] === false; }).length;
-    title.textContent = bad ? t("Preview: %(count)s check digit(s) do not match; check the typing.", { count: bad })
-      : t("Preview: all check digits match.");
+    title.textContent = bad ? t("mrz-bad", "Preview: %(count)s check digit(s) do not match; check the typing.", { count: bad })
+      : t("mrz-ok", "Preview: all check digits match.");
     title.className = bad ? "mrz-bad" : "mrz-ok";
     var list = document.createElement("dl");
     rows.forEach(function (r) {
       var dt = document.createElement("dt"), dd = document.createElement("dd");
       dt.textContent = r[0];
-      dd.textContent = r[1] + (r[2] === null ? "" : (r[2] ? " ✓" : " ✗ " + t("check digit wrong")));
+      dd.textContent = r[1] + (r[2] === null ? "" : (r[2] ? " ✓" : " ✗ " + t("digit-wrong", "check digit wrong")));
       if (r[2] === false) { dd.className = "mrz-bad"; }
       list.appendChild(dt);
       list.appendChild(dd);
@@ -186,7 +187,7 @@
       var max = parseInt(input.getAttribute("data-max-bytes"), 10), file = input.files && input.files[0];
       if (!file || file.size <= max) { note.hidden = true; input.removeAttribute("aria-invalid"); return; }
       event.preventDefault();
-      note.textContent = t("Error: this file is %(size)s MB; Haven takes up to %(limit)s. Choose a smaller file (a " +
+      note.textContent = t("too-large", "Error: this file is %(size)s MB; Haven takes up to %(limit)s. Choose a smaller file (a " +
         "scan at a lower resolution, or the file in parts).", {
         size: (file.size / 1048576).toFixed(1), limit: input.getAttribute("data-max-text")
       });
