@@ -40,7 +40,8 @@ class TestCreateOrganisation:
         assert response.status_code == 201, response.text
         body = response.json()
         assert body["name"] == name
-        assert set(body) == {"id", "name", "created_at"}
+        assert set(body) == {"id", "name", "created_at", "time_zone", "locale"}
+        assert body["time_zone"] is None and body["locale"] is None  # no defaults yet
         with transaction(app.state.sessionmaker) as session:
             actions = list(
                 session.scalars(
