@@ -84,6 +84,32 @@ def read(session: Session, actor: Actor) -> Profile:
     return Profile(user.time_zone, user.locale, effective_zone(session, user.id))
 
 
+def _choose(
+    row: User | Organisation,
+    time_zone: str | None,
+    locale: str | None,
+    *,
+    clear_time_zone: bool = False,
+    clear_locale: bool = False,
+) -> list[str]:
+    """Set a user's or an organisation's zone and language (checked; None for a clear); the
+    names of what changed."""
+    changed = []
+    if clear_time_zone or time_zone is not None:
+        zone_name = None if clear_time_zone else check_zone(time_zone or "")
+        if zone_name != row.time_zone:
+            row.time_zone = zone_name
+            changed.append("time_zone")
+    if clear_locale or locale is not None:
+        if not clear_locale and locale not in LOCALES:
+            raise Unprocessable(f"locale: one of {', '.join(LOCALES)}", field="locale")
+        chosen = None if clear_locale else locale
+        if chosen != row.locale:
+            row.locale = chosen
+            changed.append("locale")
+    return changed
+
+
 def update(
     session: Session,
     actor: Actor,
@@ -96,18 +122,7 @@ def update(
     user = session.get(User, actor.id) if actor.kind == "user" else None
     if user is None:
         raise NotFound()
-    changed = []
-    if clear_time_zone or time_zone is not None:
-        chosen = None if clear_time_zone else check_zone(time_zone or "")
-        if chosen != user.time_zone:
-            user.time_zone = chosen
-            changed.append("time_zone")
-    if locale is not None:
-        if locale not in LOCALES:
-            raise Unprocessable(f"locale: one of {', '.join(LOCALES)}", field="locale")
-        if locale != user.locale:
-            user.locale = locale
-            changed.append("locale")
+    changed = _choose(user, time_zone, locale, clear_time_zone=clear_time_zone)
     audit.record(
         session,
         actor=actor,
@@ -134,19 +149,13 @@ def set_organisation_defaults(
     organisation = session.get(Organisation, organisation_id)
     if organisation is None:
         raise NotFound()
-    changed = []
-    if clear_time_zone or time_zone is not None:
-        zone_name = None if clear_time_zone else check_zone(time_zone or "")
-        if zone_name != organisation.time_zone:
-            organisation.time_zone = zone_name
-            changed.append("time_zone")
-    if clear_locale or locale is not None:
-        if not clear_locale and locale not in LOCALES:
-            raise Unprocessable(f"locale: one of {', '.join(LOCALES)}", field="locale")
-        chosen = None if clear_locale else locale
-        if chosen != organisation.locale:
-            organisation.locale = chosen
-            changed.append("locale")
+    changed = _choose(
+        organisation,
+        time_zone,
+        locale,
+        clear_time_zone=clear_time_zone,
+        clear_locale=clear_locale,
+    )
     audit.record(
         session,
         actor=actor,
