@@ -14,13 +14,14 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Table, func, select, text
+from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
 from app.crypto import Crypto, DataKey, Pad
 from app.crypto.blind_index import DOCUMENT_NUMBER, PERSON_NAME
 from app.crypto.keyring import wrap_aad
 from app.models.base import utcnow
+from app.models.bulk import reserve_ids
 from app.models.document import DocumentStatusChange, TravelDocument
 from app.models.history import HistoryEntry
 from app.models.individual import Individual, IndividualNameIndex, IndividualNameToken
@@ -76,22 +77,6 @@ def _risk(rng: random.Random) -> tuple[str, int]:
     return level, rng.randint(low, high)
 
 
-def reserve_key_ids(session: Session, n: int) -> list[int]:
-    """Ids for n new data keys, taken before the rows exist."""
-    if session.get_bind().dialect.name == "postgresql":
-        rows = session.execute(
-            text(
-                "SELECT nextval(pg_get_serial_sequence('record_key', 'id')) "
-                "FROM generate_series(1, :n)"
-            ),
-            {"n": n},
-        )
-        return [r[0] for r in rows]
-    # SQLite: this transaction holds the write lock (BEGIN IMMEDIATE), so max(id) is ours.
-    start = (session.scalar(select(func.max(RecordKey.id))) or 0) + 1
-    return list(range(start, start + n))
-
-
 def _person(rng: random.Random, index: int) -> dict[str, Any]:
     family, given = rng.choice(FAMILY), rng.choice(GIVEN)
     born = dt.date(1950, 1, 1) + dt.timedelta(days=rng.randrange(0, 365 * 55))
@@ -131,7 +116,7 @@ def add_people(
     done = 0
     while done < count:
         size = min(batch, count - done)
-        key_ids = reserve_key_ids(session, size)
+        key_ids = reserve_ids(session, RecordKey.id, size)
         keys, people, names, tokens, docs, changes, history = [], [], [], [], [], [], []
         for offset in range(size):
             person_id, doc_id, key_id = uuid.uuid4(), uuid.uuid4(), key_ids[offset]

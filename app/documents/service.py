@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import pycountry
@@ -72,21 +73,60 @@ def _is_country(code: str) -> bool:
     return mrz.is_icao_only(code) or pycountry.countries.get(alpha_3=code) is not None
 
 
+@dataclass(frozen=True)
+class CheckedDocument:
+    """A document as it will be stored: its MRZ read, what the MRZ supplies filled in."""
+
+    data: dict[str, Any]
+    parsed: mrz.MRZ | None
+    number: str | None
+    country: str | None
+    expires_on: dt.date | None
+    status: str
+
+
 def add_document(
     session: Session, actor: Actor, person: Individual, data: dict[str, Any]
 ) -> DocumentView:
     """Register a document; an MRZ that disagrees with the typed fields is refused (422)."""
+    held = (
+        open_fields(session, person, frozenset({"date_of_birth", "nationalities"}))
+        if data.get("mrz")
+        else {}
+    )
+    checked = check_document(
+        data, born=held.get("date_of_birth"), nationalities=held.get("nationalities") or []
+    )
+    key = crypto_of(session).keys.current(session, person.id)
+    document, entry = build_document(session, actor, person, checked, key)
+    session.add(document)
+    session.flush()
+    session.add(status_change(session, actor, document, key, source=data.get("status_source")))
+    history.record_many(session, actor=actor, entries=[entry])
+    events.publish(
+        session, DocumentAdded(actor=actor, individual_id=person.id, document_id=document.id)
+    )
+    _audit(session, actor, "document.create", document)
+    item = present(session, document)
+    item["warnings"] = []  # kept in the answer; contradictions are refused now
+    return item
+
+
+def check_document(
+    data: dict[str, Any], *, born: dt.date | None, nationalities: list[str]
+) -> CheckedDocument:
+    """The document checked against its MRZ and its holder's date of birth and nationalities
+    (422 naming the field at fault); no session, so an import checks every row first."""
     parsed = parse_mrz(data["mrz"]) if data.get("mrz") else None
     number = data.get("number")
     country = data.get("issuing_country")
     expires_on = data.get("expires_on")
-    warnings: list[dict[str, str]] = []  # kept in the answer; contradictions are refused now
     if parsed is not None:
         if country is None and not _is_country(parsed.issuing_state):
             raise Unprocessable(
                 "mrz: issuing_state is not a known country code", field="mrz.issuing_state"
             )
-        _contradictions(session, person, parsed, number, country, expires_on)
+        _contradictions(parsed, number, country, expires_on, born, nationalities)
         number = number or parsed.document_number
         country = country or parsed.issuing_state
         expires_on = expires_on or parsed.expires_on
@@ -96,70 +136,66 @@ def add_document(
         raise Unprocessable(
             f"expires_on: {source} precedes the issue date (issued_on)", field="expires_on"
         )
-    crypto = crypto_of(session)
-    key = crypto.keys.current(session, person.id)
     status = _plain(data.get("status") or "valid")
+    return CheckedDocument(data, parsed, number, country, expires_on, status)
+
+
+def build_document(
+    session: Session, actor: Actor, person: Individual, checked: CheckedDocument, key: DataKey
+) -> tuple[TravelDocument, history.Entry]:
+    """The document's row, sealed under its holder's key, and its history entry."""
+    crypto = crypto_of(session)
+    data, number = checked.data, checked.number
     document = TravelDocument(
         id=uuid.uuid4(),
         individual_id=person.id,
         organisation_id=person.organisation_id,
         type=_plain(data["type"]),
         number_index=None if number is None else crypto.blind_index(DOCUMENT_NUMBER, number),
-        expires_on=expires_on,
-        status=status,
+        expires_on=checked.expires_on,
+        status=checked.status,
         status_date=data.get("status_date"),
         updated_at=utcnow(),
     )
     sealed = {
         "number_ct": (NUMBER, number, Pad.SHORT),
-        "issuing_country_ct": (ISSUING_COUNTRY, country, Pad.CATEGORY),
+        "issuing_country_ct": (ISSUING_COUNTRY, checked.country, Pad.CATEGORY),
         "issued_on_ct": (ISSUED_ON, data.get("issued_on"), Pad.CATEGORY),
-        "mrz_ct": (MRZ_TEXT, parsed.text if parsed else None, Pad.SHORT),
+        "mrz_ct": (MRZ_TEXT, checked.parsed.text if checked.parsed else None, Pad.SHORT),
         "status_source_ct": (STATUS_SOURCE, data.get("status_source"), Pad.SHORT),
     }
     for column, (slot, value, pad) in sealed.items():
         if value is not None:
             setattr(document, column, crypto.seal(key, slot, document.id, value, pad=pad))
-    session.add(document)
-    session.flush()
-    record_change(session, actor, document, key, source=data.get("status_source"))
-    history.record(
-        session,
-        actor=actor,
+    entry = history.Entry(
         individual_id=person.id,
         kind="document.added",
-        summary=f"Travel document added ({document.type}, {status})",
+        summary=f"Travel document added ({document.type}, {checked.status})",
         subject_type="travel_document",
         subject_id=document.id,
         changes={
             "type": document.type,
             "number": number,
-            "issuing_country": country,
+            "issuing_country": checked.country,
             "issued_on": data.get("issued_on"),
-            "expires_on": expires_on,
-            "status": status,
+            "expires_on": checked.expires_on,
+            "status": checked.status,
             "status_date": document.status_date,
             "status_source": data.get("status_source"),
-            "mrz": bool(parsed),
+            "mrz": bool(checked.parsed),
         },
         key=key,
     )
-    events.publish(
-        session, DocumentAdded(actor=actor, individual_id=person.id, document_id=document.id)
-    )
-    _audit(session, actor, "document.create", document)
-    item = present(session, document)
-    item["warnings"] = warnings
-    return item
+    return document, entry
 
 
 def _contradictions(
-    session: Session,
-    person: Individual,
     parsed: mrz.MRZ,
     number: str | None,
     country: str | None,
     expires_on: dt.date | None,
+    born: dt.date | None,
+    nationalities: list[str],
 ) -> None:
     """422 naming the first field where the MRZ and what was typed (or the person's record)
     disagree: a typed number that is not the MRZ's would be stored, and a revocation list
@@ -171,13 +207,10 @@ def _contradictions(
         found.append(("issuing_country", "issuing_country: differs from the MRZ's issuing state"))
     if expires_on and expires_on != parsed.expires_on:
         found.append(("expires_on", "expires_on: differs from the MRZ's date of expiry"))
-    held = open_fields(session, person, frozenset({"date_of_birth", "nationalities"}))
-    born = held.get("date_of_birth")
     if born and parsed.date_of_birth and born != parsed.date_of_birth:
         found.append(
             ("mrz.date_of_birth", "mrz: date_of_birth differs from the person's date of birth")
         )
-    nationalities = held.get("nationalities") or []
     if (
         nationalities
         and parsed.nationality not in nationalities
@@ -199,6 +232,21 @@ def record_change(
     list_id: uuid.UUID | None = None,
 ) -> DocumentStatusChange:
     """The document's current status as a row of its status history."""
+    change = status_change(session, actor, document, key, source=source, list_id=list_id)
+    session.add(change)
+    return change
+
+
+def status_change(
+    session: Session,
+    actor: Actor | None,
+    document: TravelDocument,
+    key: DataKey,
+    *,
+    source: str | None,
+    list_id: uuid.UUID | None = None,
+) -> DocumentStatusChange:
+    """The row ``record_change`` adds, for a caller that adds a batch of them."""
     change = DocumentStatusChange(
         id=uuid.uuid4(),
         document_id=document.id,
@@ -212,7 +260,6 @@ def record_change(
         change.source_ct = crypto_of(session).seal(
             key, CHANGE_SOURCE, change.id, source, pad=Pad.SHORT
         )
-    session.add(change)
     return change
 
 
@@ -360,6 +407,10 @@ def _open(session: Session, document: TravelDocument, slot: FieldSlot, column: s
     return crypto_of(session).open(
         session, slot, document.id, document.individual_id, sealed, pad=pad
     )
+
+
+def audit_added(session: Session, actor: Actor, document: TravelDocument) -> None:
+    _audit(session, actor, "document.create", document)
 
 
 def _audit(

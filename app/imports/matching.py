@@ -46,7 +46,7 @@ def names_of(values: dict[str, Any]) -> set[str]:
 
 
 def numbers_of(row: PersonRow) -> set[str]:
-    return {fold_document_number(d["number"]) for d in row.documents if d.get("number")} - {""}
+    return {fold_document_number(d.number) for d in row.documents if d.number} - {""}
 
 
 def _live(organisation_id: uuid.UUID) -> list[ColumnElement[bool]]:

@@ -9,13 +9,12 @@ over sealed fields goes.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from app.crypto import CryptoError, FieldSlot, Pad, crypto_of
+from app.crypto import Crypto, CryptoError, DataKey, FieldSlot, Pad, crypto_of
 from app.crypto.blind_index import EXTERNAL_REFERENCE, fold_document_number
 from app.crypto.envelope import header_key_id
 from app.events import PersonErased
@@ -29,40 +28,17 @@ def fold(reference: str) -> str:
     return fold_document_number(reference)
 
 
-@dataclass(frozen=True)
-class Sealed:
-    """A reference sealed for its person, waiting to be written with others (``write``)."""
-
-    individual_id: uuid.UUID
-    sealed: bytes
-    token: int | None
+def seal_with(crypto: Crypto, key: DataKey, person_id: uuid.UUID, reference: str) -> bytes:
+    """The reference sealed under the person's key (the key their name is sealed with)."""
+    return crypto.seal(key, REFERENCE, person_id, reference, pad=Pad.SHORT)
 
 
-def seal(session: Session, person: Individual, reference: str) -> Sealed:
-    """The reference sealed with the key the person's name is sealed with, and its index."""
-    crypto = crypto_of(session)
-    assert person.full_name_ct is not None, "a person is registered with a name"
-    key = crypto.keys.by_id(session, header_key_id(person.full_name_ct), person.id)
-    return Sealed(
-        person.id,
-        crypto.seal(key, REFERENCE, person.id, reference, pad=Pad.SHORT),
-        crypto.blind_index(EXTERNAL_REFERENCE, reference),
-    )
-
-
-def write(session: Session, sealed: Sequence[Sealed]) -> None:
-    """Store many sealed references: one UPDATE and one INSERT for them all (an import writes
-    them a batch of rows at a time)."""
-    if not sealed:
-        return
-    session.flush()
-    session.execute(
-        update(Individual),
-        [{"id": s.individual_id, "external_reference_ct": s.sealed} for s in sealed],
-    )
-    indexed = [{"individual_id": s.individual_id, "value": s.token} for s in sealed if s.token]
-    if indexed:
-        session.execute(insert(IndividualReferenceIndex), indexed)
+def index_row(
+    crypto: Crypto, person_id: uuid.UUID, reference: str
+) -> IndividualReferenceIndex | None:
+    """The blind-index row that finds the person by the reference on a second run."""
+    value = crypto.blind_index(EXTERNAL_REFERENCE, reference)
+    return None if value is None else IndividualReferenceIndex(individual_id=person_id, value=value)
 
 
 def find(

@@ -13,6 +13,8 @@ from pydantic import BaseModel, ValidationError
 
 from app.documents import mrz
 from app.documents.schemas import DocumentCreate
+from app.documents.service import CheckedDocument, check_document
+from app.errors import Unprocessable
 from app.imports.mapping import (
     DOCUMENT_PARTS,
     MAX_DOCUMENTS,
@@ -43,7 +45,7 @@ _UNHCR = {
 class PersonRow:
     row: int
     person: dict[str, Any]
-    documents: list[dict[str, Any]] = field(default_factory=list)
+    documents: list[CheckedDocument] = field(default_factory=list)
     unhcr: dict[str, Any] | None = None
     reference: str | None = None
 
@@ -106,10 +108,13 @@ def person_row(
         document = _validate(
             DocumentCreate, given, number, doc_columns, doc_columns["number"], problems
         )
+        before = len(problems)
         if document is not None and document.get("mrz"):
             _check_mrz(document, number, doc_columns["mrz"], problems)
-        if document is not None:
-            result.documents.append(document)
+        if document is not None and len(problems) == before and checked is not None:
+            ready = _check_document(document, checked, number, doc_columns, problems)
+            if ready is not None:
+                result.documents.append(ready)
     unhcr = {_UNHCR[k]: values[k] for k in UNHCR_FIELDS if k in values}
     if unhcr:
         unhcr_columns = {_UNHCR[k]: column_of(where, k) for k in UNHCR_FIELDS}
@@ -128,6 +133,28 @@ def _mrz_lines(text: str) -> str:
     if "\n" not in text.strip() and len(compact) == 88:
         return compact[:44] + "\n" + compact[44:]
     return text
+
+
+def _check_document(
+    document: dict[str, Any],
+    person: dict[str, Any],
+    row: int,
+    columns: dict[str, str],
+    problems: list[Problem],
+) -> CheckedDocument | None:
+    """The document checked as the API checks it against the MRZ and the person's date of birth
+    and nationalities (``documents.service.check_document``), so a dry run finds it too."""
+    try:
+        return check_document(
+            document,
+            born=person.get("date_of_birth"),
+            nationalities=person.get("nationalities") or [],
+        )
+    except Unprocessable as exc:
+        field = str(exc.extra.get("field") or "mrz")
+        column = columns.get(field, columns["mrz"])
+        problems.append(Problem(row, column, str(exc.detail)))
+        return None
 
 
 def _check_mrz(document: dict[str, Any], row: int, column: str, problems: list[Problem]) -> None:

@@ -2,14 +2,17 @@
 the same models and services as the API (incidents: ``app.imports.incidents``).
 
 An import runs in two passes over the file. The first reads every row through the mapping and
-the API's models and looks for who is already on record (``app.imports.matching``); it writes
-nothing, and is all a dry run does. The second registers each valid row with the services
-that register people from the API (``individuals.service.create``,
-``documents.service.add_document``, ``unhcr.service.add_status``,
-``incidents.service.record_incident``), so every value is sealed before it reaches SQL and
-every record has its history and audit entries. All or nothing by default: one problem in the
-first pass and nothing is written; one failure in the second and the caller's transaction rolls
-everything back. With ``skip_invalid`` the valid rows go in and the others are reported.
+the API's models, checks each document against its MRZ and its holder as the API does
+(``documents.service.check_document``), and looks for who is already on record
+(``app.imports.matching``); it writes nothing, and is all a dry run does. The second writes
+the valid rows a batch at a time with the parts the API's services are made of
+(``individuals.service.new_person`` and ``register``, ``documents.service.build_document``,
+``unhcr.service.build_status``; incidents through ``incidents.service.record_incident``), so
+every value is sealed before it reaches SQL and every record has its history and audit entries,
+in a few statements per batch instead of several per person. All or nothing by default: one
+problem in the first pass and nothing is written; a failure in the second and the caller's
+transaction rolls everything back. With ``skip_invalid`` the valid rows go in and the others
+are reported.
 
 The facts each row states (a person registered, a document added, an incident recorded) are
 held back while the import runs, then stated once as ``PeopleImported``: risk is assessed once
@@ -31,6 +34,7 @@ from app import events
 from app.actor import Actor
 from app.audit import service as audit
 from app.auth.roles import Role
+from app.crypto import crypto_of
 from app.documents import service as documents
 from app.errors import Forbidden, HavenError
 from app.events import (
@@ -54,6 +58,9 @@ from app.imports.mapping import (
 )
 from app.imports.reading import Sheet
 from app.individuals import service as people
+from app.models.base import Base
+from app.models.bulk import insert_built
+from app.records import history
 from app.unhcr import service as unhcr
 
 BATCH = 500  # rows between flushes of the audit queue and the session
@@ -240,7 +247,7 @@ def import_people(
         report.outcomes = [outcomes[n] for n in sorted(outcomes)]
         report.seconds = time.perf_counter() - started
         return report
-    _write_people(session, actor, valid, outcomes, report, skip_invalid, progress)
+    _write_people(session, actor, valid, outcomes, report, progress)
     report.outcomes = [outcomes[n] for n in sorted(outcomes)]
     report.written = report.count(IMPORTED) > 0
     report.seconds = time.perf_counter() - started
@@ -337,33 +344,17 @@ def _write_people(
     valid: Sequence[rows.PersonRow],
     outcomes: dict[int, RowOutcome],
     report: ImportReport,
-    skip_invalid: bool,
     progress: Progress,
 ) -> None:
-    """The second pass, through the services; facts held back until the end."""
+    """The second pass, a batch of rows at a time; facts held back until the end."""
     progress.start("importing", len(valid))
-    pending: list[references.Sealed] = []  # written a batch at a time
     with holding_back(session) as held:
-        for count, row in enumerate(valid, start=1):
-            outcome = outcomes[row.row]
-            try:
-                with session.begin_nested() if skip_invalid else contextlib.nullcontext():
-                    sealed = _write_person(session, actor, row, outcome, report)
-                if sealed is not None:
-                    pending.append(sealed)
-            except HavenError as exc:
-                problem = Problem(row.row, _column_of_failure(report, exc), str(exc))
-                outcome.status, outcome.individual_id = INVALID, None
-                outcome.problems.append(problem)
-                if not skip_invalid:
-                    raise ImportFailed(rolled_back(report, outcomes), problem) from None
-            progress.advance(1)
-            if count % BATCH == 0:
-                references.write(session, pending)
-                pending.clear()
-                batch_done(session)
-        references.write(session, pending)
-        batch_done(session)
+        for start in range(0, len(valid), BATCH):
+            batch = valid[start : start + BATCH]
+            for row, person_id in _write_batch(session, actor, batch, report, outcomes):
+                outcomes[row.row].individual_id = person_id
+            batch_done(session)
+            progress.advance(len(batch))
     written = {o.individual_id for o in outcomes.values() if o.status == IMPORTED}
     held.individual_ids = {k: None for k in held.individual_ids if k in written}
     progress.start("assessing risk", None)
@@ -382,37 +373,79 @@ def rolled_back(report: ImportReport, outcomes: dict[int, RowOutcome]) -> Import
     return report
 
 
-def _write_person(
+@contextlib.contextmanager
+def _failure_of(
+    row: rows.PersonRow, report: ImportReport, outcomes: dict[int, RowOutcome]
+) -> Iterator[None]:
+    """A refusal while a row is written (the first pass found none): the whole import is
+    rolled back, ``skip_invalid`` or not, and the report names the row."""
+    try:
+        yield
+    except HavenError as exc:
+        problem = Problem(row.row, "row", str(exc))
+        outcomes[row.row].status = INVALID
+        outcomes[row.row].problems.append(problem)
+        raise ImportFailed(rolled_back(report, outcomes), problem) from None
+
+
+def _write_batch(
     session: Session,
     actor: Actor,
-    row: rows.PersonRow,
-    outcome: RowOutcome,
+    batch: Sequence[rows.PersonRow],
     report: ImportReport,
-) -> references.Sealed | None:
-    """One row through the services; its reference, sealed, for the batch to write."""
-    person = people.create(session, actor, row.person)
-    for document in row.documents:
-        added = documents.add_document(session, actor, person, document)
-        for warning in added.get("warnings", []):
-            outcome.warnings.append(
-                Problem(row.row, report.columns.get("document_mrz", "mrz"), warning["detail"])
+    outcomes: dict[int, RowOutcome],
+) -> list[tuple[rows.PersonRow, uuid.UUID]]:
+    """Rows checked in the first pass, built with the services' own parts (every value sealed,
+    every record its history and audit entries) and written together: one statement a table
+    for the batch instead of several statements per person."""
+    crypto = crypto_of(session)
+    persons = [people.new_person(actor, row.person) for row in batch]
+    keys = crypto.keys.create_many(session, [p.id for p in persons], "individual")
+    built: list[Base] = list(persons)  # parents before the rows that name them
+    later: list[Base] = []  # the rows naming documents
+    entries: list[history.Entry] = []
+    facts: list[Event] = []  # stated once the batch is written, as the services do
+    for row, person in zip(batch, persons, strict=True):
+        with _failure_of(row, report, outcomes):
+            key = keys[person.id]
+            names, entry = people.register(session, actor, person, row.person, key)
+            built += names
+            entries.append(entry)
+            facts.append(PersonRegistered(actor=actor, individual_id=person.id))
+            if row.reference:
+                person.external_reference_ct = references.seal_with(
+                    crypto, key, person.id, row.reference
+                )
+                indexed = references.index_row(crypto, person.id, row.reference)
+                built += [indexed] if indexed is not None else []
+            for checked in row.documents:
+                document, entry = documents.build_document(session, actor, person, checked, key)
+                source = checked.data.get("status_source")
+                built.append(document)
+                later.append(documents.status_change(session, actor, document, key, source=source))
+                entries.append(entry)
+                documents.audit_added(session, actor, document)
+                facts.append(
+                    DocumentAdded(actor=actor, individual_id=person.id, document_id=document.id)
+                )
+            if row.unhcr is not None:
+                status, entry = unhcr.build_status(
+                    session, actor, person, row.unhcr, key, previous=None
+                )
+                built.append(status)
+                entries.append(entry)
+                unhcr.audit_added(session, actor, person)
+                facts.append(UnhcrStatusChanged(actor=actor, individual_id=person.id))
+            audit.record(
+                session,
+                actor=actor,
+                action="individual.import",
+                subject_type="individual",
+                subject_id=person.id,
+                details={"import": str(report.import_id), "row": row.row},
             )
-    if row.unhcr is not None:
-        unhcr.add_status(session, actor, person, row.unhcr)
-    audit.record(
-        session,
-        actor=actor,
-        action="individual.import",
-        subject_type="individual",
-        subject_id=person.id,
-        details={"import": str(report.import_id), "row": row.row},
-    )
-    outcome.individual_id = person.id
-    return references.seal(session, person, row.reference) if row.reference else None
-
-
-def _column_of_failure(report: ImportReport, exc: HavenError) -> str:
-    field_name = getattr(exc, "extra", {}).get("field") if hasattr(exc, "extra") else None
-    if isinstance(field_name, str) and field_name.startswith("mrz"):
-        return report.columns.get("document_mrz", "document_mrz")
-    return "row"
+    insert_built(session, built + later)
+    history.insert_many(session, actor=actor, entries=entries)
+    for fact in facts:
+        events.publish(session, fact)
+    return [(row, person.id) for row, person in zip(batch, persons, strict=True)]

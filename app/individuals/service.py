@@ -18,6 +18,7 @@ from app.consent import service as consents
 from app.consent.service import current as current_consent
 from app.crypto import crypto_of
 from app.crypto.blind_index import PERSON_NAME, fold_name
+from app.crypto.envelope import DataKey
 from app.crypto.erasure import shred
 from app.errors import NotFound
 from app.events import PersonErased, PersonRegistered, ProfileChanged
@@ -26,7 +27,7 @@ from app.models.base import utcnow
 from app.models.case import Case
 from app.models.consent import Consent
 from app.models.history import HistoryEntry
-from app.models.individual import Individual, IndividualNameIndex
+from app.models.individual import Individual, IndividualNameIndex, IndividualNameToken
 from app.models.unhcr import UnhcrStatus
 from app.records import history, people
 from app.records.documents import holders_of
@@ -35,6 +36,7 @@ from app.records.people import (
     get_visible,
     hidden_fields,
     index_names,
+    name_index_rows,
     open_fields,
     plain,
     seal_fields,
@@ -104,22 +106,45 @@ def present(
 
 
 def create(session: Session, actor: Actor, data: dict[str, Any]) -> Individual:
-    person = Individual(
+    person = new_person(actor, data)
+    session.add(person)
+    session.flush()
+    key = crypto_of(session).keys.create(session, person.id, "individual")
+    rows, entry = register(session, actor, person, data, key)
+    session.add_all(rows)
+    history.record_many(session, actor=actor, entries=[entry])
+    events.publish(session, PersonRegistered(actor=actor, individual_id=person.id))
+    return person
+
+
+def new_person(actor: Actor, data: dict[str, Any]) -> Individual:
+    """The row of a person about to be registered, before anything about them is sealed."""
+    return Individual(
         id=uuid.uuid4(),
         organisation_id=actor.organisation_id,
         created_by=actor.id,
         check_in_every_hours=data.get("check_in_every_hours"),
         last_check_in_at=utcnow() if data.get("check_in_every_hours") else None,
     )
-    session.add(person)
-    session.flush()
-    key = crypto_of(session).keys.create(session, person.id, "individual")
+
+
+def register(
+    session: Session, actor: Actor, person: Individual, data: dict[str, Any], key: DataKey
+) -> tuple[list[IndividualNameIndex | IndividualNameToken], history.Entry]:
+    """A new person's fields sealed under their new key and the registration audited; the rows
+    indexing their names for the caller to add, and their history entry for it to record (an
+    import writes a batch's together) before it states ``PersonRegistered``."""
     values = {name: data.get(name) for name in FIELDS}
     seal_fields(session, person, values, key)
-    index_names(session, person, values)
-    history.record(
+    rows = name_index_rows(crypto_of(session), person.id, values)
+    audit.record(
         session,
         actor=actor,
+        action="individual.create",
+        subject_type="individual",
+        subject_id=person.id,
+    )
+    return rows, history.Entry(
         individual_id=person.id,
         kind="individual.created",
         summary="Person registered",
@@ -128,15 +153,6 @@ def create(session: Session, actor: Actor, data: dict[str, Any]) -> Individual:
         changes={k: plain(v) for k, v in values.items() if v not in (None, [])},
         key=key,
     )
-    audit.record(
-        session,
-        actor=actor,
-        action="individual.create",
-        subject_type="individual",
-        subject_id=person.id,
-    )
-    events.publish(session, PersonRegistered(actor=actor, individual_id=person.id))
-    return person
 
 
 def read(session: Session, actor: Actor, individual_id: uuid.UUID) -> PersonView:

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from app.actor import Actor
 from app.crypto import CryptoError, DataKey, FieldSlot, Pad, UnknownKeyError, crypto_of
 from app.models.base import utcnow
+from app.models.bulk import insert_built, reserve_ids
 from app.models.history import HistoryEntry
 
 CHANGES = FieldSlot("history_entry", "changes")
@@ -63,35 +64,55 @@ def record_many(
 ) -> list[HistoryEntry]:
     """Add entries in order. Their ids go into the encryption context of their changes, so
     the rows are inserted first, together, and sealed afterwards."""
-    rows = [
-        HistoryEntry(
-            at=entry.at or utcnow(),
-            individual_id=entry.individual_id,
-            case_id=entry.case_id,
-            actor_id=actor.id if actor else None,
-            actor_label=actor.username if actor else "system",
-            kind=entry.kind,
-            subject_type=entry.subject_type,
-            subject_id=entry.subject_id,
-            summary=entry.summary[:300],
-        )
-        for entry in entries
-    ]
+    rows = [_row(actor, entry) for entry in entries]
     session.add_all(rows)
     sealed = [(row, entry) for row, entry in zip(rows, entries, strict=True) if entry.changes]
     if sealed:
         session.flush()
-        crypto = crypto_of(session)
-        lacking = list({entry.individual_id for _, entry in sealed if entry.key is None})
-        keys = crypto.keys.current_many(session, lacking) if lacking else {}
-        for row, entry in sealed:
-            key = entry.key or keys.get(entry.individual_id)
-            if key is None:
-                raise UnknownKeyError("this record has no live data key")
-            row.changes_ct = crypto.seal(
-                key, CHANGES, _row_id(row.id), _jsonable(entry.changes), pad=Pad.TEXT
-            )
+        _seal(session, sealed)
     return rows
+
+
+def insert_many(session: Session, *, actor: Actor | None, entries: Sequence[Entry]) -> None:
+    """Insert entries in order, sealed before they are written: their ids taken first, and
+    one statement for them all (an import's batch)."""
+    rows = [_row(actor, entry) for entry in entries]
+    ids = reserve_ids(session, HistoryEntry.id, len(rows))
+    for row, entry_id in zip(rows, ids, strict=True):
+        row.id = entry_id
+    pairs = zip(rows, entries, strict=True)
+    _seal(session, [(row, entry) for row, entry in pairs if entry.changes])
+    insert_built(session, rows)
+
+
+def _row(actor: Actor | None, entry: Entry) -> HistoryEntry:
+    return HistoryEntry(
+        at=entry.at or utcnow(),
+        individual_id=entry.individual_id,
+        case_id=entry.case_id,
+        actor_id=actor.id if actor else None,
+        actor_label=actor.username if actor else "system",
+        kind=entry.kind,
+        subject_type=entry.subject_type,
+        subject_id=entry.subject_id,
+        summary=entry.summary[:300],
+    )
+
+
+def _seal(session: Session, sealed: Sequence[tuple[HistoryEntry, Entry]]) -> None:
+    """Seal each entry's changes with its person's key, the row's id in the context."""
+    if not sealed:
+        return
+    crypto = crypto_of(session)
+    lacking = list({entry.individual_id for _, entry in sealed if entry.key is None})
+    keys = crypto.keys.current_many(session, lacking) if lacking else {}
+    for row, entry in sealed:
+        key = entry.key or keys.get(entry.individual_id)
+        if key is None:
+            raise UnknownKeyError("this record has no live data key")
+        row.changes_ct = crypto.seal(
+            key, CHANGES, _row_id(row.id), _jsonable(entry.changes), pad=Pad.TEXT
+        )
 
 
 def timeline(

@@ -16,13 +16,13 @@ from sqlalchemy.orm import Session
 from app.actor import Actor
 from app.auth.roles import Role
 from app.auth.scope import registered_without_case, sees_contact_details, visible_individuals
-from app.crypto import DataKey, FieldSlot, Pad, crypto_of
+from app.crypto import Crypto, DataKey, FieldSlot, Pad, crypto_of
 from app.crypto.blind_index import PERSON_NAME
 from app.crypto.envelope import header_key_id
 from app.errors import NotFound
 from app.models.case import Case, CaseAssignment
-from app.models.individual import Individual, IndividualNameIndex
-from app.records.name_tokens import index_tokens
+from app.models.individual import Individual, IndividualNameIndex, IndividualNameToken
+from app.records.name_tokens import token_values
 
 # Each sealed column: its slot (table, column in the AAD) and its padding bucket.
 FIELDS: dict[str, Pad] = {
@@ -138,15 +138,31 @@ def plain(value: Any) -> Any:
 
 def index_names(session: Session, person: Individual, values: dict[str, Any]) -> None:
     """The blind-index tokens of the person's names, replacing any earlier ones."""
-    crypto = crypto_of(session)
     session.execute(
         delete(IndividualNameIndex).where(IndividualNameIndex.individual_id == person.id)
     )
+    session.execute(
+        delete(IndividualNameToken).where(IndividualNameToken.individual_id == person.id)
+    )
+    session.add_all(name_index_rows(crypto_of(session), person.id, values))
+
+
+def name_index_rows(
+    crypto: Crypto, person_id: uuid.UUID, values: dict[str, Any]
+) -> list[IndividualNameIndex | IndividualNameToken]:
+    """The index rows of a person's names: each whole name, and each word of them (for "Sok"
+    finding Sok Dara)."""
     names = [values.get("full_name"), values.get("native_name"), *(values.get("aliases") or [])]
     tokens = {crypto.blind_index(PERSON_NAME, n) for n in names if n}
-    for token in sorted(t for t in tokens if t is not None):
-        session.add(IndividualNameIndex(individual_id=person.id, value=token))
-    index_tokens(session, person.id, names)  # each whole word, for "Sok" finding Sok Dara
+    rows: list[IndividualNameIndex | IndividualNameToken] = [
+        IndividualNameIndex(individual_id=person_id, value=token)
+        for token in sorted(t for t in tokens if t is not None)
+    ]
+    rows += [
+        IndividualNameToken(individual_id=person_id, value=value)
+        for value in token_values(crypto, names)
+    ]
+    return rows
 
 
 def is_assigned(session: Session, actor: Actor, person: Individual) -> bool:

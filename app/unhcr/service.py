@@ -14,7 +14,7 @@ from app import events
 from app.actor import Actor
 from app.audit import service as audit
 from app.auth.scope import OWN
-from app.crypto import FieldSlot, Pad, crypto_of
+from app.crypto import DataKey, FieldSlot, Pad, crypto_of
 from app.events import PersonErased, UnhcrStatusChanged
 from app.models.individual import Individual
 from app.models.unhcr import UnhcrStatus
@@ -106,8 +106,29 @@ def status_history(session: Session, person: Individual) -> list[UnhcrStatusView
 def add_status(
     session: Session, actor: Actor, person: Individual, data: dict[str, Any]
 ) -> UnhcrStatusView:
+    key = crypto_of(session).keys.current(session, person.id)
+    previous = current_status(session, person)
+    row, entry = build_status(session, actor, person, data, key, previous=previous)
+    session.add(row)
+    session.flush()
+    history.record_many(session, actor=actor, entries=[entry])
+    events.publish(session, UnhcrStatusChanged(actor=actor, individual_id=person.id))
+    audit_added(session, actor, person)
+    return _present(session, row)
+
+
+def build_status(
+    session: Session,
+    actor: Actor,
+    person: Individual,
+    data: dict[str, Any],
+    key: DataKey,
+    *,
+    previous: UnhcrStatusView | None,
+) -> tuple[UnhcrStatus, history.Entry]:
+    """A status row sealed under the person's key, and its history entry (``previous``: the
+    status it follows, if any)."""
     crypto = crypto_of(session)
-    key = crypto.keys.current(session, person.id)
     row = UnhcrStatus(
         id=uuid.uuid4(),
         individual_id=person.id,
@@ -123,12 +144,7 @@ def add_status(
         )
     if data.get("note"):
         row.note_ct = crypto.seal(key, NOTE, row.id, data["note"], pad=Pad.TEXT)
-    previous = current_status(session, person)
-    session.add(row)
-    session.flush()
-    history.record(
-        session,
-        actor=actor,
+    entry = history.Entry(
         individual_id=person.id,
         kind="unhcr_status.added",
         summary="UNHCR status recorded",
@@ -139,8 +155,12 @@ def add_status(
             "effective_date": data["effective_date"],
             "expires_on": data.get("expires_on"),
         },
+        key=key,
     )
-    events.publish(session, UnhcrStatusChanged(actor=actor, individual_id=person.id))
+    return row, entry
+
+
+def audit_added(session: Session, actor: Actor, person: Individual) -> None:
     audit.record(
         session,
         actor=actor,
@@ -148,7 +168,6 @@ def add_status(
         subject_type="individual",
         subject_id=person.id,
     )
-    return _present(session, row)
 
 
 # Use cases by the person's id (the API's routes and the web pages) ------------------------------

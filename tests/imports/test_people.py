@@ -81,20 +81,26 @@ def test_a_failure_while_writing_rolls_back_every_row_written_before_it(
 ) -> None:
     from app.documents import service as documents
 
-    real = documents.add_document
+    real = documents.build_document
     calls = {"n": 0}
 
     def failing(*args: Any, **kwargs: Any) -> Any:
         calls["n"] += 1
         if calls["n"] == 3:
-            raise Unprocessable("mrz: check digit", field="mrz.document_number")
+            raise Unprocessable("the document's holder is gone")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(documents, "add_document", failing)
-    report = run_people(app, team.supervisor, csv_bytes([person() for _ in range(4)]))
-    assert not report.written
-    assert [p.row for p in report.problems] == [4]
-    assert people_of(app, team.organisation.id) == []
+    monkeypatch.setattr(documents, "build_document", failing)
+    for skip_invalid in (False, True):  # the first pass found nothing: rolled back either way
+        calls["n"] = 0
+        rows = csv_bytes([person() for _ in range(4)])
+        report = run_people(app, team.supervisor, rows, skip_invalid=skip_invalid)
+        assert not report.written
+        assert [(p.row, p.message) for p in report.problems] == [
+            (4, "the document's holder is gone")
+        ]
+        assert report.count(service.IMPORTED) == 0
+        assert people_of(app, team.organisation.id) == []
 
 
 def test_skip_invalid_imports_the_rest_and_reports_the_others(app: FastAPI, team: Team) -> None:
@@ -313,6 +319,36 @@ def test_a_bad_mrz_is_refused_like_the_api_refuses_it(app: FastAPI, team: Team) 
         row["document_type"] = "passport"
     report = run_people(app, team.supervisor, csv_bytes(rows, header=header), dry_run=True)
     assert [(p.row, p.column) for p in report.problems] == [(3, "document_mrz")]
+
+
+def test_an_mrz_that_contradicts_its_row_is_found_by_the_dry_run(app: FastAPI, team: Team) -> None:
+    """The checks the API makes against the MRZ when a document is added (its number, and the
+    holder's date of birth and nationality) run in the first pass: a dry run names the row."""
+    header = ("Reference", "Full name", "Date of birth", "Nationality", "document_type")
+    header += ("Passport number", "document_mrz")
+    mrz = "P<KHMDARA<<RATANAK<<<<<<<<<<<<<<<<<<<<<<<<<<N012345679KHM8503150M2801016<<<<<<<<<<<<<<<4"
+    agreeing = {"Date of birth": "1985-03-15", "Nationality": "KHM", "Passport number": ""}
+    rows = [
+        agreeing,
+        agreeing | {"Date of birth": "1985-03-16"},
+        agreeing | {"Nationality": "Viet Nam"},
+        agreeing | {"Passport number": "N01234568"},
+    ]
+    for row in rows:
+        row |= {"Reference": f"R-{uuid.uuid4().hex[:6]}", "Full name": "Dara Ratanak"}
+        row |= {"document_type": "passport", "document_mrz": mrz}
+    raw = csv_bytes(rows, header=header)
+    report = run_people(app, team.supervisor, raw, dry_run=True)
+    assert [(p.row, p.column) for p in report.problems] == [
+        (3, "document_mrz"),
+        (4, "document_mrz"),
+        (5, "Passport number"),
+    ]
+    assert "date_of_birth" in report.problems[0].message
+    assert "nationality" in report.problems[1].message
+    report = run_people(app, team.supervisor, raw)
+    assert not report.written
+    assert people_of(app, team.organisation.id) == []
 
 
 def test_only_supervisors_import(app: FastAPI, team: Team) -> None:
