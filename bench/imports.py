@@ -3,8 +3,9 @@
 On a fresh database, a generated CSV of N people with one passport each (reference, name, date
 of birth, sex, nationality, country, passport number, issuing country, expiry) is imported by
 a supervisor through ``app.imports.service.import_people``, exactly as ``haven import people``
-runs it: the checking pass, the services that seal and audit each row, and the risk
-assessment of everyone at the end. Reported: rows per second and seconds in all, and the time
+runs it: the checking pass, the write (a batch of rows at a time, built by the services' own
+parts, every value sealed and every row audited), and the risk assessment of everyone at the
+end. Reported: rows per second and seconds in all, and the time
 of each phase. Goal: 100,000 people in at most 5 minutes on SQLite.
 """
 

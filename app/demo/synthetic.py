@@ -18,7 +18,7 @@ from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
 from app.crypto import Crypto, DataKey, Pad
-from app.crypto.blind_index import DOCUMENT_NUMBER, PERSON_NAME
+from app.crypto.blind_index import DOCUMENT_NUMBER
 from app.crypto.keyring import wrap_aad
 from app.models.base import utcnow
 from app.models.bulk import reserve_ids
@@ -27,8 +27,7 @@ from app.models.history import HistoryEntry
 from app.models.individual import Individual, IndividualNameIndex, IndividualNameToken
 from app.models.keys import RecordKey
 from app.records.documents import ISSUING_COUNTRY, NUMBER
-from app.records.name_tokens import token_values
-from app.records.people import FIELDS, SLOTS
+from app.records.people import FIELDS, SLOTS, name_index
 
 FAMILY = [
     "Sok",
@@ -152,14 +151,9 @@ def add_people(
                     continue
                 row[f"{name}_ct"] = crypto.seal(key, SLOTS[name], person_id, value or [], pad=pad)
             people.append(row)
-            for name in {values["full_name"], *values["aliases"]}:
-                names.append(
-                    {"individual_id": person_id, "value": crypto.blind_index(PERSON_NAME, name)}
-                )
-            tokens += [
-                {"individual_id": person_id, "value": value}
-                for value in token_values(crypto, [values["full_name"], *values["aliases"]])
-            ]
+            whole, words = name_index(crypto, values).rows(person_id)
+            names += whole
+            tokens += words
             number = f"N{rng.randrange(10**7, 10**8)}{done + offset:06d}"
             numbers.append(number)
             docs.append(

@@ -27,16 +27,17 @@ from app.models.base import utcnow
 from app.models.case import Case
 from app.models.consent import Consent
 from app.models.history import HistoryEntry
-from app.models.individual import Individual, IndividualNameIndex, IndividualNameToken
+from app.models.individual import Individual, IndividualNameIndex
 from app.models.unhcr import UnhcrStatus
 from app.records import history, people
 from app.records.documents import holders_of
 from app.records.people import (
     FIELDS,
+    NameIndex,
     get_visible,
     hidden_fields,
     index_names,
-    name_index_rows,
+    name_index,
     open_fields,
     plain,
     seal_fields,
@@ -110,8 +111,8 @@ def create(session: Session, actor: Actor, data: dict[str, Any]) -> Individual:
     session.add(person)
     session.flush()
     key = crypto_of(session).keys.create(session, person.id, "individual")
-    rows, entry = register(session, actor, person, data, key)
-    session.add_all(rows)
+    names, entry = register(session, actor, person, data, key)
+    names.write(session, person.id)
     history.record_many(session, actor=actor, entries=[entry])
     events.publish(session, PersonRegistered(actor=actor, individual_id=person.id))
     return person
@@ -130,13 +131,14 @@ def new_person(actor: Actor, data: dict[str, Any]) -> Individual:
 
 def register(
     session: Session, actor: Actor, person: Individual, data: dict[str, Any], key: DataKey
-) -> tuple[list[IndividualNameIndex | IndividualNameToken], history.Entry]:
-    """A new person's fields sealed under their new key and the registration audited; the rows
-    indexing their names for the caller to add, and their history entry for it to record (an
-    import writes a batch's together) before it states ``PersonRegistered``."""
+) -> tuple[NameIndex, history.Entry]:
+    """A new person's fields sealed under their new key and the registration audited; the
+    index of their names for the caller to write once the person's row is, and their history
+    entry for it to record (an import writes a batch's together) before it states
+    ``PersonRegistered``."""
     values = {name: data.get(name) for name in FIELDS}
     seal_fields(session, person, values, key)
-    rows = name_index_rows(crypto_of(session), person.id, values)
+    names = name_index(crypto_of(session), values)
     audit.record(
         session,
         actor=actor,
@@ -144,7 +146,7 @@ def register(
         subject_type="individual",
         subject_id=person.id,
     )
-    return rows, history.Entry(
+    return names, history.Entry(
         individual_id=person.id,
         kind="individual.created",
         summary="Person registered",

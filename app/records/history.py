@@ -13,13 +13,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from app.actor import Actor
 from app.crypto import CryptoError, DataKey, FieldSlot, Pad, UnknownKeyError, crypto_of
 from app.models.base import utcnow
-from app.models.bulk import insert_built, reserve_ids
+from app.models.bulk import reserve_ids
 from app.models.history import HistoryEntry
 
 CHANGES = FieldSlot("history_entry", "changes")
@@ -64,54 +64,63 @@ def record_many(
 ) -> list[HistoryEntry]:
     """Add entries in order. Their ids go into the encryption context of their changes, so
     the rows are inserted first, together, and sealed afterwards."""
-    rows = [_row(actor, entry) for entry in entries]
+    rows = [HistoryEntry(**_values(actor, entry)) for entry in entries]
     session.add_all(rows)
-    sealed = [(row, entry) for row, entry in zip(rows, entries, strict=True) if entry.changes]
-    if sealed:
+    if any(entry.changes for entry in entries):
         session.flush()
-        _seal(session, sealed)
+        sealer = _Sealer(session, entries)
+        for row, entry in zip(rows, entries, strict=True):
+            if entry.changes:
+                row.changes_ct = sealer.seal(entry, row.id)
     return rows
 
 
 def insert_many(session: Session, *, actor: Actor | None, entries: Sequence[Entry]) -> None:
     """Insert entries in order, sealed before they are written: their ids taken first, and
-    one statement for them all (an import's batch)."""
-    rows = [_row(actor, entry) for entry in entries]
-    ids = reserve_ids(session, HistoryEntry.id, len(rows))
-    for row, entry_id in zip(rows, ids, strict=True):
-        row.id = entry_id
-    pairs = zip(rows, entries, strict=True)
-    _seal(session, [(row, entry) for row, entry in pairs if entry.changes])
-    insert_built(session, rows)
-
-
-def _row(actor: Actor | None, entry: Entry) -> HistoryEntry:
-    return HistoryEntry(
-        at=entry.at or utcnow(),
-        individual_id=entry.individual_id,
-        case_id=entry.case_id,
-        actor_id=actor.id if actor else None,
-        actor_label=actor.username if actor else "system",
-        kind=entry.kind,
-        subject_type=entry.subject_type,
-        subject_id=entry.subject_id,
-        summary=entry.summary[:300],
-    )
-
-
-def _seal(session: Session, sealed: Sequence[tuple[HistoryEntry, Entry]]) -> None:
-    """Seal each entry's changes with its person's key, the row's id in the context."""
-    if not sealed:
+    one statement for them all, as plain rows (an import's batch, a reassessment of many)."""
+    if not entries:
         return
-    crypto = crypto_of(session)
-    lacking = list({entry.individual_id for _, entry in sealed if entry.key is None})
-    keys = crypto.keys.current_many(session, lacking) if lacking else {}
-    for row, entry in sealed:
-        key = entry.key or keys.get(entry.individual_id)
+    sealer = _Sealer(session, entries)
+    rows = [
+        _values(actor, entry) | {"id": entry_id, "changes_ct": sealer.seal(entry, entry_id)}
+        for entry, entry_id in zip(
+            entries, reserve_ids(session, HistoryEntry.id, len(entries)), strict=True
+        )
+    ]
+    session.execute(insert(HistoryEntry).execution_options(render_nulls=True), rows)
+
+
+def _values(actor: Actor | None, entry: Entry) -> dict[str, Any]:
+    return {
+        "at": entry.at or utcnow(),
+        "individual_id": entry.individual_id,
+        "case_id": entry.case_id,
+        "actor_id": actor.id if actor else None,
+        "actor_label": actor.username if actor else "system",
+        "kind": entry.kind,
+        "subject_type": entry.subject_type,
+        "subject_id": entry.subject_id,
+        "summary": entry.summary[:300],
+    }
+
+
+class _Sealer:
+    """Seals entries' changes with their people's keys (looked up together for the entries
+    that do not carry one), the row's id in the context."""
+
+    def __init__(self, session: Session, entries: Sequence[Entry]) -> None:
+        self.crypto = crypto_of(session)
+        lacking = list({e.individual_id for e in entries if e.changes and e.key is None})
+        self.keys = self.crypto.keys.current_many(session, lacking) if lacking else {}
+
+    def seal(self, entry: Entry, entry_id: int) -> bytes | None:
+        if not entry.changes:
+            return None
+        key = entry.key or self.keys.get(entry.individual_id)
         if key is None:
             raise UnknownKeyError("this record has no live data key")
-        row.changes_ct = crypto.seal(
-            key, CHANGES, _row_id(row.id), _jsonable(entry.changes), pad=Pad.TEXT
+        return self.crypto.seal(
+            key, CHANGES, _row_id(entry_id), _jsonable(entry.changes), pad=Pad.TEXT
         )
 
 

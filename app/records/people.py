@@ -8,9 +8,10 @@ use cases (register, read, update, search, erase).
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, exists, or_, select
+from sqlalchemy import ColumnElement, delete, exists, insert, or_, select
 from sqlalchemy.orm import Session
 
 from app.actor import Actor
@@ -144,25 +145,42 @@ def index_names(session: Session, person: Individual, values: dict[str, Any]) ->
     session.execute(
         delete(IndividualNameToken).where(IndividualNameToken.individual_id == person.id)
     )
-    session.add_all(name_index_rows(crypto_of(session), person.id, values))
+    name_index(crypto_of(session), values).write(session, person.id)
 
 
-def name_index_rows(
-    crypto: Crypto, person_id: uuid.UUID, values: dict[str, Any]
-) -> list[IndividualNameIndex | IndividualNameToken]:
-    """The index rows of a person's names: each whole name, and each word of them (for "Sok"
-    finding Sok Dara)."""
+@dataclass(frozen=True)
+class NameIndex:
+    """The blind-index values of a person's names: each whole name, and each word of them (for
+    "Sok" finding Sok Dara)."""
+
+    names: list[int]
+    words: list[int]
+
+    def rows(self, person_id: uuid.UUID) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """The person's rows of ``individual_name_index`` and ``individual_name_token``."""
+        return (
+            [{"individual_id": person_id, "value": v} for v in self.names],
+            [{"individual_id": person_id, "value": v} for v in self.words],
+        )
+
+    def write(self, session: Session, person_id: uuid.UUID) -> None:
+        write_name_rows(session, *self.rows(person_id))
+
+
+def name_index(crypto: Crypto, values: dict[str, Any]) -> NameIndex:
     names = [values.get("full_name"), values.get("native_name"), *(values.get("aliases") or [])]
-    tokens = {crypto.blind_index(PERSON_NAME, n) for n in names if n}
-    rows: list[IndividualNameIndex | IndividualNameToken] = [
-        IndividualNameIndex(individual_id=person_id, value=token)
-        for token in sorted(t for t in tokens if t is not None)
-    ]
-    rows += [
-        IndividualNameToken(individual_id=person_id, value=value)
-        for value in token_values(crypto, names)
-    ]
-    return rows
+    whole = {crypto.blind_index(PERSON_NAME, n) for n in names if n}
+    return NameIndex(sorted(t for t in whole if t is not None), token_values(crypto, names))
+
+
+def write_name_rows(
+    session: Session, names: list[dict[str, Any]], words: list[dict[str, Any]]
+) -> None:
+    """Index rows of people already written (an import passes a batch's), one statement a
+    table."""
+    for model, rows in ((IndividualNameIndex, names), (IndividualNameToken, words)):
+        if rows:
+            session.execute(insert(model), rows)
 
 
 def is_assigned(session: Session, actor: Actor, person: Individual) -> bool:

@@ -393,3 +393,71 @@ def test_erasure_takes_the_reference_with_it(app: FastAPI, team: Team) -> None:
     again = run_people(app, team.supervisor, csv_bytes(rows))
     assert again.count(service.IMPORTED) == 1
     assert again.outcomes[0].individual_id != pid
+
+
+def test_people_written_in_batches_read_back_as_the_api_registers_them(
+    app: FastAPI, team: Team, client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The import writes a batch at a time with ids taken before the rows exist; every value it
+    sealed opens where the API's own reads open it, and every person has the records and audit
+    entries one registered through the API has."""
+    from app.audit.verify import verify_all
+    from app.models.document import DocumentStatusChange
+    from app.records import history
+
+    monkeypatch.setattr(service, "BATCH", 2)  # five people: three batches
+    rows = [person(**{"Full name": f"Batch Sokha{n}"}) for n in range(5)]
+    client.post(  # someone registered through the API between imports: ids must not collide
+        f"{API}/individuals", json={"full_name": "Between Runs"}, headers=team.supervisor.headers
+    )
+    report = run_people(app, team.supervisor, csv_bytes(rows))
+    assert report.count(service.IMPORTED) == 5
+    headers = team.supervisor.headers
+    for n, outcome in enumerate(report.outcomes):
+        row, pid = rows[n], outcome.individual_id
+        read = client.get(f"{API}/individuals/{pid}", headers=headers).json()
+        assert (read["full_name"], read["date_of_birth"]) == (row["Full name"], "1984-03-12")
+        assert read["nationalities"] == ["KHM"]
+        assert read["unhcr_status"]["status"] == "asylum_seeker"
+        assert read["risk"]["level"] in ("low", "medium", "high", "critical")
+        by_number = client.get(
+            f"{API}/individuals",
+            params={"document_number": row["Passport number"]},
+            headers=headers,
+        ).json()
+        assert [p["id"] for p in by_number["items"]] == [str(pid)]
+        by_word = client.get(f"{API}/individuals", params={"q": f"Sokha{n}"}, headers=headers)
+        assert [p["id"] for p in by_word.json()["items"]] == [str(pid)]
+        with transaction(app.state.sessionmaker) as session:
+            entries = history.timeline(session, pid)
+            kinds = [e["kind"] for e in entries]
+            assert kinds[:3] == ["individual.created", "document.added", "unhcr_status.added"]
+            assert all("changes" in e for e in entries), "every sealed change opens"
+            assert entries[1]["changes"]["number"] == row["Passport number"]
+            document_id = entries[1]["subject_id"]
+            assert (
+                session.scalar(
+                    select(DocumentStatusChange.status).where(
+                        DocumentStatusChange.document_id == document_id
+                    )
+                )
+                == "valid"
+            )
+            actions = sorted(
+                e.action
+                for e in session.scalars(
+                    select(AuditEntry).where(
+                        AuditEntry.subject_id.in_([pid, document_id]),
+                        AuditEntry.action.not_like("%.read"),
+                    )
+                )
+            )
+            assert actions == [
+                "document.create",
+                "individual.create",
+                "individual.import",
+                "unhcr_status.add",
+            ]
+    with transaction(app.state.sessionmaker) as session:
+        verified = verify_all(session, app.state.crypto.provider, app.state.settings.data_dir)
+    assert verified.ok
