@@ -469,7 +469,7 @@ def _write_batch(
             )
     insert_built(session, built + later)
     write_name_rows(session, name_rows, word_rows)
-    history.insert_many(session, actor=actor, entries=entries)
+    history.record_many(session, actor=actor, entries=entries)
     for fact in facts:
         events.publish(session, fact)
     return [(row, person.id) for row, person in zip(batch, persons, strict=True)]

@@ -175,7 +175,7 @@ def record_country_event(session: Session, actor: Actor, data: dict[str, Any]) -
     session.add(event)
     session.flush()
     affected = _affected_people(session, actor.organisation_id, affects)
-    history.record_many(
+    history.record_many(  # plain rows, one statement: an event may affect thousands
         session,
         actor=actor,
         entries=[

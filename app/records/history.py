@@ -53,33 +53,19 @@ def record(
     changes: dict[str, Any] | None = None,
     at: dt.datetime | None = None,
     key: DataKey | None = None,
-) -> HistoryEntry:
+) -> None:
     """Add an entry; ``key`` (the person's data key) saves a lookup when the caller has it."""
     entry = Entry(individual_id, kind, summary, case_id, subject_type, subject_id, changes, at, key)
-    return record_many(session, actor=actor, entries=[entry])[0]
+    record_many(session, actor=actor, entries=[entry])
 
 
-def record_many(
-    session: Session, *, actor: Actor | None, entries: Sequence[Entry]
-) -> list[HistoryEntry]:
-    """Add entries in order. Their ids go into the encryption context of their changes, so
-    the rows are inserted first, together, and sealed afterwards."""
-    rows = [HistoryEntry(**_values(actor, entry)) for entry in entries]
-    session.add_all(rows)
-    if any(entry.changes for entry in entries):
-        session.flush()
-        sealer = _Sealer(session, entries)
-        for row, entry in zip(rows, entries, strict=True):
-            if entry.changes:
-                row.changes_ct = sealer.seal(entry, row.id)
-    return rows
-
-
-def insert_many(session: Session, *, actor: Actor | None, entries: Sequence[Entry]) -> None:
-    """Insert entries in order, sealed before they are written: their ids taken first, and
-    one statement for them all, as plain rows (an import's batch, a reassessment of many)."""
+def record_many(session: Session, *, actor: Actor | None, entries: Sequence[Entry]) -> None:
+    """Write entries in order, each sealed before it is written: their ids (which go into the
+    encryption context of their changes) taken first, then one statement for them all, as
+    plain rows, however many (an import's batch, a country event's thousands)."""
     if not entries:
         return
+    session.flush()  # the people and cases the entries name are written first
     sealer = _Sealer(session, entries)
     rows = [
         _values(actor, entry) | {"id": entry_id, "changes_ct": sealer.seal(entry, entry_id)}

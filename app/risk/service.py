@@ -162,7 +162,7 @@ def _reassess(
             if rise in ALERTED and policy.rank(rise) > policy.rank(before_level):
                 escalation = Escalation(person.id, person.organisation_id, rise)
             out.append(Reassessed(row, escalation))
-        history.insert_many(session, actor=actor, entries=entries)
+        history.record_many(session, actor=actor, entries=entries)
     return out
 
 
