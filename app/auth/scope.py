@@ -18,13 +18,25 @@ scope is simply not found (404), in lists, searches, counts and sub-resources al
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
-from sqlalchemy import ColumnElement, Select, and_, exists, false, literal, or_, select
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Select,
+    and_,
+    bindparam,
+    exists,
+    false,
+    literal,
+    or_,
+    select,
+)
 
 from app.actor import Actor
 from app.auth.roles import Role
-from app.models.base import utcnow
+from app.models.base import UTCDateTime, utcnow
 from app.models.case import BreakGlassGrant, Case, CaseAssignment
 from app.models.individual import Individual
 from app.models.referral import Referral
@@ -40,6 +52,16 @@ OWN = "own"
 OWN_READ = "own_read"
 
 
+def _now() -> BindParameter[dt.datetime]:
+    """The time, read when the statement runs rather than when it is built: a statement built
+    once and run many times (a person's read) still ends an expired grant at once."""
+    return bindparam(None, callable_=_clock, type_=UTCDateTime())
+
+
+def _clock() -> dt.datetime:
+    return utcnow()
+
+
 def _assigned(actor: Actor, role: str) -> Select[uuid.UUID]:
     return select(CaseAssignment.case_id).where(
         CaseAssignment.user_id == actor.id,
@@ -50,7 +72,7 @@ def _assigned(actor: Actor, role: str) -> Select[uuid.UUID]:
 
 def _break_glass(actor: Actor) -> Select[uuid.UUID]:
     return select(BreakGlassGrant.case_id).where(
-        BreakGlassGrant.user_id == actor.id, BreakGlassGrant.expires_at > utcnow()
+        BreakGlassGrant.user_id == actor.id, BreakGlassGrant.expires_at > _now()
     )
 
 
@@ -74,7 +96,7 @@ def _referral_terms(actor: Actor, section: str | None) -> list[ColumnElement[boo
     terms = [
         Referral.to_organisation_id == actor.organisation_id,
         Referral.status == "accepted",
-        or_(Referral.expires_at.is_(None), Referral.expires_at > utcnow()),
+        or_(Referral.expires_at.is_(None), Referral.expires_at > _now()),
     ]
     if section is not None:
         terms.append(has_section(section))

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, Uuid, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from app import events, tokencache
@@ -157,19 +158,42 @@ def register(
     )
 
 
-def read(session: Session, actor: Actor, individual_id: uuid.UUID) -> PersonView:
-    """The person, with what their page shows beside them, in one query; 404 outside scope."""
-    found = session.execute(
+@functools.cache
+def _read_statement(role: str) -> Select[Individual, UnhcrStatus, Consent, bool, int, int]:
+    """A person's read for an actor of ``role``: built once, with the actor and the person
+    bound when it runs. A statement built anew for every read cost a third of the read's time
+    in SQLAlchemy alone (building it and computing its cache key); this one is reused as is."""
+    stand_in = Actor(
+        id=cast(uuid.UUID, bindparam("actor_id", type_=Uuid())),
+        username="",
+        role=role,
+        organisation_id=cast(uuid.UUID, bindparam("actor_organisation_id", type_=Uuid())),
+    )
+    return (
         select(
             Individual,
             UnhcrStatus,
             Consent,
-            people.assigned_to(actor),
+            people.assigned_to(stand_in),
             *tokencache.generation_columns(),  # a remembered sign-in is confirmed with them
         )
         .outerjoin(UnhcrStatus, UnhcrStatus.id == unhcr.current_id(Individual.id))
         .outerjoin(Consent, Consent.id == consents.current_id(Individual.id))
-        .where(*people.in_scope(actor, individual_id))
+        .where(
+            *people.in_scope(stand_in, cast(uuid.UUID, bindparam("individual_id", type_=Uuid())))
+        )
+    )
+
+
+def read(session: Session, actor: Actor, individual_id: uuid.UUID) -> PersonView:
+    """The person, with what their page shows beside them, in one query; 404 outside scope."""
+    found = session.execute(
+        _read_statement(actor.role),
+        {
+            "actor_id": actor.id,
+            "actor_organisation_id": actor.organisation_id,
+            "individual_id": individual_id,
+        },
     ).first()
     if found is None:
         raise NotFound()

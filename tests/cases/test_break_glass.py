@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
@@ -97,6 +98,24 @@ class TestBreakGlass:
         assert break_glass(client, boss, case["id"]).status_code == 409
         for role in ("lawyer", "analyst", "auditor", "admin"):
             assert break_glass(client, team.member(role), case["id"]).status_code == 403, role
+
+
+def test_a_grant_ends_when_its_time_passes_though_the_read_is_built_once(
+    client: TestClient, team: Team, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A person's read is built once and reused; the time it compares a grant's expiry with is
+    read each time it runs, not frozen when it was built."""
+    worker, rescuer = team.member("caseworker"), team.member("caseworker")
+    person = team.person(worker)
+    case = team.case(worker, person)
+    assert break_glass(client, rescuer, case["id"]).status_code == 201
+    path = f"{API}/individuals/{person}"
+    assert client.get(path, headers=rescuer.headers).status_code == 200
+    assert client.get(path, headers=rescuer.headers).status_code == 200
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=5)  # grants last four hours
+    monkeypatch.setattr("app.auth.scope.utcnow", lambda: later)
+    assert client.get(path, headers=rescuer.headers).status_code == 404
+    assert client.get(path, headers=worker.headers).status_code == 200  # assigned: no grant
 
 
 def _expire(app: FastAPI, rescuer: object, case_id: str) -> None:
