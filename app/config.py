@@ -28,6 +28,9 @@ class Settings(BaseSettings):
 
     # The contract of shared/API.md.
     database_url: str = "sqlite:///./haven-data/haven.db"
+    # PostgreSQL connections each process keeps open: as many as the requests it serves at
+    # once, so a busy minute reuses them rather than opening one per request.
+    database_pool_size: int = Field(default=32, ge=1, le=1000)
     data_dir: Path = Path("./haven-data")
     master_key_file: Path | None = None  # default: $HAVEN_DATA_DIR/master.key
     secret_key: str | None = None  # default: generated into the data dir on first start

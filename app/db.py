@@ -72,8 +72,8 @@ def make_engine(settings: Settings, **overrides: Any) -> Engine:
         settings.database_url,
         connect_args=connect_args,
         pool_pre_ping=True,  # recover by itself after the database restarts
-        pool_size=10,
-        max_overflow=20,
+        pool_size=settings.database_pool_size,
+        max_overflow=8,  # a burst beyond it opens (and then closes) a few more
         **overrides,
     )
 
