@@ -7,9 +7,8 @@ people (``app.individuals``) and the time rules of alerts (``app.alerts.timed``)
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
-from sqlalchemy import ColumnElement, Select, false, select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from app.actor import Actor
@@ -27,29 +26,31 @@ STATUS_SOURCE = FieldSlot("travel_document", "status_source")
 CHANGE_SOURCE = FieldSlot("document_status_change", "source")
 
 
-def holders_of(session: Session, actor: Actor, number: str) -> Select[Any]:
+def holders_of(session: Session, actor: Actor, number: str) -> list[uuid.UUID]:
     """Ids of the people in the actor's scope holding a document with this number.
 
     The blind index gives candidates; their numbers are opened and compared, so index
-    coincidences never reach the search results.
+    coincidences never reach the search results. A list, not a subquery: a query that puts
+    it beside the scope then starts from these few people, where a subquery let the planner
+    walk the whole organisation first (9 ms at 20,000 people, 200 ms at 100,000).
     """
     crypto = crypto_of(session)
     token = crypto.blind_index(DOCUMENT_NUMBER, number)
     if token is None:
-        return select(TravelDocument.individual_id).where(false())
+        return []
     wanted = fold_document_number(number)
     rows = session.execute(
         select(TravelDocument.id, TravelDocument.individual_id, TravelDocument.number_ct).where(
             TravelDocument.number_index == token, held_in_scope(actor)
         )
     )
-    found = [
-        row.id
+    found = {
+        row.individual_id
         for row in rows
         if row.number_ct is not None
         and _opened_number(session, row.id, row.individual_id, row.number_ct) == wanted
-    ]
-    return select(TravelDocument.individual_id).where(TravelDocument.id.in_(found))
+    }
+    return sorted(found)
 
 
 def held_in_scope(actor: Actor) -> ColumnElement[bool]:
