@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from app import logs, migrate
+from app import logs
 from app.auth import cli as users_commands
 from app.auth import passkey_cli as passkey_commands
 from app.backup.cli import register as register_backup
@@ -71,7 +71,9 @@ class Runtime:
 
 
 def _runtime(*, upgrade: bool = False, create_keyring: bool = True) -> Runtime:
-    from app import events
+    # Imported in the commands that use them (alembic, the app): `haven --help` and the
+    # commands that need no database start faster.
+    from app import events, migrate
     from app.db import make_engine, make_sessionmaker
     from app.main import prepare
     from app.reactions import TABLE
@@ -97,6 +99,7 @@ def serve(
     """Run the API, the web client and the alert engine in one process."""
     import uvicorn
 
+    from app import migrate
     from app.cases import attachments
     from app.db import make_engine
     from app.main import prepare
@@ -184,6 +187,7 @@ def worker(
 @db_cli.command("upgrade")
 def db_upgrade() -> None:
     """Apply every pending migration."""
+    from app import migrate
     from app.db import make_engine
 
     settings = Settings()

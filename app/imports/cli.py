@@ -33,7 +33,7 @@ from app.actor import Actor
 from app.auth import service as auth
 from app.db import transaction
 from app.errors import NotAuthenticated
-from app.imports import export, incidents, service
+from app.imports import incidents, service
 from app.imports.mapping import INCIDENT_COLUMNS, PEOPLE_COLUMNS, Mapping, MappingError
 from app.imports.reading import ReadError, read_path
 from app.organisations import resolve
@@ -342,6 +342,9 @@ def export_people(
     password_stdin: Stdin = False,
 ) -> None:
     """Every person of the organisation, in the columns an import reads (leaving Haven)."""
+    # Imported here: openpyxl's writer costs every other `haven` command ~0.1 s at start.
+    from app.imports import export
+
     if to.exists():
         raise _abort(f"{to} exists already; choose a new file")
     runtime = _runtime()
