@@ -75,8 +75,8 @@ def _runtime(*, upgrade: bool = False, create_keyring: bool = True) -> Runtime:
     # commands that need no database start faster.
     from app import events, migrate
     from app.db import make_engine, make_sessionmaker
-    from app.main import prepare
     from app.reactions import TABLE
+    from app.startup import prepare
 
     settings = Settings()
     logs.configure(json_logs=settings.json_logs, level="WARNING")
@@ -102,7 +102,7 @@ def serve(
     from app import migrate
     from app.cases import attachments
     from app.db import make_engine
-    from app.main import prepare
+    from app.startup import prepare
 
     settings = Settings()
     logs.configure(json_logs=settings.json_logs, level=settings.log_level)

@@ -13,11 +13,8 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from app import __version__, events, logs, migrate, web
 from app.alerts.engine import EngineThread
 from app.api import build_router
-from app.auth import passwords
 from app.auth import service as auth_service
-from app.config import Settings, check_production
-from app.crypto import Crypto
-from app.crypto.keyring import open_provider
+from app.config import Settings
 from app.db import make_engine, make_sessionmaker, transaction
 from app.errors import install_handlers
 from app.individuals import reindex
@@ -26,22 +23,9 @@ from app.lockdown import LockdownMiddleware, LockWatch, forget_keys
 from app.ops import Metrics, RequestContextMiddleware
 from app.ops import router as ops_router
 from app.reactions import TABLE
+from app.startup import prepare
 
 log = logging.getLogger("haven")
-
-
-def prepare(settings: Settings, *, create_keyring: bool = True) -> Crypto:
-    """Checks that must pass before serving: production refusals, data dir, keyring, secret."""
-    check_production(settings)
-    passwords.configure(settings.password_memory_kib, settings.password_rounds)
-    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    provider = open_provider(settings, create=create_keyring)
-    settings.resolved_secret_key()
-    return Crypto(
-        provider,
-        cache_size=settings.data_key_cache_size,
-        cache_seconds=settings.data_key_cache_seconds,
-    )
 
 
 def create_app(

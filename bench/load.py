@@ -263,8 +263,8 @@ def seed_haven(env: dict[str, str], work: Path, db_url: str, people: int) -> See
     from app.config import Settings
     from app.db import make_engine, make_sessionmaker, transaction
     from app.demo.synthetic import add_people
-    from app.main import prepare
     from app.models.individual import Individual
+    from app.startup import prepare
 
     _haven_cli(env, work, "db", "upgrade")
     user_id = uuid.UUID(

@@ -13,7 +13,8 @@ from app.config import Settings, check_production, production_problems
 from app.crypto import Crypto
 from app.crypto.keyring import FileKeyProvider
 from app.errors import ConfigurationError
-from app.main import create_app, prepare
+from app.main import create_app
+from app.startup import prepare
 
 SECRET = "a-production-secret-key-of-enough-length-0123456789"
 
