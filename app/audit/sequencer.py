@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ log = logging.getLogger("haven.audit")
 Job = Callable[[Session], None]
 MAX_BATCH = 1000  # submissions per transaction: bounds a batch's time under the head's lock
 IDLE_EXIT_S = 5.0  # the thread ends after this long with nothing to do (started again on demand)
+GATHER_S = 0.0005  # how long a batch waits for the requests it expects (see Sequencer._gather)
 
 
 @dataclass
@@ -47,6 +49,7 @@ class Sequencer:
         self._queue: queue.SimpleQueue[_Submission] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._last_batch = 1  # submissions in the last batch: how many the next one waits for
         self.batches = 0  # committed batches, for tests and the benchmark
         self.entries = 0
 
@@ -83,13 +86,30 @@ class Sequencer:
                         self._thread = None
                         return
                 continue
-            batch = [first]
-            while len(batch) < MAX_BATCH:
-                try:
-                    batch.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
+            batch = self._gather(first)
+            self._last_batch = len(batch)
             self._commit(batch)
+
+    def _gather(self, first: _Submission) -> list[_Submission]:
+        """The batch that ``first`` starts: whatever is queued, and, when the last batch held
+        several requests, up to GATHER_S more for as many (their threads are a moment behind,
+        each just woken by the last commit): one commit for them all rather than two or three."""
+        batch = [first]
+        deadline = time.monotonic() + GATHER_S
+        while len(batch) < MAX_BATCH:
+            try:
+                batch.append(self._queue.get_nowait())
+                continue
+            except queue.Empty:
+                pass
+            remaining = deadline - time.monotonic()
+            if len(batch) >= self._last_batch or remaining <= 0:
+                break
+            try:
+                batch.append(self._queue.get(timeout=remaining))
+            except queue.Empty:
+                break
+        return batch
 
     def _commit(self, batch: list[_Submission]) -> None:
         session = self._factory()
