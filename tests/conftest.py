@@ -6,27 +6,11 @@
 per engine by scripts/test. Tests never assume empty tables: each makes its own users and
 organisations with unique names, so one migrated database serves the whole session; tests that
 need a database of their own (tampering, rotation) use ``fresh_database``.
-
-Every test that touches the database runs on both engines; a test that cannot touch it runs on
-the SQLite run only (``pytest_collection_modifyitems`` deselects it on PostgreSQL). A test counts
-as engine-independent only when both hold:
-
-- no fixture it uses, directly or through other fixtures (autouse ones included), is a database
-  fixture: one named in ``DATABASE_FIXTURES`` or one whose function mentions a word of
-  ``ENGINE_WORDS``;
-- neither its module nor a test helper module that module imports (``tests.…``, transitively;
-  ``tests.conftest`` is covered by the fixture rule) mentions a word of ``ENGINE_WORDS``: that
-  catches tests that build an app or a database themselves, or run ``haven`` in a subprocess.
-
-When in doubt a test stays on both: a new database fixture should mention one of the words.
 """
 
 from __future__ import annotations
 
-import ast
-import inspect
 import os
-import re
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -49,118 +33,6 @@ PG_URL = os.environ.get("HAVEN_TEST_PG_URL", "postgresql+psycopg://postgres@127.
 
 def pytest_report_header(config: pytest.Config) -> str:
     return f"haven test database: {ENGINE}"
-
-
-# The fixtures that build an app or a database (or depend on one), and the words that show a
-# module or a fixture does: see the module docstring.
-DATABASE_FIXTURES = frozenset({"settings", "app", "client", "team", "session", "fresh_database"})
-ENGINE_WORDS = (
-    "database_url",
-    "make_settings",
-    "deployment_of_its_own",
-    "create_app",
-    "HAVEN_TEST_DATABASE",
-    "ENGINE",
-    "PG_URL",
-    "HAVEN_DATABASE_URL",
-    "make_engine",
-    "sessionmaker",
-    "haven serve",
-    "subprocess",
-)
-_ENGINE_WORDS = re.compile("|".join(re.escape(word) for word in ENGINE_WORDS))
-TESTS = Path(__file__).resolve().parent
-_module_verdicts: dict[Path, bool] = {}
-_fixture_verdicts: dict[object, bool] = {}
-_engine_independent: list[str] = []
-
-
-def _helper_modules(path: Path) -> list[Path]:
-    """The files of the ``tests.…`` modules that a test module imports (not tests.conftest)."""
-    found: list[Path] = []
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = path.parent
-                for _ in range(node.level - 1):
-                    base = base.parent
-                parts = [*base.relative_to(TESTS.parent).parts, *(node.module or "").split(".")]
-            else:
-                parts = (node.module or "").split(".")
-            names = [parts] + [[*parts, alias.name] for alias in node.names]
-        elif isinstance(node, ast.Import):
-            names = [alias.name.split(".") for alias in node.names]
-        else:
-            continue
-        for dotted in names:
-            dotted = [part for part in dotted if part]
-            if not dotted or dotted[0] != "tests" or dotted == ["tests", "conftest"]:
-                continue
-            target = TESTS.parent.joinpath(*dotted)
-            for candidate in (target.with_suffix(".py"), target / "__init__.py"):
-                if candidate.is_file():
-                    found.append(candidate)
-    return found
-
-
-def _module_touches_engine(path: Path, seen: frozenset[Path] = frozenset()) -> bool:
-    path = path.resolve()
-    if path in _module_verdicts:
-        return _module_verdicts[path]
-    if path in seen:
-        return False
-    verdict = bool(_ENGINE_WORDS.search(path.read_text(encoding="utf-8"))) or any(
-        _module_touches_engine(helper, seen | {path}) for helper in _helper_modules(path)
-    )
-    _module_verdicts[path] = verdict
-    return verdict
-
-
-def _fixture_touches_engine(name: str, definition: object) -> bool:
-    if name in DATABASE_FIXTURES:
-        return True
-    if definition not in _fixture_verdicts:
-        function = getattr(definition, "func", None)
-        try:
-            source = inspect.getsource(function) if function is not None else ""
-        except (OSError, TypeError):
-            source = "ENGINE"  # unknown: assume it does
-        _fixture_verdicts[definition] = bool(_ENGINE_WORDS.search(source))
-    return _fixture_verdicts[definition]
-
-
-def engine_independent(item: pytest.Item) -> bool:
-    """Whether a test cannot touch the database under test (see the module docstring)."""
-    if not isinstance(item, pytest.Function):
-        return False
-    definitions_of = item._fixtureinfo.name2fixturedefs
-    for name in item.fixturenames:
-        definitions = definitions_of.get(name, ())
-        if any(_fixture_touches_engine(name, d) for d in definitions):
-            return False
-    return not _module_touches_engine(Path(item.path))
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if ENGINE != "postgresql":
-        return
-    kept: list[pytest.Item] = []
-    skipped: list[pytest.Item] = []
-    for item in items:
-        (skipped if engine_independent(item) else kept).append(item)
-    if skipped:
-        config.hook.pytest_deselected(items=skipped)
-        items[:] = kept
-        _engine_independent.extend(item.nodeid for item in skipped)
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if _engine_independent:
-        files = len({nodeid.split("::")[0] for nodeid in _engine_independent})
-        terminalreporter.write_line(
-            f"haven: {len(_engine_independent)} engine-independent tests (in {files} files) "
-            "run on the SQLite run only"
-        )
 
 
 @contextmanager
