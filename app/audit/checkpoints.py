@@ -180,7 +180,7 @@ class HeadWriter:
             queued = self._pending.get(data_dir)
             if queued is None or queued[1] < size:
                 self._pending[data_dir] = (provider, size, head)
-            if self._thread is None:
+            if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(
                     target=self._run, name="haven-audit-head", daemon=True
                 )

@@ -59,7 +59,7 @@ def _now() -> BindParameter[dt.datetime]:
 
 
 def _clock() -> dt.datetime:
-    return utcnow()
+    return utcnow()  # looked up at each call, so a test can move the clock
 
 
 def _assigned(actor: Actor, role: str) -> Select[uuid.UUID]:
