@@ -202,6 +202,30 @@ def test_postgresql_connections_give_up_after_a_connect_timeout(tmp_path: Path) 
         engine.dispose()
 
 
+def test_a_pooled_connection_the_database_dropped_is_replaced_before_use(
+    app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL restarted (here: the server process of one connection ended) while the
+    connection sat idle in the pool: the next checkout pings it, finds it gone and opens
+    another, so no request fails for it."""
+    from app import db
+
+    if app.state.engine.dialect.name != "postgresql":
+        pytest.skip("a PostgreSQL server process: runs with HAVEN_TEST_DATABASE=postgresql")
+    engine = db.make_engine(app.state.settings)  # a pool of its own
+    try:
+        with engine.connect() as conn:
+            first = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+        with app.state.engine.connect() as admin:
+            admin.exec_driver_sql(f"SELECT pg_terminate_backend({int(first or 0)})")
+        monkeypatch.setattr(db, "PING_AFTER_IDLE_S", 0.0)  # idle long enough to be pinged
+        with engine.connect() as conn:
+            second = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+        assert second != first
+    finally:
+        engine.dispose()
+
+
 def test_readiness_does_not_queue_for_the_sqlite_write_lock(
     app: FastAPI, client: TestClient
 ) -> None:

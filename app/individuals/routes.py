@@ -11,7 +11,7 @@ from app import limits
 from app.actor import Actor
 from app.auth.deps import require
 from app.auth.roles import Action
-from app.db import SessionDep, writes
+from app.db import SessionDep, answer_read, writes
 from app.individuals import duplicates, listing, schemas, service
 from app.individuals.schemas import PersonView, RiskLevel
 from app.validation import CountryCode
@@ -76,12 +76,12 @@ def list_individuals(
     response_model=schemas.IndividualRead,
     response_model_exclude_unset=True,
 )
-def get_individual(
+async def get_individual(
     individual_id: uuid.UUID,
     actor: Annotated[Actor, require(Action.INDIVIDUALS_READ)],
     session: SessionDep,
 ) -> PersonView:
-    return service.read(session, actor, individual_id)
+    return await answer_read(session, lambda: service.read(session, actor, individual_id))
 
 
 @router.patch("/individuals/{individual_id}", response_model=schemas.IndividualRead)
