@@ -83,18 +83,9 @@ class DataKeys:
         self.cache = cache
 
     def create(self, session: Session, owner_id: uuid.UUID, owner_type: str) -> DataKey:
-        """A new random key for an owner; its id is assigned by the database."""
-        row = RecordKey(owner_id=owner_id, owner_type=owner_type, kek_version=0, wrapped=None)
-        session.add(row)
-        session.flush()  # the id goes into the wrap AAD and every ciphertext header
-        material = os.urandom(32)
-        version = self.provider.current_kek_version()
-        row.kek_version = version
-        row.wrapped = self.provider.wrap(version, material, wrap_aad(owner_id, row.id, version))
-        session.flush()
-        key = DataKey.from_bytes(row.id, owner_id, material)
-        self.cache.put(key)
-        return key
+        """A new random key for an owner, written wrapped in one statement (its id, which goes
+        into the wrap AAD and every ciphertext header, is taken first)."""
+        return self.create_many(session, [owner_id], owner_type)[owner_id]
 
     def create_many(
         self, session: Session, owner_ids: list[uuid.UUID], owner_type: str

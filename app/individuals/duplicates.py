@@ -120,7 +120,11 @@ def possible_duplicates(
     session: Session, actor: Actor, individual_id: uuid.UUID
 ) -> list[uuid.UUID]:
     """Ids of the live people of the actor's organisation who may be this person."""
-    person = get_visible(session, actor, individual_id, OWN_READ)
+    return duplicates_of(session, actor, get_visible(session, actor, individual_id, OWN_READ))
+
+
+def duplicates_of(session: Session, actor: Actor, person: Individual) -> list[uuid.UUID]:
+    """``possible_duplicates`` of a person the actor may see (one just registered)."""
     if person.organisation_id != actor.organisation_id:
         return []  # never matched across organisations, whoever asks
     found = sorted(_same_number(session, person) | _same_name_and_birth(session, person))

@@ -27,8 +27,8 @@ def create_individual(
 ) -> dict[str, Any]:
     person = service.create(session, actor, body.model_dump())
     return {
-        **service.present(session, actor, person),
-        "possible_duplicates": duplicates.possible_duplicates(session, actor, person.id),
+        **service.present_new(session, actor, person),
+        "possible_duplicates": duplicates.duplicates_of(session, actor, person),
     }
 
 

@@ -109,14 +109,21 @@ def present(
 
 def create(session: Session, actor: Actor, data: dict[str, Any]) -> Individual:
     person = new_person(actor, data)
-    session.add(person)
-    session.flush()
+    # The key first: the person's row is then written once, with their sealed fields.
     key = crypto_of(session).keys.create(session, person.id, "individual")
+    session.add(person)
     names, entry = register(session, actor, person, data, key)
     names.write(session, person.id)
     history.record_many(session, actor=actor, entries=[entry])
     events.publish(session, PersonRegistered(actor=actor, individual_id=person.id))
     return person
+
+
+def present_new(session: Session, actor: Actor, person: Individual) -> PersonView:
+    """A person just registered by ``actor`` in this transaction, as ``present`` shows them:
+    their registrar counts as assigned (no case is open for them yet), and they have no UNHCR
+    status and no consent on record yet, so none is looked up."""
+    return present(session, actor, person, read_with=Read(True, None, None))
 
 
 def new_person(actor: Actor, data: dict[str, Any]) -> Individual:

@@ -20,6 +20,7 @@ from typing import Any, NotRequired, TypedDict
 
 from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm.util import identity_key
 
 from app import events
 from app.actor import Actor
@@ -105,11 +106,7 @@ def _reassess(
     ids = list(dict.fromkeys(individual_ids))
     for start in range(0, len(ids), BATCH):
         chunk = ids[start : start + BATCH]
-        found = {
-            p.id: p
-            for p in session.scalars(select(Individual).where(Individual.id.in_(chunk)))
-            if p.erased_at is None
-        }
+        found = {p.id: p for p in _people(session, chunk) if p.erased_at is None}
         people = [found[i] for i in chunk if i in found]
         if not people:
             continue
@@ -164,6 +161,18 @@ def _reassess(
             out.append(Reassessed(row, escalation))
         history.record_many(session, actor=actor, entries=entries)
     return out
+
+
+def _people(session: Session, ids: list[uuid.UUID]) -> list[Individual]:
+    """The people with these ids: those this session already holds (a person registered a
+    moment ago), the others with one query. A query would give back the same objects for the
+    former (the session's copy wins), at the cost of a round trip."""
+    held = [session.identity_map.get(identity_key(Individual, i)) for i in ids]
+    people = [p for p in held if isinstance(p, Individual)]
+    missing = [i for i, p in zip(ids, held, strict=True) if not isinstance(p, Individual)]
+    if missing:
+        people.extend(session.scalars(select(Individual).where(Individual.id.in_(missing))))
+    return people
 
 
 def _summary(before: str | None, before_score: int | None, level: str, score: int) -> str:

@@ -59,6 +59,25 @@ class TestCreateIndividual:
         # Assessed on registration: a safe second nationality, no host state, nothing reported.
         assert read["risk"] == {"level": "low", "score": 0}
 
+    def test_registration_answers_with_the_person_as_a_read_shows_them(
+        self, client: TestClient, team: Team, caseworker: dict[str, str]
+    ) -> None:
+        # Their registrar counts as assigned (contact and location shown); no UNHCR status and
+        # no consent are on record yet.
+        created = team.register(
+            caseworker,
+            full_name=unique("Sokha Mean"),
+            contact="+66 80 111 2222",
+            current_location="Soi 9",
+            current_country="THA",
+        )
+        read = client.get(f"{API}/{created['id']}", headers=caseworker).json()
+        assert {name: created[name] for name in read} == read
+        assert read["contact"] == "+66 80 111 2222" and read["current_location"] == "Soi 9"
+        assert read["unhcr_status"] is None and read["consent"] is None
+        other = client.get(f"{API}/{created['id']}", headers=team.member("caseworker").headers)
+        assert other.json().get("contact") is None  # not theirs: withheld
+
     def test_fields_are_ciphertext_in_the_database(
         self, app: FastAPI, client: TestClient, team: Team, caseworker: dict[str, str]
     ) -> None:
