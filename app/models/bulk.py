@@ -9,13 +9,20 @@ ciphertexts' encryption context, so they are reserved first.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Column, Table, func, inspect, select, text
+from sqlalchemy import Column, Engine, Table, func, inspect, select, text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from app.models.base import Base
+
+log = logging.getLogger(__name__)
+
+ANALYZE_AFTER_ROWS = 1_000
+_WRITTEN = "haven_bulk_written"  # session.info: rows written at once, by table name
 
 
 def reserve_ids(session: Session, column: InstrumentedAttribute[int], count: int) -> list[int]:
@@ -60,3 +67,35 @@ def insert_built(session: Session, objects: Iterable[Base]) -> None:
     for table, groups in tables.items():
         for rows in groups.values():  # executemany: one set of columns a statement
             session.execute(table.insert(), rows)
+            note_written(session, table, len(rows))
+
+
+def note_written(session: Session, table: Table, rows: int) -> None:
+    """``rows`` were written to ``table`` at once. On PostgreSQL, once the transaction has
+    committed, the planner's statistics of a table given ``ANALYZE_AFTER_ROWS`` or more are
+    refreshed: until autovacuum gets to it a bulk load leaves the planner guessing (a search by
+    document number took 15 ms instead of 0.2 ms just after 100,000 people were added;
+    PostgreSQL's manual says to run ANALYZE after populating a database)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    written: dict[str, int] | None = session.info.get(_WRITTEN)
+    if written is None:
+        written = session.info[_WRITTEN] = {}
+        session.info.setdefault("after_commit", []).append(_analyze)
+    written[table.name] = written.get(table.name, 0) + rows
+
+
+def _analyze(session: Session) -> None:
+    written: dict[str, int] = session.info.pop(_WRITTEN, {})
+    names = sorted(name for name, rows in written.items() if rows >= ANALYZE_AFTER_ROWS)
+    if not names:
+        return
+    bind = session.get_bind()
+    engine = bind if isinstance(bind, Engine) else bind.engine
+    try:
+        with engine.connect() as conn:
+            quote = conn.dialect.identifier_preparer.quote
+            conn.exec_driver_sql("ANALYZE " + ", ".join(quote(name) for name in names))
+            conn.commit()
+    except SQLAlchemyError as exc:  # the rows are written; the planner catches up by itself
+        log.warning("statistics not refreshed after a bulk write (%s)", type(exc).__name__)
