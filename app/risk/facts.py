@@ -7,6 +7,7 @@ hand. Ids are strings so evidence can quote them as they are.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass, field
 
 
@@ -123,6 +124,11 @@ class Reference:
 
     def cooperating_states(self) -> frozenset[str]:
         """Hosts with a documented cooperation pattern, and the nationalities they target."""
+        return self._cooperating
+
+    @functools.cached_property
+    def _cooperating(self) -> frozenset[str]:
+        # Once per reference, not once per person assessed (a country event assesses thousands).
         hosts = {p.code for p in self.profiles.values() if p.cooperation}
         targets = {c.nationality for p in self.profiles.values() for c in p.cooperation}
         return frozenset(hosts | targets)
