@@ -3,9 +3,9 @@
 One quick run of ``python -m bench`` on the engine under test (HAVEN_TEST_DATABASE): crypto,
 rotation, the record figures and the load against a real ``haven serve`` and the plaintext
 baseline, driven by wrk. The crypto part touches no database: it runs in the SQLite run only.
-Records, load, import and backup run on 300 people, which
-yields every figure; wrk keeps --quick's durations (one second per run left a stalled read run
-with no request under the two runs' load).
+Records, load, import and backup run on 300 people, which yields every figure; wrk keeps
+--quick's durations (one second per run left a stalled read run with no request under the two
+runs' load).
 """
 
 from __future__ import annotations
