@@ -205,8 +205,12 @@ def event_affects(
 
 def assess(facts: Facts, reference: Reference, table: Mapping[str, Any] = POLICY) -> Assessment:
     """Score the facts; ``alert_level`` is the same policy over the facts without backfill."""
-    full = _score(Context(facts, reference, dict(table)), table)
-    news = _score(Context(facts, reference, dict(table), news_only=True), table)
+    context = Context(facts, reference, dict(table))
+    full = _score(context, table)
+    news = full
+    # The alert view differs only by leaving backfilled incidents out: most people have none.
+    if any(context.backfilled(i) for i in facts.incidents):
+        news = _score(Context(facts, reference, dict(table), news_only=True), table)
     return Assessment(
         score=full.score,
         level=full.level,
