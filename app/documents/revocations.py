@@ -27,6 +27,7 @@ from app.crypto.envelope import header_key_id
 from app.documents.service import record_change
 from app.events import RevocationListApplied
 from app.models.base import utcnow
+from app.models.bulk import collector_spared
 from app.models.document import TravelDocument
 from app.records import history
 from app.records.documents import ISSUING_COUNTRY, NUMBER, STATUS_SOURCE, held_in_scope
@@ -36,6 +37,7 @@ CHUNK = 500  # tokens per IN (...) query: far below every engine's parameter lim
 KEY_BATCH = 1000  # candidates whose keys are loaded together: well within the key cache
 
 
+@collector_spared()  # one event, list or revocation list may touch everyone
 def apply_revocations(
     session: Session,
     actor: Actor,

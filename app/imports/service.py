@@ -22,7 +22,6 @@ per person, and their alerts are announced as one group for the import (``app.re
 from __future__ import annotations
 
 import contextlib
-import gc
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -60,7 +59,7 @@ from app.imports.mapping import (
 from app.imports.reading import Sheet
 from app.individuals import service as people
 from app.models.base import Base
-from app.models.bulk import insert_built
+from app.models.bulk import collector_spared, insert_built
 from app.records import history
 from app.records.people import write_name_rows
 from app.unhcr import service as unhcr
@@ -249,28 +248,12 @@ def import_people(
         report.outcomes = [outcomes[n] for n in sorted(outcomes)]
         report.seconds = time.perf_counter() - started
         return report
-    with _collector_sparing_the_checked_rows():
+    with collector_spared():  # the first pass's rows are frozen, not walked again
         _write_people(session, actor, valid, outcomes, report, progress)
     report.outcomes = [outcomes[n] for n in sorted(outcomes)]
     report.written = report.count(IMPORTED) > 0
     report.seconds = time.perf_counter() - started
     return report
-
-
-@contextlib.contextmanager
-def _collector_sparing_the_checked_rows() -> Iterator[None]:
-    """While the rows are written, the cyclic garbage collector leaves alone what is alive now
-    (the first pass's rows, 100,000 of them in a large import, and the app itself): its full
-    passes otherwise walk them again and again while the write makes and drops millions of
-    objects, a third of an import's time. ``gc.freeze`` is the standard library's way."""
-    gc.freeze()
-    thresholds = gc.get_threshold()
-    gc.set_threshold(100_000, 50, 1000)  # and collects the rows it writes less often
-    try:
-        yield
-    finally:
-        gc.set_threshold(*thresholds)
-        gc.unfreeze()
 
 
 def new_report(kind: str, where: Layout, dry_run: bool, skip_invalid: bool) -> ImportReport:

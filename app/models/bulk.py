@@ -9,8 +9,11 @@ ciphertexts' encryption context, so they are reserved first.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import logging
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from sqlalchemy import Column, Engine, Table, func, inspect, select, text
@@ -23,6 +26,51 @@ log = logging.getLogger(__name__)
 
 ANALYZE_AFTER_ROWS = 1_000
 _WRITTEN = "haven_bulk_written"  # session.info: rows written at once, by table name
+SPARED_THRESHOLDS = (100_000, 50, 1000)  # gc thresholds while bulk work runs
+
+
+class _Collector:
+    """The process's bulk works that hold the cyclic garbage collector back, counted: a
+    server runs a country event beside an import, and the first to end must not restore the
+    thresholds (or thaw the frozen objects) under the other."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.holders = 0
+        self.thresholds = gc.get_threshold()
+
+    def hold(self) -> None:
+        with self.lock:
+            if self.holders == 0:
+                self.thresholds = gc.get_threshold()
+                gc.freeze()
+                gc.set_threshold(*SPARED_THRESHOLDS)
+            self.holders += 1
+
+    def release(self) -> None:
+        with self.lock:
+            self.holders -= 1
+            if self.holders == 0:
+                gc.set_threshold(*self.thresholds)
+                gc.unfreeze()
+
+
+_COLLECTOR = _Collector()
+
+
+@contextlib.contextmanager
+def collector_spared() -> Iterator[None]:
+    """Bulk work (an import, a country event, a revocation list) with the cyclic garbage
+    collector held back: what is alive when it starts is frozen (``gc.freeze``, the standard
+    library's way), and what it makes is collected rarely. Its full passes otherwise walk
+    every live object again and again while the work makes and drops millions of them: 22
+    passes took 5.5 s of a 25 s country event at 100,000 people, a third of a large import.
+    Reference counting still frees the work's garbage as it goes; cycles wait for the end."""
+    _COLLECTOR.hold()
+    try:
+        yield
+    finally:
+        _COLLECTOR.release()
 
 
 def reserve_ids(session: Session, column: InstrumentedAttribute[int], count: int) -> list[int]:

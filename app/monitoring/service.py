@@ -20,6 +20,7 @@ from app.crypto.envelope import header_key_id
 from app.events import CheckInRecorded, CountryEventRecorded, ListMatched, PersonErased
 from app.models.alert import CheckIn, CountryEvent, ListMatch, PublishedList
 from app.models.base import utcnow
+from app.models.bulk import collector_spared
 from app.models.individual import Individual, IndividualNameIndex
 from app.records import history
 from app.records.people import get_visible, open_fields
@@ -80,6 +81,7 @@ def on_person_erased(session: Session, event: PersonErased) -> None:
     )
 
 
+@collector_spared()  # one event, list or revocation list may touch everyone
 def match_list(session: Session, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
     """Match a published list against the caller's scope through the name blind index.
 
@@ -153,6 +155,7 @@ def match_list(session: Session, actor: Actor, data: dict[str, Any]) -> dict[str
     return {"list_id": listed.id, "matched": matched}
 
 
+@collector_spared()  # one event, list or revocation list may touch everyone
 def record_country_event(session: Session, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
     """Record the event and reassess everyone of its profile in the caller's organisation."""
     affects = {k: v for k, v in (data.get("affects") or {}).items() if v}
@@ -245,16 +248,25 @@ def _affected_people(
     return affected
 
 
+# An event's criteria and the sealed field each is matched against, the nationality first:
+# a field is opened only for the people every criterion before it matched.
+_CRITERIA = (
+    ("nationality", "nationalities"),
+    ("current_country", "current_country"),
+    ("affiliation", "affiliation"),
+)
+
+
 def _affected(session: Session, row: Any, affects: dict[str, str]) -> bool:
-    values = open_fields(
-        session, row, frozenset({"nationalities", "current_country", "affiliation"})
-    )
-    if "nationality" in affects and affects["nationality"] not in (values["nationalities"] or []):
-        return False
-    if "current_country" in affects and values["current_country"] != affects["current_country"]:
-        return False
-    if "affiliation" in affects:
-        return bool(values["affiliation"]) and fold_name(affects["affiliation"]) in fold_name(
-            values["affiliation"]
-        )
+    for criterion, field in _CRITERIA:
+        wanted = affects.get(criterion)
+        if wanted is None:
+            continue
+        value = open_fields(session, row, frozenset({field}))[field]
+        if criterion == "nationality" and wanted not in (value or []):
+            return False
+        if criterion == "current_country" and value != wanted:
+            return False
+        if criterion == "affiliation" and not (value and fold_name(wanted) in fold_name(value)):
+            return False
     return True

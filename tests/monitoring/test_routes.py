@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import uuid
+from typing import Any
 
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select, text
@@ -12,7 +15,10 @@ from sqlalchemy import select, text
 from app.crypto import Pad, crypto_of
 from app.db import transaction
 from app.models.alert import CheckIn, CountryEvent, ListMatch, PublishedList
+from app.models.bulk import SPARED_THRESHOLDS
+from app.models.history import HistoryEntry
 from app.models.individual import Individual
+from app.monitoring import service as monitoring
 from app.monitoring.service import CHECK_IN_CHANNEL
 from tests.factories import Team, unique
 
@@ -155,6 +161,70 @@ class TestCountryEvents:
             event = session.get_one(CountryEvent, uuid.UUID(response.json()["id"]))
             assert affiliation.encode() not in (event.affects_ct or b"")
         del members
+
+    def test_nationality_and_country_of_residence_must_both_match(
+        self, app: FastAPI, client: TestClient, team: Team
+    ) -> None:
+        """Each criterion is checked in turn; a field is opened only when the ones before it
+        matched, so each way of missing is a person here."""
+        in_thailand = {team.person(team.caseworker, current_country="THA") for _ in range(2)}
+        team.register(team.caseworker, current_country="MYS")  # the nationality, elsewhere
+        team.register(team.caseworker)  # the nationality, no country of residence
+        team.register(team.caseworker, nationalities=["LAO"], current_country="THA")
+        response = client.post(
+            f"{API}/country-events",
+            headers=team.supervisor.headers,
+            json={
+                "country": "KHM",
+                "kind": "crackdown",
+                "occurred_on": dt.date.today().isoformat(),
+                "description": "Arrests of exiles' relatives.",
+                "affects": {"nationality": "KHM", "current_country": "THA"},
+            },
+        )
+        assert response.status_code == 201, response.text
+        assert response.json()["reassessed"] == len(in_thailand)
+        with transaction(app.state.sessionmaker) as session:
+            named = set(
+                session.scalars(
+                    select(HistoryEntry.individual_id).where(
+                        HistoryEntry.subject_id == uuid.UUID(response.json()["id"]),
+                        HistoryEntry.kind == "country_event.affects",
+                    )
+                )
+            )
+        assert named == in_thailand
+
+    def test_the_event_runs_with_the_collector_spared(
+        self, client: TestClient, team: Team, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Reassessing thousands of people must not have the cyclic collector walk every
+        live object again and again (``app.models.bulk.collector_spared``)."""
+        seen: list[tuple[int, int, int]] = []
+        choose = monitoring._affected_people
+
+        def watched(*args: Any) -> list[uuid.UUID]:
+            seen.append(gc.get_threshold())
+            return choose(*args)
+
+        monkeypatch.setattr(monitoring, "_affected_people", watched)
+        before = gc.get_threshold()
+        team.register(team.caseworker)
+        response = client.post(
+            f"{API}/country-events",
+            headers=team.supervisor.headers,
+            json={
+                "country": "KHM",
+                "kind": "crackdown",
+                "occurred_on": dt.date.today().isoformat(),
+                "description": "x",
+                "affects": {"nationality": "KHM"},
+            },
+        )
+        assert response.status_code == 201, response.text
+        assert seen == [SPARED_THRESHOLDS]
+        assert gc.get_threshold() == before
+        assert gc.get_freeze_count() == 0
 
     def test_caseworkers_may_not(self, client: TestClient, team: Team) -> None:
         response = client.post(
