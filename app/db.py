@@ -43,6 +43,11 @@ AFTER_READ = "after_read"
 ENDED = "haven_read_ended"  # session.info: the audit batch's future of a read ended by its route
 CONFIRM = "haven_confirm_sign_in"  # session.info: a read request's check of a remembered sign-in
 SQLITE_BUSY_TIMEOUT_S = 30
+# Pages read through a memory map rather than one read() call each: every audit batch's commit
+# empties the other connections' page caches, and a list request at 3,000 people read 1,254
+# pages again that way (reads and searches 7-9% faster mapped). SQLite's documented cost: an
+# I/O error on the file raises SIGBUS instead of an error, ending the process.
+SQLITE_MMAP_BYTES = 256 * 1024 * 1024
 SQLITE_POOL_SIZE = 32
 
 
@@ -134,6 +139,7 @@ def _configure_sqlite(engine: Engine) -> None:
             "secure_delete=ON",
             "synchronous=FULL",
             f"busy_timeout={SQLITE_BUSY_TIMEOUT_S * 1000}",
+            f"mmap_size={SQLITE_MMAP_BYTES}",
         ):
             cursor.execute(f"PRAGMA {pragma}")
         cursor.close()

@@ -17,6 +17,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from app.db import SQLITE_MMAP_BYTES
 from app.main import create_app
 from tests.conftest import make_settings
 from tests.factories import API, Team
@@ -78,3 +79,14 @@ def test_files_left_readable_are_narrowed_on_start(build: Callable[[], FastAPI])
         assert _modes(path) == dict.fromkeys(SUFFIXES, 0o600)
     finally:
         holder.close()
+
+
+def test_connections_read_the_database_through_a_memory_map(
+    build: Callable[[], FastAPI],
+) -> None:
+    """Each audit batch's commit empties the other connections' page caches; mapped, their
+    pages come back without a system call each (``app.db.SQLITE_MMAP_BYTES``)."""
+    application = build()
+    with application.state.engine.connect() as connection:
+        mapped = connection.exec_driver_sql("PRAGMA mmap_size").scalar()
+    assert mapped == SQLITE_MMAP_BYTES
