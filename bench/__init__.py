@@ -44,6 +44,7 @@ PARTS = ("crypto", "rotation", "records", "load", "backup", "import")
 RECORD_FIGURES = (
     "login_median_ms",
     "search_by_document_median_ms",
+    "search_by_document_next_median_ms",
     "search_by_decrypting_all_ms",
     "create_person_per_s",
     "read_person_per_s",

@@ -127,15 +127,18 @@ def run(engine: str, people: int, tmp: Path, pg_url: str) -> dict[str, Any]:
             out["login_median_ms"] = _median_ms(logins)
             headers = {"Authorization": f"Bearer {r.json()['access_token']}"}
 
-            searches = []
-            for number in numbers[:: max(1, people // 25)][:25]:
-                t = time.perf_counter()
-                r = client.get(
-                    f"{API}/individuals", params={"document_number": number}, headers=headers
-                )
-                searches.append(time.perf_counter() - t)
-                assert len(r.json()["items"]) == 1
-            out["search_by_document_median_ms"] = _median_ms(searches)
+            # The first 25 searches after the bulk load, then 25 more: on PostgreSQL the first
+            # run while autovacuum works through the new rows (the lookup limit allows 60).
+            for figure in ("search_by_document_median_ms", "search_by_document_next_median_ms"):
+                searches = []
+                for number in numbers[:: max(1, people // 25)][:25]:
+                    t = time.perf_counter()
+                    r = client.get(
+                        f"{API}/individuals", params={"document_number": number}, headers=headers
+                    )
+                    searches.append(time.perf_counter() - t)
+                    assert len(r.json()["items"]) == 1
+                out[figure] = _median_ms(searches)
             out["search_by_decrypting_all_ms"] = _decrypt_all(app, numbers[len(numbers) // 2])
             out["search_speedup"] = round(
                 out["search_by_decrypting_all_ms"] / out["search_by_document_median_ms"], 1
