@@ -45,7 +45,7 @@ CONFIRM = "haven_confirm_sign_in"  # session.info: a read request's check of a r
 SQLITE_BUSY_TIMEOUT_S = 30
 # Pages read through a memory map rather than one read() call each: every audit batch's commit
 # empties the other connections' page caches, and a list request at 3,000 people read 1,254
-# pages again that way (reads and searches 7-9% faster mapped). SQLite's documented cost: an
+# pages again that way (in process, reads and searches 7-9% faster mapped). SQLite's cost: an
 # I/O error on the file raises SIGBUS instead of an error, ending the process.
 SQLITE_MMAP_BYTES = 256 * 1024 * 1024
 SQLITE_POOL_SIZE = 32
