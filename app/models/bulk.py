@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 ANALYZE_AFTER_ROWS = 1_000
 _WRITTEN = "haven_bulk_written"  # session.info: rows written at once, by table name
 SPARED_THRESHOLDS = (100_000, 50, 1000)  # gc thresholds while bulk work runs
+COPY_FROM_ROWS = 100  # fewer rows go in one executemany, as quick
 
 
 class _Collector:
@@ -113,9 +114,40 @@ def insert_built(session: Session, objects: Iterable[Base]) -> None:
         }
         tables.setdefault(table, {}).setdefault(tuple(sorted(row)), []).append(row)
     for table, groups in tables.items():
-        for rows in groups.values():  # executemany: one set of columns a statement
-            session.execute(table.insert(), rows)
+        for rows in groups.values():  # one set of columns a statement
+            insert_rows(session, table, rows)
             note_written(session, table, len(rows))
+
+
+def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Rows with the same columns (by key) into ``table``: on PostgreSQL, many of them with
+    COPY, the protocol's bulk path (a country event's 33,000 history entries and assessments
+    took a third of its SQL time as INSERTs); otherwise one executemany. COPY is taken only
+    when the rows set every column with a default computed in Python, which it cannot apply."""
+    if not rows:
+        return
+    connection = session.connection()
+    if (
+        len(rows) < COPY_FROM_ROWS
+        or connection.dialect.name != "postgresql"
+        or any(c.default is not None and c.key not in rows[0] for c in table.columns)
+    ):
+        session.execute(table.insert(), rows)
+        return
+    keys = list(rows[0])
+    columns = [table.c[key] for key in keys]
+    process = [column.type.bind_processor(connection.dialect) for column in columns]
+    quote = connection.dialect.identifier_preparer
+    statement = "COPY {} ({}) FROM STDIN".format(
+        quote.format_table(table), ", ".join(quote.quote(c.name) for c in columns)
+    )
+    driver = connection.connection.driver_connection
+    assert driver is not None  # a connection in a transaction
+    with driver.cursor() as cursor, cursor.copy(statement) as copy:
+        for row in rows:
+            copy.write_row(
+                [row[k] if p is None else p(row[k]) for k, p in zip(keys, process, strict=True)]
+            )
 
 
 def note_written(session: Session, table: Table, rows: int) -> None:

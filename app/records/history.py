@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from app.actor import Actor
 from app.crypto import CryptoError, DataKey, FieldSlot, Pad, UnknownKeyError, crypto_of
 from app.models.base import utcnow
-from app.models.bulk import reserve_ids
+from app.models.bulk import insert_rows, reserve_ids
 from app.models.history import HistoryEntry
 
 CHANGES = FieldSlot("history_entry", "changes")
@@ -74,7 +74,7 @@ def record_many(session: Session, *, actor: Actor | None, entries: Sequence[Entr
             entries, reserve_ids(session, HistoryEntry.id, len(entries)), strict=True
         )
     ]
-    session.execute(_ENTRIES.insert(), rows)  # Core: every row has the same columns
+    insert_rows(session, _ENTRIES, rows)  # every row has the same columns
 
 
 def _values(actor: Actor | None, entry: Entry) -> dict[str, Any]:
