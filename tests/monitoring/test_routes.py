@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from httpx import Response
 from sqlalchemy import select, text
 
 from app.crypto import Pad, crypto_of
@@ -20,7 +21,7 @@ from app.models.history import HistoryEntry
 from app.models.individual import Individual
 from app.monitoring import service as monitoring
 from app.monitoring.service import CHECK_IN_CHANNEL
-from tests.factories import Team, unique
+from tests.factories import Member, Team, unique
 
 API = "/api/v1"
 
@@ -136,6 +137,28 @@ class TestListMatch:
             )
 
 
+def post_event(
+    client: TestClient,
+    who: Member,
+    affects: dict[str, str],
+    kind: str = "crackdown",
+    description: str = "Arrests of exiles' relatives.",
+    occurred_on: dt.date | None = None,
+) -> Response:
+    """POST /country-events for the KHM profile ``affects`` names; the answer."""
+    return client.post(
+        f"{API}/country-events",
+        headers=who.headers,
+        json={
+            "country": "KHM",
+            "kind": kind,
+            "occurred_on": (occurred_on or dt.date.today()).isoformat(),
+            "description": description,
+            "affects": affects,
+        },
+    )
+
+
 class TestCountryEvents:
     def test_everyone_of_the_profile_is_reassessed(
         self, app: FastAPI, client: TestClient, team: Team
@@ -144,16 +167,12 @@ class TestCountryEvents:
         members = [team.register(team.caseworker, affiliation=affiliation) for _ in range(3)]
         team.register(team.caseworker, affiliation="Someone else entirely")
         team.register(team.caseworker, nationalities=["LAO"], affiliation=affiliation)
-        response = client.post(
-            f"{API}/country-events",
-            headers=team.supervisor.headers,
-            json={
-                "country": "KHM",
-                "kind": "death_in_custody",
-                "occurred_on": dt.date.today().isoformat(),
-                "description": "A death in custody; troops ordered against a planned return.",
-                "affects": {"nationality": "KHM", "affiliation": affiliation},
-            },
+        response = post_event(
+            client,
+            team.supervisor,
+            {"nationality": "KHM", "affiliation": affiliation},
+            kind="death_in_custody",
+            description="A death in custody; troops ordered against a planned return.",
         )
         assert response.status_code == 201, response.text
         assert response.json()["reassessed"] == 3
@@ -171,16 +190,8 @@ class TestCountryEvents:
         team.register(team.caseworker, current_country="MYS")  # the nationality, elsewhere
         team.register(team.caseworker)  # the nationality, no country of residence
         team.register(team.caseworker, nationalities=["LAO"], current_country="THA")
-        response = client.post(
-            f"{API}/country-events",
-            headers=team.supervisor.headers,
-            json={
-                "country": "KHM",
-                "kind": "crackdown",
-                "occurred_on": dt.date.today().isoformat(),
-                "description": "Arrests of exiles' relatives.",
-                "affects": {"nationality": "KHM", "current_country": "THA"},
-            },
+        response = post_event(
+            client, team.supervisor, {"nationality": "KHM", "current_country": "THA"}
         )
         assert response.status_code == 201, response.text
         assert response.json()["reassessed"] == len(in_thailand)
@@ -210,32 +221,14 @@ class TestCountryEvents:
         monkeypatch.setattr(monitoring, "_affected_people", watched)
         before = gc.get_threshold()
         team.register(team.caseworker)
-        response = client.post(
-            f"{API}/country-events",
-            headers=team.supervisor.headers,
-            json={
-                "country": "KHM",
-                "kind": "crackdown",
-                "occurred_on": dt.date.today().isoformat(),
-                "description": "x",
-                "affects": {"nationality": "KHM"},
-            },
-        )
+        response = post_event(client, team.supervisor, {"nationality": "KHM"})
         assert response.status_code == 201, response.text
         assert seen == [SPARED_THRESHOLDS]
         assert gc.get_threshold() == before
         assert gc.get_freeze_count() == 0
 
     def test_caseworkers_may_not(self, client: TestClient, team: Team) -> None:
-        response = client.post(
-            f"{API}/country-events",
-            headers=team.caseworker.headers,
-            json={
-                "country": "KHM",
-                "kind": "crackdown",
-                "occurred_on": "2019-11-20",
-                "description": "x",
-                "affects": {"nationality": "KHM"},
-            },
+        response = post_event(
+            client, team.caseworker, {"nationality": "KHM"}, occurred_on=dt.date(2019, 11, 20)
         )
         assert response.status_code == 403
