@@ -1,6 +1,8 @@
-"""Writing many rows at once (an import's batches, the demo's synthetic people): integer ids
-taken before the rows exist, and rows built as model objects inserted with one Core
-``executemany`` a table, without the unit of work's per-object bookkeeping.
+"""Writing many rows at once (an import's batches, a country event's history and assessments,
+the demo's synthetic people): integer ids taken before the rows exist, and rows inserted with
+one Core ``executemany`` a table (PostgreSQL's COPY for many), without the unit of work's
+per-object bookkeeping; the planner's statistics refreshed after a large write; and the cyclic
+garbage collector held back while such work runs.
 
 The unit of work would insert rows with a database-assigned id one statement at a time on
 SQLite (it must know which id went to which object); these rows' ids go into their
