@@ -126,16 +126,7 @@ def _triples(rows: list[CountryProfileOverride]) -> list[tuple[str, dict[str, An
 
 def load(session: Session, as_of: dt.date) -> Reference:
     """The reference in force on ``as_of``."""
-    rows = _in_force(session, as_of)
-    return _built(tuple((r.country, r.fields, f"override:{r.id}") for r in rows))
-
-
-@functools.lru_cache(maxsize=16)
-def _built(overrides: tuple[tuple[str, str, str], ...]) -> Reference:
-    # Overrides are only ever added, so the rows in force (their ids and fields) name the
-    # reference: it is built once per process, not once per person registered (~1 ms). A
-    # Reference is read-only; the processes share nothing but the rows.
-    return build((country, json.loads(fields), ref) for country, fields, ref in overrides)
+    return build(_triples(_in_force(session, as_of)))
 
 
 def changed_at(session: Session, now: dt.datetime) -> dt.datetime | None:

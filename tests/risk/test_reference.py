@@ -140,22 +140,6 @@ class TestOverrideChangesTheResult:
         assert "HOST_NON_PARTY_1951" not in codes(d, person)
         assert sweep(d) == 0
 
-    def test_built_once_until_an_override_is_added(self, deployment: Deployment) -> None:
-        """Every registration reassesses its person against the reference in force; it is
-        built once per process and built again when an override comes into force."""
-        d = deployment
-        today = dt.date.today()
-        with db(d.app) as session:
-            first = reference.load(session, today)
-            assert reference.load(session, today) is first
-        body = {"fields": {"party_1951": True}, "reason": "Accession.", "effective_on": None}
-        assert put(d, "THA", body).status_code == 200
-        with db(d.app) as session:
-            now_in_force = reference.load(session, today)
-        assert now_in_force is not first
-        assert now_in_force.profile("THA").party_1951
-        assert not first.profile("THA").party_1951
-
     def test_a_future_override_changes_nothing_yet(self, deployment: Deployment) -> None:
         d = deployment
         person = d.team.person(d.worker, current_country="THA")
