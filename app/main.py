@@ -20,6 +20,7 @@ from app.errors import install_handlers
 from app.individuals import reindex
 from app.limits import BodyLimitMiddleware
 from app.lockdown import LockdownMiddleware, LockWatch, forget_keys
+from app.models.bulk import freeze_start_up
 from app.ops import Metrics, RequestContextMiddleware
 from app.ops import router as ops_router
 from app.reactions import TABLE
@@ -33,9 +34,13 @@ def create_app(
     *,
     migrate_on_start: bool | None = None,
     run_engine: bool = False,
+    freeze_after_start: bool = False,
 ) -> FastAPI:
     """``run_engine``: also run the alert engine in a background thread while the app is up
-    (`haven serve` passes settings.run_engine_in_serve; tests drive the engine themselves)."""
+    (`haven serve` passes settings.run_engine_in_serve; tests drive the engine themselves).
+    ``freeze_after_start``: the server process's start-up objects leave the garbage
+    collector's full passes (``app.models.bulk.freeze_start_up``); tests, which start many
+    apps in one process, leave it off."""
     settings = settings or Settings()
     crypto = prepare(settings)
     engine = make_engine(settings)
@@ -48,6 +53,8 @@ def create_app(
         background = EngineThread(app.state.sessionmaker, settings) if run_engine else None
         if background:
             background.start()
+        if freeze_after_start:
+            freeze_start_up()
         yield
         if background:
             await asyncio.to_thread(background.stop)
@@ -101,4 +108,9 @@ def factory() -> FastAPI:
     """Entry point for `uvicorn --factory app.main:factory` (several worker processes)."""
     settings = Settings()
     logs.configure(json_logs=settings.json_logs, level=settings.log_level)
-    return create_app(settings, migrate_on_start=False, run_engine=settings.run_engine_in_serve)
+    return create_app(
+        settings,
+        migrate_on_start=False,
+        run_engine=settings.run_engine_in_serve,
+        freeze_after_start=True,
+    )

@@ -35,18 +35,28 @@ COPY_FROM_ROWS = 100  # fewer rows go in one executemany, as quick
 class _Collector:
     """The process's bulk works that hold the cyclic garbage collector back, counted: a
     server runs a country event beside an import, and the first to end must not restore the
-    thresholds (or thaw the frozen objects) under the other."""
+    thresholds (or thaw the frozen objects) under the other. In a server, what start-up made
+    is frozen once and for good (``freeze_start_up``); bulk work then only raises the
+    thresholds, since thawing would thaw start-up's objects too."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.holders = 0
         self.thresholds = gc.get_threshold()
+        self.started_frozen = False
+
+    def freeze_start_up(self) -> None:
+        with self.lock:
+            gc.collect()
+            gc.freeze()
+            self.started_frozen = True
 
     def hold(self) -> None:
         with self.lock:
             if self.holders == 0:
                 self.thresholds = gc.get_threshold()
-                gc.freeze()
+                if not self.started_frozen:
+                    gc.freeze()
                 gc.set_threshold(*SPARED_THRESHOLDS)
             self.holders += 1
 
@@ -55,10 +65,19 @@ class _Collector:
             self.holders -= 1
             if self.holders == 0:
                 gc.set_threshold(*self.thresholds)
-                gc.unfreeze()
+                if not self.started_frozen:
+                    gc.unfreeze()
 
 
 _COLLECTOR = _Collector()
+
+
+def freeze_start_up() -> None:
+    """Once a server has started: what exists now (modules, mappers, the app, about 300,000
+    objects) lives as long as the process, and the collector's full passes stop walking it.
+    Every full pass paused every request for that walk: reads under load went from 364 to
+    418-458 req/s with it, their p99 from 285-358 to 141-171 ms (SQLite, interleaved runs)."""
+    _COLLECTOR.freeze_start_up()
 
 
 @contextlib.contextmanager
