@@ -21,7 +21,7 @@ from app.crypto import Crypto, DataKey, Pad
 from app.crypto.blind_index import DOCUMENT_NUMBER
 from app.crypto.keyring import wrap_aad
 from app.models.base import utcnow
-from app.models.bulk import note_written, reserve_ids
+from app.models.bulk import insert_rows, note_written, reserve_ids
 from app.models.document import DocumentStatusChange, TravelDocument
 from app.models.history import HistoryEntry
 from app.models.individual import Individual, IndividualNameIndex, IndividualNameToken
@@ -210,7 +210,7 @@ def add_people(
         ):
             core = table.__table__
             assert isinstance(core, Table)  # every model maps one table
-            session.execute(core.insert(), rows)  # Core executemany: no ORM per row
+            insert_rows(session, core, rows)  # no ORM per row; COPY on PostgreSQL
             note_written(session, core, len(rows))
         session.flush()
         done += size
