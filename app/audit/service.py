@@ -14,9 +14,9 @@ import json
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import ColumnElement, and_, bindparam, insert, or_, select, update
+from sqlalchemy import ColumnElement, Table, and_, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.actor import Actor
@@ -126,7 +126,8 @@ def take_durable(session: Session) -> list[dict[str, Any]]:
 
 # Core statements on the table, built once: the ORM's bulk paths cost the sequencer, which
 # appends for every read request, more than the database's own work.
-_ENTRIES, _HEAD = AuditEntry.__table__, AuditHead.__table__
+_ENTRIES = cast(Table, AuditEntry.__table__)  # every model maps one table
+_HEAD = cast(Table, AuditHead.__table__)
 _LOCK_HEAD = select(_HEAD.c.seq, _HEAD.c.head_hash).where(_HEAD.c.id == 1).with_for_update()
 _INSERT_ENTRIES = insert(_ENTRIES)
 _ADVANCE_HEAD = (
