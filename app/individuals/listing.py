@@ -24,7 +24,7 @@ from app.crypto.blind_index import PERSON_NAME, fold_name, name_tokens
 from app.crypto.envelope import header_key_id
 from app.errors import Unprocessable
 from app.individuals.schemas import PersonView
-from app.individuals.service import present
+from app.individuals.service import present_page
 from app.models.alert import Alert
 from app.models.individual import Individual, IndividualNameIndex
 from app.records.documents import holders_of
@@ -111,7 +111,7 @@ def find(session: Session, actor: Actor, query: PeopleQuery) -> PeoplePage:
         total, page = _opened(session, actor, ids, words, query)
     else:
         total, page = _in_sql(session, actor, ids, query)
-    found = _present(session, actor, page)
+    found = present_page(session, actor, page)
     _audit(session, actor, query, total, found)
     end = query.offset + query.limit
     return {
@@ -217,11 +217,6 @@ def _sort_key(actor: Actor, sort: Sort, row: Any, full_name: str) -> tuple[Any, 
         return (changed, str(row.id))
     score = row.risk_score if row.own and row.risk_score is not None else None
     return (score is None, -(score or 0), changed, str(row.id))
-
-
-def _present(session: Session, actor: Actor, page: list[uuid.UUID]) -> list[PersonView]:
-    people = {p.id: p for p in session.scalars(select(Individual).where(Individual.id.in_(page)))}
-    return [present(session, actor, people[pid]) for pid in page if pid in people]
 
 
 def _audit(

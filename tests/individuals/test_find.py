@@ -4,16 +4,20 @@ sorts, filters, scope, and what the token index holds."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, select, update
 
 from app.alerts import service as alerts
 from app.crypto.blind_index import TOKENS_PER_PERSON
 from app.models.audit import AuditEntry
 from app.models.individual import Individual, IndividualNameToken
+from tests.consent.support import give
 from tests.factories import Team, db
 
 API = "/api/v1/individuals"
@@ -192,3 +196,56 @@ def test_a_search_and_each_person_shown_are_audited(
 def test_sorts_are_accepted(client: TestClient, team: Team, sort: str) -> None:
     answer = client.get(API, params={"sort": sort}, headers=team.caseworker.headers)
     assert answer.status_code == 200
+
+
+@contextmanager
+def statements(app: FastAPI) -> Iterator[list[str]]:
+    """The SQL statements run while the block runs."""
+    seen: list[str] = []
+
+    def before(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        seen.append(statement)
+
+    event.listen(app.state.engine, "before_cursor_execute", before)
+    try:
+        yield seen
+    finally:
+        event.remove(app.state.engine, "before_cursor_execute", before)
+
+
+def test_a_page_of_people_costs_the_same_statements_however_many_it_shows(
+    app: FastAPI, client: TestClient, team: Team
+) -> None:
+    """Each person's UNHCR status, consent and assignment come with the page, not one query
+    per person: a full page of 50 is as many statements as a page of 2."""
+    me = team.caseworker.headers
+    family = word()
+
+    def page_statements() -> tuple[int, dict[str, object]]:
+        client.get(API, params={"q": family}, headers=me)  # this minute's lookup counter
+        with statements(app) as seen:
+            page = client.get(API, params={"q": family, "sort": "name"}, headers=me).json()
+        return len(seen), page
+
+    first = team.person(me, full_name=f"{family} Aa", contact="+66 81 000 0001")
+    team.unhcr_status(me, first, status="asylum_seeker", effective_date="2026-01-05")
+    team.unhcr_status(me, first, status="refugee", effective_date="2026-03-01")
+    team.unhcr_status(me, first, status="rejected", effective_date="2026-02-01")
+    give(client, me, str(first), share=True)
+    team.person(me, full_name=f"{family} Ab")
+    few, page = page_statements()
+    shown = page["items"]
+    assert isinstance(shown, list) and [p["full_name"] for p in shown] == [
+        f"{family} Aa",
+        f"{family} Ab",
+    ]
+    # The newest status by effective date, the consent in force, the contact its registrar sees.
+    assert shown[0]["unhcr_status"]["status"] == "refugee"
+    assert shown[0]["consent"]["share_with_partners"] is True
+    assert shown[0]["contact"] == "+66 81 000 0001"
+    assert shown[1]["unhcr_status"] is None and shown[1]["consent"] is None
+    for n in range(6):
+        team.person(me, full_name=f"{family} B{n}")
+    many, page = page_statements()
+    assert page["total"] == 8
+    assert many == few
