@@ -274,4 +274,26 @@ def test_a_number_search_unwraps_its_candidates_keys_with_one_query(
     with statements(app) as seen:
         page = client.get(API, params={"document_number": bucket[1]}, headers=me).json()
     assert [p["id"] for p in page["items"]] == [str(holders[1])]
+    assert page["total"] == 1 and page["next_cursor"] is None
     assert len([s for s in seen if "FROM record_key" in s]) == 1
+    # The holders are few: read in one statement with their count, not counted apart.
+    assert not [s for s in seen if "count(" in s]
+
+
+def test_the_holders_of_one_number_page_with_their_total(client: TestClient, team: Team) -> None:
+    me = team.supervisor.headers
+    number = passport_number()
+    holders = {str(team.person(me)) for _ in range(3)}
+    for holder in holders:
+        team.document(me, holder, number=number)
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params = {"document_number": number, "limit": 2} | ({"cursor": cursor} if cursor else {})
+        page = client.get(API, params=params, headers=me).json()
+        assert page["total"] == 3
+        seen += [p["id"] for p in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert len(seen) == 3 and set(seen) == holders
