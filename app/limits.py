@@ -6,8 +6,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
+from sqlalchemy import CursorResult, Table, bindparam, case, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException
@@ -165,7 +166,12 @@ def count_lookup(session: Session, actor: Actor) -> None:
         return
     key = bytes.fromhex(crypto_of(session).index.tag("lookup-account", str(actor.id)))
     now = utcnow()
-    row = _counter(session, key, now)
+    counted = session.execute(
+        _COUNT, {"account": key, "now": now, "started_by": now - LOOKUP_WINDOW, "limit": limit}
+    )
+    if cast(CursorResult[Any], counted).rowcount == 1:
+        return  # under the limit (or a new minute): counted in place
+    row = _counter(session, key, now)  # no row yet, or the limit reached
     if row.failures < limit:
         row.failures += 1
         return
@@ -174,9 +180,28 @@ def count_lookup(session: Session, actor: Actor) -> None:
     raise RateLimited("too many searches in a minute; try again shortly", retry_after=wait)
 
 
+_THROTTLE = cast(Table, LoginThrottle.__table__)  # every model maps one table
+_EXPIRED = _THROTTLE.c.window_started_at <= bindparam("started_by")
+# One statement for a lookup under the limit: the row is raised under its lock (the UPDATE's),
+# a minute that has passed starting a new count; every SET reads the row as it was.
+_COUNT = (
+    update(_THROTTLE)
+    .where(
+        _THROTTLE.c.key == bindparam("account"),
+        or_(_EXPIRED, _THROTTLE.c.failures < bindparam("limit")),
+    )
+    .values(
+        failures=case((_EXPIRED, 1), else_=_THROTTLE.c.failures + 1),
+        window_started_at=case((_EXPIRED, bindparam("now")), else_=_THROTTLE.c.window_started_at),
+        locked_until=case((_EXPIRED, None), else_=_THROTTLE.c.locked_until),
+    )
+)
+
+
 def _counter(session: Session, key: bytes, now: dt.datetime) -> LoginThrottle:
     """This minute's counter row (the table the sign-in throttle uses, under its own keys)."""
-    row = session.get(LoginThrottle, key, with_for_update=True)
+    # Read anew: this transaction may have raised the row in place already (``_COUNT``).
+    row = session.get(LoginThrottle, key, with_for_update=True, populate_existing=True)
     if row is None:
         try:
             with session.begin_nested():

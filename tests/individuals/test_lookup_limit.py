@@ -15,10 +15,13 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import event, select
 
+from app.limits import LOOKUP_WINDOW
 from app.main import create_app
+from app.models.user import LoginThrottle
 from tests.conftest import database_url, fresh_address, make_settings
-from tests.factories import API, Team, passport_number
+from tests.factories import API, Team, db, passport_number
 from tests.web.support import sign_in
 
 LIMIT = 5
@@ -122,3 +125,33 @@ def test_the_429_is_documented(limited_team: Team) -> None:
 
 def test_the_default_limit_leaves_normal_work_alone(app: FastAPI) -> None:
     assert app.state.settings.lookup_limit_per_minute >= 30
+
+
+def test_a_new_minute_starts_a_new_count(limited: FastAPI, limited_team: Team) -> None:
+    team = limited_team
+    for _ in range(LIMIT):
+        assert _search(team, document_number=passport_number()).status_code == 200
+    assert _search(team, document_number=passport_number()).status_code == 429
+    with db(limited) as session:  # the minute passes (every counter's, this test's included)
+        for row in session.scalars(select(LoginThrottle)):
+            row.window_started_at -= LOOKUP_WINDOW
+    answers = [_search(team, document_number=passport_number()).status_code for _ in range(LIMIT)]
+    assert answers == [200] * LIMIT
+    assert _search(team, document_number=passport_number()).status_code == 429
+
+
+def test_a_lookup_is_counted_with_one_statement(limited: FastAPI, limited_team: Team) -> None:
+    """The counter row is raised in place, not read, changed in Python and written back."""
+    team = limited_team
+    assert _search(team, document_number=passport_number()).status_code == 200  # its row
+    seen: list[str] = []
+
+    def before(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        seen.append(statement)
+
+    event.listen(limited.state.engine, "before_cursor_execute", before)
+    try:
+        assert _search(team, document_number=passport_number()).status_code == 200
+    finally:
+        event.remove(limited.state.engine, "before_cursor_execute", before)
+    assert len([s for s in seen if "login_throttle" in s]) == 1
