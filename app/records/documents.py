@@ -6,15 +6,16 @@ people (``app.individuals``) and the time rules of alerts (``app.alerts.timed``)
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Sequence
 from contextlib import suppress
 
-from sqlalchemy import ColumnElement, Row, select
+from sqlalchemy import ColumnElement, Row, Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from app.actor import Actor
-from app.auth.scope import visible_individuals
+from app.auth.scope import bound, stand_in, visible_individuals
 from app.crypto import CryptoError, FieldSlot, Pad, crypto_of
 from app.crypto.blind_index import DOCUMENT_NUMBER, fold_document_number
 from app.crypto.envelope import header_key_id
@@ -42,11 +43,7 @@ def holders_of(session: Session, actor: Actor, number: str) -> list[uuid.UUID]:
     if token is None:
         return []
     wanted = fold_document_number(number)
-    rows = session.execute(
-        select(TravelDocument.id, TravelDocument.individual_id, TravelDocument.number_ct).where(
-            TravelDocument.number_index == token, held_in_scope(actor)
-        )
-    ).all()
+    rows = session.execute(_holders_statement(actor.role), {**bound(actor), "token": token}).all()
     # The index is truncated: the bucket holds other holders' documents too (about six at
     # 100,000 documents), whose keys come in one query rather than a round trip each.
     crypto.keys.load_many(session, _key_ids(rows))
@@ -57,6 +54,15 @@ def holders_of(session: Session, actor: Actor, number: str) -> list[uuid.UUID]:
         and _opened_number(session, row.id, row.individual_id, row.number_ct) == wanted
     }
     return sorted(found)
+
+
+@functools.cache
+def _holders_statement(role: str) -> Select[uuid.UUID, uuid.UUID, bytes | None]:
+    """The documents in a number's index bucket whose holder an actor of ``role`` may see,
+    built once per role (``stand_in``) with the actor and the bucket bound when it runs."""
+    return select(TravelDocument.id, TravelDocument.individual_id, TravelDocument.number_ct).where(
+        TravelDocument.number_index == bindparam("token"), held_in_scope(stand_in(role))
+    )
 
 
 def held_in_scope(actor: Actor) -> ColumnElement[bool]:

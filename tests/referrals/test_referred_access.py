@@ -279,6 +279,7 @@ def test_expiry_ends_access_at_once(world: World) -> None:
     record, referral = _referred(world, ALL_SECTIONS)
     lawyer = world.b.headers["lawyer"]
     assert _reads(world, lawyer, record)["person"] == 200
+    assert _listed(world, lawyer, record)["by_number"]  # its statement is built once per role
     with db(world.app) as session:
         session.execute(
             update(Referral)
