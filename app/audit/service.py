@@ -140,6 +140,7 @@ _ADVANCE_HEAD = (
 def append(session: Session, entries: list[dict[str, Any]]) -> None:
     """Chain and insert entries under the head row's lock (FOR UPDATE; BEGIN IMMEDIATE on
     SQLite), which also makes ``seq`` gapless."""
+    session.flush()  # the request's own changes first, so the head's lock is held the least
     connection = session.connection()
     seq, prev = connection.execute(_LOCK_HEAD).one()
     rows = []
