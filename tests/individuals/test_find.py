@@ -297,3 +297,14 @@ def test_the_holders_of_one_number_page_with_their_total(client: TestClient, tea
         if cursor is None:
             break
     assert len(seen) == 3 and set(seen) == holders
+
+
+def test_a_search_that_finds_no_one_reads_no_page(
+    app: FastAPI, client: TestClient, team: Team
+) -> None:
+    me = team.supervisor.headers
+    client.get(API, params={"document_number": passport_number()}, headers=me)  # its counter
+    with statements(app) as seen:
+        page = client.get(API, params={"document_number": passport_number()}, headers=me).json()
+    assert page["items"] == [] and page["total"] == 0
+    assert not [s for s in seen if "JOIN unhcr_status" in s]
